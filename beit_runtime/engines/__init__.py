@@ -1,0 +1,35 @@
+"""Engines: choose a backend once, here, then talk to it through the ``Engine`` protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from .base import Engine, EngineBase, TensorSpec, check_feeds
+
+BACKENDS = ("auto", "onnxruntime", "tensorrt")
+_TENSORRT_SUFFIXES = (".plan", ".engine", ".trt")
+
+
+def load_engine(path: str | Path, *, backend: str = "auto", **options) -> Engine:
+    """Load a graph (``.onnx``) or serialized TensorRT engine (``.plan``) as an Engine.
+
+    ``backend="auto"`` picks TensorRT for engine files and ONNX Runtime for ONNX graphs.
+    ``options`` go to the backend: ``providers``, ``intra_op_threads``, ``inter_op_threads``
+    for ONNX Runtime; ``device_id`` for TensorRT.
+    """
+    path = Path(path)
+    if backend not in BACKENDS:
+        raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        backend = "tensorrt" if path.suffix in _TENSORRT_SUFFIXES else "onnxruntime"
+    if backend == "tensorrt":
+        from .tensorrt_engine import TensorRTEngine
+
+        return TensorRTEngine(path, **options)
+    from .onnxruntime_engine import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(path, **options)
+
+
+__all__ = ["Engine", "EngineBase", "TensorSpec", "check_feeds", "load_engine", "BACKENDS"]

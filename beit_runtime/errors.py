@@ -1,0 +1,47 @@
+"""The package's error hierarchy: every failure a user can cause has a typed error here.
+
+Each message says what was expected and how to fix it. ``beit_export`` subclasses these
+for export-side failures so that callers can catch ``BeitDeployError`` for everything.
+"""
+
+from __future__ import annotations
+
+
+class BeitDeployError(Exception):
+    """Base class of every error raised on purpose by beit-deploy."""
+
+
+class ArtifactError(BeitDeployError):
+    """An artifact folder is missing, incomplete, of an unknown schema, or tampered with."""
+
+
+class ManifestError(ArtifactError):
+    """manifest.json is missing, unreadable, or does not follow a known schema version."""
+
+
+class ArtifactIntegrityError(ArtifactError):
+    """A file named in the manifest is missing or its hash does not match."""
+
+
+class ImageError(BeitDeployError, ValueError):
+    """An image could not be used as model input."""
+
+
+class ImageDecodeError(ImageError):
+    """A path or encoded buffer could not be read or decoded as an image."""
+
+
+class ImageFormatError(ImageError):
+    """A decoded array has an unsupported dtype, shape, channel count or value range."""
+
+
+class InputError(BeitDeployError, ValueError):
+    """Tensors fed to an engine (or options passed to a task class) do not match what it expects."""
+
+
+class BackendUnavailableError(BeitDeployError, ImportError):
+    """An optional backend (TensorRT, CUDA, onnxruntime-gpu) is not installed or not usable here."""
+
+
+class EngineMismatchError(ArtifactError):
+    """A serialized engine was built for another GPU or library version than the one present."""

@@ -1,0 +1,79 @@
+"""Tiny BEiT/ViT checkpoints built in-process: same code paths as the real ones, seconds to export.
+
+Every factory returns an eval-mode model whose zero-initialised parameters (relative position
+bias tables, CLS token, position embeddings) are drawn at random, so parity tests can fail.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import (
+    BeitConfig,
+    BeitForImageClassification,
+    BeitForMaskedImageModeling,
+    BeitForSemanticSegmentation,
+    BeitModel,
+    ViTConfig,
+    ViTForImageClassification,
+    ViTModel,
+)
+
+from beit_export.random_init import randomize_zero_initialised
+
+TINY_COMMON = dict(
+    hidden_size=32,
+    num_hidden_layers=4,
+    num_attention_heads=2,
+    intermediate_size=64,
+    image_size=32,
+    patch_size=8,
+)
+TINY_LABELS = {i: f"class_{i}" for i in range(10)}
+
+BEIT_CLASSES = {
+    "backbone": BeitModel,
+    "image-classification": BeitForImageClassification,
+    "masked-image-modeling": BeitForMaskedImageModeling,
+    "semantic-segmentation": BeitForSemanticSegmentation,
+}
+VIT_CLASSES = {"backbone": ViTModel, "image-classification": ViTForImageClassification}
+
+
+def tiny_beit_config(*, shared_bias: bool = False, absolute_positions: bool = False, **overrides) -> BeitConfig:
+    values = dict(
+        TINY_COMMON,
+        use_relative_position_bias=not shared_bias,
+        use_shared_relative_position_bias=shared_bias,
+        use_absolute_position_embeddings=absolute_positions,
+        use_mask_token=True,
+        layer_scale_init_value=0.1,
+        use_mean_pooling=True,
+        id2label=TINY_LABELS,
+        label2id={v: k for k, v in TINY_LABELS.items()},
+        vocab_size=64,
+        out_indices=[1, 2, 3, 4],
+        pool_scales=[1, 2, 3, 6],
+        channels=16,
+        auxiliary_channels=16,
+        use_auxiliary_head=True,
+    )
+    values.update(overrides)
+    return BeitConfig(**values)
+
+
+def tiny_vit_config(**overrides) -> ViTConfig:
+    values = dict(TINY_COMMON, id2label=TINY_LABELS, label2id={v: k for k, v in TINY_LABELS.items()})
+    values.update(overrides)
+    return ViTConfig(**values)
+
+
+def tiny_model(model_type: str, task: str, *, seed: int = 0, **config_overrides) -> torch.nn.Module:
+    """A tiny random model of ``model_type`` ("beit" or "vit") for ``task``, in eval mode."""
+    torch.manual_seed(seed)
+    if model_type == "beit":
+        model = BEIT_CLASSES[task](tiny_beit_config(**config_overrides))
+    elif model_type == "vit":
+        model = VIT_CLASSES[task](tiny_vit_config(**config_overrides))
+    else:
+        raise ValueError(model_type)
+    return randomize_zero_initialised(model, seed=seed).eval()
