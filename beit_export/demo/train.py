@@ -1,0 +1,213 @@
+"""Train the demo BEiT segmentation checkpoint from scratch on procedural scenes, on CPU.
+
+Retrain the shipped checkpoint (seeded, so the run is reproducible on the same torch build)::
+
+    python -m beit_export.demo.train --output beit_export/demo/checkpoint --steps STEPS
+
+STEPS/DURATION are filled in below from the run that produced the shipped checkpoint. Every step
+draws a fresh batch of scenes (random sizes, resized to the model's input like BeitImageProcessor
+does), so there is no fixed data set and no over-fitting to one. The folder written holds
+config.json (id2label = the scene classes), model.safetensors and preprocessor_config.json
+(BeitImageProcessor: resize to 128x128 bicubic, mean = std = 0.5, no centre crop, no label
+reduction). The auxiliary FCN head is trained and saved; the exporter drops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import BeitConfig, BeitForSemanticSegmentation
+from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
+
+from beit_export.demo.metrics import mean_iou
+from beit_export.demo.scenes import CLASS_NAMES, generate_scene, generate_scenes
+
+IMAGE_SIZE = 128
+MEAN = STD = (0.5, 0.5, 0.5)
+EVAL_SEED = 10_000
+
+
+def demo_config(*, hidden_size: int = 64, patch_size: int = 16, image_size: int = IMAGE_SIZE) -> BeitConfig:
+    """A small BEiT + UperNet; the FPN puts the logits at 4/patch_size of the input (32x32 for 16 @ 128).
+
+    transformers' UperNet head is ``hidden_size`` channels wide, so ``hidden_size`` sets the file size.
+    """
+    id2label = dict(enumerate(CLASS_NAMES))
+    return BeitConfig(
+        image_size=image_size,
+        patch_size=patch_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=4 * hidden_size,
+        use_relative_position_bias=True,
+        use_shared_relative_position_bias=False,
+        use_absolute_position_embeddings=False,
+        use_mean_pooling=True,
+        layer_scale_init_value=0.1,
+        # transformers 5 feeds the FPN hidden_states[i - 1] (hidden_states[0] = patch embeddings), so
+        # index 0 means the last layer: [0, 2, 3, 4] = layers 4, 1, 2, 3 (x4, x2, x1, x1/2 in the FPN).
+        out_indices=[0, 2, 3, 4],
+        pool_scales=[1, 2, 3, 6],
+        use_auxiliary_head=True,
+        auxiliary_channels=32,
+        auxiliary_num_convs=1,
+        auxiliary_concat_input=False,
+        id2label=id2label,
+        label2id={name: index for index, name in id2label.items()},
+    )
+
+
+def image_processor(*, image_size: int = IMAGE_SIZE) -> BeitImageProcessorPil:
+    size = {"height": image_size, "width": image_size}
+    return BeitImageProcessorPil(
+        size=size, crop_size=size, resample=Image.Resampling.BICUBIC, do_center_crop=False,
+        do_rescale=True, do_normalize=True, image_mean=list(MEAN), image_std=list(STD), do_reduce_labels=False,
+    )
+
+
+def _to_model_input(image: np.ndarray, mask: np.ndarray, *, image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(3, S, S) float32 normalised like BeitImageProcessor, (S, S) int64 labels resized nearest."""
+    size = (image_size, image_size)
+    resized = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC), dtype=np.float32)
+    labels = np.asarray(Image.fromarray(mask.astype(np.uint8)).resize(size, Image.Resampling.NEAREST))
+    pixels = (resized / 255.0 - np.float32(MEAN[0])) / np.float32(STD[0])
+    return pixels.transpose(2, 0, 1), labels.astype(np.int64)
+
+
+def training_batch(
+    rng: np.random.Generator, *, batch_size: int, image_size: int = IMAGE_SIZE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fresh scenes of random sizes (64..288 a side), brought to the model's input size."""
+    pixels, labels = [], []
+    for _ in range(batch_size):
+        height, width = (int(v) for v in rng.integers(64, 289, size=2))
+        image, mask = generate_scene(rng, height=height, width=width, noise=float(rng.uniform(0.0, 8.0)))
+        if rng.random() < 0.5:
+            image, mask = image[:, ::-1].copy(), mask[:, ::-1].copy()
+        x, y = _to_model_input(image, mask, image_size=image_size)
+        pixels.append(x)
+        labels.append(y)
+    return torch.from_numpy(np.stack(pixels)), torch.from_numpy(np.stack(labels))
+
+
+def _learning_rate(step: int, *, steps: int, peak: float, warmup: int) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(steps - warmup, 1)
+    return peak * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _weighted_loss(
+    model: BeitForSemanticSegmentation, pixel_values: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Class-weighted cross-entropy of the decode head + 0.4 x that of the auxiliary head, at label size."""
+    captured: list[torch.Tensor] = []
+    handle = model.auxiliary_head.register_forward_hook(lambda module, inputs, output: captured.append(output))
+    try:
+        logits = model(pixel_values=pixel_values).logits
+    finally:
+        handle.remove()
+    loss = 0.0
+    for factor, head_logits in ((1.0, logits), (model.config.auxiliary_loss_weight, captured[0])):
+        upsampled = torch.nn.functional.interpolate(
+            head_logits, size=labels.shape[-2:], mode="bilinear", align_corners=False
+        )
+        loss = loss + factor * torch.nn.functional.cross_entropy(upsampled, labels, weight=weights)
+    return loss
+
+
+def train(
+    model: BeitForSemanticSegmentation, *, steps: int, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
+    background_weight: float = 0.3, log_every: int = 50,
+) -> BeitForSemanticSegmentation:
+    """AdamW with warm-up and cosine decay; each step sees a fresh batch drawn from ``seed``.
+
+    Background covers most pixels; ``background_weight`` (< 1) keeps it from drowning the objects.
+    """
+    rng = np.random.default_rng(seed)
+    weights = torch.ones(model.config.num_labels)
+    weights[0] = background_weight
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
+    model.train()
+    started, running = time.monotonic(), 0.0
+    for step in range(steps):
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(step, steps=steps, peak=lr, warmup=min(100, steps // 10 + 1))
+        pixel_values, labels = training_batch(rng, batch_size=batch_size, image_size=model.config.image_size)
+        loss = _weighted_loss(model, pixel_values, labels, weights)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        running += loss.item()
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            count = (step % log_every) + 1
+            print(f"step {step + 1}/{steps} loss {running / count:.4f} {time.monotonic() - started:.0f}s", flush=True)
+            running = 0.0
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate(model: BeitForSemanticSegmentation, scenes: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, np.ndarray]:
+    """(mIoU, per-class IoU) of ``model`` on (image, mask) pairs, as transformers post-processes logits."""
+    predictions = []
+    for image, mask in scenes:
+        pixels, _ = _to_model_input(image, mask, image_size=model.config.image_size)
+        logits = model(pixel_values=torch.from_numpy(pixels)[None]).logits
+        logits = torch.nn.functional.interpolate(logits, size=mask.shape, mode="bilinear", align_corners=False)
+        predictions.append(logits.argmax(dim=1)[0].numpy())
+    return mean_iou(predictions, [mask for _, mask in scenes], num_classes=len(CLASS_NAMES))
+
+
+def build_model(*, seed: int = 0, **config_options) -> BeitForSemanticSegmentation:
+    torch.manual_seed(seed)
+    return BeitForSemanticSegmentation(demo_config(**config_options))
+
+
+def save_checkpoint(model: BeitForSemanticSegmentation, output: Path) -> Path:
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output, safe_serialization=True)
+    image_processor(image_size=model.config.image_size).save_pretrained(output)
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, required=True, help="folder to write the checkpoint to")
+    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps (batch of fresh scenes each)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden-size", type=int, default=64, help="BEiT width (also the UperNet head's)")
+    parser.add_argument("--patch-size", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=IMAGE_SIZE, help="the model's square input size")
+    parser.add_argument("--background-weight", type=float, default=0.3, help="loss weight of background pixels")
+    parser.add_argument("--eval-scenes", type=int, default=50, help="fresh scenes to report mIoU on (0: skip)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    started = time.monotonic()
+    model = build_model(
+        seed=args.seed, hidden_size=args.hidden_size, patch_size=args.patch_size, image_size=args.image_size
+    )
+    model = train(
+        model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        background_weight=args.background_weight,
+    )
+    save_checkpoint(model, args.output)
+    print(f"saved {args.output} after {args.steps} steps in {time.monotonic() - started:.0f}s")
+    if args.eval_scenes:
+        miou, per_class = evaluate(model, generate_scenes(args.eval_scenes, seed=EVAL_SEED))
+        print(f"mIoU on {args.eval_scenes} fresh scenes (seed {EVAL_SEED}): {miou:.4f}; per class {np.round(per_class, 3)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""Export-friendly copies of BEiT/ViT models: ``make_export_module(model, task=..., dynamic_resolution=...)``.
+
+The returned module's ``forward(*inputs)`` takes the inputs of its ``task_spec`` in order and returns
+a tuple of outputs in ``task_spec`` order. It wraps a deep copy of the Hugging Face model in which
+only the position handling is replaced (relative position bias, absolute position embedding
+interpolation), so everything else runs transformers' own code. The caller's model is untouched.
+
+Static exports run at one resolution (``resolution``, default the config's image size); dynamic
+ones accept any height/width (rounded down to whole patches), and equal the HF model called with
+``interpolate_pos_encoding=True``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from beit_export.errors import UnsupportedCheckpointError
+from beit_export.modeling.position_embeddings import install_dynamic_interpolation, install_static_interpolation
+from beit_export.modeling.relative_position import (
+    DynamicRelativePositionBias,
+    StaticRelativePositionBias,
+    hf_interpolated_table,
+    relative_position_index,
+)
+from beit_export.tasks import TaskSpec, base_model, resolve_task_spec
+
+__all__ = ["ExportModule", "make_export_module", "config_image_size"]
+
+
+def config_image_size(config) -> tuple[int, int]:
+    size = config.image_size
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+class ExportModule(nn.Module):
+    """``forward(pixel_values[, bool_masked_pos]) -> tuple`` over a prepared copy of an HF model."""
+
+    def __init__(self, model: nn.Module, *, task_spec: TaskSpec, dynamic_resolution: bool, resolution) -> None:
+        super().__init__()
+        self.model = model
+        self.task_spec = task_spec
+        self.dynamic_resolution = dynamic_resolution
+        self.resolution = resolution
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.task_spec.input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        return self.task_spec.output_names
+
+    def _outputs(self, result) -> tuple[torch.Tensor, ...]:
+        return tuple(getattr(result, name) for name in self.output_names)
+
+
+class ImageExportModule(ExportModule):
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self._outputs(self.model(pixel_values, interpolate_pos_encoding=True))
+
+
+class MaskedImageExportModule(ExportModule):
+    def forward(self, pixel_values: torch.Tensor, bool_masked_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        result = self.model(pixel_values, bool_masked_pos=bool_masked_pos, interpolate_pos_encoding=True)
+        return self._outputs(result)
+
+
+def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
+    config = encoder.config
+    patch = config.patch_size
+    config_window = tuple(size // patch for size in config_image_size(config))
+    window = (resolution[0] // patch, resolution[1] // patch)
+    index = None if dynamic else relative_position_index(*window).reshape(-1).contiguous()
+    owners = [(encoder, "shared_position_bias")] + [(layer, "relative_position_bias") for layer in encoder.layers]
+    for owner, attribute in owners:
+        original = getattr(owner, attribute, None)
+        if original is None:
+            continue
+        table = original.relative_position_bias_table.detach()
+        if dynamic:
+            replacement = DynamicRelativePositionBias(table, config_window)
+        else:
+            if window != config_window:
+                table = hf_interpolated_table(table, config_window, window)
+            replacement = StaticRelativePositionBias(table, index)
+        setattr(owner, attribute, replacement)
+
+
+def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
+    embeddings = encoder.embeddings
+    if getattr(embeddings, "position_embeddings", None) is not None:
+        if dynamic:
+            install_dynamic_interpolation(embeddings)
+        else:
+            install_static_interpolation(embeddings, image_size=resolution)
+    if hasattr(encoder, "layers") and type(encoder).__name__ == "BeitModel":
+        with torch.no_grad():
+            _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)
+
+
+def _prepare_segmentation(model: nn.Module) -> nn.Module:
+    from beit_export.modeling.segmentation import prepare_segmentation_model  # written by helper SEGMENTATION
+
+    prepared = prepare_segmentation_model(model)
+    return model if prepared is None else prepared
+
+
+def make_export_module(
+    model: nn.Module, *, task: str, dynamic_resolution: bool = False, resolution: tuple[int, int] | None = None
+) -> ExportModule:
+    """An eval-mode, export-ready module equal to ``model`` for ``task`` (see module docstring).
+
+    ``resolution`` (static exports only) is the (height, width) the graph is built for; default the
+    config's ``image_size``. Raises UnsupportedCheckpointError for a task the model cannot serve.
+    """
+    task_spec = resolve_task_spec(model, task)
+    if dynamic_resolution and resolution is not None:
+        raise UnsupportedCheckpointError("resolution= fixes the graph's size; leave it out with dynamic_resolution=True.")
+    working = copy.deepcopy(base_model(model) if task == "backbone" else model).eval()
+    working.set_attn_implementation("eager")
+    resolution = tuple(resolution) if resolution is not None else config_image_size(working.config)
+    _prepare_encoder(base_model(working), dynamic=dynamic_resolution, resolution=resolution)
+    if task == "semantic-segmentation":
+        working = _prepare_segmentation(working)
+    module_class = MaskedImageExportModule if len(task_spec.inputs) == 2 else ImageExportModule
+    module = module_class(working, task_spec=task_spec, dynamic_resolution=dynamic_resolution, resolution=resolution)
+    return module.eval()

@@ -1,0 +1,62 @@
+"""Absolute position embeddings at any resolution, without Resize.
+
+transformers' ``interpolate_pos_encoding`` (BEiT and ViT alike) resizes the patch position grid
+with ``F.interpolate(mode="bicubic", align_corners=False)`` to ``(height // patch, width // patch)``
+and computes the grid side with ``torch_int``, which freezes symbolic sizes in an export. The
+replacements installed here on the embeddings instance compute the same thing:
+
+- static: the embeddings for the export resolution, precomputed eagerly with HF's own code.
+- dynamic: bicubic interpolation matrices built from the symbolic size, applied with MatMul.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from beit_export.modeling.interpolation import cubic_matrix, resize_channels_first
+
+
+def _patch_size(embeddings: nn.Module) -> tuple[int, int]:
+    size = embeddings.patch_embeddings.patch_size
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def dynamic_position_embeddings(position_embeddings: torch.Tensor, patch_size, height, width) -> torch.Tensor:
+    """(1, 1 + h*w, dim) embeddings for an input of ``height`` x ``width`` (ints or symbolic)."""
+    num_positions = position_embeddings.shape[1] - 1
+    side = int(math.isqrt(num_positions))
+    dim = position_embeddings.shape[-1]
+    new_height = height // patch_size[0]
+    new_width = width // patch_size[1]
+    grid = position_embeddings[0, 1:].reshape(side, side, dim).permute(2, 0, 1)
+    resized = resize_channels_first(grid, cubic_matrix(side, new_height), cubic_matrix(side, new_width))
+    resized = resized.permute(1, 2, 0).reshape(1, new_height * new_width, dim)
+    return torch.cat([position_embeddings[:, :1], resized], dim=1)
+
+
+def install_dynamic_interpolation(embeddings: nn.Module) -> None:
+    """Make ``embeddings.interpolate_pos_encoding`` export with symbolic height/width."""
+    patch_size = _patch_size(embeddings)
+
+    def interpolate_pos_encoding(tokens: torch.Tensor, height, width) -> torch.Tensor:
+        return dynamic_position_embeddings(embeddings.position_embeddings, patch_size, height, width)
+
+    embeddings.interpolate_pos_encoding = interpolate_pos_encoding
+
+
+@torch.no_grad()
+def install_static_interpolation(embeddings: nn.Module, *, image_size: tuple[int, int]) -> None:
+    """Make ``embeddings.interpolate_pos_encoding`` return constants precomputed for ``image_size``."""
+    patch_size = _patch_size(embeddings)
+    grid = (image_size[0] // patch_size[0], image_size[1] // patch_size[1])
+    dummy = torch.zeros(1, grid[0] * grid[1] + 1, embeddings.position_embeddings.shape[-1])
+    table = type(embeddings).interpolate_pos_encoding(embeddings, dummy, image_size[0], image_size[1])
+    embeddings.register_buffer("static_position_embeddings", table.detach().clone(), persistent=False)
+
+    def interpolate_pos_encoding(tokens: torch.Tensor, height, width) -> torch.Tensor:
+        return embeddings.static_position_embeddings
+
+    embeddings.interpolate_pos_encoding = interpolate_pos_encoding

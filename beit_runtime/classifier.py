@@ -1,0 +1,59 @@
+"""``Classifier``: images -> top-k (label, id, softmax score) from an image-classification artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .model_base import ArtifactModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One class prediction: its label, class id and softmax probability."""
+
+    label: str
+    id: int
+    score: float
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float32 (max-subtracted), as ``torch.softmax(logits, -1)`` computes it."""
+    logits = np.asarray(logits, dtype=np.float32)
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+class Classifier(ArtifactModel):
+    """Classify images with an exported image-classification artifact.
+
+    ``classify(image)`` returns a list of ``Prediction`` (best first); ``classify([images])`` returns one
+    such list per image. Images may be paths, encoded bytes, numpy arrays or PIL images (see
+    ``beit_runtime.images``).
+    """
+
+    task = "image-classification"
+
+    def logits(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+        """Raw logits, (N, num_labels) for a list, (num_labels,) for one image."""
+        decoded, single = self.load_images(images, channel_order=channel_order)
+        logits = self.run_images(decoded)["logits"].astype(np.float32, copy=False)
+        return logits[0] if single else logits
+
+    def classify(self, images: Any, *, top_k: int = 5, channel_order: str = "rgb") -> list:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise InputError(f"top_k must be a positive integer, got {top_k!r}")
+        decoded, single = self.load_images(images, channel_order=channel_order)
+        probabilities = softmax(self.run_images(decoded)["logits"])
+        results = [self._top(row, top_k) for row in probabilities]
+        return results[0] if single else results
+
+    __call__ = classify
+
+    def _top(self, probabilities: np.ndarray, top_k: int) -> list[Prediction]:
+        order = np.argsort(-probabilities, kind="stable")[: min(top_k, probabilities.shape[0])]
+        labels = self.labels
+        return [Prediction(label=labels.get(int(i), f"LABEL_{int(i)}"), id=int(i), score=float(probabilities[i])) for i in order]

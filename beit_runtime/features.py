@@ -1,0 +1,46 @@
+"""``FeatureExtractor``: images -> pooled embeddings (and patch tokens) from a backbone artifact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .model_base import ArtifactModel
+
+
+@dataclass(frozen=True)
+class Features:
+    """Embeddings of a batch: ``pooled`` (N, D), ``patch_tokens`` (N, num_patches, D), ``cls_token`` (N, D)."""
+
+    pooled: np.ndarray
+    patch_tokens: np.ndarray
+    cls_token: np.ndarray
+
+
+class FeatureExtractor(ArtifactModel):
+    """Embed images with an exported backbone artifact (BeitModel / ViTModel).
+
+    ``extract(images)`` returns the pooled embedding: (D,) for one image, (N, D) for a list. The pooled
+    output is the model's ``pooler_output`` (BEiT: mean of the patch tokens after the final norm; ViT:
+    its pooler on the CLS token), or the CLS token when the graph has no pooler. With
+    ``patch_tokens=True`` it returns ``Features`` (pooled, patch tokens, CLS token).
+    """
+
+    task = "backbone"
+
+    def extract(self, images: Any, *, patch_tokens: bool = False, channel_order: str = "rgb"):
+        decoded, single = self.load_images(images, channel_order=channel_order)
+        outputs = self.run_images(decoded)
+        hidden = outputs["last_hidden_state"].astype(np.float32, copy=False)
+        pooled = outputs.get("pooler_output")
+        pooled = hidden[:, 0] if pooled is None else pooled.astype(np.float32, copy=False)
+        if not patch_tokens:
+            return pooled[0] if single else pooled
+        features = Features(pooled=pooled, patch_tokens=hidden[:, 1:], cls_token=hidden[:, 0])
+        if single:
+            return Features(pooled=pooled[0], patch_tokens=hidden[0, 1:], cls_token=hidden[0, 0])
+        return features
+
+    __call__ = extract

@@ -1,0 +1,192 @@
+"""The manifest-driven preprocessor: numpy + OpenCV re-implementation of transformers' PIL-backend
+image processors (``BeitImageProcessorPil`` / ``ViTImageProcessorPil``, transformers 5.23).
+
+The reference pipeline, per image, on uint8 RGB:
+
+1. resize with ``PIL.Image.resize`` to ``size`` ({"height", "width"}, or {"shortest_edge"}
+   [+ "longest_edge"] keeping the aspect ratio with transformers' truncating arithmetic);
+2. center crop to ``crop_size`` when ``do_center_crop`` (zero padding where the image is smaller);
+3. rescale: ``(uint8 as float64 * rescale_factor)`` cast to float32;
+4. normalize in float32: ``(x - float32(mean)) / float32(std)``.
+
+Steps 1-2 run in ``resize`` (bit-identical to Pillow). Steps 3-4 depend only on the 8-bit value
+and the channel, so they are a (3, 256) float32 lookup table computed with the very same numpy
+operations: the output equals the processor's tensor bit for bit whenever the resize matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ImageFormatError, ManifestError
+from .manifest import REEXPORT_HINT, Manifest
+from .resize import RESAMPLE_FILTERS, resize_planes
+
+_REQUIRED = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+
+
+def _bad(message: str) -> ManifestError:
+    return ManifestError(f"manifest preprocessing record: {message}; {REEXPORT_HINT}")
+
+
+def _size_dict(value: Any, *, name: str) -> dict[str, int]:
+    allowed = ({"height", "width"}, {"shortest_edge"}, {"shortest_edge", "longest_edge"})
+    if not isinstance(value, Mapping) or set(value) not in allowed:
+        raise _bad(f"'{name}' must be {{'height', 'width'}} or {{'shortest_edge'[, 'longest_edge']}}, got {value!r}")
+    if not all(isinstance(v, int) and v > 0 for v in value.values()):
+        raise _bad(f"'{name}' values must be positive integers, got {value!r}")
+    return dict(value)
+
+
+def aspect_preserving_size(height: int, width: int, shortest: int, longest: int | None) -> tuple[int, int]:
+    """transformers' ``get_resize_output_image_size`` / ``get_size_with_aspect_ratio`` arithmetic."""
+    if longest is None:
+        short, long = (width, height) if width <= height else (height, width)
+        new_short, new_long = shortest, int(shortest * long / short)
+        return (new_long, new_short) if width <= height else (new_short, new_long)
+    raw = None
+    low, high = float(min(height, width)), float(max(height, width))
+    if high / low * shortest > longest:
+        raw = longest * low / high
+        shortest = int(round(raw))
+    if (height <= width and height == shortest) or (width <= height and width == shortest):
+        return height, width
+    scale = raw if raw is not None else shortest
+    if width < height:
+        return int(scale * height / width), shortest
+    return shortest, int(scale * width / height)
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """Images (HxWx3 uint8 RGB) -> normalized float32 CHW tensors, as the checkpoint's processor makes them."""
+
+    do_resize: bool = True
+    size: Mapping[str, int] = field(default_factory=lambda: {"height": 224, "width": 224})
+    resample: str = "bicubic"
+    do_center_crop: bool = False
+    crop_size: Mapping[str, int] | None = None
+    do_rescale: bool = True
+    rescale_factor: float = 1 / 255
+    do_normalize: bool = True
+    image_mean: Sequence[float] = (0.5, 0.5, 0.5)
+    image_std: Sequence[float] = (0.5, 0.5, 0.5)
+
+    def __post_init__(self) -> None:
+        if self.resample not in RESAMPLE_FILTERS:
+            raise _bad(f"'resample' must be one of {RESAMPLE_FILTERS}, got {self.resample!r}")
+        _size_dict(self.size, name="size")
+        if self.do_center_crop:
+            crop = _size_dict(self.crop_size, name="crop_size")
+            if set(crop) != {"height", "width"}:
+                raise _bad(f"'crop_size' must have 'height' and 'width', got {self.crop_size!r}")
+        for name in ("image_mean", "image_std"):
+            values = getattr(self, name)
+            if not isinstance(values, Sequence) or len(values) != 3:
+                raise _bad(f"'{name}' must be a list of 3 numbers, got {values!r}")
+        if self.do_normalize and any(float(s) == 0.0 for s in self.image_std):
+            raise _bad(f"'image_std' must be non-zero, got {list(self.image_std)}")
+        object.__setattr__(self, "_table", self._value_table())
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest | Mapping[str, Any]) -> "Preprocessor":
+        """Build from a Manifest, a manifest dict, or the "preprocessing" record itself."""
+        record = manifest.preprocessing if isinstance(manifest, Manifest) else manifest
+        record = record.get("preprocessing", record) if isinstance(record, Mapping) else record
+        if not isinstance(record, Mapping):
+            raise _bad(f"expected a mapping, got {type(record).__name__}")
+        missing = [key for key in _REQUIRED if key not in record]
+        if missing:
+            raise _bad(f"missing {', '.join(missing)}")
+        if record.get("channel_order", "rgb") != "rgb":
+            raise _bad(f"'channel_order' must be 'rgb', got {record['channel_order']!r}")
+        names = [name for name in cls.__dataclass_fields__ if name in record]
+        return cls(**{name: record[name] for name in names})
+
+    def _value_table(self) -> np.ndarray:
+        """Per channel, the processor's float32 output for each 8-bit value (same numpy ops as transformers)."""
+        values = np.arange(256, dtype=np.uint8)
+        table = np.repeat(values[None, :], 3, axis=0)
+        if self.do_rescale:
+            table = (table.astype(np.float64) * self.rescale_factor).astype(np.float32)
+        if self.do_normalize:
+            table = table.astype(np.float32) if not np.issubdtype(table.dtype, np.floating) else table
+            mean = np.array(list(self.image_mean), dtype=table.dtype)
+            std = np.array(list(self.image_std), dtype=table.dtype)
+            table = ((table.T - mean) / std).T
+        return np.ascontiguousarray(table, dtype=np.float32)
+
+    def resized_size(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) after the resize step for an input of the given size."""
+        if not self.do_resize:
+            return height, width
+        if "height" in self.size:
+            return int(self.size["height"]), int(self.size["width"])
+        return aspect_preserving_size(height, width, self.size["shortest_edge"], self.size.get("longest_edge"))
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) of the tensor made from an input of the given size."""
+        if self.do_center_crop:
+            return int(self.crop_size["height"]), int(self.crop_size["width"])
+        return self.resized_size(height, width)
+
+    def pixels(self, image: np.ndarray) -> np.ndarray:
+        """Resize + crop only: (3, H, W) uint8, the 8-bit image the processor normalizes."""
+        _check_rgb8(image)
+        planes = image.transpose(2, 0, 1)
+        if self.do_resize:
+            height, width = self.resized_size(image.shape[0], image.shape[1])
+            planes = resize_planes(planes, height, width, resample=self.resample).astype(np.uint8)
+        if self.do_center_crop:
+            planes = center_crop(planes, int(self.crop_size["height"]), int(self.crop_size["width"]))
+        return np.ascontiguousarray(planes)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """One HxWx3 uint8 RGB image -> (3, H, W) float32."""
+        pixels = self.pixels(image)
+        out = np.empty(pixels.shape, dtype=np.float32)
+        for channel in range(3):
+            np.take(self._table[channel], pixels[channel], out=out[channel])
+        return out
+
+    def batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Several images -> (N, 3, H, W) float32; all must come out at the same size."""
+        if len(images) == 0:
+            raise ImageFormatError("no images given; pass at least one image")
+        tensors = [self(image) for image in images]
+        shapes = {tensor.shape for tensor in tensors}
+        if len(shapes) > 1:
+            raise ImageFormatError(
+                f"images preprocess to different sizes {sorted(shapes)} (this recipe does not resize to a "
+                "fixed size); resize them to one size first or pass them in separate calls"
+            )
+        return np.stack(tensors)
+
+
+def center_crop(planes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """transformers' ``center_crop`` on (C, H, W): crop around the center, zero-padding a small image."""
+    _, in_height, in_width = planes.shape
+    top, left = (in_height - height) // 2, (in_width - width) // 2
+    if top >= 0 and left >= 0 and top + height <= in_height and left + width <= in_width:
+        return planes[:, top : top + height, left : left + width]
+    new_height, new_width = max(height, in_height), max(width, in_width)
+    padded = np.zeros((planes.shape[0], new_height, new_width), dtype=planes.dtype)
+    top_pad, left_pad = -(-(new_height - in_height) // 2), -(-(new_width - in_width) // 2)
+    padded[:, top_pad : top_pad + in_height, left_pad : left_pad + in_width] = planes
+    top, left = top + top_pad, left + left_pad
+    return padded[:, max(0, top) : min(new_height, top + height), max(0, left) : min(new_width, left + width)]
+
+
+def _check_rgb8(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise ImageFormatError(
+            f"the preprocessor takes HxWx3 uint8 RGB arrays, got a {described}; "
+            "load images with beit_runtime.images.load_image first"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageFormatError(f"image is empty (shape {image.shape})")

@@ -1,0 +1,187 @@
+"""``Segmenter``: per-pixel class labels from a semantic-segmentation artifact, at each image's size.
+
+Two modes:
+
+* ``mode="whole"`` (default) is transformers' pipeline: the image is preprocessed exactly as the
+  checkpoint's image processor does (resized to the model's input size, rescaled, normalised), the
+  graph gives logits at 1/4 of that size, and they are upsampled bilinearly (align_corners=False, no
+  antialiasing) to the image's original size, then argmax over classes: ``BeitForSemanticSegmentation``
+  + ``post_process_semantic_segmentation``. With ``fused_postprocess`` (default) the artifact's
+  "postprocess" graph does upsample + argmax in the engine so only int32 labels reach the host;
+  otherwise (or when the artifact has no such graph) numpy does the same arithmetic.
+
+* ``mode="slide"`` is mmsegmentation's sliding-window inference (how BEiT's ADE20k numbers are made):
+  the image is *not* resized to the model size. It is only rescaled/normalised (the manifest's
+  rescale_factor, mean and std, no resize, no crop), optionally first resized with
+  ``slide_scale=(long, short)`` the way mmseg's ``Resize(scale=(2560, 640), keep_ratio=True)`` does
+  (cv2 bilinear on the 8-bit image; default ``None``: the image is used at its own size). Windows of
+  ``crop_size`` (default: the model's input size) every ``stride`` pixels (default: 2/3 of the crop,
+  426 for 640) run through the graph; each window's logits are upsampled to the window, overlapping
+  windows are averaged, images smaller than a crop are zero-padded after normalisation (bottom/right,
+  as mmseg pads) and the padding is cut off; when ``slide_scale`` resized the image, the averaged
+  logits are upsampled back to the original size before the argmax. Slide mode post-processes on the
+  host (averaging needs the scores), so ``fused_postprocess`` does not apply to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .engines import Engine, load_engine
+from .errors import InputError, ManifestError
+from .manifest import REEXPORT_HINT
+from .model_base import PIXEL_INPUT, ArtifactModel
+from .sliding import (
+    cut_crops,
+    merge_crops,
+    pad_to_crop,
+    rescale_to_scale,
+    resize_bilinear,
+    slide_windows,
+    upsample_argmax,
+)
+
+MODES = ("whole", "slide")
+POSTPROCESS_VARIANT = "postprocess"
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """One image's segmentation: ``labels`` (H, W) int32 class ids at the image's original size;
+    ``scores`` (num_labels, H, W) float32 upsampled logits when asked for, else None."""
+
+    labels: np.ndarray
+    scores: np.ndarray | None
+    id2label: Mapping[int, str]
+
+    def present(self) -> dict[int, str]:
+        """The classes that occur in the label map: {id: name}."""
+        return {int(i): self.id2label.get(int(i), str(int(i))) for i in np.unique(self.labels)}
+
+
+def _pair(value: int | Sequence[int] | None, *, name: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair):
+        raise InputError(f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+class Segmenter(ArtifactModel):
+    """Semantic segmentation with an exported BEiT + UperNet artifact (see the module docstring for modes)."""
+
+    task: ClassVar[str] = "semantic-segmentation"
+
+    def __init__(
+        self,
+        artifact_dir: str | Path,
+        *,
+        mode: str = "whole",
+        crop_size: int | Sequence[int] | None = None,
+        stride: int | Sequence[int] | None = None,
+        slide_scale: Sequence[int] | None = None,
+        fused_postprocess: bool = True,
+        **options: Any,
+    ) -> None:
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
+        super().__init__(artifact_dir, **options)
+        self.mode = mode
+        model_size = (int(self.manifest.input["height"]), int(self.manifest.input["width"]))
+        self.crop_size = _pair(crop_size, name="crop_size") or model_size
+        self.stride = _pair(stride, name="stride") or tuple(max(1, (2 * side) // 3) for side in self.crop_size)
+        self.slide_scale = _pair(slide_scale, name="slide_scale")
+        self._check_crop(model_size)
+        self._normalizer = dataclasses.replace(self.preprocessor, do_resize=False, do_center_crop=False)
+        self.postprocess: Engine | None = None
+        if mode == "whole" and fused_postprocess and POSTPROCESS_VARIANT in self.manifest.graphs:
+            self.postprocess = self._load_postprocess(options)
+
+    def _check_crop(self, model_size: tuple[int, int]) -> None:
+        if self.crop_size != model_size and not self.manifest.input.get("dynamic_resolution", False):
+            raise InputError(
+                f"crop_size {self.crop_size} differs from the graph's fixed input size {model_size}; leave "
+                "crop_size unset or export with --dynamic-resolution"
+            )
+
+    def _load_postprocess(self, options: Mapping[str, Any]) -> Engine:
+        engine = load_engine(
+            self.manifest.graph_path(POSTPROCESS_VARIANT),
+            backend="onnxruntime",
+            providers=options.get("providers"),
+            intra_op_threads=options.get("intra_op_threads", 0),
+        )
+        names = sorted(spec.name for spec in engine.inputs)
+        if names != ["logits", "target_size"]:
+            engine.close()
+            raise ManifestError(
+                f"the 'postprocess' graph of {self.manifest.folder} takes {names}, expected logits and "
+                f"target_size; {REEXPORT_HINT}"
+            )
+        return engine
+
+    def close(self) -> None:
+        if self.postprocess is not None:
+            self.postprocess.close()
+        super().close()
+
+    # ----------------------------------------------------------------- public API
+    def segment(self, images: Any, *, channel_order: str = "rgb", return_scores: bool = False):
+        """One image -> SegmentationResult; a list of images -> list of SegmentationResult, in order."""
+        decoded, single = self.load_images(images, channel_order=channel_order)
+        if self.mode == "whole":
+            results = self._segment_whole(decoded, return_scores=return_scores)
+        else:
+            results = [self._segment_slide(image, return_scores=return_scores) for image in decoded]
+        return results[0] if single else results
+
+    __call__ = segment
+
+    # ----------------------------------------------------------------- whole-image mode
+    def _segment_whole(self, images: list[np.ndarray], *, return_scores: bool) -> list[SegmentationResult]:
+        results = []
+        for part in self.batches(len(images)):
+            logits = self.run({PIXEL_INPUT: self.pixel_values(images[part])})["logits"]
+            for image, image_logits in zip(images[part], logits):
+                results.append(self._finish(image_logits, image.shape[:2], return_scores=return_scores))
+        return results
+
+    def _finish(self, logits: np.ndarray, size: tuple[int, int], *, return_scores: bool) -> SegmentationResult:
+        if return_scores:
+            scores = resize_bilinear(logits, size)
+            return SegmentationResult(np.argmax(scores, axis=0).astype(np.int32), scores, self.labels)
+        if self.postprocess is not None:
+            feeds = {"logits": logits[None].astype(np.float32), "target_size": np.asarray(size, dtype=np.int64)}
+            labels = self.postprocess.run(feeds)["labels"][0].astype(np.int32, copy=False)
+        else:
+            labels = upsample_argmax(logits, size)
+        return SegmentationResult(labels, None, self.labels)
+
+    # ----------------------------------------------------------------- sliding-window mode
+    def slide_logits(self, image: np.ndarray) -> np.ndarray:
+        """Averaged sliding-window logits (num_labels, h, w) of one decoded image, at the (rescaled) image size."""
+        scaled = rescale_to_scale(image, self.slide_scale) if self.slide_scale else image
+        pixels = self._normalizer(scaled)
+        padded = pad_to_crop(pixels, self.crop_size)
+        windows = slide_windows(padded.shape[1], padded.shape[2], crop=self.crop_size, stride=self.stride)
+        crops = cut_crops(padded, windows)
+        outputs = [self.run({PIXEL_INPUT: crops[part]})["logits"] for part in self.batches(len(crops))]
+        crop_logits = np.concatenate(outputs, axis=0)
+        return merge_crops(crop_logits, windows, padded_size=padded.shape[1:], image_size=pixels.shape[1:])
+
+    def _segment_slide(self, image: np.ndarray, *, return_scores: bool) -> SegmentationResult:
+        logits = self.slide_logits(image)
+        size = tuple(image.shape[:2])
+        if tuple(logits.shape[1:]) != size:  # slide_scale resized the image: back to the original size
+            if not return_scores:
+                return SegmentationResult(upsample_argmax(logits, size), None, self.labels)
+            logits = resize_bilinear(logits, size)
+        labels = np.argmax(logits, axis=0).astype(np.int32)
+        return SegmentationResult(labels, logits if return_scores else None, self.labels)

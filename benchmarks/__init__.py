@@ -1,0 +1,1 @@
+"""Benchmark harness for beit-deploy (run ``python benchmarks/latency.py --help``)."""

@@ -1,0 +1,161 @@
+"""The backend registry: name -> (availability check, factory). Chosen once per worker process.
+
+Every backend object offers ``engine_call(batch)`` and ``end_to_end_call(paths)``, each returning
+a zero-argument callable that the timing loop calls; nothing inside the loop branches on the backend.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .context import BackendJob
+
+TASK_CLASSES = {
+    "image-classification": "Classifier",
+    "backbone": "FeatureExtractor",
+    "semantic-segmentation": "Segmenter",
+    "masked-image-modeling": "MaskedImageModeler",
+}
+
+
+class Backend(Protocol):
+    notes: str
+
+    def engine_call(self, batch: int) -> Callable[[], object]: ...
+
+    def end_to_end_call(self, paths: list[Path]) -> Callable[[], object]: ...
+
+    def close(self) -> None: ...
+
+
+def random_feeds(inputs, *, batch: int, height: int, width: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random tensors for every engine input: images N(0,1), boolean masks with 40% set."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for spec in inputs:
+        dtype = np.dtype(spec.dtype)
+        if dtype == np.bool_:
+            patches = next(d for d in spec.shape[1:] if isinstance(d, int) and d > 0) if len(spec.shape) > 1 else 1
+            feeds[spec.name] = rng.random((batch, patches)) < 0.4
+        else:
+            feeds[spec.name] = rng.standard_normal((batch, 3, height, width)).astype(dtype)
+    return feeds
+
+
+class RuntimeBackend:
+    """beit_runtime's task class (Classifier, Segmenter, ...) on one graph variant or engine."""
+
+    def __init__(self, job: BackendJob, *, precision: str, engine_backend: str, notes: Callable) -> None:
+        import beit_runtime
+
+        task_class = getattr(beit_runtime, TASK_CLASSES[job.model.task])
+        options = {"intra_op_threads": job.threads, "providers": ["CPUExecutionProvider"]}
+        if engine_backend == "tensorrt":
+            options = {}
+        self.model = task_class(
+            job.model.artifact_dir, precision=precision, backend=engine_backend,
+            batch_size=max(job.batch_sizes), **options,
+        )
+        self.job = job
+        self.notes = notes(self.model)
+
+    def engine_call(self, batch: int) -> Callable[[], object]:
+        info = self.job.model
+        feeds = random_feeds(self.model.engine.inputs, batch=batch, height=info.height, width=info.width)
+        engine = self.model.engine
+        return lambda: engine.run(feeds)
+
+    def end_to_end_call(self, paths: list[Path]) -> Callable[[], object]:
+        names = [str(path) for path in paths]
+        return lambda: self.model(names)
+
+    def close(self) -> None:
+        self.model.close()
+
+
+def _needs_graph(variant: str) -> Callable[[BackendJob], str | None]:
+    def check(job: BackendJob) -> str | None:
+        if variant in job.model.export_failures:
+            return f"no '{variant}' graph: {job.model.export_failures[variant]}"
+        if variant not in job.model.graph_variants:
+            return f"the artifact has no '{variant}' graph (export with --{variant} or drop this backend)"
+        return None
+
+    return check
+
+
+def _ort_fp16_notes(model) -> str:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        return "fp16 graph on ONNX Runtime CPU EP (this build also has CUDA; the CPU EP is measured)"
+    return "fp16 graph on ONNX Runtime CPU EP: x86 has no fp16 GEMM kernels, so ORT inserts casts to fp32"
+
+
+def _int8_notes(model) -> str:
+    conversion = ((model.manifest.data.get("parity") or {}).get("int8") or {}).get("conversion") or {}
+    method = conversion.get("method", "quantized")
+    return f"our int8 graph ({method}, {conversion.get('quantized_op_types', '?')}), ONNX Runtime CPU EP"
+
+
+def _tensorrt_unavailable(job: BackendJob) -> str | None:
+    if importlib.util.find_spec("tensorrt") is None:
+        return "TensorRT is not installed (pip install beit-deploy[tensorrt] on a machine with an NVIDIA GPU)"
+    if not job.model.engine_variants:
+        return "the artifact has no TensorRT engine (build one with `beit-export build-engine` on the GPU machine)"
+    return None
+
+
+def _torch(name: str) -> Callable[[BackendJob], Backend]:
+    def factory(job: BackendJob) -> Backend:
+        from . import torch_backends
+
+        return getattr(torch_backends, name)(job)
+
+    return factory
+
+
+def _cuda_unavailable(job: BackendJob) -> str | None:
+    from .machine import gpu_name
+
+    if gpu_name() is None:
+        return "no NVIDIA GPU here (nvidia-smi finds none)"
+    from .torch_backends import cuda_unavailable
+
+    return cuda_unavailable(job)
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    unavailable: Callable[[BackendJob], str | None]
+    factory: Callable[[BackendJob], Backend]
+
+
+def _runtime(precision: str, engine_backend: str, notes: Callable) -> Callable[[BackendJob], Backend]:
+    """A factory for a RuntimeBackend; ``notes(model)`` describes it once loaded."""
+    return lambda job: RuntimeBackend(job, precision=precision, engine_backend=engine_backend, notes=notes)
+
+
+REGISTRY: dict[str, BackendSpec] = {
+    spec.name: spec
+    for spec in (
+        BackendSpec("pytorch-eager-fp32", lambda job: None, _torch("pytorch_eager_fp32")),
+        BackendSpec("ort-fp32", _needs_graph("fp32"),
+                    _runtime("fp32", "onnxruntime", lambda model: "our fp32 graph, ONNX Runtime CPU EP")),
+        BackendSpec("ort-int8", _needs_graph("int8"),
+                    _runtime("int8", "onnxruntime", _int8_notes)),
+        BackendSpec("ort-fp16", _needs_graph("fp16"), _runtime("fp16", "onnxruntime", _ort_fp16_notes)),
+        BackendSpec("tensorrt", _tensorrt_unavailable,
+                    _runtime("fp16", "tensorrt", lambda model: "TensorRT fp16 engine (LayerNorm/Softmax fp32)")),
+        BackendSpec("pytorch-cuda-fp16", _cuda_unavailable, _torch("pytorch_cuda_fp16")),
+    )
+}
+REFERENCE = "pytorch-eager-fp32"
+DEFAULT_BACKENDS = tuple(REGISTRY)

@@ -1,0 +1,83 @@
+"""Timing loop, latency statistics and the progress line on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How long to measure one (backend, batch size, mode): ``time_limit_s`` caps the timed
+    iterations (never fewer than ``min_iterations``); warm-up iterations are not timed and stop
+    early (after at least one) once they have taken a quarter of ``time_limit_s``."""
+
+    iterations: int = 30
+    warmup: int = 3
+    time_limit_s: float = 60.0
+    min_iterations: int = 3
+
+
+class Progress:
+    """One self-overwriting status line on stderr (a plain line per update when not a TTY)."""
+
+    def __init__(self, prefix: str, *, stream=None) -> None:
+        self.prefix = prefix
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def update(self, message: str) -> None:
+        text = f"[bench] {self.prefix} {message}"
+        if self.tty:
+            self.stream.write("\r\033[K" + text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self, message: str) -> None:
+        self.update(message)
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def time_calls(call: Callable[[], object], *, plan: TimingPlan, progress: Progress | None = None) -> list[float]:
+    """Run ``call`` ``plan.warmup`` times untimed, then time it; returns seconds per call."""
+    warm_started = time.perf_counter()
+    for index in range(plan.warmup):
+        call()
+        if progress:
+            progress.update(f"warm-up {index + 1}/{plan.warmup}")
+        if time.perf_counter() - warm_started > plan.time_limit_s / 4:
+            break
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < plan.iterations:
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+        if progress and (len(times) == 1 or len(times) % 5 == 0):
+            progress.update(f"{len(times)}/{plan.iterations} p50 {np.median(times) * 1e3:.1f} ms")
+        over_time = time.perf_counter() - started > plan.time_limit_s
+        if over_time and len(times) >= plan.min_iterations:
+            break
+    return times
+
+
+def latency_stats(times: list[float], *, batch: int) -> dict[str, float]:
+    """p50/p90/p99/mean/min in milliseconds, throughput (images/s at p50) and the sample count."""
+    values = np.asarray(times, dtype=np.float64) * 1e3
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return {
+        "p50_ms": round(float(p50), 3),
+        "p90_ms": round(float(p90), 3),
+        "p99_ms": round(float(p99), 3),
+        "mean_ms": round(float(values.mean()), 3),
+        "min_ms": round(float(values.min()), 3),
+        "iterations": int(values.size),
+        "throughput_ips": round(batch * 1e3 / float(p50), 3),
+    }

@@ -1,0 +1,62 @@
+"""Run a job in a fresh worker process and sample its resident memory with psutil while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def worker_environment(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({name: str(threads) for name in THREAD_VARIABLES})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def _sampled_peak(process: subprocess.Popen, *, interval_s: float) -> float:
+    """Poll the child's RSS until it exits; returns the highest sample in MiB."""
+    peak = 0
+    try:
+        watched = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.Error:
+                break
+            time.sleep(interval_s)
+    except psutil.NoSuchProcess:
+        pass
+    process.wait()
+    return round(peak / 2**20, 1)
+
+
+def run_job(kind: str, payload: dict, *, threads: int, interval_s: float = 0.05) -> dict:
+    """Run ``kind`` with ``payload`` in ``python -m benchmarks.worker``; returns its result dict."""
+    with tempfile.TemporaryDirectory(prefix="beit-bench-") as scratch:
+        job_path, result_path = Path(scratch) / "job.json", Path(scratch) / "result.json"
+        job_path.write_text(json.dumps({"kind": kind, "payload": payload}), encoding="utf-8")
+        command = [sys.executable, "-m", "benchmarks.worker", str(job_path), str(result_path)]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=worker_environment(threads))
+        try:
+            sampled = _sampled_peak(process, interval_s=interval_s)
+        except KeyboardInterrupt:
+            process.kill()
+            raise
+        if not result_path.is_file():
+            return {"error": f"worker exited with status {process.returncode} and wrote no result"}
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    result["peak_rss_sampled_mib"] = sampled
+    result["wall_s"] = round(time.perf_counter() - started, 2)
+    return result

@@ -1,0 +1,117 @@
+"""Shared fixtures: tiny artifacts exported once per session through the real pipeline.
+
+Every ``*_artifact`` fixture is a folder written by ``beit_export.pipeline.export_artifact`` from a
+tiny model of ``tests/tiny_models.py`` (32x32 input, 8x8 patches, 4 layers): it went through the
+parity gate, so its manifest holds real figures. They are built lazily: a test session that only
+touches the runtime's pure-numpy code never pays for them. Treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.tiny_models import tiny_model
+
+# DeiT-style recipe for the ViT artifact: resize 40x40 bicubic, center-crop 32, ImageNet mean/std.
+VIT_PROCESSOR_CONFIG = {
+    "image_processor_type": "DeiTImageProcessor",
+    "do_resize": True,
+    "size": {"height": 40, "width": 40},
+    "resample": 3,
+    "do_center_crop": True,
+    "crop_size": {"height": 32, "width": 32},
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
+}
+# BEiT recipe as microsoft/beit-base-patch16-224's, scaled to the tiny model: 32x32 BILINEAR, no crop, 0.5/0.5.
+BEIT_PROCESSOR_CONFIG = {
+    "image_processor_type": "BeitImageProcessor",
+    "do_resize": True,
+    "size": {"height": 32, "width": 32},
+    "resample": 2,
+    "do_center_crop": False,
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.5, 0.5, 0.5],
+    "image_std": [0.5, 0.5, 0.5],
+}
+
+
+def tiny_checkpoint(model_type: str, task: str, *, processor_config=None, **config_overrides):
+    """A LoadedCheckpoint of a tiny in-memory model (recipe from ``processor_config``, else the BEiT/ViT one)."""
+    from beit_export.loading import checkpoint_from_model
+    from beit_export.sample_images import recipe_from_processor_config
+
+    model = tiny_model(model_type, task, **config_overrides)
+    if processor_config is None:
+        processor_config = BEIT_PROCESSOR_CONFIG if model_type == "beit" else VIT_PROCESSOR_CONFIG
+    recipe = recipe_from_processor_config(processor_config, config=model.config)
+    return checkpoint_from_model(model, preprocessing=recipe, source_name=f"tiny-{model_type}-{task}")
+
+
+def save_model_folder(model, folder: Path, *, processor_config=None, safe: bool = True) -> Path:
+    """``save_pretrained`` plus a preprocessor_config.json: what a downloaded checkpoint folder looks like.
+    ``safe=False`` writes a pickled ``pytorch_model.bin`` instead (transformers 5 only writes safetensors)."""
+    if safe:
+        model.save_pretrained(folder)
+    else:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        model.config.save_pretrained(folder)
+        torch.save(model.state_dict(), Path(folder) / "pytorch_model.bin")
+    if processor_config is None:
+        processor_config = BEIT_PROCESSOR_CONFIG if model.config.model_type == "beit" else VIT_PROCESSOR_CONFIG
+    (Path(folder) / "preprocessor_config.json").write_text(json.dumps(processor_config), encoding="utf-8")
+    return Path(folder)
+
+
+def _export(tmp_path_factory, name: str, model_type: str, task: str, *, dynamic_resolution=False, **overrides) -> Path:
+    from beit_export.pipeline import export_artifact
+
+    checkpoint = tiny_checkpoint(model_type, task, **overrides)
+    output = tmp_path_factory.mktemp("artifacts") / name
+    return export_artifact(checkpoint, output=output, dynamic_resolution=dynamic_resolution)
+
+
+@pytest.fixture(scope="session")
+def beit_classifier_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitForImageClassification (per-layer relative position bias), fixed 32x32, fp32."""
+    return _export(tmp_path_factory, "beit-classifier", "beit", "image-classification")
+
+
+@pytest.fixture(scope="session")
+def beit_dynamic_classifier_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitForImageClassification exported with --dynamic-resolution (any multiple of 8)."""
+    return _export(tmp_path_factory, "beit-classifier-dynamic", "beit", "image-classification",
+                   dynamic_resolution=True)
+
+
+@pytest.fixture(scope="session")
+def vit_classifier_artifact(tmp_path_factory) -> Path:
+    """Tiny ViTForImageClassification, fixed 32x32, DeiT-style recipe (resize 40, crop 32, ImageNet mean/std)."""
+    return _export(tmp_path_factory, "vit-classifier", "vit", "image-classification")
+
+
+@pytest.fixture(scope="session")
+def beit_backbone_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitModel (mean pooling): outputs last_hidden_state and pooler_output."""
+    return _export(tmp_path_factory, "beit-backbone", "beit", "backbone")
+
+
+@pytest.fixture(scope="session")
+def beit_mim_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitForMaskedImageModeling with a shared relative position bias; inputs pixel_values, bool_masked_pos."""
+    return _export(tmp_path_factory, "beit-mim", "beit", "masked-image-modeling", shared_bias=True)
+
+
+@pytest.fixture(scope="session")
+def beit_segmentation_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitForSemanticSegmentation (UperNet, 10 labels), fixed 32x32, with the "postprocess" graph."""
+    return _export(tmp_path_factory, "beit-segmentation", "beit", "semantic-segmentation")

@@ -1,0 +1,89 @@
+"""Tiny exported graphs (fp32, fp16, int8 dynamic, int8 static QDQ) shared by the precision/TensorRT tests.
+
+Built once per test session with the real exporter (``make_export_module`` + ``export_onnx``) from
+``tests/tiny_models.py``; the PyTorch fp32 outputs on sample photos and random inputs are kept beside
+them as the reference.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from beit_export.modeling import make_export_module
+from beit_export.onnx_export import export_onnx
+from beit_export.precision import convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
+from beit_export.sample_images import sample_photos
+from tests.tiny_models import tiny_model
+
+TASKS = ("backbone", "image-classification", "masked-image-modeling", "semantic-segmentation")
+SIZE = 32
+
+
+@dataclass
+class TinyGraphs:
+    task: str
+    folder: Path
+    feeds: dict[str, np.ndarray]
+    reference: dict[str, np.ndarray]
+    reports: dict[str, dict] = field(default_factory=dict)
+
+    def path(self, variant: str) -> Path:
+        return self.folder / {"fp32": "model.onnx"}.get(variant, f"model.{variant}.onnx")
+
+
+def photo_batch(size: int = SIZE) -> np.ndarray:
+    """Sample photos resized (PIL bilinear) and normalized with mean = std = 0.5, as BEiT's processor does."""
+    arrays = []
+    for _, rgb in sample_photos():
+        image = Image.fromarray(rgb).convert("RGB").resize((size, size), Image.BILINEAR)
+        arrays.append(((np.asarray(image, np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1))
+    return np.stack(arrays)
+
+
+def _feeds(task: str, model) -> dict[str, np.ndarray]:
+    random = np.random.default_rng(0).standard_normal((4, 3, SIZE, SIZE)).astype(np.float32)
+    feeds = {"pixel_values": np.concatenate([photo_batch(), random])}
+    if task == "masked-image-modeling":
+        patches = (SIZE // model.config.patch_size) ** 2
+        feeds["bool_masked_pos"] = np.random.default_rng(1).random((len(feeds["pixel_values"]), patches)) < 0.4
+    return feeds
+
+
+def _export(task: str, folder: Path) -> TinyGraphs:
+    model = tiny_model("beit", task)
+    module = make_export_module(model, task=task, dynamic_resolution=False)
+    feeds = _feeds(task, model)
+    example = tuple(torch.from_numpy(feeds[spec.name][:2]) for spec in module.task_spec.inputs)
+    graphs = TinyGraphs(task=task, folder=folder, feeds=feeds, reference={})
+    export_onnx(module, task_spec=module.task_spec, path=graphs.path("fp32"), example_inputs=example)
+    with torch.no_grad():
+        outputs = module(*(torch.from_numpy(feeds[spec.name]) for spec in module.task_spec.inputs))
+    graphs.reference = {spec.name: out.numpy() for spec, out in zip(module.task_spec.outputs, outputs)}
+    return graphs
+
+
+def _convert(graphs: TinyGraphs) -> None:
+    src = graphs.path("fp32")
+    graphs.reports["fp16"] = convert_to_fp16(src, graphs.path("fp16"))
+    graphs.reports["int8"] = quantize_int8_dynamic(src, graphs.path("int8"))
+    batches = [{name: value[i : i + 2] for name, value in graphs.feeds.items()} for i in range(0, 6, 2)]
+    graphs.reports["int8-qdq"] = quantize_int8_static(src, graphs.path("int8-qdq"), calibration_batches=batches)
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_graphs(task: str) -> TinyGraphs:
+    """The tiny ``task`` graphs in every precision, exported once per session."""
+    folder = Path(tempfile.mkdtemp(prefix=f"beit-precision-{task}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    graphs = _export(task, folder)
+    _convert(graphs)
+    return graphs

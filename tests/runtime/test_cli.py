@@ -1,0 +1,84 @@
+"""beit-run: prints predictions (classification), embeddings, tokens, or segmentation overlays."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from beit_runtime import Classifier, FeatureExtractor
+from beit_runtime.cli import main
+
+
+@pytest.fixture(scope="module")
+def image_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for name in ("chelsea", "rocket"):
+        path = folder / f"{name}.png"
+        cv2.imwrite(str(path), getattr(skimage.data, name)()[:, :, ::-1])
+        paths.append(path)
+    return paths
+
+
+def test_classification_prints_top_k(beit_classifier_artifact, image_files, capsys):
+    assert main([str(beit_classifier_artifact), *map(str, image_files), "--top-k", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == str(image_files[0]) and out[4] == str(image_files[1])
+    with Classifier(beit_classifier_artifact) as classifier:
+        expected = classifier.classify([str(p) for p in image_files], top_k=3)
+    assert out[1:4] == [f"  {p.score:.4f}  {p.label} ({p.id})" for p in expected[0]]
+
+
+def test_classification_json(beit_classifier_artifact, image_files, capsys):
+    assert main([str(beit_classifier_artifact), str(image_files[1]), "--json", "--batch-size", "1"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["image"] == str(image_files[1]) and len(record["predictions"]) == 5
+    with Classifier(beit_classifier_artifact) as classifier:
+        expected = classifier(str(image_files[1]))
+    assert [(p["label"], p["id"]) for p in record["predictions"]] == [(p.label, p.id) for p in expected]
+    np.testing.assert_allclose([p["score"] for p in record["predictions"]], [p.score for p in expected], rtol=1e-6)
+
+
+def test_backbone_saves_embeddings(beit_backbone_artifact, image_files, tmp_path, capsys):
+    assert main([str(beit_backbone_artifact), *map(str, image_files), "--output", str(tmp_path / "out")]) == 0
+    assert "embedding dim 32" in capsys.readouterr().out
+    with FeatureExtractor(beit_backbone_artifact) as extractor:
+        expected = extractor.extract([str(p) for p in image_files])
+    for path, vector in zip(image_files, expected):
+        np.testing.assert_allclose(np.load(tmp_path / "out" / f"{path.stem}.npy"), vector, atol=1e-6)
+
+
+def test_masked_image_modeling_prints_tokens(beit_mim_artifact, image_files, capsys):
+    assert main([str(beit_mim_artifact), str(image_files[0])]) == 0
+    assert "16 visual tokens" in capsys.readouterr().out
+
+
+def test_segmentation_writes_overlays(beit_segmentation_artifact, image_files, tmp_path, capsys):
+    pytest.importorskip("beit_runtime.segmenter", reason="Segmenter is not part of this checkout yet")
+    pytest.importorskip("beit_runtime.palette", reason="palette.write_overlay is not part of this checkout yet")
+    assert main([str(beit_segmentation_artifact), *map(str, image_files), "--output", str(tmp_path)]) == 0
+    assert "saved" in capsys.readouterr().out
+    for path in image_files:
+        assert (tmp_path / f"{path.stem}.png").is_file()
+
+
+def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, tmp_path, capsys):
+    assert main([str(beit_classifier_artifact), str(tmp_path / "missing.jpg")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main([str(tmp_path / "no-artifact"), str(image_files[0])]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main([str(beit_classifier_artifact), str(image_files[0]), "--top-k", "0"]) == 2
+    assert "--top-k" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(beit_classifier_artifact), str(image_files[0]), "--precision", "fp64"])
+
+
+def test_module_entry_point_help():
+    completed = subprocess.run([sys.executable, "-m", "beit_runtime.cli", "--help"], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0 and "beit-run" in completed.stdout and "--top-k" in completed.stdout

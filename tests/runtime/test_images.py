@@ -1,0 +1,191 @@
+"""load_image: every accepted source gives HxWx3 uint8 RGB; every bad input a typed, explicit error."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from beit_runtime.errors import BeitDeployError, ImageDecodeError, ImageFormatError, InputError
+from beit_runtime.images import load_image, to_rgb8
+
+
+@pytest.fixture(scope="module")
+def rgb() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (21, 34, 3), dtype=np.uint8)
+
+
+def _png(array: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", array)
+    assert ok
+    return encoded.tobytes()
+
+
+def test_rgb_array_is_returned_contiguous(rgb):
+    out = load_image(rgb[:, ::-1])
+    assert out.dtype == np.uint8 and out.shape == rgb.shape and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, rgb[:, ::-1])
+
+
+def test_bgr_frames_are_flipped(rgb):
+    np.testing.assert_array_equal(load_image(rgb[:, :, ::-1].copy(), channel_order="bgr"), rgb)
+
+
+def test_png_path_bytes_and_pathlike_decode_to_rgb(tmp_path, rgb):
+    path = tmp_path / "image.png"
+    path.write_bytes(_png(rgb[:, :, ::-1]))  # OpenCV writes BGR
+    for source in (path, str(path), path.read_bytes(), bytearray(path.read_bytes()), memoryview(path.read_bytes())):
+        np.testing.assert_array_equal(load_image(source), rgb)
+
+
+def test_channel_order_does_not_apply_to_files(tmp_path, rgb):
+    path = tmp_path / "image.png"
+    path.write_bytes(_png(rgb[:, :, ::-1]))
+    np.testing.assert_array_equal(load_image(path, channel_order="bgr"), rgb)
+
+
+def test_jpeg_decodes_in_rgb_order():
+    smooth = np.zeros((32, 48, 3), dtype=np.uint8)
+    smooth[:, :, 0] = 200  # red
+    smooth[:, :, 2] = np.linspace(0, 60, 48, dtype=np.uint8)[None, :]
+    ok, encoded = cv2.imencode(".jpg", smooth[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    out = load_image(encoded.tobytes())
+    assert out.shape == smooth.shape and np.abs(out.astype(int) - smooth).max() <= 8
+
+
+@pytest.mark.parametrize("shape", [(21, 34), (21, 34, 1)])
+def test_grayscale_is_replicated(shape):
+    gray = np.arange(21 * 34, dtype=np.uint8).reshape(shape)
+    out = load_image(gray)
+    assert out.shape == (21, 34, 3)
+    for channel in range(3):
+        np.testing.assert_array_equal(out[:, :, channel], gray.reshape(21, 34))
+
+
+def test_rgba_drops_alpha_and_bgra_is_flipped(rgb):
+    alpha = np.full(rgb.shape[:2] + (1,), 7, dtype=np.uint8)
+    np.testing.assert_array_equal(load_image(np.concatenate([rgb, alpha], axis=2)), rgb)
+    bgra = np.concatenate([rgb[:, :, ::-1], alpha], axis=2)
+    np.testing.assert_array_equal(load_image(bgra, channel_order="bgr"), rgb)
+
+
+def test_png_with_alpha_file(rgb):
+    bgra = np.concatenate([rgb[:, :, ::-1], np.zeros(rgb.shape[:2] + (1,), np.uint8)], axis=2)
+    np.testing.assert_array_equal(load_image(_png(bgra)), rgb)
+
+
+def test_uint16_keeps_the_high_byte(rgb):
+    wide = rgb.astype(np.uint16) * 256 + 200  # high byte is v, low byte 200
+    np.testing.assert_array_equal(load_image(wide), rgb)
+    np.testing.assert_array_equal(load_image(_png(wide[:, :, ::-1])), rgb)  # 16-bit colour PNG
+    gray16 = np.array([[0, 255, 256, 65535]], dtype=np.uint16)
+    np.testing.assert_array_equal(load_image(_png(gray16))[0, :, 0], [0, 0, 1, 255])  # 16-bit gray PNG
+
+
+def test_pil_images_are_accepted(rgb):
+    from PIL import Image
+
+    np.testing.assert_array_equal(load_image(Image.fromarray(rgb)), rgb)
+    np.testing.assert_array_equal(load_image(Image.fromarray(rgb).convert("P").convert("RGB")), np.asarray(Image.fromarray(rgb).convert("P").convert("RGB")))
+    assert load_image(Image.fromarray(rgb).convert("L")).shape == rgb.shape
+
+
+# ---------------------------------------------------------------- bad inputs
+def test_missing_path(tmp_path):
+    with pytest.raises(ImageDecodeError, match="does not exist"):
+        load_image(tmp_path / "nope.jpg")
+
+
+def test_directory_path(tmp_path):
+    with pytest.raises(ImageDecodeError, match="is a directory"):
+        load_image(tmp_path)
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(ImageDecodeError, match="empty"):
+        load_image(tmp_path / "empty.png")
+
+
+def test_empty_bytes():
+    with pytest.raises(ImageDecodeError, match="empty"):
+        load_image(b"")
+
+
+@pytest.mark.parametrize("payload", [b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, bytes(range(256)) * 4])
+def test_corrupt_bytes_and_files(tmp_path, payload):
+    with pytest.raises(ImageDecodeError, match="not a decodable image|could not be decoded"):
+        load_image(payload)
+    (tmp_path / "bad.jpg").write_bytes(payload)
+    with pytest.raises(ImageDecodeError):
+        load_image(tmp_path / "bad.jpg")
+
+
+def test_truncated_png(rgb):
+    data = _png(rgb)
+    with pytest.raises(ImageDecodeError):
+        load_image(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_float_arrays(dtype):
+    with pytest.raises(ImageFormatError, match="float"):
+        load_image(np.zeros((4, 4, 3), dtype=dtype))
+
+
+def test_negative_arrays():
+    with pytest.raises(ImageFormatError, match="negative"):
+        load_image(np.full((4, 4, 3), -1, dtype=np.int16))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+def test_signed_arrays(dtype):
+    with pytest.raises(ImageFormatError, match="signed"):
+        load_image(np.zeros((4, 4, 3), dtype=dtype))
+
+
+def test_bool_arrays():
+    with pytest.raises(ImageFormatError, match="dtype bool"):
+        load_image(np.zeros((4, 4, 3), dtype=bool))
+
+
+@pytest.mark.parametrize("channels", [2, 5, 6])
+def test_wrong_channel_count(channels):
+    with pytest.raises(ImageFormatError, match=f"{channels} channels"):
+        load_image(np.zeros((4, 4, channels), dtype=np.uint8))
+
+
+def test_channel_first_hint():
+    with pytest.raises(ImageFormatError, match="channel-first"):
+        load_image(np.zeros((3, 16, 16), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 3), (4, 0, 3), (0, 0), (4, 4, 0)])
+def test_zero_sized(shape):
+    with pytest.raises(ImageFormatError):
+        load_image(np.zeros(shape, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 4, 4, 3, 1)])
+def test_wrong_rank(shape):
+    with pytest.raises(ImageFormatError, match="dimensions"):
+        load_image(np.zeros(shape, dtype=np.uint8))
+
+
+@pytest.mark.parametrize("source", [None, 3, 2.5, [1, 2, 3], {"a": 1}, object()])
+def test_wrong_types(source):
+    with pytest.raises(ImageFormatError, match="cannot use"):
+        load_image(source)
+
+
+def test_bad_channel_order(rgb):
+    with pytest.raises(InputError, match="channel_order"):
+        load_image(rgb, channel_order="rgba")
+
+
+def test_errors_are_package_errors_and_value_errors():
+    with pytest.raises(BeitDeployError):
+        to_rgb8(np.zeros((2, 2, 3), np.float32))
+    with pytest.raises(ValueError):
+        to_rgb8(np.zeros((2, 2, 3), np.float32))
