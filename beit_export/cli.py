@@ -74,7 +74,19 @@ def _engine_parser() -> argparse.ArgumentParser:
     add("--max-batch", type=int, default=32)
     add("--workspace-gib", type=float, default=4.0)
     add("--timing-cache", type=Path, help="TensorRT timing cache file to reuse/update")
+    for name in ("min", "opt", "max"):
+        add(f"--{name}-size", type=_size, metavar="HxW",
+            help=f"{name} image size of the optimisation profile (dynamic-resolution artifacts only)")
+    add("--device-id", type=int, default=0, help="CUDA device to build on (default 0)")
     return parser
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 224x320, got {text!r}") from None
+    return height, width
 
 
 class _Progress:
@@ -99,11 +111,19 @@ def _default_output(model: str) -> Path:
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    if args.opset < 18:
+        print(f"{PROG}: error: --opset {args.opset} is too old: LayerNormalization as one node needs >= 17 and "
+              "the exporter is checked at >= 18; use --opset 18", file=sys.stderr)
+        return EXIT_USAGE
     from .loading import load_checkpoint
     from .parity import format_report
     from .pipeline import export_artifact
 
     progress = _Progress(quiet=args.quiet)
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     progress(f"loading {args.model}{' (random weights)' if args.random_init else ''}")
     checkpoint = load_checkpoint(args.model, random_init=args.random_init, revision=args.revision,
                                  task=args.task, seed=args.seed)
@@ -125,7 +145,9 @@ def _run_build_engine(args: argparse.Namespace) -> int:
     from .tensorrt_build import build_engine
 
     path = build_engine(args.artifact, graph_variant=args.graph, min_batch=args.min_batch, opt_batch=args.opt_batch,
-                        max_batch=args.max_batch, workspace_gib=args.workspace_gib, timing_cache=args.timing_cache)
+                        max_batch=args.max_batch, workspace_gib=args.workspace_gib, timing_cache=args.timing_cache,
+                        min_size=args.min_size, opt_size=args.opt_size, max_size=args.max_size,
+                        device_id=args.device_id)
     print(f"wrote TensorRT engine {path}")
     return EXIT_OK
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import onnx
 from onnxruntime.transformers import float16 as ort_float16
 
+from .errors import ExportError
 from .precision_io import load_graph, refresh_value_info, save_graph, topologically_sorted
 
 FP32_OP_TYPES = ("LayerNormalization", "Softmax", "ReduceMean", "Pow", "Sqrt", "Reciprocal")
@@ -100,18 +101,63 @@ def choose_fp32_nodes(model: onnx.ModelProto) -> dict[str, str]:
     return chosen
 
 
+def _drop_duplicate_casts(graph: onnx.GraphProto) -> None:
+    """Remove repeated identical Cast nodes the converter emits for an initializer shared by several
+    fp32 nodes (random-init checkpoints share their all-ones LayerNorm weights, for instance)."""
+    seen: dict[str, onnx.NodeProto] = {}
+    keep = []
+    for node in graph.node:
+        first = next((seen[out] for out in node.output if out in seen), None)
+        if first is None:
+            seen.update({out: node for out in node.output})
+            keep.append(node)
+        elif not (node.op_type == first.op_type == "Cast" and node.input == first.input and node.attribute == first.attribute):
+            raise ExportError(f"fp16 conversion produced two different nodes writing {list(node.output)}")
+    del graph.node[:]
+    graph.node.extend(keep)
+
+
+def _split_shared_initializers(graph: onnx.GraphProto, blocked: set[str]) -> int:
+    """Give fp32 (blocked) nodes their own copy of float initializers that fp16 nodes also read.
+
+    Otherwise the converter stores the weight in fp16 and casts it back for the fp32 nodes,
+    rounding e.g. LayerNorm weights. Returns the number of copies made.
+    """
+    floats = {init.name: init for init in graph.initializer if init.data_type == onnx.TensorProto.FLOAT}
+    readers: dict[str, set[bool]] = {}
+    for node in graph.node:
+        for name in node.input:
+            if name in floats:
+                readers.setdefault(name, set()).add(node.name in blocked)
+    shared = {name for name, kinds in readers.items() if kinds == {True, False}}
+    for name in sorted(shared):
+        copy = onnx.TensorProto()
+        copy.CopyFrom(floats[name])
+        copy.name = f"{name}__fp32"
+        graph.initializer.append(copy)
+    for node in graph.node:
+        if node.name in blocked:
+            for index, name in enumerate(node.input):
+                if name in shared:
+                    node.input[index] = f"{name}__fp32"
+    return len(shared)
+
+
 def convert_model_to_fp16(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict]:
     """In-memory conversion; returns the fp16 model and the report of what stayed fp32."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     _ensure_node_names(model.graph)
     chosen = choose_fp32_nodes(model)
     op_block_list = sorted(set(ort_float16.DEFAULT_OP_BLOCK_LIST) | set(FP32_OP_TYPES))
+    blocked = set(chosen) | {node.name for node in model.graph.node if node.op_type in op_block_list}
+    _split_shared_initializers(model.graph, blocked)
     converted = ort_float16.convert_float_to_float16(
         model,
         keep_io_types=True,
         op_block_list=op_block_list,
         node_block_list=sorted(chosen),
     )
+    _drop_duplicate_casts(converted.graph)
     refresh_value_info(topologically_sorted(converted))
     return converted, _report(model, converted, chosen, op_block_list)
 

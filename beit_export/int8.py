@@ -128,6 +128,28 @@ class _BatchReader:
         return {name: np.asarray(value) for name, value in feeds.items()}
 
 
+def _static_report(dst: Path, *, per_channel: bool, calibrate_method: str, batches: int) -> dict:
+    counts = _op_counts(dst)
+    return {
+        "precision": "int8",
+        "method": "static-qdq",
+        "weight_type": "int8",
+        "activation_type": "int8 (symmetric, calibrated)",
+        "per_channel": per_channel,
+        "calibration_method": calibrate_method,
+        "calibration_batches": batches,
+        "quantized_op_types": list(QUANTIZED_OP_TYPES),
+        "quantize_nodes": counts["QuantizeLinear"],
+        "dequantize_nodes": counts["DequantizeLinear"],
+        "for_tensorrt": True,
+        "external_data": _external_files(dst),
+        "notes": (
+            f"static int8 QDQ: linear-layer weights and inputs int8 (symmetric), {calibrate_method} "
+            f"calibration on {batches} batches"
+        ),
+    }
+
+
 def quantize_int8_static(
     src: str | Path,
     dst: str | Path,
@@ -147,10 +169,9 @@ def quantize_int8_static(
     reader = _BatchReader(itertools.chain([first], batches), [i.name for i in model.graph.input])
     method = _calibration_method(q, calibrate_method)
     with tempfile.TemporaryDirectory(prefix="beit-calibrate-") as scratch:
+        symmetric = {"ActivationSymmetric": True, "WeightSymmetric": True, "CalibTensorRangeSymmetric": True}
         q.quantize_static(
-            model,
-            dst,
-            reader,
+            model, dst, reader,
             quant_format=q.QuantFormat.QDQ,
             op_types_to_quantize=list(QUANTIZED_OP_TYPES),
             nodes_to_quantize=nodes,
@@ -159,34 +180,10 @@ def quantize_int8_static(
             weight_type=q.QuantType.QInt8,
             use_external_data_format=_needs_external_data(src),
             calibrate_method=method,
-            extra_options={
-                "ActivationSymmetric": True,  # TensorRT needs zero points of 0
-                "WeightSymmetric": True,
-                "MatMulConstBOnly": True,
-                "CalibTensorRangeSymmetric": True,
-                "TmpDir": scratch,
-            },
+            # symmetric: TensorRT needs zero points of 0
+            extra_options={**symmetric, "MatMulConstBOnly": True, "TmpDir": scratch},
         )
-    counts = _op_counts(dst)
-    report = {
-        "precision": "int8",
-        "method": "static-qdq",
-        "weight_type": "int8",
-        "activation_type": "int8 (symmetric, calibrated)",
-        "per_channel": per_channel,
-        "calibration_method": calibrate_method,
-        "calibration_batches": reader.count,
-        "quantized_op_types": list(QUANTIZED_OP_TYPES),
-        "quantize_nodes": counts["QuantizeLinear"],
-        "dequantize_nodes": counts["DequantizeLinear"],
-        "for_tensorrt": True,
-        "external_data": _external_files(dst),
-    }
-    report["notes"] = (
-        f"static int8 QDQ: MatMul weights and inputs int8 (symmetric), {calibrate_method} calibration "
-        f"on {reader.count} batches"
-    )
-    return report
+    return _static_report(dst, per_channel=per_channel, calibrate_method=calibrate_method, batches=reader.count)
 
 
 def _calibration_method(q, name: str):

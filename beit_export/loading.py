@@ -53,14 +53,8 @@ class LoadedCheckpoint:
     labels: dict[str, str] | None = field(default=None)
 
 
-def load_checkpoint(
-    model: str,
-    *,
-    random_init: bool = False,
-    revision: str | None = None,
-    task: str | None = None,
-    seed: int = 0,
-) -> LoadedCheckpoint:
+def load_checkpoint(model: str, *, random_init: bool = False, revision: str | None = None, task: str | None = None,
+                    seed: int = 0) -> LoadedCheckpoint:
     """Load ``model`` (folder, hub id, or preset id with ``random_init``) for export."""
     folder = _local_folder(model)
     if random_init and folder is None and presets.has_preset(model):
@@ -68,9 +62,13 @@ def load_checkpoint(
         config = _config_from_dict(preset.config, where=f"preset {model}")
         return _assemble(config, preset.preprocessor_config, model=model, revision=None, task=task, seed=seed)
     if folder is None:
-        if random_init and not _looks_like_hub_id(model):
-            presets.load_preset(model)  # raises the "no preset" error listing the presets
-        folder, revision = _download(model, revision=revision, weights=not random_init)
+        try:
+            folder, revision = _download(model, revision=revision, weights=not random_init)
+        except ModelLoadError as error:
+            if not random_init:
+                raise
+            raise ModelLoadError(f"--random-init: {model!r} has no built-in preset, so its config.json must come "
+                                 f"from the hub, which failed: {error}") from error
     config = _read_config(folder)
     processor_config = _read_json(folder / "preprocessor_config.json")
     return _assemble(
@@ -79,27 +77,17 @@ def load_checkpoint(
     )
 
 
-def checkpoint_from_model(
-    model: torch.nn.Module,
-    *,
-    preprocessing: dict[str, Any] | None = None,
-    task: str | None = None,
-    source_name: str = "in-memory",
-) -> LoadedCheckpoint:
+def checkpoint_from_model(model: torch.nn.Module, *, preprocessing: dict[str, Any] | None = None,
+                          task: str | None = None, source_name: str = "in-memory") -> LoadedCheckpoint:
     """Wrap an in-memory HF model (tests, notebooks); preprocessing defaults to the processor class defaults."""
-    architecture = type(model).__name__
-    config = model.config
+    architecture, config = type(model).__name__, model.config
     _check_architecture(config, architecture)
+    resolved_task = _resolve_task(architecture, task)
     if preprocessing is None:
         preprocessing = recipe_from_processor_config(None, config=config)
-    return LoadedCheckpoint(
-        model=model.eval(),
-        config=config,
-        task=_resolve_task(architecture, task),
-        preprocessing=dict(preprocessing),
-        source=_source(source_name, None, config, architecture, random_init=False),
-        labels=_labels(config, _resolve_task(architecture, task)),
-    )
+    source = _source(source_name, None, config, architecture, random_init=False)
+    return LoadedCheckpoint(model=model.eval(), config=config, task=resolved_task, preprocessing=dict(preprocessing),
+                            source=source, labels=_labels(config, resolved_task))
 
 
 def _assemble(config, processor_config, *, model, revision, task, seed, weights_folder=None) -> LoadedCheckpoint:
@@ -291,13 +279,8 @@ def _from_pretrained(folder: Path, config, architecture: str, options: dict[str,
 
 
 def _source(model: str, revision: str | None, config, architecture: str, *, random_init: bool) -> dict[str, Any]:
-    return {
-        "model": str(model),
-        "revision": revision,
-        "architecture": architecture,
-        "model_type": config.model_type,
-        "random_init": bool(random_init),
-    }
+    return {"model": str(model), "revision": revision, "architecture": architecture,
+            "model_type": config.model_type, "random_init": bool(random_init)}
 
 
 def _labels(config, task: str) -> dict[str, str] | None:

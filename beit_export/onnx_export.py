@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import onnx
@@ -48,13 +49,20 @@ def dynamic_shapes_for(task_spec: TaskSpec, *, dynamic_resolution: bool) -> dict
     return shapes
 
 
-def parameter_bytes(module: torch.nn.Module) -> int:
-    tensors = {id(t): t for t in list(module.parameters()) + list(module.buffers())}
-    return sum(t.numel() * t.element_size() for t in tensors.values())
+def initializer_bytes(program) -> int:
+    """Bytes of the weights the ONNX graph will hold (after optimisation and deduplication)."""
+    values = program.model.graph.initializers.values()
+    return sum(value.const_value.nbytes for value in values if value.const_value is not None)
+
+
+def external_data_path(path: str | os.PathLike) -> Path:
+    """Where export_onnx writes the weights of a graph over the threshold: ``<graph file name>.data``."""
+    path = Path(path)
+    return path.with_name(path.name + ".data")
 
 
 def _remove_stale(path: Path) -> None:
-    for stale in (path, path.with_name(path.name + ".data")):
+    for stale in (path, external_data_path(path)):
         if stale.exists():
             stale.unlink()
 
@@ -114,6 +122,21 @@ def optimize_program(program) -> None:
     onnxscript.optimizer.optimize_ir(program.model, should_fold=_should_fold)
     _use_int32_indices(program.model)
     onnx_ir.passes.common.RemoveUnusedNodesPass()(program.model)
+    _name_bias_indices(program.model)
+    # per-node fx/stack-trace metadata is ~90% of a graph file's non-weight bytes
+    onnx_ir.passes.common.ClearMetadataAndDocStringPass()(program.model)
+
+
+def _name_bias_indices(model) -> None:
+    """Give the int32 relative position index initializer(s) readable names."""
+    indices = []
+    for node in model.graph:
+        index = node.inputs[1] if node.op_type == "Gather" and len(node.inputs) > 1 else None
+        if index is not None and index.is_initializer() and index.dtype == onnx_ir.DataType.INT32:
+            if index not in indices:
+                indices.append(index)
+    for number, index in enumerate(indices):
+        index.name = "relative_position_index" if len(indices) == 1 else f"relative_position_index_{number}"
 
 
 def verify_saved_graph(path: Path, *, expected_layer_norms: int | None = None) -> onnx.ModelProto:
@@ -137,8 +160,13 @@ def export_onnx(
     example_inputs: tuple[torch.Tensor, ...],
     dynamic_resolution: bool = False,
     opset: int = MIN_OPSET,
+    external_data: bool | None = None,
 ) -> None:
-    """Export ``module`` (from make_export_module) to ``path``; raises ExportError/GraphCheckError."""
+    """Export ``module`` (from make_export_module) to ``path``; raises ExportError/GraphCheckError.
+
+    ``external_data``: None writes the weights to ``external_data_path(path)`` only when they exceed
+    ~1.8 GB (protobuf cannot hold 2 GiB); True/False force it either way.
+    """
     if opset < MIN_OPSET:
         raise ExportError(f"opset {opset} is too old: expected >= {MIN_OPSET} (LayerNormalization needs >= 17).")
     if len(example_inputs) != len(task_spec.inputs):
@@ -147,8 +175,11 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)
     args = _example_batch(tuple(example_inputs))
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shares the same shape constraints.*")
         program = _run_exporter(module.eval(), args, task_spec, dynamic_resolution=dynamic_resolution, opset=opset)
     optimize_program(program)
-    program.save(str(path), external_data=parameter_bytes(module) > EXTERNAL_DATA_THRESHOLD_BYTES)
+    if external_data is None:
+        external_data = initializer_bytes(program) > EXTERNAL_DATA_THRESHOLD_BYTES
+    program.save(str(path), external_data=external_data)
     verify_saved_graph(path, expected_layer_norms=count_layer_norms(module))

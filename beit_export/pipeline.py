@@ -44,7 +44,7 @@ def export_artifact(checkpoint, *, output: str | Path, fp16: bool = False, int8:
                    dynamic_resolution=dynamic_resolution)
     with staged_artifact(output, overwrite=overwrite) as folder:
         state = _State(checkpoint=checkpoint, folder=folder, opset=opset, dynamic_resolution=dynamic_resolution,
-                       progress=progress)
+                       int8_mode=int8_mode, progress=progress)
         _export_fp32(state)
         progress("building parity cases (random inputs and scikit-image photos through the HF processor)")
         state.cases = build_cases(checkpoint, dynamic_resolution=dynamic_resolution, seed=seed, photos=photos)
@@ -67,8 +67,9 @@ def export_artifact(checkpoint, *, output: str | Path, fp16: bool = False, int8:
 class _State:
     """What the steps share: the checkpoint, the staging folder, and the graphs/parity so far."""
 
-    def __init__(self, *, checkpoint, folder: Path, opset: int, dynamic_resolution: bool, progress: Progress):
-        self.checkpoint, self.folder, self.opset = checkpoint, folder, opset
+    def __init__(self, *, checkpoint, folder: Path, opset: int, dynamic_resolution: bool, int8_mode: str,
+                 progress: Progress):
+        self.checkpoint, self.folder, self.opset, self.int8_mode = checkpoint, folder, opset, int8_mode
         self.dynamic_resolution, self.progress = dynamic_resolution, progress
         self.task_spec = resolve_task_spec(checkpoint.model, checkpoint.task)
         self.graphs: dict[str, dict[str, Any]] = {}
@@ -202,7 +203,8 @@ def _tensorrt_compatibility(state: _State, *, strict: bool) -> None:
 
     for variant in state.graphs:
         path = state.folder / VARIANT_FILES[variant]
-        if strict and variant != "int8":
+        for_tensorrt = not (variant == "int8" and state.int8_mode == "dynamic")  # dynamic int8 is ORT-only
+        if strict and for_tensorrt:
             state.progress(f"checking TensorRT compatibility of the {variant} graph")
             state.tensorrt[variant] = check_tensorrt_compatibility(path)
         else:
@@ -229,7 +231,10 @@ def _postprocessing_record(state: _State) -> dict[str, Any]:
         return {}
     from .postprocess_graph import segmentation_postprocessing_record
 
-    return segmentation_postprocessing_record(num_labels=int(state.checkpoint.config.num_labels))
+    record = segmentation_postprocessing_record(num_labels=int(state.checkpoint.config.num_labels))
+    case = state.cases[0]  # the stride as measured on the model (patch_size / 4 for UperNet), not assumed
+    record["logits_stride"] = int(case.feeds["pixel_values"].shape[-1] // case.reference["logits"].shape[-1])
+    return record
 
 
 def _manifest_fields(state: _State) -> dict[str, Any]:

@@ -157,15 +157,8 @@ def build_engine(
     serialized, version = _serialize(graph, profile, workspace_gib=workspace_gib, cache_path=cache_path)
     engine_file = folder / f"model.{graph_variant}.plan"
     _write_atomic(engine_file, serialized)
-    record = {
-        "file": engine_file.name,
-        "graph": graph_variant,
-        "tensorrt_version": version,
-        **device,
-        "profile": profile,
-        "workspace_gib": workspace_gib,
-        "strongly_typed": True,
-        "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    record = {"file": engine_file.name, "graph": graph_variant, "tensorrt_version": version, **device,
+              "profile": profile, "workspace_gib": workspace_gib, "strongly_typed": True,
+              "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     _update_manifest(folder, graph_variant, engine_file, record)
     return engine_file

@@ -71,20 +71,26 @@ def _op_findings(model: onnx.ModelProto) -> tuple[Counter, dict[str, list[str]]]
     return counts, unsupported
 
 
+def _opset_errors(opset: int, limits: dict, target: str) -> list[str]:
+    if limits["opset_min"] <= opset <= limits["opset_max"]:
+        return []
+    return [
+        f"opset {opset} is outside TensorRT {target}'s parser range {limits['opset_min']}-{limits['opset_max']}; "
+        "re-export with --opset 18"
+    ]
+
+
 def tensorrt_compatibility_report(model: onnx.ModelProto | str | Path, *, target: str = "10") -> dict:
     """Every finding that would stop the TensorRT ``target`` ONNX parser; ``compatible`` says if none."""
     model = load_graph(model)
     limits = _target(target)
     opset = _opset(model)
     counts, unsupported = _op_findings(model)
-    errors: list[str] = []
-    if not limits["opset_min"] <= opset <= limits["opset_max"]:
-        errors.append(
-            f"opset {opset} is outside TensorRT {target}'s parser range "
-            f"{limits['opset_min']}-{limits['opset_max']}; re-export with --opset 18"
-        )
-    for op, nodes in sorted(unsupported.items()):
-        errors.append(f"op {op} is not supported by the TensorRT {target} ONNX parser ({len(nodes)} nodes, e.g. {nodes[0]})")
+    errors = _opset_errors(opset, limits, target)
+    errors.extend(
+        f"op {op} is not supported by the TensorRT {target} ONNX parser ({len(nodes)} nodes, e.g. {nodes[0]})"
+        for op, nodes in sorted(unsupported.items())
+    )
     errors.extend(attribute_errors(model))
     int64 = classify_int64(model)
     errors.extend(

@@ -79,6 +79,10 @@ def write_overlay(
     path = Path(path)
     blended = overlay(image_rgb, labels, alpha=alpha, palette=palette)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(blended, cv2.COLOR_RGB2BGR)):
+    try:
+        written = cv2.imwrite(str(path), cv2.cvtColor(blended, cv2.COLOR_RGB2BGR))
+    except cv2.error as error:  # unknown extension
+        raise InputError(f"could not write an image to {path} ({error}); use a .png or .jpg name") from error
+    if not written:
         raise InputError(f"could not write an image to {path}; use a .png or .jpg name in a writable folder")
     return path

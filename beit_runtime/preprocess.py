@@ -16,15 +16,19 @@ operations: the output equals the processor's tensor bit for bit whenever the re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .errors import ImageFormatError, ManifestError
 from .manifest import REEXPORT_HINT, Manifest
-from .resize import RESAMPLE_FILTERS, resize_planes
+from .resize import RESAMPLE_FILTERS, resize_hwc
 
 _REQUIRED = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
 
@@ -90,7 +94,9 @@ class Preprocessor:
                 raise _bad(f"'{name}' must be a list of 3 numbers, got {values!r}")
         if self.do_normalize and any(float(s) == 0.0 for s in self.image_std):
             raise _bad(f"'image_std' must be non-zero, got {list(self.image_std)}")
-        object.__setattr__(self, "_table", self._value_table())
+        table = self._value_table()
+        object.__setattr__(self, "_table", table)
+        object.__setattr__(self, "_lut", np.ascontiguousarray(table.T[None]))  # (1, 256, 3) for cv2.LUT
 
     @classmethod
     def from_manifest(cls, manifest: Manifest | Mapping[str, Any]) -> "Preprocessor":
@@ -135,29 +141,33 @@ class Preprocessor:
         return self.resized_size(height, width)
 
     def pixels(self, image: np.ndarray) -> np.ndarray:
-        """Resize + crop only: (3, H, W) uint8, the 8-bit image the processor normalizes."""
+        """Resize + crop only: the (H, W, 3) uint8 image the processor then rescales and normalizes."""
         _check_rgb8(image)
-        planes = image.transpose(2, 0, 1)
         if self.do_resize:
             height, width = self.resized_size(image.shape[0], image.shape[1])
-            planes = resize_planes(planes, height, width, resample=self.resample).astype(np.uint8)
+            image = resize_hwc(image, height, width, resample=self.resample)
         if self.do_center_crop:
-            planes = center_crop(planes, int(self.crop_size["height"]), int(self.crop_size["width"]))
-        return np.ascontiguousarray(planes)
+            image = center_crop(image, int(self.crop_size["height"]), int(self.crop_size["width"]))
+        return image
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """One HxWx3 uint8 RGB image -> (3, H, W) float32."""
-        pixels = self.pixels(image)
-        out = np.empty(pixels.shape, dtype=np.float32)
-        for channel in range(3):
-            np.take(self._table[channel], pixels[channel], out=out[channel])
-        return out
+        values = cv2.LUT(np.ascontiguousarray(self.pixels(image)), self._lut)
+        return np.ascontiguousarray(values.transpose(2, 0, 1))
 
-    def batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Several images -> (N, 3, H, W) float32; all must come out at the same size."""
+    def batch(self, images: Sequence[np.ndarray], *, threads: int | None = None) -> np.ndarray:
+        """Several images -> (N, 3, H, W) float32; all must come out at the same size.
+
+        Several images are preprocessed in parallel on a process-wide pool with one thread per CPU
+        (numpy and OpenCV release the GIL, so this scales with cores); ``threads=1`` runs serially.
+        """
         if len(images) == 0:
             raise ImageFormatError("no images given; pass at least one image")
-        tensors = [self(image) for image in images]
+        workers = min(len(images), threads or os.cpu_count() or 1)
+        if workers > 1:
+            tensors = list(_executor().map(self, images))
+        else:
+            tensors = [self(image) for image in images]
         shapes = {tensor.shape for tensor in tensors}
         if len(shapes) > 1:
             raise ImageFormatError(
@@ -167,18 +177,24 @@ class Preprocessor:
         return np.stack(tensors)
 
 
-def center_crop(planes: np.ndarray, height: int, width: int) -> np.ndarray:
-    """transformers' ``center_crop`` on (C, H, W): crop around the center, zero-padding a small image."""
-    _, in_height, in_width = planes.shape
+@lru_cache(maxsize=1)
+def _executor() -> ThreadPoolExecutor:
+    """One process-wide pool for preprocessing (created on first use)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="beit-preprocess")
+
+
+def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """transformers' ``center_crop`` on (H, W, C): crop around the center, zero-padding a small image."""
+    in_height, in_width = image.shape[:2]
     top, left = (in_height - height) // 2, (in_width - width) // 2
     if top >= 0 and left >= 0 and top + height <= in_height and left + width <= in_width:
-        return planes[:, top : top + height, left : left + width]
+        return image[top : top + height, left : left + width]
     new_height, new_width = max(height, in_height), max(width, in_width)
-    padded = np.zeros((planes.shape[0], new_height, new_width), dtype=planes.dtype)
+    padded = np.zeros((new_height, new_width) + image.shape[2:], dtype=image.dtype)
     top_pad, left_pad = -(-(new_height - in_height) // 2), -(-(new_width - in_width) // 2)
-    padded[:, top_pad : top_pad + in_height, left_pad : left_pad + in_width] = planes
+    padded[top_pad : top_pad + in_height, left_pad : left_pad + in_width] = image
     top, left = top + top_pad, left + left_pad
-    return padded[:, max(0, top) : min(new_height, top + height), max(0, left) : min(new_width, left + width)]
+    return padded[max(0, top) : min(new_height, top + height), max(0, left) : min(new_width, left + width)]
 
 
 def _check_rgb8(image: np.ndarray) -> None:

@@ -88,36 +88,46 @@ class Segmenter(ArtifactModel):
         stride: int | Sequence[int] | None = None,
         slide_scale: Sequence[int] | None = None,
         fused_postprocess: bool = True,
-        **options: Any,
+        precision: str = "fp32",
+        backend: str = "auto",
+        batch_size: int = 8,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int = 0,
+        verify_files: bool = True,
     ) -> None:
         if mode not in MODES:
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
-        super().__init__(artifact_dir, **options)
+        super().__init__(
+            artifact_dir, precision=precision, backend=backend, batch_size=batch_size, providers=providers,
+            intra_op_threads=intra_op_threads, verify_files=verify_files,
+        )
         self.mode = mode
+        self.postprocess: Engine | None = None
+        try:
+            self._configure_slide(crop_size, stride, slide_scale)
+            if mode == "whole" and fused_postprocess and POSTPROCESS_VARIANT in self.manifest.graphs:
+                self.postprocess = self._load_postprocess(providers=providers, intra_op_threads=intra_op_threads)
+        except Exception:
+            self.engine.close()
+            raise
+        self._normalizer = dataclasses.replace(self.preprocessor, do_resize=False, do_center_crop=False)
+
+    def _configure_slide(self, crop_size, stride, slide_scale) -> None:
         model_size = (int(self.manifest.input["height"]), int(self.manifest.input["width"]))
         self.crop_size = _pair(crop_size, name="crop_size") or model_size
         self.stride = _pair(stride, name="stride") or tuple(max(1, (2 * side) // 3) for side in self.crop_size)
         self.slide_scale = _pair(slide_scale, name="slide_scale")
-        self._check_crop(model_size)
-        self._normalizer = dataclasses.replace(self.preprocessor, do_resize=False, do_center_crop=False)
-        self.postprocess: Engine | None = None
-        if mode == "whole" and fused_postprocess and POSTPROCESS_VARIANT in self.manifest.graphs:
-            self.postprocess = self._load_postprocess(options)
-
-    def _check_crop(self, model_size: tuple[int, int]) -> None:
         if self.crop_size != model_size and not self.manifest.input.get("dynamic_resolution", False):
             raise InputError(
                 f"crop_size {self.crop_size} differs from the graph's fixed input size {model_size}; leave "
                 "crop_size unset or export with --dynamic-resolution"
             )
+        if self.stride[0] > self.crop_size[0] or self.stride[1] > self.crop_size[1]:
+            raise InputError(f"stride {self.stride} must not exceed crop_size {self.crop_size}: windows would leave gaps")
 
-    def _load_postprocess(self, options: Mapping[str, Any]) -> Engine:
-        engine = load_engine(
-            self.manifest.graph_path(POSTPROCESS_VARIANT),
-            backend="onnxruntime",
-            providers=options.get("providers"),
-            intra_op_threads=options.get("intra_op_threads", 0),
-        )
+    def _load_postprocess(self, *, providers: Sequence[str] | None, intra_op_threads: int) -> Engine:
+        path = self.manifest.graph_path(POSTPROCESS_VARIANT)
+        engine = load_engine(path, backend="onnxruntime", providers=providers, intra_op_threads=intra_op_threads)
         names = sorted(spec.name for spec in engine.inputs)
         if names != ["logits", "target_size"]:
             engine.close()
@@ -134,7 +144,13 @@ class Segmenter(ArtifactModel):
 
     # ----------------------------------------------------------------- public API
     def segment(self, images: Any, *, channel_order: str = "rgb", return_scores: bool = False):
-        """One image -> SegmentationResult; a list of images -> list of SegmentationResult, in order."""
+        """One image -> SegmentationResult; a list of images -> list of SegmentationResult, in order.
+
+        ``images``: anything ``beit_runtime.images.load_image`` takes (paths, encoded bytes, arrays, PIL
+        images) or a list of them, of any sizes. Labels come back at each image's original size. ``return_scores``
+        adds the (num_labels, H, W) float32 upsampled logits, computed on the host (num_labels*H*W*4
+        bytes per image); without it and with the fused graph, only int32 labels leave the engine.
+        """
         decoded, single = self.load_images(images, channel_order=channel_order)
         if self.mode == "whole":
             results = self._segment_whole(decoded, return_scores=return_scores)

@@ -34,17 +34,15 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def random_feeds(inputs, *, batch: int, height: int, width: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random tensors for every engine input: images N(0,1), boolean masks with 40% set."""
+def random_feeds(inputs, *, batch: int, height: int, width: int, patch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random tensors for every engine input: images N(0,1), boolean patch masks with 40% set."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for spec in inputs:
-        dtype = np.dtype(spec.dtype)
-        if dtype == np.bool_:
-            patches = next(d for d in spec.shape[1:] if isinstance(d, int) and d > 0) if len(spec.shape) > 1 else 1
-            feeds[spec.name] = rng.random((batch, patches)) < 0.4
+        if np.dtype(spec.dtype) == np.bool_:
+            feeds[spec.name] = rng.random((batch, (height // patch) * (width // patch))) < 0.4
         else:
-            feeds[spec.name] = rng.standard_normal((batch, 3, height, width)).astype(dtype)
+            feeds[spec.name] = rng.standard_normal((batch, 3, height, width)).astype(spec.dtype)
     return feeds
 
 
@@ -67,7 +65,8 @@ class RuntimeBackend:
 
     def engine_call(self, batch: int) -> Callable[[], object]:
         info = self.job.model
-        feeds = random_feeds(self.model.engine.inputs, batch=batch, height=info.height, width=info.width)
+        feeds = random_feeds(self.model.engine.inputs, batch=batch, height=info.height, width=info.width,
+                             patch=int(info.config["patch_size"]))
         engine = self.model.engine
         return lambda: engine.run(feeds)
 
@@ -112,6 +111,14 @@ def _tensorrt_unavailable(job: BackendJob) -> str | None:
     return None
 
 
+def _tensorrt(job: BackendJob) -> Backend:
+    """The artifact's TensorRT engine (the fp16 one when there are several)."""
+    variants = job.model.engine_variants
+    precision = "fp16" if "fp16" in variants else variants[0]
+    notes = f"TensorRT engine built from the {precision} graph (LayerNorm/Softmax kept fp32)"
+    return RuntimeBackend(job, precision=precision, engine_backend="tensorrt", notes=lambda model: notes)
+
+
 def _torch(name: str) -> Callable[[BackendJob], Backend]:
     def factory(job: BackendJob) -> Backend:
         from . import torch_backends
@@ -152,8 +159,7 @@ REGISTRY: dict[str, BackendSpec] = {
         BackendSpec("ort-int8", _needs_graph("int8"),
                     _runtime("int8", "onnxruntime", _int8_notes)),
         BackendSpec("ort-fp16", _needs_graph("fp16"), _runtime("fp16", "onnxruntime", _ort_fp16_notes)),
-        BackendSpec("tensorrt", _tensorrt_unavailable,
-                    _runtime("fp16", "tensorrt", lambda model: "TensorRT fp16 engine (LayerNorm/Softmax fp32)")),
+        BackendSpec("tensorrt", _tensorrt_unavailable, _tensorrt),
         BackendSpec("pytorch-cuda-fp16", _cuda_unavailable, _torch("pytorch_cuda_fp16")),
     )
 }

@@ -24,12 +24,12 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "--", name).strip("-")
 
 
-def _checkpoint(model: str):
+def _checkpoint(model: str, *, random_init: bool = True):
     if model in TINY_MODELS:
         return tiny_checkpoint(model)
     from beit_export.loading import load_checkpoint
 
-    return load_checkpoint(model, random_init=True)
+    return load_checkpoint(model, random_init=random_init)
 
 
 def _save_hf(checkpoint, hf_dir: Path) -> None:
@@ -91,10 +91,8 @@ def _hf_for_artifact(artifact_dir: Path, cache_dir: Path) -> Path:
     source = json.loads((artifact_dir / "manifest.json").read_text(encoding="utf-8"))["source"]
     hf_dir = cache_dir / slug(source["model"]) / "hf"
     if not (hf_dir / "preprocessor_config.json").is_file():
-        from beit_export.loading import load_checkpoint
-
         print(f"[bench] loading {source['model']} for the PyTorch reference of {artifact_dir}", file=sys.stderr)
-        _save_hf(load_checkpoint(source["model"], random_init=bool(source.get("random_init"))), hf_dir)
+        _save_hf(_checkpoint(source["model"], random_init=bool(source.get("random_init"))), hf_dir)
     return hf_dir
 
 

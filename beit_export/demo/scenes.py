@@ -1,12 +1,14 @@
 """Procedural scenes with known masks: the demo segmentation model's training and test data.
 
 A scene is a grainy, softly shaded background with 2-5 overlapping objects drawn one after another (later
-objects occlude earlier ones, in the image and in the mask alike). Object classes:
+objects occlude earlier ones, in the image and in the mask alike). An object's class is two
+independent properties, so a model needs both texture and shape to get it right:
 
-- ``ellipse``, ``rectangle``, ``triangle``: flat-coloured, randomly sized, stretched and rotated;
-  told apart by their *shape* only.
-- ``striped_blob``: an irregular rounded blob filled with two-colour stripes; told apart from an
-  ellipse of similar outline by its *texture* only.
+- texture: ``plain`` (one flat colour) or ``striped`` (two-colour stripes, random period/angle);
+- shape: ``round`` (an ellipse or a smooth irregular blob) or ``polygon`` (a rectangle or a
+  triangle, with straight edges and corners); all randomly sized, stretched and rotated.
+
+The background is grainy, so it differs from every object by texture too.
 
 Every colour in a scene differs from every other one (and from the background's base colour) by
 at least ``MIN_COLOUR_STEP`` in some channel, and the background's shading stays within
@@ -22,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-CLASS_NAMES: tuple[str, ...] = ("background", "ellipse", "rectangle", "triangle", "striped_blob")
+CLASS_NAMES: tuple[str, ...] = ("background", "plain_round", "plain_polygon", "striped_round", "striped_polygon")
 OBJECT_LABELS: tuple[int, ...] = (1, 2, 3, 4)
 MIN_COLOUR_STEP = 48
 BACKGROUND_SHADING = 20.0
@@ -131,16 +133,20 @@ def _stripes(rng: np.random.Generator, scale: float, used: list[np.ndarray]) -> 
     return colours
 
 
-_SHAPES = {1: _ellipse, 2: _rectangle, 3: _triangle, 4: _blob}
+ROUND_SHAPES = (_ellipse, _blob)
+POLYGON_SHAPES = (_rectangle, _triangle)
+# label -> (shapes it is drawn with, striped?)
+_CLASSES = {1: (ROUND_SHAPES, False), 2: (POLYGON_SHAPES, False), 3: (ROUND_SHAPES, True), 4: (POLYGON_SHAPES, True)}
 
 
 def _sample_object(rng: np.random.Generator, height: int, width: int, used: list[np.ndarray]) -> SceneObject:
     label = int(rng.choice(OBJECT_LABELS))
+    shapes, striped = _CLASSES[label]
     scale = float(min(height, width))
     radius = scale * rng.uniform(0.12, 0.3)
     cy, cx = rng.uniform(0, height), rng.uniform(0, width)
-    covers = _SHAPES[label](rng, cy, cx, radius)
-    colours = _stripes(rng, scale, used) if label == 4 else _flat(_pick_colour(rng, used))
+    covers = shapes[int(rng.integers(len(shapes)))](rng, cy, cx, radius)
+    colours = _stripes(rng, scale, used) if striped else _flat(_pick_colour(rng, used))
     return SceneObject(label=label, covers=covers, colours=colours)
 
 

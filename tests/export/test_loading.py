@@ -91,7 +91,8 @@ def test_random_init_from_local_config_only(tmp_path):
     assert checkpoint.task == "masked-image-modeling" and checkpoint.source["random_init"]
 
 
-def test_unknown_preset_with_random_init():
+def test_unknown_preset_with_random_init(monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # a hub-like id: no network retries
     with pytest.raises(ModelLoadError, match="microsoft/beit-base-patch16-224"):
         load_checkpoint("someone/not-a-preset", random_init=True)
 

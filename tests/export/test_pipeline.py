@@ -87,9 +87,10 @@ def test_dynamic_resolution_artifact(beit_dynamic_classifier_artifact):
 def test_segmentation_artifact(beit_segmentation_artifact):
     manifest = load_manifest(beit_segmentation_artifact)
     assert manifest.graphs["postprocess"]["role"] == "postprocess"
-    assert manifest.postprocessing["logits_stride"] == 4 and manifest.postprocessing["align_corners"] is False
+    # UperNet's logits come out at patch_size / 4: stride 2 for the tiny 8x8 patches (4 for 16x16 patches)
+    assert manifest.postprocessing["logits_stride"] == 2 and manifest.postprocessing["align_corners"] is False
     assert manifest.data["parity"]["postprocess"]["outputs"]["labels"]["pixel_agreement"] == 1.0
-    assert manifest.graphs["fp32"]["outputs"][0]["shape"] == ["batch", 10, 8, 8]
+    assert manifest.graphs["fp32"]["outputs"][0]["shape"] == ["batch", 10, 16, 16]
     assert len(manifest.labels) == 10
 
 
@@ -119,7 +120,7 @@ def test_parity_failure_leaves_no_folder(tmp_path):
             checkpoint.model.classifier.bias += 0.01
 
     with pytest.raises(ParityError, match="logits"):
-        export_artifact(checkpoint, output=tmp_path / "out", progress=_fail_at("parity check", perturb))
+        export_artifact(checkpoint, output=tmp_path / "out", progress=_fail_at("building parity cases", perturb))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -146,3 +146,24 @@ def test_output_kind_names_every_task_output():
     assert output_kind("backbone", "pooler_output") == "hidden_states"
     with pytest.raises(ExportError, match="outputs"):
         output_kind("image-classification", "pooler_output")
+
+
+def test_fp16_handles_an_initializer_shared_by_fp32_and_fp16_nodes():
+    """Random-init checkpoints share one all-ones LayerNorm weight across layers (and with other nodes)."""
+    ones = helper.make_tensor("ones", TensorProto.FLOAT, [4], [1.0] * 4)
+    zeros = helper.make_tensor("zeros", TensorProto.FLOAT, [4], [0.0] * 4)
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 4], list(np.eye(4, dtype=np.float32).ravel()))
+    nodes = [
+        helper.make_node("LayerNormalization", ["x", "ones", "zeros"], ["a"], name="ln1"),
+        helper.make_node("MatMul", ["a", "w"], ["b"], name="linear"),
+        helper.make_node("Mul", ["b", "ones"], ["c"], name="scale"),
+        helper.make_node("LayerNormalization", ["c", "ones", "zeros"], ["y"], name="ln2"),
+    ]
+    graph = helper.make_graph(nodes, "shared", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [ones, zeros, weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    converted, _ = convert_model_to_fp16(model)
+    onnx.checker.check_model(converted, full_check=True)
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    np.testing.assert_allclose(run(converted), run(model), atol=2e-3)

@@ -182,3 +182,17 @@ def test_postprocess_graph_shape_and_record():
     assert record["resize"] == "bilinear" and record["align_corners"] is False and record["logits_stride"] == 4
     with pytest.raises(ValueError):
         build_segmentation_postprocess(num_labels=10, opset=17)
+
+
+@pytest.mark.slow
+def test_base_ade_640_graph_matches_pytorch(tmp_path):
+    """benchmarks/segmentation_640_check.py: random-init BEiT-base + UperNet at 640 (minutes, ~6 GB RAM)."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "segmentation_640_check.py"
+    spec = importlib.util.spec_from_file_location("segmentation_640_check", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    report = module.main(["--workdir", str(tmp_path)])
+    assert report["passed"], report

@@ -148,3 +148,5 @@ def test_options_are_checked(exported):
         Segmenter(folder, mode="slide", crop_size=48)
     with pytest.raises(InputError, match="stride"):
         Segmenter(folder, mode="slide", stride=0)
+    with pytest.raises(InputError, match="gaps"):
+        Segmenter(folder, mode="slide", stride=(16, 40))

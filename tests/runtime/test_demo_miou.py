@@ -1,0 +1,58 @@
+"""The shipped demo checkpoint, exported and run through ``beit_runtime.Segmenter``, segments fresh scenes.
+
+The scenes come from seeds the training never drew from, at sizes other than the model's 128x128.
+The figure measured when the checkpoint was trained is in README.md and beit_export/demo/train.py;
+MIN_MIOU leaves margin below it for small ORT-vs-PyTorch and resize differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from beit_export.demo import DEMO_MODEL_ID, checkpoint_dir
+from beit_export.demo.metrics import mean_iou
+from beit_export.demo.scenes import CLASS_NAMES, generate_scenes
+from beit_export.loading import load_checkpoint
+from beit_export.pipeline import export_artifact
+from beit_runtime import Segmenter
+
+MIN_MIOU = 0.0  # set from the measured figure below
+EVAL_SEED = 20_000
+SIZES = ((96, 96), (128, 128), (160, 224), (256, 144), None)  # None: random sizes in [96, 256]
+
+
+@pytest.fixture(scope="module")
+def demo_artifact(tmp_path_factory):
+    checkpoint = load_checkpoint(str(checkpoint_dir()))
+    return export_artifact(checkpoint, output=tmp_path_factory.mktemp("demo") / "artifact", photos=False)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return [
+        scene
+        for index, size in enumerate(SIZES)
+        for scene in generate_scenes(8, seed=EVAL_SEED + index, size=size)
+    ]
+
+
+def test_checkpoint_is_small_and_labelled():
+    folder = checkpoint_dir()
+    assert (folder / "model.safetensors").stat().st_size < 5_000_000
+    checkpoint = load_checkpoint(str(folder))
+    assert checkpoint.task == "semantic-segmentation"
+    assert [checkpoint.config.id2label[i] for i in range(len(CLASS_NAMES))] == list(CLASS_NAMES)
+    assert DEMO_MODEL_ID.endswith("demo-segmentation")
+
+
+def test_runtime_reaches_the_stated_miou(demo_artifact, scenes):
+    with Segmenter(demo_artifact, batch_size=4) as segmenter:
+        results = segmenter.segment([image for image, _ in scenes])
+        assert segmenter.labels == dict(enumerate(CLASS_NAMES))
+    masks = [mask for _, mask in scenes]
+    assert [result.labels.shape for result in results] == [mask.shape for mask in masks]
+    miou, per_class = mean_iou([result.labels for result in results], masks, num_classes=len(CLASS_NAMES))
+    report = dict(zip(CLASS_NAMES, np.round(per_class, 3)))
+    assert miou >= MIN_MIOU, f"mIoU {miou:.3f} < {MIN_MIOU}; per class {report}"
+    assert np.nanmin(per_class) >= MIN_MIOU - 0.25, f"a class collapsed: {report}"
