@@ -12,13 +12,16 @@ failure (including TensorRT incompatibility), 5 missing optional dependency (Ten
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDeployError
 
+from .artifact import OutputExistsError
 from .errors import GraphCheckError, ModelLoadError, ParityError, UnsupportedCheckpointError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARITY, EXIT_GRAPH, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
@@ -115,9 +118,12 @@ def _run_export(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: --opset {args.opset} is too old: LayerNormalization as one node needs >= 17 and "
               "the exporter is checked at >= 18; use --opset 18", file=sys.stderr)
         return EXIT_USAGE
+    from .artifact import check_output
     from .loading import load_checkpoint
     from .parity import format_report
     from .pipeline import export_artifact
+
+    output = check_output(args.output or _default_output(args.model), overwrite=args.overwrite)  # before loading
 
     progress = _Progress(quiet=args.quiet)
     if args.quiet:
@@ -128,7 +134,7 @@ def _run_export(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.model, random_init=args.random_init, revision=args.revision,
                                  task=args.task, seed=args.seed)
     output = export_artifact(
-        checkpoint, output=args.output or _default_output(args.model), fp16=args.fp16, int8=args.int8,
+        checkpoint, output=output, fp16=args.fp16, int8=args.int8,
         int8_mode=args.int8_mode, tensorrt=args.tensorrt, dynamic_resolution=args.dynamic_resolution,
         opset=args.opset, overwrite=args.overwrite, seed=args.seed, progress=progress,
     )
@@ -162,9 +168,7 @@ def exit_code(error: BaseException) -> int:
         return EXIT_GRAPH
     if isinstance(error, (BackendUnavailableError, ImportError)):
         return EXIT_DEPENDENCY
-    if isinstance(error, (ModelLoadError, UnsupportedCheckpointError, ArtifactError)):
-        return EXIT_USAGE
-    if type(error).__name__ == "OutputExistsError":
+    if isinstance(error, (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError)):
         return EXIT_USAGE
     return EXIT_ERROR
 
@@ -176,9 +180,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(_engine_parser() if engine_mode else _export_parser(), argv[1:] if engine_mode else argv)
     if isinstance(args, int):
         return args
+    previous = _terminate_as_interrupt()
     try:
         return _run_build_engine(args) if engine_mode else _run_export(args)
     except (BeitDeployError, ImportError, KeyboardInterrupt) as error:
         message = "interrupted; no artifact was written" if isinstance(error, KeyboardInterrupt) else str(error)
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return exit_code(error)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate_as_interrupt():
+    """SIGTERM (e.g. a CI timeout) unwinds like Ctrl-C, so the staging folder is removed; returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)

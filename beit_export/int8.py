@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 
 from .errors import ExportError
-from .precision_io import load_graph
+from .precision_io import load_graph, refresh_value_info
 
 QUANTIZED_OP_TYPES = ("MatMul",)
 _DYNAMIC_OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul")
@@ -57,8 +57,7 @@ def _prepared(src: Path) -> tuple[onnx.ModelProto, list[str]]:
     model = load_graph(src)
     for index, node in enumerate(model.graph.node):
         node.name = node.name or f"{node.op_type}_{index}"
-    if not model.graph.value_info:
-        model = onnx.shape_inference.infer_shapes(model)
+    refresh_value_info(model)  # exporters' value_info can disagree with ONNX Runtime's own inference
     nodes = linear_layer_nodes(model)
     if not nodes:
         raise ExportError(f"{src} has no linear layers (MatMul with a constant weight) to quantize")

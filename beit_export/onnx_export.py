@@ -170,7 +170,9 @@ def export_onnx(
     if opset < MIN_OPSET:
         raise ExportError(f"opset {opset} is too old: expected >= {MIN_OPSET} (LayerNormalization needs >= 17).")
     if len(example_inputs) != len(task_spec.inputs):
-        raise ExportError(f"expected {len(task_spec.inputs)} example inputs {task_spec.input_names}, got {len(example_inputs)}.")
+        raise ExportError(
+            f"expected {len(task_spec.inputs)} example inputs {task_spec.input_names}, got {len(example_inputs)}."
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)

@@ -19,7 +19,7 @@ from .engines import BACKENDS, Engine, load_engine
 from .errors import ImageFormatError, InputError, ManifestError
 from .images import check_channel_order, load_image
 from .manifest import REEXPORT_HINT, Manifest, load_manifest
-from .preprocess import Preprocessor
+from .preprocess import Preprocessor, parallel_map
 
 PRECISIONS = ("fp32", "fp16", "int8")
 PIXEL_INPUT = "pixel_values"
@@ -102,7 +102,7 @@ class ArtifactModel:
         items = [images] if single else list(images)
         if not items:
             raise ImageFormatError("no images given; pass one image or a non-empty list of images")
-        return [load_image(item, channel_order=channel_order) for item in items], single
+        return parallel_map(lambda item: load_image(item, channel_order=channel_order), items), single
 
     def batches(self, count: int) -> Iterator[slice]:
         for start in range(0, count, self.batch_size):

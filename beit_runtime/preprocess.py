@@ -9,15 +9,16 @@ The reference pipeline, per image, on uint8 RGB:
 3. rescale: ``(uint8 as float64 * rescale_factor)`` cast to float32;
 4. normalize in float32: ``(x - float32(mean)) / float32(std)``.
 
-Steps 1-2 run in ``resize`` (bit-identical to Pillow). Steps 3-4 depend only on the 8-bit value
-and the channel, so they are a (3, 256) float32 lookup table computed with the very same numpy
-operations: the output equals the processor's tensor bit for bit whenever the resize matches.
+Steps 1-2 run in ``beit_runtime.resize`` (bit-identical to Pillow >= 13). Steps 3-4 depend only on
+the 8-bit value and the channel, so they are a (3, 256) float32 table computed with the very same
+numpy operations and applied with ``cv2.LUT``: the output equals the processor's tensor bit for bit
+whenever the resize matches. ``batch`` preprocesses several images on a thread pool.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -155,19 +156,15 @@ class Preprocessor:
         values = cv2.LUT(np.ascontiguousarray(self.pixels(image)), self._lut)
         return np.ascontiguousarray(values.transpose(2, 0, 1))
 
-    def batch(self, images: Sequence[np.ndarray], *, threads: int | None = None) -> np.ndarray:
+    def batch(self, images: Sequence[np.ndarray], *, parallel: bool = True) -> np.ndarray:
         """Several images -> (N, 3, H, W) float32; all must come out at the same size.
 
         Several images are preprocessed in parallel on a process-wide pool with one thread per CPU
-        (numpy and OpenCV release the GIL, so this scales with cores); ``threads=1`` runs serially.
+        (numpy and OpenCV release the GIL, so this scales with cores); ``parallel=False`` runs serially.
         """
         if len(images) == 0:
             raise ImageFormatError("no images given; pass at least one image")
-        workers = min(len(images), threads or os.cpu_count() or 1)
-        if workers > 1:
-            tensors = list(_executor().map(self, images))
-        else:
-            tensors = [self(image) for image in images]
+        tensors = parallel_map(self, images) if parallel else [self(image) for image in images]
         shapes = {tensor.shape for tensor in tensors}
         if len(shapes) > 1:
             raise ImageFormatError(
@@ -179,8 +176,15 @@ class Preprocessor:
 
 @lru_cache(maxsize=1)
 def _executor() -> ThreadPoolExecutor:
-    """One process-wide pool for preprocessing (created on first use)."""
+    """One process-wide pool for decoding and preprocessing (created on first use)."""
     return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="beit-preprocess")
+
+
+def parallel_map(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[function(item) for item in items]``, on the shared pool when there are several items and CPUs."""
+    if len(items) < 2 or (os.cpu_count() or 1) < 2:
+        return [function(item) for item in items]
+    return list(_executor().map(function, items))
 
 
 def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -146,8 +146,8 @@ def nearest_indices(in_size: int, out_size: int) -> np.ndarray:
 def _check_request(image: np.ndarray, height: int, width: int, resample: str) -> None:
     if resample not in RESAMPLE_FILTERS:
         raise InputError(f"resample must be one of {RESAMPLE_FILTERS}, got {resample!r}")
-    if int(height) <= 0 or int(width) <= 0:
-        raise InputError(f"resize target must be positive, got height={height}, width={width}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (height, width)):
+        raise InputError(f"resize target must be positive integers, got height={height!r}, width={width!r}")
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or min(image.shape) <= 0:
         described = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise ImageFormatError(f"expected a non-empty (height, width, channels) uint8 array to resize, got {described}")

@@ -3,7 +3,8 @@
 Every ``*_artifact`` fixture is a folder written by ``beit_export.pipeline.export_artifact`` from a
 tiny model of ``tests/tiny_models.py`` (32x32 input, 8x8 patches, 4 layers): it went through the
 parity gate, so its manifest holds real figures. They are built lazily: a test session that only
-touches the runtime's pure-numpy code never pays for them. Treat them as read-only.
+touches the runtime's pure-numpy code never pays for them (torch/transformers are imported lazily
+too). Treat them as read-only.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-
-from tests.tiny_models import tiny_model
 
 # DeiT-style recipe for the ViT artifact: resize 40x40 bicubic, center-crop 32, ImageNet mean/std.
 VIT_PROCESSOR_CONFIG = {
@@ -49,6 +47,7 @@ def tiny_checkpoint(model_type: str, task: str, *, processor_config=None, **conf
     """A LoadedCheckpoint of a tiny in-memory model (recipe from ``processor_config``, else the BEiT/ViT one)."""
     from beit_export.loading import checkpoint_from_model
     from beit_export.sample_images import recipe_from_processor_config
+    from tests.tiny_models import tiny_model
 
     model = tiny_model(model_type, task, **config_overrides)
     if processor_config is None:
@@ -60,6 +59,8 @@ def tiny_checkpoint(model_type: str, task: str, *, processor_config=None, **conf
 def save_model_folder(model, folder: Path, *, processor_config=None, safe: bool = True) -> Path:
     """``save_pretrained`` plus a preprocessor_config.json: what a downloaded checkpoint folder looks like.
     ``safe=False`` writes a pickled ``pytorch_model.bin`` instead (transformers 5 only writes safetensors)."""
+    import torch
+
     if safe:
         model.save_pretrained(folder)
     else:

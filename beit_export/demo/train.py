@@ -123,35 +123,62 @@ def _weighted_loss(
     return loss
 
 
+class _SceneBatches(torch.utils.data.IterableDataset):
+    """Endless fresh batches; DataLoader worker ``k`` of ``n`` draws from numpy seed [seed, k]."""
+
+    def __init__(self, *, seed: int, batch_size: int, image_size: int) -> None:
+        super().__init__()
+        self.seed, self.batch_size, self.image_size = seed, batch_size, image_size
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng(self.seed if info is None else [self.seed, info.id])
+        while True:
+            yield training_batch(rng, batch_size=self.batch_size, image_size=self.image_size)
+
+
+def _batches(*, seed: int, batch_size: int, image_size: int, workers: int):
+    dataset = _SceneBatches(seed=seed, batch_size=batch_size, image_size=image_size)
+    if workers == 0:
+        return iter(dataset)
+    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, prefetch_factor=4))
+
+
 def train(
     model: BeitForSemanticSegmentation, *, steps: int, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
-    background_weight: float = 0.3, log_every: int = 50,
+    background_weight: float = 0.3, device: str = "cpu", workers: int = 0, max_seconds: float | None = None,
+    log_every: int = 50,
 ) -> BeitForSemanticSegmentation:
     """AdamW with warm-up and cosine decay; each step sees a fresh batch drawn from ``seed``.
 
     Background covers most pixels; ``background_weight`` (< 1) keeps it from drowning the objects.
+    ``workers`` > 0 generates scenes in DataLoader processes (a different, equally seeded stream).
+    ``max_seconds`` stops early (saying so) when the time is up. Returns the model on the CPU, in eval mode.
     """
-    rng = np.random.default_rng(seed)
-    weights = torch.ones(model.config.num_labels)
+    weights = torch.ones(model.config.num_labels, device=device)
     weights[0] = background_weight
+    model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
-    model.train()
+    batches = _batches(seed=seed, batch_size=batch_size, image_size=model.config.image_size, workers=workers)
     started, running = time.monotonic(), 0.0
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(step, steps=steps, peak=lr, warmup=min(100, steps // 10 + 1))
-        pixel_values, labels = training_batch(rng, batch_size=batch_size, image_size=model.config.image_size)
+        pixel_values, labels = (tensor.to(device) for tensor in next(batches))
         loss = _weighted_loss(model, pixel_values, labels, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         running += loss.item()
+        elapsed = time.monotonic() - started
         if (step + 1) % log_every == 0 or step + 1 == steps:
-            count = (step % log_every) + 1
-            print(f"step {step + 1}/{steps} loss {running / count:.4f} {time.monotonic() - started:.0f}s", flush=True)
+            print(f"step {step + 1}/{steps} loss {running / ((step % log_every) + 1):.4f} {elapsed:.0f}s", flush=True)
             running = 0.0
-    return model.eval()
+        if max_seconds is not None and elapsed > max_seconds:
+            print(f"stopped early after {step + 1} of {steps} steps: --max-seconds {max_seconds} reached", flush=True)
+            break
+    return model.cpu().eval()
 
 
 @torch.no_grad()
@@ -191,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--background-weight", type=float, default=0.3, help="loss weight of background pixels")
     parser.add_argument("--eval-scenes", type=int, default=50, help="fresh scenes to report mIoU on (0: skip)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
+    parser.add_argument("--workers", type=int, default=0, help="scene-generating processes (0: in the main one)")
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop training early after this long")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.monotonic()
@@ -199,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     model = train(
         model, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        background_weight=args.background_weight,
+        background_weight=args.background_weight, device=args.device, workers=args.workers,
+        max_seconds=args.max_seconds,
     )
     save_checkpoint(model, args.output)
     print(f"saved {args.output} after {args.steps} steps in {time.monotonic() - started:.0f}s")

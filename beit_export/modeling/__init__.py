@@ -118,7 +118,9 @@ def make_export_module(
     """
     task_spec = resolve_task_spec(model, task)
     if dynamic_resolution and resolution is not None:
-        raise UnsupportedCheckpointError("resolution= fixes the graph's size; leave it out with dynamic_resolution=True.")
+        raise UnsupportedCheckpointError(
+            "resolution= fixes the graph's size; leave it out with dynamic_resolution=True."
+        )
     working = copy.deepcopy(base_model(model) if task == "backbone" else model).eval()
     working.set_attn_implementation("eager")
     resolution = tuple(resolution) if resolution is not None else config_image_size(working.config)

@@ -88,4 +88,5 @@ def cubic_matrix(in_size: int, out_size) -> torch.Tensor:
 
 def resize_channels_first(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Resize a (C, H, W) grid with (oh, H) row and (ow, W) column matrices -> (C, oh, ow)."""
+    rows, cols = rows.to(grid.dtype), cols.to(grid.dtype)
     return torch.matmul(torch.matmul(rows, grid), cols.transpose(0, 1))

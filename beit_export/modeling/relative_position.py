@@ -52,7 +52,9 @@ def gather_bias(table_by_head: torch.Tensor, flat_index: torch.Tensor, size) -> 
     return bias.reshape(table_by_head.shape[0], size, size).unsqueeze(0)
 
 
-def hf_interpolated_table(table: torch.Tensor, old_window: tuple[int, int], new_window: tuple[int, int]) -> torch.Tensor:
+def hf_interpolated_table(
+    table: torch.Tensor, old_window: tuple[int, int], new_window: tuple[int, int]
+) -> torch.Tensor:
     """The table exactly as transformers resizes it for ``new_window`` (eager, for static exports)."""
     old_height, old_width = 2 * old_window[0] - 1, 2 * old_window[1] - 1
     new_height, new_width = 2 * new_window[0] - 1, 2 * new_window[1] - 1

@@ -59,7 +59,10 @@ class Stream:
     @property
     def address(self) -> int:
         """The raw ``cudaStream_t`` value, as TensorRT's ``execute_async_v3`` takes it."""
-        return int(self.handle)
+        try:
+            return int(self.handle)
+        except TypeError:  # releases whose handle objects expose getPtr() only
+            return int(self.handle.getPtr())
 
     def synchronize(self) -> None:
         check(cudart().cudaStreamSynchronize(self.handle), "cudaStreamSynchronize")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,19 @@ def test_exit_code_mapping():
     assert exit_code(BackendUnavailableError("x")) == 5
     assert exit_code(ModelLoadError("x")) == 2 and exit_code(ManifestError("x")) == 2
     assert exit_code(KeyboardInterrupt()) == 130
+
+
+def test_sigterm_during_export_leaves_no_folder(tmp_path, vit_folder):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "beit_export", "--model", str(vit_folder), "--output", str(tmp_path / "out")],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
+    )
+    for line in process.stderr:  # progress lines arrive on stderr; stop it mid-export
+        if "exporting" in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) == 130, rest
+    assert "interrupted" in rest
+    assert list(tmp_path.iterdir()) == []

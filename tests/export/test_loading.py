@@ -141,3 +141,25 @@ def test_checkpoint_from_model_defaults():
     assert checkpoint.preprocessing["size"] == {"height": 32, "width": 32}
     assert checkpoint_from_model(tiny_model("beit", "image-classification"), task="backbone").task == "backbone"
     assert BEIT_PROCESSOR_CONFIG["resample"] == 2
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path):
+    folder = save_model_folder(tiny_model("beit", "backbone"), tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["architectures"] = ["BeitForImageClassification"]  # the weights have no classifier head
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="classifier"):
+        load_checkpoint(str(folder))
+
+
+def test_vit_backbone_without_pooler_weights(tmp_path):
+    from transformers import ViTModel
+
+    from tests.tiny_models import tiny_vit_config
+
+    torch.manual_seed(0)
+    original = ViTModel(tiny_vit_config(), add_pooling_layer=False).eval()  # as DINO checkpoints are saved
+    folder = save_model_folder(original, tmp_path / "dino-like")
+    checkpoint = load_checkpoint(str(folder))
+    assert checkpoint.task == "backbone" and checkpoint.model.pooler is None
+    assert _same_weights(checkpoint.model, original)

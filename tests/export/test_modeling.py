@@ -49,7 +49,7 @@ def test_static_module_equals_hf(model_type, task, overrides):
     _assert_equal_to_hf(model, task, module, [(32, 32)])
 
 
-@pytest.mark.parametrize(("model_type", "task", "overrides"), [c for c in CASES if c[1] != "semantic-segmentation"])
+@pytest.mark.parametrize(("model_type", "task", "overrides"), CASES)
 def test_dynamic_module_equals_hf_at_many_sizes(model_type, task, overrides):
     model = tiny_model(model_type, task, **overrides)
     module = make_export_module(model, task=task, dynamic_resolution=True)

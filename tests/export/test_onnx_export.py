@@ -21,7 +21,9 @@ DYNAMIC_SIZES = [(32, 32), (48, 64), (64, 40), (44, 36)]  # 44x36: not whole pat
 # (id, model type, task, config overrides, dynamic resolution): each exported once per session
 EXPORTS = {
     "beit-cls-static": ("beit", "image-classification", {}, False),
-    "beit-cls-shared-abs-dynamic": ("beit", "image-classification", {"shared_bias": True, "absolute_positions": True}, True),
+    "beit-cls-shared-abs-dynamic": (
+        "beit", "image-classification", {"shared_bias": True, "absolute_positions": True}, True
+    ),
     "beit-backbone-dynamic": ("beit", "backbone", {"use_mean_pooling": False}, True),
     "beit-mim-shared-dynamic": ("beit", "masked-image-modeling", {"shared_bias": True}, True),
     "beit-mim-static": ("beit", "masked-image-modeling", {}, False),
@@ -162,3 +164,33 @@ def test_dynamic_graph_builds_bias_index_in_int32(exported):
     assert not any(node.input[1] in initializer_names for node in graph.graph.node if node.op_type == "Gather"
                    and node.input[0].endswith("table_by_head"))
     assert ranges  # the index and the interpolation matrices come from Range over the symbolic sizes
+
+
+def test_batch_one_example_is_widened(tmp_path):
+    model = tiny_model("vit", "image-classification")
+    module = make_export_module(model, task="image-classification")
+    path = tmp_path / "model.onnx"
+    export_onnx(module, task_spec=module.task_spec, path=path,
+                example_inputs=example_inputs("image-classification", batch=1, height=32, width=32))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 4):
+        _check_parity((model, "image-classification", module, path, session), batch=batch, height=32, width=32)
+
+
+@pytest.mark.slow
+def test_base_sized_beit_dynamic_resolution(tmp_path):
+    """BEiT-base/16-224 layout (random weights): parity at the native size and two others, one non-square."""
+    from transformers import BeitConfig, BeitForImageClassification
+
+    from beit_export.random_init import randomize_zero_initialised
+
+    config = BeitConfig(use_relative_position_bias=True, num_labels=1000, layer_scale_init_value=0.1)
+    model = randomize_zero_initialised(BeitForImageClassification(config), seed=0).eval()
+    module = make_export_module(model, task="image-classification", dynamic_resolution=True)
+    path = tmp_path / "model.onnx"
+    export_onnx(module, task_spec=module.task_spec, path=path, dynamic_resolution=True,
+                example_inputs=example_inputs("image-classification", batch=2, height=224, width=224))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    entry = (model, "image-classification", module, path, session)
+    for height, width in [(224, 224), (320, 256), (160, 384)]:
+        _check_parity(entry, batch=2, height=height, width=width)

@@ -86,3 +86,21 @@ def test_photos_go_through_the_hf_pil_processor():
     theirs = processor(images=[photos[1][1]], return_tensors="np")["pixel_values"]
     assert ours.shape == (1, 3, 32, 32) and ours.dtype == np.float32
     np.testing.assert_array_equal(ours, theirs.astype(np.float32))
+
+
+def test_deit_recipe_reproduces_the_deit_processor():
+    from transformers import DeiTImageProcessorPil
+
+    from beit_export.loading import _config_from_dict
+    from beit_export.presets import load_preset
+    from beit_export.sample_images import recipe_from_processor_config
+
+    preset = load_preset("facebook/deit-base-patch16-224")
+    recipe = recipe_from_processor_config(preset.preprocessor_config, config=_config_from_dict(preset.config, where="p"))
+    image = sample_photos(["chelsea"])[0][1]
+    ours = hf_preprocess([image], recipe, model_type="vit").numpy()
+    processor = DeiTImageProcessorPil.from_dict({k: v for k, v in preset.preprocessor_config.items()
+                                                 if k != "feature_extractor_type"})
+    theirs = processor(images=[image], return_tensors="np")["pixel_values"]
+    assert ours.shape == (1, 3, 224, 224)
+    np.testing.assert_array_equal(ours, theirs.astype(np.float32))

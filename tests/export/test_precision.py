@@ -167,3 +167,24 @@ def test_fp16_handles_an_initializer_shared_by_fp32_and_fp16_nodes():
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
     run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     np.testing.assert_allclose(run(converted), run(model), atol=2e-3)
+
+
+def test_fp16_dynamic_resolution_graph_matches_pytorch_at_another_size(tmp_path):
+    import torch
+
+    from beit_export.modeling import make_export_module
+    from beit_export.onnx_export import export_onnx
+    from tests.tiny_models import tiny_model
+
+    module = make_export_module(tiny_model("beit", "image-classification"), task="image-classification",
+                                dynamic_resolution=True)
+    export_onnx(module, task_spec=module.task_spec, path=tmp_path / "model.onnx",
+                example_inputs=(torch.randn(2, 3, 32, 48),), dynamic_resolution=True)
+    report = convert_to_fp16(tmp_path / "model.onnx", tmp_path / "model.fp16.onnx")
+    assert report["fp32_nodes_by_rule"]["constant-or-shape-arithmetic"] > 0
+    pixels = np.random.default_rng(3).standard_normal((3, 3, 40, 24)).astype(np.float32)
+    with torch.no_grad():
+        reference = module(torch.from_numpy(pixels))[0].numpy()
+    logits = _run(tmp_path / "model.fp16.onnx", {"pixel_values": pixels})["logits"]
+    metrics = drift_metrics(reference, logits, kind="logits")
+    assert check_tolerances(metrics, precision="fp16", kind="logits") == [], metrics

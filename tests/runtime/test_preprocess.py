@@ -125,6 +125,7 @@ def test_batch_stacks_mixed_sizes(photos):
     batch = ours.batch([photos["astronaut"], photos["coffee-crop-7x5"], photos["rocket"]])
     assert batch.shape == (3, 3, 224, 224) and batch.dtype == np.float32
     np.testing.assert_array_equal(batch[1], ours(photos["coffee-crop-7x5"]))
+    np.testing.assert_array_equal(ours.batch([photos["astronaut"], photos["coffee-crop-7x5"], photos["rocket"]], parallel=False), batch)
 
 
 def test_batch_refuses_different_output_sizes(photos):
