@@ -127,6 +127,18 @@ def optimize_program(program) -> None:
     onnx_ir.passes.common.ClearMetadataAndDocStringPass()(program.model)
 
 
+def name_output_axes(model, task_spec: TaskSpec) -> None:
+    """Name symbolic output dims after the TaskSpec axes (e.g. "sequence" for "((height//16))*...+1")."""
+    for value, spec in zip(model.graph.outputs, task_spec.outputs):
+        if value.shape is None or len(value.shape) != len(spec.axes):
+            continue
+        dims = [
+            axis if isinstance(axis, str) and not isinstance(dim, int) else dim
+            for dim, axis in zip(value.shape, spec.axes)
+        ]
+        value.shape = onnx_ir.Shape(dims)
+
+
 def _name_bias_indices(model) -> None:
     """Give the int32 relative position index initializer(s) readable names."""
     indices = []
@@ -181,6 +193,7 @@ def export_onnx(
         warnings.filterwarnings("ignore", message=".*shares the same shape constraints.*")
         program = _run_exporter(module.eval(), args, task_spec, dynamic_resolution=dynamic_resolution, opset=opset)
     optimize_program(program)
+    name_output_axes(program.model, task_spec)
     if external_data is None:
         external_data = initializer_bytes(program) > EXTERNAL_DATA_THRESHOLD_BYTES
     program.save(str(path), external_data=external_data)
