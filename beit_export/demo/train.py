@@ -1,11 +1,18 @@
-"""Train the demo BEiT segmentation checkpoint from scratch on procedural scenes, on CPU.
+"""Train the demo BEiT segmentation checkpoint from scratch on procedural scenes, on CPU in minutes.
 
-Retrain the shipped checkpoint (seeded, so the run is reproducible on the same torch build)::
+Retrain the shipped checkpoint (every option at its default; model init and the scene stream are
+seeded, so a rerun on the same torch build and thread count should give the same weights)::
 
-    python -m beit_export.demo.train --output beit_export/demo/checkpoint --steps STEPS
+    python -m beit_export.demo.train --output beit_export/demo/checkpoint
 
-STEPS/DURATION are filled in below from the run that produced the shipped checkpoint. Every step
-draws a fresh batch of scenes (random sizes, resized to the model's input like BeitImageProcessor
+That is 2000 steps of 16 scenes with 2 torch threads + 1 scene-generating process: 569 s (9.5 min)
+of training on 2 shared CPU cores (torch 2.13 CPU, transformers 5.23), then it prints the mIoU on
+50 fresh scenes: 0.490 (per class: background 0.98, plain_round 0.52, plain_polygon 0.22,
+striped_round 0.59, striped_polygon 0.14). Texture (plain/striped/grainy) is learned first; the
+round-vs-polygon shape distinction is only partly learned in this budget, and more steps help
+(earlier runs, then with stochastic depth 0.1: 1000 steps 0.40, 450 steps 0.36).
+
+Every step draws a fresh batch of scenes (random sizes, resized to the model's input like BeitImageProcessor
 does), so there is no fixed data set and no over-fitting to one. The folder written holds
 config.json (id2label = the scene classes), model.safetensors and preprocessor_config.json
 (BeitImageProcessor: resize to 128x128 bicubic, mean = std = 0.5, no centre crop, no label
@@ -51,6 +58,7 @@ def demo_config(*, hidden_size: int = 64, patch_size: int = 16, image_size: int 
         use_absolute_position_embeddings=False,
         use_mean_pooling=True,
         layer_scale_init_value=0.1,
+        drop_path_rate=0.0,
         # transformers 5 feeds the FPN hidden_states[i - 1] (hidden_states[0] = patch embeddings), so
         # index 0 means the last layer: [0, 2, 3, 4] = layers 4, 1, 2, 3 (x4, x2, x1, x1/2 in the FPN).
         out_indices=[0, 2, 3, 4],
@@ -219,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-scenes", type=int, default=50, help="fresh scenes to report mIoU on (0: skip)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
-    parser.add_argument("--workers", type=int, default=0, help="scene-generating processes (0: in the main one)")
+    parser.add_argument("--workers", type=int, default=1, help="scene-generating processes (0: in the main one)")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop training early after this long")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -9,6 +9,12 @@ Source indices and weights follow ATen's CPU kernels (UpSample.h) in float32:
 ``scale = in / out``; ``src = scale * (dst + 0.5) - 0.5`` (clamped at 0 for linear only);
 ``index = min(floor(src), in - 1)``; ``lambda = clamp(src - index, 0, 1)``; bicubic taps at
 ``index - 1 .. index + 2`` clamped to the border, Keys' kernel with A = -0.75.
+
+ATen's compiled kernel rounds ``scale * (dst + 0.5) - 0.5`` once (a fused multiply-add); a plain
+float32 multiply then subtract differs by an ulp of the source position for about 1 output in 7
+(1e-6 in a weight). ``_source_index`` reproduces the single rounding exactly, so bilinear weights
+equal torch's bit for bit (tested). The bicubic polynomial is contracted by the compiler too; its
+weights here agree with torch's to a few ulps (<= 1.5e-6 absolute, where the far tap cancels).
 """
 
 from __future__ import annotations

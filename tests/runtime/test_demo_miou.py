@@ -17,7 +17,9 @@ from beit_export.loading import load_checkpoint
 from beit_export.pipeline import export_artifact
 from beit_runtime import Segmenter
 
-MIN_MIOU = 0.0  # set from the measured figure below
+MEASURED_MIOU = 0.492  # these 40 scenes, shipped checkpoint, ORT fp32 (PyTorch gives the same figure)
+MIN_MIOU = 0.44  # measured - 0.05
+MIN_CLASS_IOU = 0.10  # every class is found at all (weakest measured: striped_polygon 0.16)
 EVAL_SEED = 20_000
 SIZES = ((96, 96), (128, 128), (160, 224), (256, 144), None)  # None: random sizes in [96, 256]
 
@@ -55,4 +57,4 @@ def test_runtime_reaches_the_stated_miou(demo_artifact, scenes):
     miou, per_class = mean_iou([result.labels for result in results], masks, num_classes=len(CLASS_NAMES))
     report = dict(zip(CLASS_NAMES, np.round(per_class, 3)))
     assert miou >= MIN_MIOU, f"mIoU {miou:.3f} < {MIN_MIOU}; per class {report}"
-    assert np.nanmin(per_class) >= MIN_MIOU - 0.25, f"a class collapsed: {report}"
+    assert np.nanmin(per_class) >= MIN_CLASS_IOU, f"a class collapsed: {report}"
