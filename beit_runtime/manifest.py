@@ -24,7 +24,9 @@ An artifact folder holds ``manifest.json`` plus the files it names. Schema versi
   "engines": {VARIANT: {"file": "model.fp16.plan", "graph": VARIANT-of-source-graph, "tensorrt_version": str,
                         "gpu_name": str, "compute_capability": "9.0", "profile": {...}}},
   "postprocessing": {...task specific, e.g. {"logits_stride": 4, "resize": "bilinear", "align_corners": false}},
-  "parity": {VARIANT: {"passed": bool, "precision": str, "tolerances": {...}, "outputs": {...}, ...}},
+  "parity": {VARIANT: {"passed": bool, "precision": str, "tolerances": {...}, "outputs": {...},
+                       "cases": [...], "failures": [...], "conversion": {...fp16/int8 only}}},
+  "export": {"opset": int, "dynamic_resolution": bool, "tensorrt_compatibility": {VARIANT: report}},
   "versions": {"beit_deploy": str, "torch": str, "transformers": str, "onnx": str, "onnxruntime": str, ...},
   "files": {FILE: {"sha256": str, "bytes": int}},
   "created": ISO-8601 str

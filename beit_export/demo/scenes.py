@@ -219,3 +219,26 @@ def generate_scenes(
         height, width = _scene_size(rng, size, min_size, max_size)
         scenes.append(generate_scene(rng, height=height, width=width, noise=noise))
     return scenes
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m beit_export.demo.scenes OUT.png [--seed N] [--size HxW]``: write one scene (and its mask)."""
+    import argparse
+
+    import cv2
+
+    parser = argparse.ArgumentParser(description="Write a procedural demo scene as PNG (+ OUT.mask.png).")
+    parser.add_argument("output", help="PNG path for the scene")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--size", default="240x320", help="HEIGHTxWIDTH (default 240x320)")
+    args = parser.parse_args(argv)
+    height, width = (int(v) for v in args.size.lower().split("x"))
+    image, mask = generate_scene(np.random.default_rng(args.seed), height=height, width=width)
+    cv2.imwrite(args.output, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(args.output.rsplit(".", 1)[0] + ".mask.png", mask.astype(np.uint8))
+    print(f"wrote {args.output} ({height}x{width}) and its mask")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
