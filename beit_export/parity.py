@@ -23,6 +23,7 @@ from beit_runtime.engines import load_engine
 
 from . import precision as precision_rules
 from .errors import ParityError
+from .modeling import config_image_size
 from .sample_images import hf_preprocess, sample_photos
 from .tasks import base_model, resolve_task_spec
 
@@ -39,14 +40,11 @@ class ParityCase:
     reference: dict[str, np.ndarray]
 
 
-def _native_size(config) -> tuple[int, int]:
-    size = config.image_size
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def parity_resolutions(config, *, dynamic_resolution: bool) -> list[tuple[int, int, int]]:
     """(batch, height, width) of the random-input cases."""
-    height, width = _native_size(config)
+    height, width = config_image_size(config)
     patch = int(config.patch_size)
     cases = [(2, height, width), (1, height, width)]
     if dynamic_resolution:
@@ -62,7 +60,7 @@ def reference_outputs(checkpoint, feeds: dict[str, np.ndarray], output_names: li
     model, config = checkpoint.model, checkpoint.config
     pixel_values = torch.from_numpy(feeds["pixel_values"])
     kwargs: dict[str, Any] = {}
-    if tuple(pixel_values.shape[-2:]) != _native_size(config):
+    if tuple(pixel_values.shape[-2:]) != config_image_size(config):
         kwargs["interpolate_pos_encoding"] = True
     if "bool_masked_pos" in feeds:
         kwargs["bool_masked_pos"] = torch.from_numpy(feeds["bool_masked_pos"])

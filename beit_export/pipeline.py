@@ -19,6 +19,7 @@ from beit_runtime.errors import BackendUnavailableError
 
 from .artifact import check_output, graph_entry, refresh_file_records, staged_artifact, write_manifest
 from .errors import ExportError, GraphCheckError
+from .modeling import config_image_size
 from .parity import build_cases, check_parity, check_postprocess_parity
 from .tasks import resolve_task_spec
 
@@ -101,7 +102,7 @@ def _check_options(checkpoint, *, opset: int, int8_mode: str, tensorrt: bool, dy
 def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
     recipe = checkpoint.preprocessing
     produced = recipe["crop_size"] if recipe["do_center_crop"] else recipe["size"]
-    native = _native_size(checkpoint.config)
+    native = config_image_size(checkpoint.config)
     if dynamic_resolution:
         return
     if (produced.get("height"), produced.get("width")) != native:
@@ -111,14 +112,11 @@ def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
         )
 
 
-def _native_size(config) -> tuple[int, int]:
-    size = config.image_size
-    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def _example_inputs(state: _State) -> tuple[torch.Tensor, ...]:
     config = state.checkpoint.config
-    height, width = _native_size(config)
+    height, width = config_image_size(config)
     generator = torch.Generator().manual_seed(1234)
     pixels = torch.randn((2, int(getattr(config, "num_channels", 3)), height, width), generator=generator)
     if len(state.task_spec.inputs) == 1:
@@ -220,7 +218,7 @@ def _build_engine(state: _State, variant: str) -> None:
 
 
 def _input_record(state: _State) -> dict[str, Any]:
-    height, width = _native_size(state.checkpoint.config)
+    height, width = config_image_size(state.checkpoint.config)
     return {"height": height, "width": width, "patch_size": int(state.checkpoint.config.patch_size),
             "dynamic_batch": True, "dynamic_resolution": state.dynamic_resolution,
             "num_channels": int(getattr(state.checkpoint.config, "num_channels", 3))}
