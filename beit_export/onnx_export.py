@@ -20,7 +20,7 @@ import onnx_ir.passes.common
 import onnxscript.optimizer
 import torch
 
-from beit_export.errors import ExportError
+from beit_export.errors import ExportError, GraphCheckError
 from beit_export.graph_checks import check_layer_norm_fused, check_no_index_building
 from beit_export.tasks import TaskSpec
 
@@ -153,7 +153,10 @@ def _name_bias_indices(model) -> None:
 
 def verify_saved_graph(path: Path, *, expected_layer_norms: int | None = None) -> onnx.ModelProto:
     """Full onnx.checker, no index-building ops, LayerNormalization nodes; returns the graph (no weights)."""
-    onnx.checker.check_model(str(path), full_check=True)
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as error:
+        raise GraphCheckError(f"the exported graph {Path(path).name} fails onnx.checker: {error}") from error
     graph = onnx.load(str(path), load_external_data=False)
     check_no_index_building(graph)
     check_layer_norm_fused(graph, expected=expected_layer_norms)
