@@ -58,7 +58,7 @@ def deterministic_weights(model, *, seed: int = 0):
 
 
 def build_model(key: str):
-    from beit_export.loading import load_checkpoint
+    from beit_export.checkpoint import load_checkpoint
 
     model_id, task = MODELS[key]
     checkpoint = load_checkpoint(model_id, random_init=True, task=task)
@@ -67,9 +67,9 @@ def build_model(key: str):
 
 
 def stage_inputs(path: Path) -> None:
-    from beit_export.sample_images import hf_preprocess, sample_photos
-    from beit_export.presets import load_preset
-    from beit_export.sample_images import recipe_from_processor_config
+    from beit_export.parity import hf_preprocess, sample_photos
+    from beit_export.checkpoint import load_preset
+    from beit_export.checkpoint import recipe_from_processor_config
     from transformers import AutoConfig
 
     arrays = {}
@@ -177,6 +177,7 @@ def _compare_row(name: str, candidate: np.ndarray, reference: np.ndarray) -> str
 
 
 def stage_compare(inputs: Path, device_outputs: Path, work: Path, key: str, *, onnx: bool = True) -> None:
+    from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
 
     pixels = np.load(inputs)[key].astype(np.float32)
@@ -185,7 +186,7 @@ def stage_compare(inputs: Path, device_outputs: Path, work: Path, key: str, *, o
     if onnx:
         artifact = work / key
         if not artifact.exists():
-            export_artifact(build_model(key), output=artifact, fp16=True, progress=lambda m: print(m, flush=True))
+            export_artifact(build_model(key), output=artifact, options=ExportOptions(fp16=True), progress=lambda m: print(m, flush=True))
         ort16 = _ort_outputs(artifact, "fp16", pixels)
         rows += [("our fp32 ONNX, ORT CPU (this machine)", _ort_outputs(artifact, "fp32", pixels)),
                  ("our fp16 ONNX, ORT CPU (this machine)", ort16)]

@@ -27,13 +27,13 @@ def slug(name: str) -> str:
 def _checkpoint(model: str, *, random_init: bool = True):
     if model in TINY_MODELS:
         return tiny_checkpoint(model)
-    from beit_export.loading import load_checkpoint
+    from beit_export.checkpoint import load_checkpoint
 
     return load_checkpoint(model, random_init=random_init)
 
 
 def _save_hf(checkpoint, hf_dir: Path) -> None:
-    from beit_export.sample_images import processor_from_recipe
+    from beit_export.checkpoint import processor_from_recipe
 
     if hf_dir.exists():
         shutil.rmtree(hf_dir)
@@ -58,6 +58,7 @@ def _failed_variant(error: Exception, wanted: set[str]) -> str | None:
 def export_into_cache(model: str, folder: Path, *, variants: set[str], int8_mode: str) -> None:
     """Export into ``folder/artifact``; a variant that fails the parity gate is dropped (reason kept)."""
     from beit_export.errors import ParityError
+    from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
 
     checkpoint, wanted, failures = _checkpoint(model), set(variants), {}
@@ -68,8 +69,8 @@ def export_into_cache(model: str, folder: Path, *, variants: set[str], int8_mode
         if artifact_dir.exists():
             shutil.rmtree(artifact_dir)
         try:
-            export_artifact(checkpoint, output=artifact_dir, fp16="fp16" in wanted, int8="int8" in wanted,
-                            int8_mode=int8_mode, progress=lambda text: print(f"[bench] export: {text}", file=sys.stderr))
+            options = ExportOptions(fp16="fp16" in wanted, int8="int8" in wanted, int8_mode=int8_mode)
+            export_artifact(checkpoint, output=artifact_dir, options=options, progress=lambda text: print(f"[bench] export: {text}", file=sys.stderr))
             break
         except ParityError as error:
             failed = _failed_variant(error, wanted)
@@ -100,10 +101,11 @@ def build_tensorrt_engine(artifact_dir: Path) -> None:
     """Build a TensorRT engine into the artifact when TensorRT and a GPU are here and it has none yet."""
     if importlib.util.find_spec("tensorrt") is None or _graphs(artifact_dir)[1]:
         return
-    from beit_export.tensorrt_build import build_engine
+    from beit_export.tensorrt import TensorRTBuildOptions, build_engine
 
     print(f"[bench] building a TensorRT engine for {artifact_dir}", file=sys.stderr)
-    build_engine(artifact_dir, graph_variant="fp16" if "fp16" in _graphs(artifact_dir)[0] else "fp32")
+    variant = "fp16" if "fp16" in _graphs(artifact_dir)[0] else "fp32"
+    build_engine(artifact_dir, options=TensorRTBuildOptions(graph_variant=variant))
 
 
 def _model_info(name: str, artifact_dir: Path, hf_dir: Path) -> ModelInfo:

@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from skimage import data as skimage_data
 
-from beit_export.loading import load_checkpoint
+from beit_export.checkpoint import load_checkpoint
 from beit_export.modeling import make_export_module
-from beit_export.onnx_export import export_onnx
-from beit_export.postprocess_graph import build_segmentation_postprocess
-from beit_export.sample_images import processor_from_recipe
+from beit_export.graph import export_onnx
+from beit_export.graph import build_segmentation_postprocess
+from beit_export.checkpoint import processor_from_recipe
 from beit_export.tasks import TASKS
 from beit_runtime.engines import load_engine
 from beit_runtime.sliding import upsample_argmax

@@ -28,8 +28,8 @@ def tiny_checkpoint(name: str, *, seed: int = 0):
     import torch
     import transformers
 
-    from beit_export.loading import checkpoint_from_model
-    from beit_export.random_init import randomize_zero_initialised
+    from beit_export.checkpoint import checkpoint_from_model
+    from beit_export.checkpoint import randomize_zero_initialised
 
     architecture, overrides, head = TINY_MODELS[name]
     torch.manual_seed(seed)

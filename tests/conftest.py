@@ -45,8 +45,8 @@ BEIT_PROCESSOR_CONFIG = {
 
 def tiny_checkpoint(model_type: str, task: str, *, processor_config=None, **config_overrides):
     """A LoadedCheckpoint of a tiny in-memory model (recipe from ``processor_config``, else the BEiT/ViT one)."""
-    from beit_export.loading import checkpoint_from_model
-    from beit_export.sample_images import recipe_from_processor_config
+    from beit_export.checkpoint import checkpoint_from_model
+    from beit_export.checkpoint import recipe_from_processor_config
     from tests.tiny_models import tiny_model
 
     model = tiny_model(model_type, task, **config_overrides)
@@ -74,11 +74,12 @@ def save_model_folder(model, folder: Path, *, processor_config=None, safe: bool 
 
 
 def _export(tmp_path_factory, name: str, model_type: str, task: str, *, dynamic_resolution=False, **overrides) -> Path:
+    from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
 
     checkpoint = tiny_checkpoint(model_type, task, **overrides)
     output = tmp_path_factory.mktemp("artifacts") / name
-    return export_artifact(checkpoint, output=output, dynamic_resolution=dynamic_resolution)
+    return export_artifact(checkpoint, output=output, options=ExportOptions(dynamic_resolution=dynamic_resolution))
 
 
 @pytest.fixture(scope="session")

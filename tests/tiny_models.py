@@ -18,7 +18,7 @@ from transformers import (
     ViTModel,
 )
 
-from beit_export.random_init import randomize_zero_initialised
+from beit_export.checkpoint import randomize_zero_initialised
 
 TINY_COMMON = dict(
     hidden_size=32,

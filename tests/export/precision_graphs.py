@@ -19,9 +19,9 @@ import torch
 from PIL import Image
 
 from beit_export.modeling import make_export_module
-from beit_export.onnx_export import export_onnx
+from beit_export.graph import export_onnx
 from beit_export.precision import convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
-from beit_export.sample_images import sample_photos
+from beit_export.parity import sample_photos
 from tests.tiny_models import tiny_model
 
 TASKS = ("backbone", "image-classification", "masked-image-modeling", "semantic-segmentation")

@@ -11,6 +11,7 @@ import torch
 
 from beit_export.artifact import OutputExistsError
 from beit_export.errors import ParityError
+from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime.engines import load_engine
 from beit_runtime.errors import BackendUnavailableError
@@ -95,7 +96,8 @@ def test_segmentation_artifact(beit_segmentation_artifact):
 
 
 def test_fp16_and_int8_variants(tmp_path):
-    output = export_artifact(tiny_checkpoint("vit", "image-classification"), output=tmp_path / "v", fp16=True, int8=True)
+    options = ExportOptions(fp16=True, int8=True)
+    output = export_artifact(tiny_checkpoint("vit", "image-classification"), output=tmp_path / "v", options=options)
     manifest = load_manifest(output)
     assert set(manifest.graphs) == {"fp32", "fp16", "int8"}
     assert {manifest.graphs[v]["precision"] for v in ("fp16", "int8")} == {"fp16", "int8"}
@@ -146,5 +148,5 @@ def test_existing_output_refused_before_any_work(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
 def test_tensorrt_flag_without_tensorrt(tmp_path):
     with pytest.raises(BackendUnavailableError, match="build-engine"):
-        export_artifact(tiny_checkpoint("vit", "backbone"), output=tmp_path / "out", tensorrt=True)
+        export_artifact(tiny_checkpoint("vit", "backbone"), output=tmp_path / "out", options=ExportOptions(tensorrt=True))
     assert list(tmp_path.iterdir()) == []

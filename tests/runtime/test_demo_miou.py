@@ -13,7 +13,8 @@ import pytest
 from beit_export.demo import DEMO_MODEL_ID, checkpoint_dir
 from beit_export.demo.metrics import mean_iou
 from beit_export.demo.scenes import CLASS_NAMES, generate_scenes
-from beit_export.loading import load_checkpoint
+from beit_export.checkpoint import load_checkpoint
+from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime import Segmenter
 
@@ -27,7 +28,8 @@ SIZES = ((96, 96), (128, 128), (160, 224), (256, 144), None)  # None: random siz
 @pytest.fixture(scope="module")
 def demo_artifact(tmp_path_factory):
     checkpoint = load_checkpoint(str(checkpoint_dir()))
-    return export_artifact(checkpoint, output=tmp_path_factory.mktemp("demo") / "artifact", photos=False)
+    return export_artifact(checkpoint, output=tmp_path_factory.mktemp("demo") / "artifact",
+                           options=ExportOptions(photos=False))
 
 
 @pytest.fixture(scope="module")

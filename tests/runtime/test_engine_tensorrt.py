@@ -13,7 +13,7 @@ import pytest
 from beit_runtime.engines import load_engine
 from beit_runtime.engines.tensorrt_engine import TensorRTEngine, check_engine_target, engine_record
 from beit_runtime.errors import ArtifactError, BackendUnavailableError, EngineMismatchError, InputError
-from tests.export.tensorrt_support import cuda_unavailable_reason, tensorrt_unavailable_reason
+from tests.export.tensorrt.support import cuda_unavailable_reason, tensorrt_unavailable_reason
 
 TENSORRT_REASON = tensorrt_unavailable_reason()
 CUDA_REASON = cuda_unavailable_reason()
@@ -82,16 +82,17 @@ def test_staged_buffers_round_trip_through_the_gpu():
 
 @pytest.fixture(scope="module")
 def mim_engine(tmp_path_factory):
-    from beit_export.tensorrt_build import build_engine
+    from beit_export.tensorrt import TensorRTBuildOptions, build_engine
     from tests.export.precision_graphs import tiny_graphs
-    from tests.export.tensorrt_support import pixel_input, write_artifact
+    from tests.export.tensorrt.support import pixel_input, write_artifact
 
     graphs = tiny_graphs("masked-image-modeling")
     mask = {"name": "bool_masked_pos", "dtype": "bool", "shape": ["batch", 16]}
     logits = [{"name": "logits", "dtype": "float32", "shape": ["batch", 16, 64]}]
     folder = write_artifact(tmp_path_factory.mktemp("trt") / "mim", {"fp32": graphs.path("fp32"), "fp16": graphs.path("fp16")},
                             task="masked-image-modeling", inputs=[pixel_input(), mask], outputs=logits)
-    plan = build_engine(folder, graph_variant="fp16", min_batch=1, opt_batch=4, max_batch=8, workspace_gib=1.0)
+    options = TensorRTBuildOptions(graph_variant="fp16", min_batch=1, opt_batch=4, max_batch=8, workspace_gib=1.0)
+    plan = build_engine(folder, options=options)
     return folder, plan, graphs
 
 

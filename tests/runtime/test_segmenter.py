@@ -9,13 +9,14 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from beit_export.loading import checkpoint_from_model
+from beit_export.checkpoint import checkpoint_from_model
+from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
-from beit_export.sample_images import processor_from_recipe
+from beit_export.checkpoint import processor_from_recipe
 from beit_runtime.errors import InputError
 from beit_runtime.segmenter import SegmentationResult, Segmenter
 from beit_runtime.sliding import rescale_to_scale
-from tests.export.test_segmentation_export import lively_segmentation_model
+from tests.export.modeling.test_segmentation import lively_segmentation_model
 
 PHOTOS = {
     "astronaut": data.astronaut(),
@@ -29,7 +30,8 @@ PHOTOS = {
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     model = lively_segmentation_model()
-    folder = export_artifact(checkpoint_from_model(model), output=tmp_path_factory.mktemp("seg") / "artifact", photos=False)
+    folder = export_artifact(checkpoint_from_model(model), output=tmp_path_factory.mktemp("seg") / "artifact",
+                             options=ExportOptions(photos=False))
     return model, folder
 
 

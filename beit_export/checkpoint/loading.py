@@ -1,0 +1,264 @@
+"""Turn ``--model`` (local folder, hub id, or preset with ``--random-init``) into a PyTorch model.
+
+Weights load safely: safetensors when present, otherwise ``torch.load(weights_only=True)`` inside
+transformers' ``from_pretrained``. The preprocessing recipe comes from the checkpoint's
+``preprocessor_config.json`` read through transformers' own image processor class (see
+``beit_export.checkpoint.recipe.recipe_from_processor_config``), so defaults and legacy keys resolve as HF does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ModelLoadError, UnsupportedCheckpointError
+from . import presets
+from .hub import download_checkpoint
+from .random_init import randomize_zero_initialised
+from .recipe import recipe_from_processor_config
+
+SUPPORTED_ARCHITECTURES = {
+    "BeitModel": "backbone",
+    "BeitForImageClassification": "image-classification",
+    "BeitForMaskedImageModeling": "masked-image-modeling",
+    "BeitForSemanticSegmentation": "semantic-segmentation",
+    "ViTModel": "backbone",
+    "ViTForImageClassification": "image-classification",
+}
+_CLASS_FOR_TASK = {
+    ("beit", "backbone"): "BeitModel",
+    ("beit", "image-classification"): "BeitForImageClassification",
+    ("beit", "masked-image-modeling"): "BeitForMaskedImageModeling",
+    ("beit", "semantic-segmentation"): "BeitForSemanticSegmentation",
+    ("vit", "backbone"): "ViTModel",
+    ("vit", "image-classification"): "ViTForImageClassification",
+}
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_LABELLED_TASKS = ("image-classification", "semantic-segmentation")
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A model in eval mode plus everything the manifest needs about where it came from."""
+
+    model: torch.nn.Module
+    config: Any
+    task: str
+    preprocessing: dict[str, Any]
+    source: dict[str, Any]
+    labels: dict[str, str] | None = field(default=None)
+
+
+def load_checkpoint(model: str, *, random_init: bool = False, revision: str | None = None, task: str | None = None,
+                    seed: int = 0) -> LoadedCheckpoint:
+    """Load ``model`` (folder, hub id, or preset id with ``random_init``) for export."""
+    folder = _local_folder(model)
+    if random_init and folder is None and presets.has_preset(model):
+        preset = presets.load_preset(model)
+        config = _config_from_dict(preset.config, where=f"preset {model}")
+        return _assemble(config, preset.preprocessor_config, model=model, revision=None, task=task, seed=seed)
+    if folder is None:
+        try:
+            folder, revision = download_checkpoint(model, revision=revision, weights=not random_init)
+        except ModelLoadError as error:
+            if not random_init:
+                raise
+            raise ModelLoadError(f"--random-init: {model!r} has no built-in preset, so its config.json must come "
+                                 f"from the hub, which failed: {error}") from error
+    config = _read_config(folder)
+    processor_config = _read_json(folder / "preprocessor_config.json")
+    return _assemble(
+        config, processor_config, model=model, revision=revision, task=task, seed=seed,
+        weights_folder=None if random_init else folder,
+    )
+
+
+def checkpoint_from_model(model: torch.nn.Module, *, preprocessing: dict[str, Any] | None = None,
+                          task: str | None = None, source_name: str = "in-memory") -> LoadedCheckpoint:
+    """Wrap an in-memory HF model (tests, notebooks); preprocessing defaults to the processor class defaults."""
+    architecture, config = type(model).__name__, model.config
+    _check_architecture(config, architecture)
+    resolved_task = _resolve_task(architecture, task)
+    if preprocessing is None:
+        preprocessing = recipe_from_processor_config(None, config=config)
+    source = _source(source_name, None, config, architecture, random_init=False)
+    return LoadedCheckpoint(model=model.eval(), config=config, task=resolved_task, preprocessing=dict(preprocessing),
+                            source=source, labels=_labels(config, resolved_task))
+
+
+def _assemble(config, processor_config, *, model, revision, task, seed, weights_folder=None) -> LoadedCheckpoint:
+    architecture = _architecture(config, task)
+    resolved_task = _resolve_task(architecture, task)
+    if weights_folder is None:
+        network = _random_model(config, architecture, seed=seed)
+    else:
+        network = _pretrained_model(weights_folder, config, architecture)
+    return LoadedCheckpoint(
+        model=network.float().eval(),
+        config=network.config,
+        task=resolved_task,
+        preprocessing=recipe_from_processor_config(processor_config, config=config),
+        source=_source(model, revision, config, architecture, random_init=weights_folder is None),
+        labels=_labels(network.config, resolved_task),
+    )
+
+
+def _local_folder(model: str) -> Path | None:
+    """The folder ``model`` names, None when it is not a path (then it is a hub id or preset id).
+
+    ``beit-deploy/demo-segmentation`` names the demo checkpoint shipped inside the package.
+    """
+    from ..demo import DEMO_MODEL_ID, checkpoint_dir
+
+    if model == DEMO_MODEL_ID:
+        return checkpoint_dir()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f"--model {model} is a file; expected a Hugging Face model folder or a hub id")
+    if not _looks_like_hub_id(model):
+        raise ModelLoadError(
+            f"--model {model}: no such folder. Expected a local Hugging Face folder (config.json + weights), "
+            "a hub id such as microsoft/beit-base-patch16-224, or a preset id with --random-init"
+        )
+    return None
+
+
+def _looks_like_hub_id(model: str) -> bool:
+    parts = model.split("/")
+    if model.startswith((".", "/", "~")) or model.endswith("/") or len(parts) > 2 or os.sep in model.replace("/", ""):
+        return False
+    return all(parts) and all(c.isalnum() or c in "-_." for c in model.replace("/", ""))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelLoadError(f"{path} is not valid JSON ({error}); re-download or re-save the checkpoint") from error
+
+
+def _read_config(folder: Path):
+    data = _read_json(folder / "config.json")
+    if data is None:
+        raise ModelLoadError(
+            f"{folder} has no config.json: expected a Hugging Face model folder (as written by save_pretrained) "
+            "with config.json and model.safetensors or pytorch_model.bin"
+        )
+    return _config_from_dict(data, where=str(folder / "config.json"))
+
+
+def _config_from_dict(data: dict[str, Any], *, where: str):
+    from transformers import AutoConfig
+
+    values = dict(data)
+    model_type = values.pop("model_type", None)
+    if model_type not in ("beit", "vit"):
+        raise UnsupportedCheckpointError(
+            f"{where} describes a {model_type or 'model without model_type'!s} checkpoint; beit-export exports "
+            f"BEiT and ViT checkpoints only (model_type 'beit' or 'vit'; architectures {', '.join(SUPPORTED_ARCHITECTURES)})"
+        )
+    values.pop("transformers_version", None)
+    try:
+        return AutoConfig.for_model(model_type, **values)
+    except (TypeError, ValueError) as error:
+        raise ModelLoadError(f"{where} is not a valid {model_type} config: {error}") from error
+
+
+def _architecture(config, task: str | None) -> str:
+    architectures = list(getattr(config, "architectures", None) or [])
+    if architectures:
+        _check_architecture(config, architectures[0])
+        return architectures[0]
+    wanted = task or "backbone"
+    if (config.model_type, wanted) not in _CLASS_FOR_TASK:
+        raise UnsupportedCheckpointError(
+            f"no {config.model_type} architecture for task {wanted!r}; "
+            f"choose one of {sorted(t for m, t in _CLASS_FOR_TASK if m == config.model_type)}"
+        )
+    return _CLASS_FOR_TASK[(config.model_type, wanted)]
+
+
+def _check_architecture(config, architecture: str) -> None:
+    if architecture not in SUPPORTED_ARCHITECTURES:
+        raise UnsupportedCheckpointError(
+            f"architecture {architecture} (model_type {getattr(config, 'model_type', '?')}) is not exported by "
+            f"beit-export; supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
+        )
+
+
+def _resolve_task(architecture: str, task: str | None) -> str:
+    native = SUPPORTED_ARCHITECTURES[architecture]
+    if task is None or task == native:
+        return native
+    if task != "backbone":
+        raise UnsupportedCheckpointError(
+            f"a {architecture} checkpoint carries the {native!r} task; --task {task} needs a checkpoint with that "
+            f"head. Use --task {native} or --task backbone"
+        )
+    return task
+
+
+def _model_class(architecture: str):
+    import transformers
+
+    return getattr(transformers, architecture)
+
+
+def _random_model(config, architecture: str, *, seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = _model_class(architecture)(config)
+    return randomize_zero_initialised(model, seed=seed)
+
+
+def _pretrained_model(folder: Path, config, architecture: str) -> torch.nn.Module:
+    names = [name for name in WEIGHT_FILES if (folder / name).is_file()]
+    if not names:
+        raise ModelLoadError(
+            f"{folder} has a config.json but no weights ({' or '.join(WEIGHT_FILES[::2])}); add the weights, "
+            "or pass --random-init to export the architecture with random weights"
+        )
+    options = {"use_safetensors": names[0].startswith("model.safetensors")}
+    model, info = _from_pretrained(folder, config, architecture, options)
+    missing = list(info.get("missing_keys") or [])
+    if missing and architecture in ("BeitModel", "ViTModel") and all(k.startswith("pooler.") for k in missing):
+        model, info = _from_pretrained(folder, config, architecture, dict(options, add_pooling_layer=False))
+        missing = list(info.get("missing_keys") or [])
+    if missing or info.get("mismatched_keys"):
+        problems = sorted(missing)[:6] + [str(k) for k in (info.get("mismatched_keys") or [])][:6]
+        raise ModelLoadError(
+            f"the weights in {folder} do not fit a {architecture} built from its config.json "
+            f"({len(missing)} missing, e.g. {problems}); check that config.json and the weights belong together"
+        )
+    return model
+
+
+def _from_pretrained(folder: Path, config, architecture: str, options: dict[str, Any]):
+    try:
+        return _model_class(architecture).from_pretrained(
+            str(folder), config=config, output_loading_info=True, **options
+        )
+    except Exception as error:  # safetensors/pickle/OSError: all mean "unreadable weights"
+        raise ModelLoadError(
+            f"could not read the weights in {folder} ({type(error).__name__}: {str(error)[:300]}); the file is "
+            "corrupt, truncated or not a PyTorch/safetensors checkpoint: re-download or re-save it"
+        ) from error
+
+
+def _source(model: str, revision: str | None, config, architecture: str, *, random_init: bool) -> dict[str, Any]:
+    return {"model": str(model), "revision": revision, "architecture": architecture,
+            "model_type": config.model_type, "random_init": bool(random_init)}
+
+
+def _labels(config, task: str) -> dict[str, str] | None:
+    if task not in _LABELLED_TASKS:
+        return None
+    return {str(int(k)): str(v) for k, v in sorted(config.id2label.items(), key=lambda kv: int(kv[0]))}

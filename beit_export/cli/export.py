@@ -1,0 +1,86 @@
+"""``beit-export --model MODEL ...``: export a checkpoint to a validated artifact folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import PROG, Progress
+
+TASK_CHOICES = ("backbone", "image-classification", "masked-image-modeling", "semantic-segmentation")
+
+_EPILOG = """\
+subcommands:
+  beit-export build-engine ARTIFACT ...   build a TensorRT engine for an artifact (see build-engine --help)
+
+--model takes a local Hugging Face folder (config.json + model.safetensors or pytorch_model.bin),
+a hub id (downloaded and cached; needs network the first time), or, with --random-init, a hub id
+that has a built-in preset (works offline) or a local folder's config.json.
+
+exit codes: 0 ok, 2 usage / bad --model or --output, 3 parity failure, 4 graph check failure,
+5 missing optional dependency, 1 other export error, 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Export a BEiT/ViT checkpoint to a validated ONNX artifact folder.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--model", required=True, help="local HF folder, hub id, or preset id (with --random-init)")
+    add("--random-init", action="store_true", help="build the architecture from its config with random weights")
+    add("--task", choices=TASK_CHOICES, help="override the task detected from the architecture")
+    add("--output", type=Path, help="artifact folder to create (default: ./NAME-artifact)")
+    add("--fp16", action="store_true", help="also write an fp16 graph (LayerNorm/Softmax kept fp32)")
+    add("--int8", action="store_true", help="also write an int8 graph")
+    add("--int8-mode", choices=("static", "dynamic"), default="static",
+        help="static: QDQ calibrated on sample photos (ORT and TensorRT); dynamic: ORT CPU only (default static)")
+    add("--tensorrt", action="store_true", help="require TensorRT-compatible graphs and build an engine here")
+    add("--dynamic-resolution", action="store_true", help="accept any height/width (position interpolation)")
+    add("--opset", type=int, default=18, help="ONNX opset (>= 18; default 18)")
+    add("--revision", help="hub revision (branch, tag or commit) for a hub id")
+    add("--overwrite", action="store_true", help="replace an existing non-empty --output folder")
+    add("--seed", type=int, default=0, help="seed for --random-init weights and parity inputs (default 0)")
+    add("--quiet", action="store_true", help="no progress lines on stderr")
+    return parser
+
+
+def export_options(args: argparse.Namespace):
+    """The ``ExportOptions`` the arguments ask for (validated here, before any model is loaded)."""
+    from ..options import ExportOptions
+
+    return ExportOptions(fp16=args.fp16, int8=args.int8, int8_mode=args.int8_mode, tensorrt=args.tensorrt,
+                         dynamic_resolution=args.dynamic_resolution, opset=args.opset, seed=args.seed,
+                         overwrite=args.overwrite)
+
+
+def _default_output(model: str) -> Path:
+    name = Path(model.rstrip("/")).name or "model"
+    return Path(f"{name}-artifact")
+
+
+def run(args: argparse.Namespace) -> int:
+    from beit_runtime.manifest import load_manifest
+
+    from ..artifact import check_output
+    from ..checkpoint import load_checkpoint
+    from ..parity import format_report
+    from ..pipeline import export_artifact
+
+    options = export_options(args)
+    output = check_output(args.output or _default_output(args.model), overwrite=options.overwrite)  # before loading
+    progress = Progress(quiet=args.quiet)
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    progress(f"loading {args.model}{' (random weights)' if args.random_init else ''}")
+    checkpoint = load_checkpoint(args.model, random_init=args.random_init, revision=args.revision,
+                                 task=args.task, seed=args.seed)
+    output = export_artifact(checkpoint, output=output, options=options, progress=progress)
+    manifest = load_manifest(output)
+    for variant, report in manifest.data["parity"].items():
+        print(format_report(report, graph=f"{variant} graph"))
+    print(f"wrote {checkpoint.task} artifact to {output} (graphs: {', '.join(manifest.graphs)})")
+    return 0

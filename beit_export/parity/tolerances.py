@@ -1,0 +1,103 @@
+"""The tolerances exported graphs are held to, per precision and output kind.
+
+``TOLERANCES[precision][kind]`` states, per output kind, how far a graph's outputs may drift from the
+fp32 PyTorch model (measured on ONNX Runtime CPU):
+
+* ``rel_l2``: ||out - ref|| / ||ref|| over the whole output;
+* ``max_abs_scaled``: max |out - ref| / max |ref| (a max-abs bound that does not depend on the scale);
+* ``top1_agreement``: fraction of argmax decisions (per image, per patch or per pixel) that agree;
+* ``pixel_agreement``: fraction of equal labels in a segmentation label map.
+
+Output kinds: "logits" (classification; masked-image-modeling per-patch logits), "hidden_states"
+(backbone features, pooled features), "segmentation_logits" (per-pixel class scores, class axis 1)
+and "label_map" (argmax labels after upsampling). ``output_kind(task, name)`` maps a graph output to
+its kind; ``drift_metrics`` and ``check_tolerances`` compute and judge the figures.
+
+The conversions that make the reduced-precision graphs live in ``beit_export.precision``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ExportError
+
+TOLERANCES: dict[str, dict[str, dict[str, float]]] = {
+    "fp32": {
+        "logits": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4, "top1_agreement": 1.0},
+        "hidden_states": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4},
+        "segmentation_logits": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4, "top1_agreement": 0.999},
+        "label_map": {"pixel_agreement": 0.999},
+    },
+    "fp16": {
+        "logits": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2, "top1_agreement": 0.95},
+        "hidden_states": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2},
+        "segmentation_logits": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2, "top1_agreement": 0.98},
+        "label_map": {"pixel_agreement": 0.98},
+    },
+    "int8": {
+        "logits": {"rel_l2": 0.1, "max_abs_scaled": 0.2, "top1_agreement": 0.8},
+        "hidden_states": {"rel_l2": 0.1, "max_abs_scaled": 0.2},
+        "segmentation_logits": {"rel_l2": 0.1, "max_abs_scaled": 0.2, "top1_agreement": 0.9},
+        "label_map": {"pixel_agreement": 0.9},
+    },
+}
+
+OUTPUT_KINDS: dict[str, dict[str, str]] = {
+    "backbone": {"last_hidden_state": "hidden_states", "pooler_output": "hidden_states"},
+    "image-classification": {"logits": "logits"},
+    "masked-image-modeling": {"logits": "logits"},
+    "semantic-segmentation": {"logits": "segmentation_logits", "labels": "label_map"},
+}
+_CLASS_AXIS = {"logits": -1, "segmentation_logits": 1}
+
+
+def output_kind(task: str, output_name: str) -> str:
+    """The tolerance kind of graph output ``output_name`` of a ``task`` graph."""
+    kinds = OUTPUT_KINDS.get(task)
+    if kinds is None:
+        raise ExportError(f"unknown task {task!r}; expected one of {sorted(OUTPUT_KINDS)}")
+    if output_name not in kinds:
+        raise ExportError(f"{task} graphs have outputs {sorted(kinds)}, not {output_name!r}")
+    return kinds[output_name]
+
+
+def drift_metrics(reference: np.ndarray, output: np.ndarray, *, kind: str) -> dict[str, float]:
+    """Drift of ``output`` from ``reference`` (same shape), with the metrics ``kind`` is judged by."""
+    reference, output = np.asarray(reference), np.asarray(output)
+    if reference.shape != output.shape:
+        raise ExportError(f"output shape {output.shape} differs from the reference shape {reference.shape}")
+    if kind == "label_map":
+        return {"pixel_agreement": float(np.mean(reference == output))}
+    ref, out = reference.astype(np.float64), output.astype(np.float64)
+    diff = out - ref
+    scale = float(np.max(np.abs(ref))) or 1.0
+    metrics = {
+        "rel_l2": float(np.linalg.norm(diff) / (np.linalg.norm(ref) or 1.0)),
+        "max_abs": float(np.max(np.abs(diff))),
+        "max_abs_scaled": float(np.max(np.abs(diff)) / scale),
+    }
+    if not np.all(np.isfinite(out)):
+        metrics["rel_l2"] = metrics["max_abs"] = metrics["max_abs_scaled"] = float("inf")
+    if kind in _CLASS_AXIS:
+        axis = _CLASS_AXIS[kind]
+        metrics["top1_agreement"] = float(np.mean(np.argmax(ref, axis=axis) == np.argmax(out, axis=axis)))
+    return metrics
+
+
+def check_tolerances(metrics: dict[str, float], *, precision: str, kind: str) -> list[str]:
+    """Failures of ``metrics`` against ``TOLERANCES[precision][kind]``, as readable strings (empty: pass)."""
+    if precision not in TOLERANCES:
+        raise ExportError(f"precision must be one of {sorted(TOLERANCES)}, got {precision!r}")
+    if kind not in TOLERANCES[precision]:
+        raise ExportError(f"output kind must be one of {sorted(TOLERANCES[precision])}, got {kind!r}")
+    failures = []
+    for name, limit in TOLERANCES[precision][kind].items():
+        value = metrics.get(name)
+        if value is None:
+            continue
+        agreement = name.endswith("agreement")
+        if (value < limit) if agreement else not (value <= limit):
+            relation = "at least" if agreement else "at most"
+            failures.append(f"{name} = {value:.4g}, expected {relation} {limit:g} for {precision} {kind}")
+    return failures

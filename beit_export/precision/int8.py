@@ -1,0 +1,220 @@
+"""int8 graphs with ONNX Runtime's quantization tools.
+
+* ``quantize_int8_dynamic``: the linear layers' weights become int8 (per output channel), activations
+  are quantized at run time (DynamicQuantizeLinear + MatMulInteger). No calibration data; fast on
+  ONNX Runtime CPU. TensorRT cannot run these ops: such a graph is for ONNX Runtime only. Weights
+  use ``reduce_range`` (7 bits): on x86 CPUs without VNNI, ONNX Runtime's u8s8 kernels use
+  VPMADDUBSW, whose 16-bit pair sums saturate with full-range int8 weights (measured on an AVX2-only
+  AMD EPYC, tiny BEiT masked-image-modeling logits: rel-L2 0.095 full range, 0.0125 reduce_range),
+  and the graph may run on a different CPU than the one that exported it. Static QDQ graphs use 7-bit
+  weights for the same reason (s8s8 QDQ runs on the same u8s8 kernels there: rel-L2 0.103 -> 0.014);
+  TensorRT reads them as ordinary int8 weights.
+* ``quantize_int8_static``: QDQ graph (QuantizeLinear/DequantizeLinear pairs) with symmetric int8
+  activations and per-channel weights, activation ranges calibrated on the batches you pass. ONNX
+  Runtime fuses the pairs into integer kernels, and TensorRT reads QDQ graphs as explicit quantization.
+
+Only the transformer's linear layers are quantized: MatMul nodes with a constant 2-D weight applied
+to token sequences (rank-3 activations). Attention's activation x activation products, LayerNorm,
+Softmax, the residual stream, and constant interpolation/pooling matrices applied to feature maps
+(segmentation head, position-embedding resizing) stay float.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..errors import ExportError
+from ..graph import load_graph, refresh_value_info
+
+QUANTIZED_OP_TYPES = ("MatMul",)
+INT8_MODES = ("static", "dynamic")
+_DYNAMIC_OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul")
+
+
+def _quantization():
+    from onnxruntime import quantization
+
+    return quantization
+
+
+def linear_layer_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of the MatMul nodes that are linear layers: constant 2-D weight, rank-3 token input."""
+    ranks = {
+        value.name: len(value.type.tensor_type.shape.dim)
+        for value in [*model.graph.value_info, *model.graph.input]
+        if value.type.tensor_type.HasField("shape")
+    }
+    weights = {init.name: len(init.dims) for init in model.graph.initializer}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul" and weights.get(node.input[1]) == 2 and ranks.get(node.input[0]) == 3
+    ]
+
+
+def _prepared(src: Path) -> tuple[onnx.ModelProto, list[str]]:
+    """The graph with named nodes and inferred shapes, and the linear layers to quantize."""
+    model = load_graph(src)
+    for index, node in enumerate(model.graph.node):
+        node.name = node.name or f"{node.op_type}_{index}"
+    refresh_value_info(model)  # exporters' value_info can disagree with ONNX Runtime's own inference
+    nodes = linear_layer_nodes(model)
+    if not nodes:
+        raise ExportError(f"{src} has no linear layers (MatMul with a constant weight) to quantize")
+    return model, nodes
+
+
+def _op_counts(path: Path) -> Counter:
+    return Counter(node.op_type for node in onnx.load(str(path), load_external_data=False).graph.node)
+
+
+def _needs_external_data(src: str | Path) -> bool:
+    return Path(src).stat().st_size > 1_800_000_000 or bool(_external_files(Path(src)))
+
+
+def quantize_int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True) -> dict:
+    """Write a dynamically quantized copy of ``src`` (int8 MatMul weights) to ``dst``; return a report."""
+    q = _quantization()
+    src, dst = Path(src), Path(dst)
+    model, nodes = _prepared(src)
+    q.quantize_dynamic(
+        model,
+        dst,
+        op_types_to_quantize=list(QUANTIZED_OP_TYPES),
+        nodes_to_quantize=nodes,
+        per_channel=per_channel,
+        reduce_range=True,  # 7-bit weights: no u8s8 saturation on CPUs without VNNI (see the module docstring)
+        weight_type=q.QuantType.QInt8,
+        use_external_data_format=_needs_external_data(src),
+        extra_options={"MatMulConstBOnly": True},
+    )
+    counts = _op_counts(dst)
+    report = {
+        "precision": "int8",
+        "method": "dynamic",
+        "weight_type": "int8",
+        "activation_type": "uint8 (quantized at run time)",
+        "per_channel": per_channel,
+        "reduce_range": True,
+        "quantized_op_types": list(QUANTIZED_OP_TYPES),
+        "quantized_nodes": counts["MatMulInteger"] + counts["DynamicQuantizeMatMul"],
+        "for_tensorrt": False,
+        "tensorrt_note": "DynamicQuantizeLinear/MatMulInteger are not TensorRT ops; build engines from fp16 or int8-qdq",
+        "external_data": _external_files(dst),
+    }
+    report["notes"] = (
+        f"dynamic int8: {report['quantized_nodes']} MatMul weights int8 "
+        f"({'per-channel' if per_channel else 'per-tensor'}), activations quantized at run time; ONNX Runtime only"
+    )
+    return report
+
+
+class _BatchReader:
+    """onnxruntime CalibrationDataReader over an iterable of feed dicts."""
+
+    def __init__(self, batches: Iterable[Mapping[str, np.ndarray]], input_names: list[str]) -> None:
+        self._iterator: Iterator[Mapping[str, np.ndarray]] = iter(batches)
+        self._names = set(input_names)
+        self.count = 0
+
+    def get_next(self):
+        feeds = next(self._iterator, None)
+        if feeds is None:
+            return None
+        if set(feeds) != self._names:
+            raise ExportError(
+                f"calibration batch has inputs {sorted(feeds)}, the graph takes {sorted(self._names)}"
+            )
+        self.count += 1
+        return {name: np.asarray(value) for name, value in feeds.items()}
+
+
+def _static_report(dst: Path, *, per_channel: bool, calibrate_method: str, batches: int) -> dict:
+    counts = _op_counts(dst)
+    return {
+        "precision": "int8",
+        "method": "static-qdq",
+        "weight_type": "int8",
+        "activation_type": "int8 (symmetric, calibrated)",
+        "per_channel": per_channel,
+        "reduce_range": True,
+        "calibration_method": calibrate_method,
+        "calibration_batches": batches,
+        "quantized_op_types": list(QUANTIZED_OP_TYPES),
+        "quantize_nodes": counts["QuantizeLinear"],
+        "dequantize_nodes": counts["DequantizeLinear"],
+        "for_tensorrt": True,
+        "external_data": _external_files(dst),
+        "notes": (
+            f"static int8 QDQ: linear-layer weights and inputs int8 (symmetric), {calibrate_method} "
+            f"calibration on {batches} batches"
+        ),
+    }
+
+
+def quantize_int8_static(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    calibration_batches: Iterable[Mapping[str, np.ndarray]],
+    calibrate_method: str = "MinMax",
+    per_channel: bool = True,
+) -> dict:
+    """Write a static QDQ int8 copy of ``src`` to ``dst``, calibrated on ``calibration_batches``."""
+    q = _quantization()
+    src, dst = Path(src), Path(dst)
+    batches = iter(calibration_batches)
+    first = next(batches, None)
+    if first is None:
+        raise ExportError("static int8 quantization needs at least one calibration batch; none was given")
+    model, nodes = _prepared(src)
+    reader = _BatchReader(itertools.chain([first], batches), [i.name for i in model.graph.input])
+    method = _calibration_method(q, calibrate_method)
+    with tempfile.TemporaryDirectory(prefix="beit-calibrate-") as scratch:
+        symmetric = {"ActivationSymmetric": True, "WeightSymmetric": True, "CalibTensorRangeSymmetric": True}
+        q.quantize_static(
+            model, dst, reader,
+            quant_format=q.QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OP_TYPES),
+            nodes_to_quantize=nodes,
+            per_channel=per_channel,
+            reduce_range=True,  # 7-bit weights, as for dynamic int8 (the module docstring says why)
+            activation_type=q.QuantType.QInt8,
+            weight_type=q.QuantType.QInt8,
+            use_external_data_format=_needs_external_data(src),
+            calibrate_method=method,
+            # symmetric: TensorRT needs zero points of 0
+            extra_options={**symmetric, "MatMulConstBOnly": True, "TmpDir": scratch},
+        )
+    return _static_report(dst, per_channel=per_channel, calibrate_method=calibrate_method, batches=reader.count)
+
+
+def _calibration_method(q, name: str):
+    methods = q.CalibrationMethod.__members__
+    if name not in methods:
+        raise ExportError(f"calibrate_method must be one of {sorted(methods)}, got {name!r}")
+    return methods[name]
+
+
+def _external_files(path: Path) -> list[str]:
+    model = onnx.load(str(path), load_external_data=False)
+    files = {
+        entry.value
+        for init in model.graph.initializer
+        if init.data_location == onnx.TensorProto.EXTERNAL
+        for entry in init.external_data
+        if entry.key == "location"
+    }
+    return sorted(files)
+
+
+def is_dynamic_int8(model: onnx.ModelProto) -> bool:
+    """True for graphs made by ``quantize_int8_dynamic`` (ONNX Runtime only)."""
+    return any(node.op_type in _DYNAMIC_OPS for node in model.graph.node)

@@ -1,0 +1,130 @@
+"""``beit-export`` in-process (main([...])): help, exit codes, bad --model values, a tiny export."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+
+from beit_export.cli import exit_code, main
+from beit_export.errors import GraphCheckError, ModelLoadError, ParityError, TensorRTCompatibilityError
+from beit_runtime.errors import BackendUnavailableError, ManifestError
+from tests.conftest import save_model_folder
+from tests.tiny_models import tiny_model
+
+REPO = Path(__file__).resolve().parents[3]
+NO_TENSORRT = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed")
+
+
+@pytest.fixture(scope="module")
+def vit_folder(tmp_path_factory):
+    return save_model_folder(tiny_model("vit", "image-classification"), tmp_path_factory.mktemp("m") / "vit")
+
+
+def test_help(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for expected in ("--model", "--random-init", "--dynamic-resolution", "--fp16", "--int8", "--tensorrt",
+                     "build-engine", "exit codes"):
+        assert expected in text
+    assert main(["build-engine", "--help"]) == 0
+    assert "--max-batch" in capsys.readouterr().out
+
+
+def test_usage_errors(capsys, tmp_path):
+    assert main([]) == 2
+    assert "--model" in capsys.readouterr().err
+    assert main(["--model", "x", "--task", "detection"]) == 2
+    assert main(["--model", "x", "--opset", "16"]) == 2
+    assert "opset" in capsys.readouterr().err
+
+
+def _fails_with(argv, code, text, capsys):
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert "beit-export: error:" in err and text in err, err
+
+
+def test_bad_model_values(capsys, tmp_path, vit_folder, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no network retries for hub-like ids
+    out = ["--output", str(tmp_path / "out"), "--quiet"]
+    _fails_with(["--model", str(tmp_path / "missing/folder"), *out], 2, "no such folder", capsys)
+    (tmp_path / "empty").mkdir()
+    _fails_with(["--model", str(tmp_path / "empty"), *out], 2, "no config.json", capsys)
+    corrupt = save_model_folder(tiny_model("beit", "backbone"), tmp_path / "corrupt")
+    (corrupt / "model.safetensors").write_bytes(b"not a safetensors file")
+    _fails_with(["--model", str(corrupt), *out], 2, "corrupt", capsys)
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    (bert / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertForMaskedLM"]}))
+    _fails_with(["--model", str(bert), *out], 2, "BEiT and ViT", capsys)
+    _fails_with(["--model", "someone/unknown-model", "--random-init", *out], 2, "facebook/dino-vitb16", capsys)
+    _fails_with(["--model", str(vit_folder), "--task", "masked-image-modeling", *out], 2, "--task", capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_offline_hub_id_via_python_m(tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), PYTHONPATH=str(REPO))
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "beit_export", "--model", "microsoft/beit-base-patch16-224", "--output",
+         str(tmp_path / "out")], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--random-init" in result.stderr and "local folder" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_a_local_folder(capsys, tmp_path, vit_folder):
+    output = tmp_path / "artifact"
+    assert main(["--model", str(vit_folder), "--output", str(output)]) == 0
+    captured = capsys.readouterr()
+    assert "parity PASSED" in captured.out and str(output) in captured.out
+    assert "[beit-export" in captured.err and "parity check" in captured.err  # progress lines on stderr
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["source"]["model"] == str(vit_folder) and manifest["task"] == "image-classification"
+    _fails_with(["--model", str(vit_folder), "--output", str(output), "--quiet"], 2, "--overwrite", capsys)
+
+
+@NO_TENSORRT
+def test_missing_tensorrt_exits_5(capsys, tmp_path, vit_folder, beit_classifier_artifact):
+    _fails_with(["--model", str(vit_folder), "--output", str(tmp_path / "o"), "--tensorrt", "--quiet"], 5,
+                "TensorRT", capsys)
+    assert not (tmp_path / "o").exists()
+    assert main(["build-engine", str(beit_classifier_artifact), "--graph", "fp32"]) == 5
+    assert not any(p.suffix == ".plan" for p in beit_classifier_artifact.iterdir())
+
+
+def test_build_engine_on_a_non_artifact(capsys, tmp_path):
+    _fails_with(["build-engine", str(tmp_path)], 2, "manifest.json", capsys)
+
+
+def test_exit_code_mapping():
+    assert exit_code(ParityError("x")) == 3
+    assert exit_code(GraphCheckError("x")) == 4 and exit_code(TensorRTCompatibilityError("x")) == 4
+    assert exit_code(BackendUnavailableError("x")) == 5
+    assert exit_code(ModelLoadError("x")) == 2 and exit_code(ManifestError("x")) == 2
+    assert exit_code(KeyboardInterrupt()) == 130
+
+
+def test_sigterm_during_export_leaves_no_folder(tmp_path, vit_folder):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "beit_export", "--model", str(vit_folder), "--output", str(tmp_path / "out")],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path,
+    )
+    for line in process.stderr:  # progress lines arrive on stderr; stop it mid-export
+        if "exporting" in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    rest = process.stderr.read()
+    assert process.wait(timeout=120) == 130, rest
+    assert "interrupted" in rest
+    assert list(tmp_path.iterdir()) == []
