@@ -3,7 +3,11 @@
 - image-classification: prints the top-k labels and scores of every image (``--json`` for JSON);
 - backbone: prints each image's pooled embedding size and norm; ``--output DIR`` saves NAME.npy;
 - masked-image-modeling: prints the predicted visual tokens of each image with no patch masked;
-- semantic-segmentation: prints the classes found; ``--output DIR`` writes NAME.png colour overlays.
+- semantic-segmentation: prints the classes found; ``--output DIR`` writes NAME.png, the colour overlay
+  above a legend of the classes present, and with ``--side-by-side`` also NAME.side-by-side.png, the
+  image and the overlay next to each other above the legend.
+
+Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .errors import BeitDeployError
 from .images import load_image
 from .manifest import load_manifest
 from .model_base import PRECISIONS
+from .preprocess import parallel_map
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
     parser.add_argument("--output", type=Path, default=None, help="folder for embeddings (.npy) or overlays (.png)")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="segmentation: also write NAME.side-by-side.png (image | overlay, with the legend)")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
     return parser
 
@@ -82,20 +89,30 @@ def _masked(args: argparse.Namespace) -> None:
 
 
 def _segment(args: argparse.Namespace) -> None:
-    from .palette import write_overlay
+    from .legend import legend_entries
     from .segmenter import Segmenter
 
     with Segmenter(args.artifact, **_options(args)) as model:
-        results = model.segment([str(p) for p in args.images])
+        images = parallel_map(load_image, [str(p) for p in args.images])  # decoded once: segmented and drawn
+        results = model.segment(images)
         names = model.labels
-    for path, result in zip(args.images, results):
-        labels = np.asarray(getattr(result, "labels", result))
-        saved = _save(args.output, path, ".png", lambda target, m=labels, p=path: write_overlay(load_image(str(p)), m, target))
-        ids, counts = np.unique(labels, return_counts=True)
-        found = sorted(zip(counts.tolist(), ids.tolist()), reverse=True)
-        shares = [{"id": i, "label": names.get(i, f"LABEL_{i}"), "fraction": c / labels.size} for c, i in found]
-        lines = [f"{s['fraction']:.3f}  {s['label']} ({s['id']})" for s in shares[: args.top_k]] + _saved(saved)
-        _emit(args, str(path), {"classes": shares, "saved": saved}, lines)
+    for path, image, result in zip(args.images, images, results):
+        saved = _write_pictures(args, path, image, result.labels, names)
+        shares = [{"id": e.id, "label": e.name, "fraction": e.fraction} for e in legend_entries(result.labels, names)]
+        lines = [f"{s['fraction']:.3f}  {s['label']} ({s['id']})" for s in shares[: args.top_k]]
+        record = {"classes": shares, "saved": saved[0] if saved else None, "pictures": saved}
+        _emit(args, str(path), record, lines + [f"saved {target}" for target in saved])
+
+
+def _write_pictures(args: argparse.Namespace, path: Path, image: np.ndarray, labels: np.ndarray, names) -> list[str]:
+    """With --output: NAME.png (overlay + legend) and, with --side-by-side, NAME.side-by-side.png."""
+    from .legend import write_segmentation_picture
+
+    if args.output is None:
+        return []
+    pictures = [(".png", False)] + ([(".side-by-side.png", True)] if args.side_by_side else [])
+    return [_save(args.output, path, suffix, lambda target, side=side: write_segmentation_picture(
+        image, labels, target, id2label=names, side_by_side=side)) for suffix, side in pictures]
 
 
 def _save(output: Path | None, image_path: Path, suffix: str, write) -> str | None:
@@ -124,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.top_k < 1 or args.batch_size < 1:
             print("beit-run: error: --top-k and --batch-size must be positive", file=sys.stderr)
+            return 2
+        if args.side_by_side and args.output is None:
+            print("beit-run: error: --side-by-side writes pictures: add --output DIR", file=sys.stderr)
             return 2
         task = load_manifest(args.artifact, verify_files=False).task
         _HANDLERS[task](args)

@@ -23,6 +23,10 @@ class ArtifactIntegrityError(ArtifactError):
     """A file named in the manifest is missing or its hash does not match."""
 
 
+class UnsafeArtifactPathError(ArtifactError):
+    """A file an artifact names (in its manifest or as ONNX external data) would lie outside its folder."""
+
+
 class ImageError(BeitDeployError, ValueError):
     """An image could not be used as model input."""
 

@@ -3,33 +3,46 @@
 Accepted sources:
 
 - a path (``str`` / ``os.PathLike``) or encoded bytes (``bytes``, ``bytearray``, ``memoryview``) of
-  any format OpenCV decodes (JPEG, PNG, BMP, TIFF, WebP...). Files are read and decoded with
-  ``cv2.imdecode(..., IMREAD_UNCHANGED)`` (OpenCV's BGR order is converted to RGB; EXIF orientation
-  is not applied, like ``PIL.Image.open``);
+  any format Pillow decodes (JPEG, PNG, BMP, TIFF, WebP, GIF, ...). They are decoded with Pillow,
+  as ``transformers.image_utils.load_image`` (what the pipelines use) decodes them, so the pixels
+  are the ones the reference sees;
 - numpy arrays: uint8 HxWx3 (RGB by default, ``channel_order="bgr"`` for OpenCV frames), HxWx4
   (alpha dropped; BGRA with ``"bgr"``), grayscale HxW or HxWx1 (replicated to three channels);
 - uint16 arrays and 16-bit files are reduced to 8 bits by keeping the high byte (``v >> 8``), which
-  is what Pillow does when it opens a 16-bit colour PNG (for 16-bit *grayscale* Pillow clips at
-  255 instead, which whitens almost every pixel; that is deliberately not copied);
-- a PIL image (duck-typed; Pillow is not imported): converted through ``numpy.asarray``.
+  is what Pillow does when it opens a 16-bit colour PNG (for 16-bit *grayscale* Pillow's
+  ``convert("RGB")`` clips at 255 instead, which whitens almost every pixel; that is deliberately not
+  copied);
+- a ``PIL.Image.Image``, converted to RGB (alpha dropped).
 
-Anything else raises ``ImageDecodeError`` (unreadable path or buffer) or ``ImageFormatError``
-(unsupported type, dtype, shape, channel count, negative or empty data).
+EXIF orientation: phone cameras store pixels as the sensor read them plus an EXIF "Orientation" tag
+saying how to turn them upright. By default (``exif_orientation=True``) paths, bytes and PIL images
+are turned upright with ``PIL.ImageOps.exif_transpose``, exactly as transformers' ``load_image``
+does, so a 200x300 JPEG tagged orientation 6 comes out 300 wide and 200 tall and label maps line up
+with what viewers show. ``exif_orientation=False`` keeps the stored pixel order. Arrays carry no
+metadata and are never turned.
+
+Anything else raises ``ImageDecodeError`` (unreadable path, corrupt, truncated or empty data, an
+image over Pillow's decompression-bomb limit) or ``ImageFormatError`` (unsupported type, dtype, shape,
+channel count, negative or empty data, 32-bit integer or float files).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
+from PIL import ExifTags, Image, ImageOps
 
 from .errors import ImageDecodeError, ImageFormatError, InputError
 
 CHANNEL_ORDERS = ("rgb", "bgr")
-_PIL_DIRECT_MODES = ("RGB", "RGBA", "L", "I;16")
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_UNSUPPORTED_FILE_MODES = {"I": "32-bit integer", "F": "32-bit float"}
+# What Pillow raises on malformed input (the exceptions its own fuzzers accept as "handled").
+_PILLOW_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
 def check_channel_order(channel_order: str) -> str:
@@ -38,17 +51,24 @@ def check_channel_order(channel_order: str) -> str:
     return channel_order
 
 
-def load_image(source: Any, *, channel_order: str = "rgb") -> np.ndarray:
-    """Decode/validate one image; returns a C-contiguous HxWx3 uint8 RGB array."""
+def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: bool = True) -> np.ndarray:
+    """Decode/validate one image; returns a C-contiguous HxWx3 uint8 RGB array.
+
+    ``channel_order`` applies to arrays only (files are always decoded to RGB). ``exif_orientation``
+    (paths, bytes and PIL images): turn the image upright as its EXIF Orientation tag says, as
+    transformers' ``load_image`` does; ``False`` keeps the stored pixel order.
+    """
     check_channel_order(channel_order)
     if isinstance(source, (str, os.PathLike)):
-        return _from_decoded(decode_bytes(_read_file(Path(source)), origin=str(source)))
+        image = open_image(_read_file(Path(source)), origin=str(source), exif_orientation=exif_orientation)
+        return pil_to_rgb8(image, decoded=True)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _from_decoded(decode_bytes(bytes(source), origin="the given bytes"))
+        image = open_image(bytes(source), origin="the given bytes", exif_orientation=exif_orientation)
+        return pil_to_rgb8(image, decoded=True)
     if isinstance(source, np.ndarray):
         return to_rgb8(source, channel_order=channel_order)
-    if hasattr(source, "getbands") and hasattr(source, "mode"):
-        return _from_pil(source)
+    if isinstance(source, Image.Image):
+        return pil_to_rgb8(upright(source) if exif_orientation else source)
     raise ImageFormatError(
         f"cannot use a {type(source).__name__} as an image; pass a file path, encoded bytes, "
         "a numpy uint8 array (HxWx3, HxWx4, HxW) or a PIL image"
@@ -69,35 +89,53 @@ def _read_file(path: Path) -> bytes:
     return data
 
 
-def decode_bytes(data: bytes, *, origin: str = "the given bytes") -> np.ndarray:
-    """Decode an encoded image with OpenCV; returns its array in OpenCV's channel order (BGR/BGRA)."""
+def open_image(data: bytes, *, origin: str = "the given bytes", exif_orientation: bool = True) -> Image.Image:
+    """Decode an encoded image with Pillow, fully loaded and (by default) turned upright by its EXIF tag."""
     if not data:
         raise ImageDecodeError(f"{origin}: empty buffer, expected an encoded image (JPEG, PNG, ...)")
-    buffer = np.frombuffer(data, dtype=np.uint8)
     try:
-        decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-    except cv2.error as error:
-        raise ImageDecodeError(f"{origin} could not be decoded as an image: {error}") from error
-    if decoded is None or decoded.size == 0:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        if exif_orientation:
+            ImageOps.exif_transpose(image, in_place=True)
+    except Image.DecompressionBombError as error:
         raise ImageDecodeError(
-            f"{origin} is not a decodable image (corrupt, truncated, or a format OpenCV cannot read)"
-        )
-    return decoded
+            f"{origin} is larger than Pillow's decompression-bomb limit ({error}); if you trust the file, "
+            "raise PIL.Image.MAX_IMAGE_PIXELS before loading it"
+        ) from error
+    except _PILLOW_DECODE_ERRORS as error:
+        raise ImageDecodeError(
+            f"{origin} is not a decodable image (corrupt, truncated, or a format Pillow cannot read): {error}"
+        ) from error
+    return image
 
 
-def _from_decoded(decoded: np.ndarray) -> np.ndarray:
-    if decoded.dtype not in (np.uint8, np.uint16):
+def upright(image: Image.Image) -> Image.Image:
+    """``PIL.ImageOps.exif_transpose(image)`` when its EXIF Orientation tag asks for a turn, else ``image``."""
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except _PILLOW_DECODE_ERRORS as error:
+        raise ImageDecodeError(f"the image's EXIF data cannot be read ({error}); pass exif_orientation=False") from error
+    return ImageOps.exif_transpose(image) if orientation in range(2, 9) else image
+
+
+def pil_to_rgb8(image: Image.Image, *, decoded: bool = False) -> np.ndarray:
+    """A PIL image as HxWx3 uint8 RGB (16-bit: high byte; alpha dropped; palettes, CMYK... converted).
+
+    ``decoded``: the image came from a file or bytes; 32-bit integer and float files are refused
+    then (as before with OpenCV), while such PIL images from a caller are converted by Pillow.
+    """
+    if decoded and image.mode in _UNSUPPORTED_FILE_MODES:
         raise ImageFormatError(
-            f"decoded image has {decoded.dtype} pixels (HDR/float formats are not supported); "
-            "convert it to an 8- or 16-bit PNG or JPEG"
+            f"decoded image has {_UNSUPPORTED_FILE_MODES[image.mode]} pixels (HDR/float formats are not "
+            "supported); convert it to an 8- or 16-bit PNG or JPEG"
         )
-    return to_rgb8(decoded, channel_order="bgr")
-
-
-def _from_pil(image: Any) -> np.ndarray:
-    if image.mode not in _PIL_DIRECT_MODES:
+    if image.mode in _SIXTEEN_BIT_MODES:
+        return to_rgb8(np.asarray(image).astype(np.uint16, copy=False))
+    if image.mode not in ("RGB", "RGBA", "L"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    return to_rgb8(np.asarray(image), channel_order="rgb")
+    array = np.array(image)  # a writable copy (np.asarray would be a read-only view of image.tobytes())
+    return to_rgb8(array)
 
 
 def _check_dtype(array: np.ndarray) -> None:

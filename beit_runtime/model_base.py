@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,8 +54,10 @@ class ArtifactModel:
         providers: Sequence[str] | None = None,
         intra_op_threads: int = 0,
         verify_files: bool = True,
+        exif_orientation: bool = True,
     ) -> None:
         _check_options(precision, backend, batch_size)
+        self.exif_orientation = bool(exif_orientation)  # paths/bytes/PIL images: turned upright (images.load_image)
         self.manifest: Manifest = load_manifest(artifact_dir, verify_files=verify_files)
         if self.manifest.task != self.task:
             raise ManifestError(
@@ -102,7 +105,8 @@ class ArtifactModel:
         items = [images] if single else list(images)
         if not items:
             raise ImageFormatError("no images given; pass one image or a non-empty list of images")
-        return parallel_map(lambda item: load_image(item, channel_order=channel_order), items), single
+        load = partial(load_image, channel_order=channel_order, exif_orientation=self.exif_orientation)
+        return parallel_map(load, items), single
 
     def batches(self, count: int) -> Iterator[slice]:
         for start in range(0, count, self.batch_size):

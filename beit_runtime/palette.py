@@ -2,7 +2,8 @@
 
 The palette is the PASCAL VOC bit-interleaving colour map (class 0 black, then distinct colours for
 up to 256 classes); beyond 256 classes colours repeat with a fixed shift so every id still maps to a
-colour. ``write_overlay(image_rgb, labels, path)`` is what ``beit-run`` calls for segmentation artifacts.
+colour, and a class's colour depends only on its id. ``beit_runtime.legend`` draws the pictures
+``beit-run --output`` writes (overlay + legend); ``write_overlay`` writes the bare overlay.
 """
 
 from __future__ import annotations
@@ -38,16 +39,20 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     return labels
 
 
-def colorize(labels: np.ndarray, *, palette: np.ndarray | None = None) -> np.ndarray:
-    """(H, W) integer labels -> (H, W, 3) uint8 RGB image using ``palette`` (default: make_palette)."""
-    labels = _check_labels(labels)
-    highest = int(labels.max()) if labels.size else 0
+def palette_for(highest: int, palette: np.ndarray | None = None) -> np.ndarray:
+    """The (N, 3) uint8 palette that colours ids 0..highest: ``palette`` checked, or make_palette's."""
     palette = make_palette(max(highest + 1, 256)) if palette is None else np.asarray(palette, dtype=np.uint8)
     if palette.ndim != 2 or palette.shape[1] != 3:
         raise InputError(f"palette must be an (N, 3) array of RGB colours, got shape {palette.shape}")
     if highest >= len(palette):
         raise InputError(f"label id {highest} has no colour: the palette has {len(palette)} entries")
-    return palette[labels]
+    return palette
+
+
+def colorize(labels: np.ndarray, *, palette: np.ndarray | None = None) -> np.ndarray:
+    """(H, W) integer labels -> (H, W, 3) uint8 RGB image using ``palette`` (default: make_palette)."""
+    labels = _check_labels(labels)
+    return palette_for(int(labels.max()) if labels.size else 0, palette)[labels]
 
 
 def overlay(image_rgb: np.ndarray, labels: np.ndarray, *, alpha: float = 0.5, palette: np.ndarray | None = None) -> np.ndarray:
@@ -76,11 +81,15 @@ def write_overlay(
     palette: np.ndarray | None = None,
 ) -> Path:
     """Write the overlay of ``labels`` on ``image_rgb`` to ``path`` (PNG recommended); returns the path."""
+    return write_rgb(overlay(image_rgb, labels, alpha=alpha, palette=palette), path)
+
+
+def write_rgb(image_rgb: np.ndarray, path: str | Path) -> Path:
+    """Write an (H, W, 3) uint8 RGB array as an image file (the format from the extension); returns the path."""
     path = Path(path)
-    blended = overlay(image_rgb, labels, alpha=alpha, palette=palette)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        written = cv2.imwrite(str(path), cv2.cvtColor(blended, cv2.COLOR_RGB2BGR))
+        written = cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR))
     except cv2.error as error:  # unknown extension
         raise InputError(f"could not write an image to {path} ({error}); use a .png or .jpg name") from error
     if not written:

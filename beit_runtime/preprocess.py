@@ -1,5 +1,5 @@
-"""The manifest-driven preprocessor: numpy + OpenCV re-implementation of transformers' PIL-backend
-image processors (``BeitImageProcessorPil`` / ``ViTImageProcessorPil``, transformers 5.23).
+"""The manifest-driven preprocessor: transformers' PIL-backend image processors
+(``BeitImageProcessorPil`` / ``ViTImageProcessorPil``, transformers 5.23) without transformers.
 
 The reference pipeline, per image, on uint8 RGB:
 
@@ -9,10 +9,13 @@ The reference pipeline, per image, on uint8 RGB:
 3. rescale: ``(uint8 as float64 * rescale_factor)`` cast to float32;
 4. normalize in float32: ``(x - float32(mean)) / float32(std)``.
 
-Steps 1-2 run in ``beit_runtime.resize`` (bit-identical to Pillow >= 13). Steps 3-4 depend only on
-the 8-bit value and the channel, so they are a (3, 256) float32 table computed with the very same
-numpy operations and applied with ``cv2.LUT``: the output equals the processor's tensor bit for bit
-whenever the resize matches. ``batch`` preprocesses several images on a thread pool.
+Step 1 calls the very function the reference calls, ``PIL.Image.resize`` of the installed Pillow, on
+the same RGB image, so the resized pixels are identical by construction (OpenCV's resize is a different
+function: up to 98 levels off). Steps 3-4 depend only on the 8-bit value and the channel, so they are
+a (3, 256) float32 table computed with the very same numpy operations and applied with ``np.take``
+straight into the output tensor: the output equals the processor's tensor bit for bit. ``batch``
+preprocesses several images on a process-wide thread pool (Pillow's resize, the bulk of the work,
+releases the GIL).
 """
 
 from __future__ import annotations
@@ -24,12 +27,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import cv2
 import numpy as np
+from PIL import Image
 
-from .errors import ImageFormatError, ManifestError
+from .errors import ImageFormatError, InputError, ManifestError
 from .manifest import REEXPORT_HINT, Manifest
-from .resize import RESAMPLE_FILTERS, resize_hwc
+
+PIL_FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+}
+RESAMPLE_FILTERS = tuple(PIL_FILTERS)
 
 _REQUIRED = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
 
@@ -95,9 +104,7 @@ class Preprocessor:
                 raise _bad(f"'{name}' must be a list of 3 numbers, got {values!r}")
         if self.do_normalize and any(float(s) == 0.0 for s in self.image_std):
             raise _bad(f"'image_std' must be non-zero, got {list(self.image_std)}")
-        table = self._value_table()
-        object.__setattr__(self, "_table", table)
-        object.__setattr__(self, "_lut", np.ascontiguousarray(table.T[None]))  # (1, 256, 3) for cv2.LUT
+        object.__setattr__(self, "_table", self._value_table())
 
     @classmethod
     def from_manifest(cls, manifest: Manifest | Mapping[str, Any]) -> "Preprocessor":
@@ -142,49 +149,90 @@ class Preprocessor:
         return self.resized_size(height, width)
 
     def pixels(self, image: np.ndarray) -> np.ndarray:
-        """Resize + crop only: the (H, W, 3) uint8 image the processor then rescales and normalizes."""
+        """Resize + crop only: the (H, W, 3) uint8 image the processor then rescales and normalizes
+        (a read-only array when it was resized)."""
         _check_rgb8(image)
         if self.do_resize:
             height, width = self.resized_size(image.shape[0], image.shape[1])
-            image = resize_hwc(image, height, width, resample=self.resample)
+            image = pillow_resize(image, height, width, resample=self.resample)
         if self.do_center_crop:
             image = center_crop(image, int(self.crop_size["height"]), int(self.crop_size["width"]))
         return image
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """One HxWx3 uint8 RGB image -> (3, H, W) float32."""
-        values = cv2.LUT(np.ascontiguousarray(self.pixels(image)), self._lut)
-        return np.ascontiguousarray(values.transpose(2, 0, 1))
+        pixels = self.pixels(image)
+        out = np.empty((3,) + pixels.shape[:2], dtype=np.float32)
+        self._normalize_into(pixels, out)
+        return out
+
+    def _normalize_into(self, pixels: np.ndarray, out: np.ndarray) -> None:
+        """Rescale + normalize (H, W, 3) uint8 into ``out`` (3, H, W) float32 by table lookup."""
+        for channel in range(3):
+            np.take(self._table[channel], pixels[:, :, channel], out=out[channel])
 
     def batch(self, images: Sequence[np.ndarray], *, parallel: bool = True) -> np.ndarray:
         """Several images -> (N, 3, H, W) float32; all must come out at the same size.
 
-        Several images are preprocessed in parallel on a process-wide pool with one thread per CPU
-        (numpy and OpenCV release the GIL, so this scales with cores); ``parallel=False`` runs serially.
+        Sizes are checked before any work. Each image is resized and normalized straight into its
+        slot of the output on a process-wide pool with one thread per CPU (Pillow's resize, the bulk
+        of the work, releases the GIL, so this scales with free cores); ``parallel=False`` runs serially.
         """
         if len(images) == 0:
             raise ImageFormatError("no images given; pass at least one image")
-        tensors = parallel_map(self, images) if parallel else [self(image) for image in images]
-        shapes = {tensor.shape for tensor in tensors}
-        if len(shapes) > 1:
+        for image in images:
+            _check_rgb8(image)
+        sizes = sorted({self.output_size(image.shape[0], image.shape[1]) for image in images})
+        if len(sizes) > 1:
             raise ImageFormatError(
-                f"images preprocess to different sizes {sorted(shapes)} (this recipe does not resize to a "
-                "fixed size); resize them to one size first or pass them in separate calls"
+                f"images preprocess to different sizes {[(3, *size) for size in sizes]} (this recipe does not "
+                "resize to a fixed size); resize them to one size first or pass them in separate calls"
             )
-        return np.stack(tensors)
+        out = np.empty((len(images), 3) + sizes[0], dtype=np.float32)
+
+        def fill(index: int) -> None:
+            self._normalize_into(self.pixels(images[index]), out[index])
+
+        if parallel:
+            parallel_map(fill, range(len(images)))
+        else:
+            for index in range(len(images)):
+                fill(index)
+        return out
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask where the OS has one, e.g. in containers)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 @lru_cache(maxsize=1)
 def _executor() -> ThreadPoolExecutor:
     """One process-wide pool for decoding and preprocessing (created on first use)."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="beit-preprocess")
+    return ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="beit-preprocess")
 
 
 def parallel_map(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """``[function(item) for item in items]``, on the shared pool when there are several items and CPUs."""
-    if len(items) < 2 or (os.cpu_count() or 1) < 2:
+    if len(items) < 2 or cpu_count() < 2:
         return [function(item) for item in items]
     return list(_executor().map(function, items))
+
+
+def pillow_resize(image: np.ndarray, height: int, width: int, *, resample: str = "bilinear") -> np.ndarray:
+    """``PIL.Image.resize((width, height), filter)`` on an (H, W, 3) uint8 RGB array, the call transformers'
+    PIL processors make (``reducing_gap=None``); returns (height, width, 3) uint8 (read-only)."""
+    if resample not in PIL_FILTERS:
+        raise InputError(f"resample must be one of {RESAMPLE_FILTERS}, got {resample!r}")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (height, width)):
+        raise InputError(f"resize target must be positive integers, got height={height!r}, width={width!r}")
+    _check_rgb8(image)
+    if image.shape[:2] == (height, width):
+        return image  # Pillow returns an unchanged copy
+    resized = Image.fromarray(np.ascontiguousarray(image)).resize((int(width), int(height)), PIL_FILTERS[resample])
+    return np.asarray(resized)
 
 
 def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -94,12 +94,13 @@ class Segmenter(ArtifactModel):
         providers: Sequence[str] | None = None,
         intra_op_threads: int = 0,
         verify_files: bool = True,
+        exif_orientation: bool = True,
     ) -> None:
         if mode not in MODES:
             raise InputError(f"mode must be one of {MODES}, got {mode!r}")
         super().__init__(
             artifact_dir, precision=precision, backend=backend, batch_size=batch_size, providers=providers,
-            intra_op_threads=intra_op_threads, verify_files=verify_files,
+            intra_op_threads=intra_op_threads, verify_files=verify_files, exif_orientation=exif_orientation,
         )
         self.mode = mode
         self.postprocess: Engine | None = None

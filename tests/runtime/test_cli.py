@@ -59,13 +59,29 @@ def test_masked_image_modeling_prints_tokens(beit_mim_artifact, image_files, cap
     assert "16 visual tokens" in capsys.readouterr().out
 
 
-def test_segmentation_writes_overlays(beit_segmentation_artifact, image_files, tmp_path, capsys):
-    pytest.importorskip("beit_runtime.segmenter", reason="Segmenter is not part of this checkout yet")
-    pytest.importorskip("beit_runtime.palette", reason="palette.write_overlay is not part of this checkout yet")
-    assert main([str(beit_segmentation_artifact), *map(str, image_files), "--output", str(tmp_path)]) == 0
-    assert "saved" in capsys.readouterr().out
-    for path in image_files:
-        assert (tmp_path / f"{path.stem}.png").is_file()
+def test_segmentation_writes_overlays_with_legends(beit_segmentation_artifact, image_files, tmp_path, capsys):
+    from beit_runtime import Segmenter
+    from beit_runtime.images import load_image
+    from beit_runtime.legend import segmentation_picture
+
+    argv = [str(beit_segmentation_artifact), *map(str, image_files), "--output", str(tmp_path), "--side-by-side", "--json"]
+    assert main(argv) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    with Segmenter(beit_segmentation_artifact) as segmenter:
+        names = segmenter.labels
+        for path, record in zip(image_files, records):
+            image = load_image(path)
+            labels = segmenter(image).labels
+            assert record["pictures"] == [str(tmp_path / f"{path.stem}.png"), str(tmp_path / f"{path.stem}.side-by-side.png")]
+            assert [c["id"] for c in record["classes"]] == sorted(np.unique(labels).tolist(), key=lambda i: -(labels == i).sum())
+            for target, side in zip(record["pictures"], (False, True)):
+                written = cv2.cvtColor(cv2.imread(target, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                np.testing.assert_array_equal(written, segmentation_picture(image, labels, id2label=names, side_by_side=side))
+
+
+def test_side_by_side_needs_an_output_folder(beit_segmentation_artifact, image_files, capsys):
+    assert main([str(beit_segmentation_artifact), str(image_files[0]), "--side-by-side"]) == 2
+    assert "--output" in capsys.readouterr().err
 
 
 def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, tmp_path, capsys):

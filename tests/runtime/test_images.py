@@ -91,6 +91,54 @@ def test_pil_images_are_accepted(rgb):
     assert load_image(Image.fromarray(rgb).convert("L")).shape == rgb.shape
 
 
+def _saved(image, fmt: str, **options) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode, fmt", [("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG"), ("P", "PNG"), ("LA", "PNG"),
+                                       ("1", "PNG"), ("RGBA", "PNG"), ("RGB", "WEBP"), ("P", "GIF"), ("RGB", "BMP")])
+def test_files_decode_exactly_like_transformers(rgb, mode, fmt):
+    """Decoding is Pillow's, as in transformers' load_image: the same pixels, whatever the mode or format."""
+    import io
+
+    from PIL import Image
+    from transformers.image_utils import load_image as hf_load_image
+
+    data = _saved(Image.fromarray(rgb).convert(mode), fmt)
+    expected = np.asarray(hf_load_image(Image.open(io.BytesIO(data))))
+    out = load_image(data)
+    assert out.flags.writeable and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("array", [np.zeros((4, 5), np.float32), np.full((4, 5), 70000, np.int32)])
+def test_float_and_32_bit_files_are_refused(array):
+    from PIL import Image
+
+    with pytest.raises(ImageFormatError, match="not supported"):
+        load_image(_saved(Image.fromarray(array), "TIFF"))
+
+
+def test_decompression_bombs_are_refused(monkeypatch, rgb):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # the 21x34 image is over twice the limit
+    with pytest.raises(ImageDecodeError, match="decompression-bomb"):
+        load_image(_png(rgb))
+
+
+def test_truncated_jpeg(rgb):
+    from PIL import Image
+
+    data = _saved(Image.fromarray(rgb), "JPEG", quality=90)
+    with pytest.raises(ImageDecodeError, match="truncated"):
+        load_image(data[: len(data) // 2])
+
+
 # ---------------------------------------------------------------- bad inputs
 def test_missing_path(tmp_path):
     with pytest.raises(ImageDecodeError, match="does not exist"):
