@@ -44,7 +44,7 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
     progress = progress or _silent
     output = check_output(Path(output), overwrite=options.overwrite)
     _check_environment(checkpoint, options)
-    with staged_artifact(output, overwrite=options.overwrite) as folder:
+    with staged_artifact(output, overwrite=options.overwrite, progress=progress) as folder:
         state = _State(checkpoint=checkpoint, folder=folder, options=options, progress=progress)
         _export_fp32(state)
         progress("building parity cases (random inputs and scikit-image photos through the HF processor)")

@@ -8,7 +8,7 @@ about the files).
 from __future__ import annotations
 
 from .records import file_records, graph_entry, library_versions, refresh_file_records, write_manifest
-from .staging import OutputExistsError, check_output, staged_artifact
+from .staging import OutputExistsError, check_output, remove_stale_staging, staged_artifact
 
 __all__ = [
     "OutputExistsError",
@@ -17,6 +17,7 @@ __all__ = [
     "graph_entry",
     "library_versions",
     "refresh_file_records",
+    "remove_stale_staging",
     "staged_artifact",
     "write_manifest",
 ]

@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from beit_runtime.manifest import FORMAT_NAME, MANIFEST_FILE, SCHEMA_VERSION, load_manifest, sha256_of
+from beit_runtime.errors import UnsafeArtifactPathError
+from beit_runtime.manifest import FORMAT_NAME, MANIFEST_FILE, SCHEMA_VERSION, artifact_file, load_manifest, sha256_of
+
+from ..errors import ExportError
 
 _VERSIONED = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy", "huggingface_hub")
 _ONNX_DTYPES = {1: "float32", 10: "float16", 11: "float64", 7: "int64", 6: "int32", 3: "int8", 2: "uint8", 9: "bool"}
@@ -45,12 +48,15 @@ def graph_entry(folder: Path, file: str, *, precision: str, opset: int, role: st
     import onnx
     from onnx.external_data_helper import uses_external_data
 
+    checked_name(folder, file)
     proto = onnx.load(str(folder / file), load_external_data=False)
     external = sorted({
         entry.value
         for tensor in proto.graph.initializer if uses_external_data(tensor)
         for entry in tensor.external_data if entry.key == "location"
     })
+    for name in external:
+        checked_name(folder, name)
     return {
         "file": file,
         "precision": precision,
@@ -63,11 +69,25 @@ def graph_entry(folder: Path, file: str, *, precision: str, opset: int, role: st
     }
 
 
+def checked_name(folder: Path, name: str) -> str:
+    """``name`` when it is a plain relative name of a regular file inside ``folder`` (no link); else ExportError.
+
+    The runtime refuses any other name (``beit_runtime.manifest.artifact_file``); the exporter never writes one.
+    """
+    try:
+        path = artifact_file(folder, name, what="artifact file")
+    except UnsafeArtifactPathError as error:
+        raise ExportError(f"refusing to record {name!r} in the manifest: {error}") from error
+    if (Path(folder) / name).is_symlink() or path.is_symlink():
+        raise ExportError(f"refusing to record {name!r} in the manifest: it is a symbolic link; artifacts hold real files")
+    return name
+
+
 def file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of every file in ``folder`` (recursively) except the manifest."""
+    """sha256 and size of every file in ``folder`` (recursively) except the manifest; links are refused."""
     records = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        name = path.relative_to(folder).as_posix()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
+        name = checked_name(folder, path.relative_to(folder).as_posix())
         if name != MANIFEST_FILE:
             records[name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
     return records

@@ -4,14 +4,22 @@
 graphs and the manifest there. On success the folder is renamed to ``output`` (a same-filesystem
 rename, so readers never see half an artifact); on any exception, KeyboardInterrupt included, it is
 deleted and ``output`` is left as it was.
+
+A killed export (SIGKILL, power loss) cannot clean up, so ownership is explicit: each staging folder
+``.NAME.partial-XXXX`` has a lock file ``.NAME.partial-XXXX.lock`` beside it (never inside the
+artifact), created *before* the folder and held with ``fcntl.flock`` for the life of the export. The
+kernel drops the lock when its process dies, whatever the cause, and a reused PID cannot inherit it.
+The next export to the same output removes every staging folder (and every ``.NAME.old-XXXX`` folder
+of an interrupted overwrite) whose lock it can take, or that has no lock file, and says so once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,18 +43,74 @@ def check_output(output: Path, *, overwrite: bool) -> Path:
 
 
 @contextmanager
-def staged_artifact(output: Path, *, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a staging folder beside ``output``; move it to ``output`` when the block completes."""
+def staged_artifact(output: Path, *, overwrite: bool = False,
+                    progress: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """Yield a staging folder beside ``output``; move it to ``output`` when the block completes.
+
+    Stale staging folders of killed exports to the same ``output`` are removed first (``progress``
+    gets one line naming them).
+    """
     output = check_output(output, overwrite=overwrite)
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; an artifact is an ordinary folder
+    removed = remove_stale_staging(output)
+    if removed and progress is not None:
+        progress(f"removed {len(removed)} stale staging folder(s) of killed exports: {', '.join(removed)}")
+    lock_fd, lock_path = _take_new_lock(output)
+    staging = lock_path.with_name(lock_path.name[: -len(LOCK_SUFFIX)])
     try:
-        yield staging
-        _move_into_place(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        staging.mkdir(mode=0o777 & ~_umask())
+        try:
+            yield staging
+            _move_into_place(staging, output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    finally:
+        lock_path.unlink(missing_ok=True)
+        os.close(lock_fd)  # releases the flock
+
+
+LOCK_SUFFIX = ".lock"
+
+
+def _take_new_lock(output: Path) -> tuple[int, Path]:
+    """A new ``.NAME.partial-XXXX.lock`` file beside ``output``, flock-ed by this process."""
+    fd, name = tempfile.mkstemp(prefix=f".{output.name}.partial-", suffix=LOCK_SUFFIX, dir=output.parent)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, Path(name)
+
+
+def _owner_is_gone(lock_path: Path) -> bool:
+    """True when no live process holds ``lock_path`` (or it does not exist); the lock is not kept."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def remove_stale_staging(output: Path) -> list[str]:
+    """Remove staging / retired folders (and lock files) beside ``output`` that no live export owns."""
+    removed = []
+    for kind in ("partial", "old"):
+        for folder in sorted(output.parent.glob(f".{output.name}.{kind}-*")):
+            if folder.name.endswith(LOCK_SUFFIX) or not folder.is_dir():
+                continue
+            lock_path = folder.with_name(folder.name.replace(f".{kind}-", ".partial-", 1) + LOCK_SUFFIX)
+            if _owner_is_gone(lock_path):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+    for lock_path in output.parent.glob(f".{output.name}.partial-*{LOCK_SUFFIX}"):
+        owned = lock_path.with_name(lock_path.name[: -len(LOCK_SUFFIX)])
+        if not owned.exists() and _owner_is_gone(lock_path):
+            lock_path.unlink(missing_ok=True)
+    return removed
 
 
 def _umask() -> int:
@@ -59,8 +123,7 @@ def _move_into_place(staging: Path, output: Path) -> None:
     if not output.exists():
         staging.rename(output)
         return
-    retired = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-    retired.rmdir()
+    retired = staging.with_name(staging.name.replace(".partial-", ".old-", 1))  # owned by the same lock
     output.rename(retired)
     try:
         staging.rename(output)

@@ -114,3 +114,25 @@ def test_manifest_without_fp32_graph_is_refused(tmp_path):
     fields["graphs"] = {"fp16": fields["graphs"]["fp32"]}
     with pytest.raises(ManifestError, match="fp32"):
         write_manifest(tmp_path, fields)
+
+
+def test_the_exporter_never_records_unsafe_names(tmp_path):
+    from beit_export.errors import ExportError
+
+    outside = tmp_path / "outside.onnx"
+    _tiny_graph(outside)
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for bad in ("../outside.onnx", str(outside), "sub/../../outside.onnx"):
+        with pytest.raises(ExportError, match="refusing to record"):
+            graph_entry(folder, bad, precision="fp32", opset=18)
+    (folder / "linked.onnx").symlink_to(outside)
+    with pytest.raises(ExportError, match="refusing to record"):
+        graph_entry(folder, "linked.onnx", precision="fp32", opset=18)
+    with pytest.raises(ExportError, match="symbolic link|outside"):
+        file_records(folder)
+    (folder / "linked.onnx").unlink()
+    (folder / "inner.txt").write_text("x")
+    (folder / "alias.txt").symlink_to(folder / "inner.txt")  # a link that stays inside is refused too
+    with pytest.raises(ExportError, match="symbolic link"):
+        file_records(folder)

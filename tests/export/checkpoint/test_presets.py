@@ -21,6 +21,11 @@ REQUIRED = (
     "google/vit-base-patch16-224",
     "facebook/deit-base-patch16-224",
     "facebook/dino-vitb16",
+    # named by the source documents (shared/reference/seeds): the pt22k model card and the ViT doc page's DeiT list
+    "microsoft/beit-large-patch16-224-pt22k",
+    "facebook/deit-tiny-patch16-224",
+    "facebook/deit-small-patch16-224",
+    "facebook/deit-base-patch16-384",
 )
 # Parameter counts in millions (timm / paper figures for the encoders plus the heads).
 PARAMETERS_M = {
@@ -28,6 +33,9 @@ PARAMETERS_M = {
     "microsoft/beit-large-patch16-224": 304.4,
     "google/vit-base-patch16-224": 86.6,
     "facebook/deit-base-patch16-224": 86.6,
+    "facebook/deit-tiny-patch16-224": 5.7,
+    "facebook/deit-small-patch16-224": 22.1,
+    "facebook/deit-base-patch16-384": 86.9,
 }
 
 
@@ -123,3 +131,19 @@ def test_unknown_preset_lists_the_known_ones():
         load_preset("microsoft/beit-huge-patch14-999")
     message = str(error.value)
     assert "microsoft/beit-base-patch16-224" in message and "facebook/dino-vitb16" in message
+
+
+def test_model_card_and_deit_values():
+    large = _config("microsoft/beit-large-patch16-224-pt22k")
+    assert large.architectures == ["BeitForMaskedImageModeling"] and large.vocab_size == 8192
+    assert large.use_shared_relative_position_bias and not large.use_relative_position_bias and large.use_mask_token
+    assert (large.hidden_size, large.num_hidden_layers, large.num_attention_heads) == (1024, 24, 16)
+    recipe = _recipe("microsoft/beit-large-patch16-224-pt22k")
+    assert recipe["size"] == {"height": 224, "width": 224} and recipe["image_mean"] == [0.5] * 3
+    for model_id, hidden, crop, resize in (("facebook/deit-tiny-patch16-224", 192, 224, 256),
+                                           ("facebook/deit-small-patch16-224", 384, 224, 256),
+                                           ("facebook/deit-base-patch16-384", 768, 384, 438)):
+        config, recipe = _config(model_id), _recipe(model_id)
+        assert config.model_type == "vit" and config.hidden_size == hidden and config.image_size == crop
+        assert recipe["size"] == {"height": resize, "width": resize} and recipe["crop_size"] == {"height": crop, "width": crop}
+        assert recipe["resample"] == "bicubic" and recipe["image_mean"] == [0.485, 0.456, 0.406]
