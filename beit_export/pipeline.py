@@ -22,7 +22,7 @@ from .errors import ExportError
 from .graph import build_segmentation_postprocess, export_onnx, graph_summary, segmentation_postprocessing_record
 from .modeling import config_image_size, make_export_module
 from .options import ExportOptions
-from .parity import build_cases, check_parity, check_postprocess_parity
+from .parity import build_cases, check_parity, check_postprocess_parity, engine_parity
 from .precision import convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
 from .tasks import resolve_task_spec
 from .tensorrt import TensorRTBuildOptions, build_engine, check_tensorrt_compatibility, tensorrt_compatibility_report
@@ -127,6 +127,12 @@ def _verify(state: _State, variant: str) -> None:
     state.progress(f"parity check of the {variant} graph on ONNX Runtime vs PyTorch ({len(state.cases)} cases)")
     state.parity[variant] = check_parity(state.folder / VARIANT_FILES[variant], state.checkpoint,
                                          precision=variant, cases=state.cases)
+    others = engine_parity(state.folder / VARIANT_FILES[variant], state.cases, task=state.checkpoint.task,
+                           variant=variant, dynamic_int8=state.options.int8_mode == "dynamic")
+    if others:
+        state.progress(f"parity of the {variant} graph on other engines: " + ", ".join(
+            f"{name} {'passed' if record.get('measured') else 'not measured'}" for name, record in others.items()))
+        state.parity[variant]["engines"] = others
 
 
 def _reduced_precision(state: _State, variant: str, convert: Callable[[Path, Path], dict]) -> None:

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, default=5, help="predictions per image (classification; default 5)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="graph variant to run (default fp32)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
+    parser.add_argument("--threads", type=int, default=0, help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
     parser.add_argument("--output", type=Path, default=None, help="folder for embeddings (.npy) or overlays (.png)")
     parser.add_argument("--side-by-side", action="store_true",
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> dict:
-    return {"precision": args.precision, "backend": args.backend, "batch_size": args.batch_size}
+    return {"precision": args.precision, "backend": args.backend, "batch_size": args.batch_size,
+            "intra_op_threads": args.threads}
 
 
 def _emit(args: argparse.Namespace, name: str, record: dict, lines: Sequence[str]) -> None:
@@ -139,8 +141,8 @@ _HANDLERS = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.top_k < 1 or args.batch_size < 1:
-            print("beit-run: error: --top-k and --batch-size must be positive", file=sys.stderr)
+        if args.top_k < 1 or args.batch_size < 1 or args.threads < 0:
+            print("beit-run: error: --top-k and --batch-size must be positive, --threads >= 0", file=sys.stderr)
             return 2
         if args.side_by_side and args.output is None:
             print("beit-run: error: --side-by-side writes pictures: add --output DIR", file=sys.stderr)

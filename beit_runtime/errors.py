@@ -49,3 +49,7 @@ class BackendUnavailableError(BeitDeployError, ImportError):
 
 class EngineMismatchError(ArtifactError):
     """A serialized engine was built for another GPU or library version than the one present."""
+
+
+class PrecisionUnavailableError(BackendUnavailableError):
+    """The requested precision needs hardware or a backend this machine or call does not have (e.g. bf16 units)."""

@@ -24,9 +24,13 @@ An artifact folder holds ``manifest.json`` plus the files it names. Schema versi
   "engines": {VARIANT: {"file": "model.fp16.plan", "graph": VARIANT-of-source-graph, "tensorrt_version": str,
                         "gpu_name": str, "compute_capability": "9.0", "profile": {...}}},
   "postprocessing": {...task specific, e.g. {"logits_stride": 4, "resize": "bilinear", "align_corners": false}},
-  "parity": {VARIANT: {"passed": bool, "precision": str, "tolerances": {...}, "outputs": {...},
-                       "cases": [...], "failures": [...], "conversion": {...fp16/int8 only}}},
-  "export": {"opset": int, "dynamic_resolution": bool, "tensorrt_compatibility": {VARIANT: report}},
+  "parity": {VARIANT: {"passed": bool, "precision": str, "backend": str, "tolerances": {...},
+                       "outputs": {...}, "cases": [...], "failures": [...], "conversion": {...fp16/int8 only},
+                       "engines": {"openvino" | "openvino-bf16": {"measured": true, ...same report...}
+                                   | {"measured": false, "reason": str}}}},
+  "export": {"fp16": bool, "int8": bool, "int8_mode": "static" | "dynamic" (with int8), "tensorrt": bool,
+             "dynamic_resolution": bool, "opset": int, "seed": int, "photos": bool,
+             "tensorrt_compatibility": {VARIANT: report}},
   "versions": {"beit_deploy": str, "torch": str, "transformers": str, "onnx": str, "onnxruntime": str, ...},
   "files": {FILE: {"sha256": str, "bytes": int}},
   "created": ISO-8601 str

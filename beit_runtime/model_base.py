@@ -22,8 +22,13 @@ from .images import check_channel_order, load_image
 from .manifest import REEXPORT_HINT, Manifest, load_manifest
 from .preprocess import Preprocessor, parallel_map
 
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 PIXEL_INPUT = "pixel_values"
+# precisions that are a way of running a graph, not a graph: precision -> (graph variant, backend, engine options)
+RUN_PRECISIONS = {"bf16": ("fp32", "openvino", {"inference_precision": "bf16"})}
+# what backend="auto" picks for an ONNX graph (TensorRT is chosen before this when a plan exists). ONNX Runtime
+# stays first on CPU: OpenVINO fp32 is at parity but not clearly faster at batch 1 (benchmarks/RESULTS.md).
+AUTO_GRAPH_BACKEND = "onnxruntime"
 
 
 def _check_options(precision: str, backend: str, batch_size: int) -> None:
@@ -40,7 +45,14 @@ def _tensorrt_installed() -> bool:
 
 
 class ArtifactModel:
-    """Base of the task classes. Subclasses set ``task`` to the manifest task they accept."""
+    """Base of the task classes. Subclasses set ``task`` to the manifest task they accept.
+
+    ``precision``: "fp32", "fp16", "int8" (the artifact's graph variants) or "bf16" (the fp32 graph on
+    OpenVINO with bf16 inference precision, on CPUs with bf16 units). ``backend``: "auto" (a TensorRT
+    plan when the artifact has one for this precision and TensorRT is installed, else ONNX Runtime),
+    "onnxruntime", "openvino" or "tensorrt". ``intra_op_threads``: inference threads for ONNX Runtime and
+    OpenVINO (0: the library's choice); ``providers``: ONNX Runtime execution providers.
+    """
 
     task: ClassVar[str] = ""
 
@@ -67,18 +79,33 @@ class ArtifactModel:
         self.precision = precision
         self.batch_size = batch_size
         self.preprocessor = Preprocessor.from_manifest(self.manifest)
-        self.engine: Engine = self._load_engine(backend, providers=providers, intra_op_threads=intra_op_threads)
-        self.backend = "tensorrt" if type(self.engine).__name__.lower().startswith("tensorrt") else "onnxruntime"
+        self.backend, variant, extra = self._choose_backend(backend)
+        self.engine: Engine = self._load_engine(variant, extra, providers=providers, intra_op_threads=intra_op_threads)
 
-    def _load_engine(self, backend: str, *, providers: Sequence[str] | None, intra_op_threads: int) -> Engine:
-        variant = self.precision
-        has_plan = variant in self.manifest.engines
-        if backend == "tensorrt" or (backend == "auto" and has_plan and _tensorrt_installed()):
+    def _choose_backend(self, backend: str) -> tuple[str, str, dict]:
+        """(backend, graph variant, extra engine options) for this precision; decided once, here."""
+        variant, required, extra = RUN_PRECISIONS.get(self.precision, (self.precision, None, {}))
+        if required is not None and backend not in ("auto", required):
+            raise InputError(
+                f"precision={self.precision!r} runs the {variant} graph on the {required!r} backend only, not "
+                f"{backend!r}; pass backend={required!r} (or 'auto'), or another precision"
+            )
+        if required is not None:
+            return required, variant, extra
+        if backend == "auto":
+            backend = "tensorrt" if variant in self.manifest.engines and _tensorrt_installed() else AUTO_GRAPH_BACKEND
+        return backend, variant, extra
+
+    def _load_engine(self, variant: str, extra: dict, *, providers: Sequence[str] | None,
+                     intra_op_threads: int) -> Engine:
+        if self.backend == "tensorrt":
             return load_engine(self.manifest.engine_path(variant), backend="tensorrt")
         graph = self.manifest.graph_path(variant)
         if self.manifest.graphs[variant].get("role", "model") != "model":
             raise ManifestError(f"graph '{variant}' of {self.manifest.folder} is not a model graph; {REEXPORT_HINT}")
-        return load_engine(graph, backend="onnxruntime", providers=providers, intra_op_threads=intra_op_threads)
+        options = {"onnxruntime": {"providers": providers, "intra_op_threads": intra_op_threads},
+                   "openvino": {"threads": intra_op_threads, **extra}}[self.backend]
+        return load_engine(graph, backend=self.backend, **options)
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:

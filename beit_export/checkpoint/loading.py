@@ -111,12 +111,13 @@ def _assemble(config, processor_config, *, model, revision, task, seed, weights_
 def _local_folder(model: str) -> Path | None:
     """The folder ``model`` names, None when it is not a path (then it is a hub id or preset id).
 
-    ``beit-deploy/demo-segmentation`` names the demo checkpoint shipped inside the package.
+    ``beit-deploy/demo-segmentation`` and ``beit-deploy/demo-classification`` name the demo checkpoints
+    shipped inside the package.
     """
-    from ..demo import DEMO_MODEL_ID, checkpoint_dir
+    from ..demo import DEMO_CHECKPOINTS, checkpoint_dir
 
-    if model == DEMO_MODEL_ID:
-        return checkpoint_dir()
+    if model in DEMO_CHECKPOINTS:
+        return checkpoint_dir(model)
     path = Path(model).expanduser()
     if path.is_dir():
         return path

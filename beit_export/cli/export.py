@@ -82,5 +82,9 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(output)
     for variant, report in manifest.data["parity"].items():
         print(format_report(report, graph=f"{variant} graph"))
+        for engine, record in report.get("engines", {}).items():
+            shown = format_report(record, graph=f"{variant} graph on {engine}") if record.get("measured") else (
+                f"parity not measured for {variant} graph on {engine}: {record['reason']}")
+            print(shown)
     print(f"wrote {checkpoint.task} artifact to {output} (graphs: {', '.join(manifest.graphs)})")
     return 0

@@ -2,17 +2,20 @@
 
 ``cases`` builds the inputs (random tensors and real photos through the HF processor) and their
 PyTorch references, ``gate`` runs a graph on them and judges the drift against ``tolerances``
-(per precision and output kind), raising ``ParityError`` when it fails.
+(per precision and output kind), raising ``ParityError`` when it fails; ``engines`` runs the same
+graph on OpenVINO (f32, bf16 where the CPU has it, static int8) when it is installed.
 """
 
 from __future__ import annotations
 
 from .cases import ParityCase, build_cases, parity_resolutions, reference_outputs
-from .gate import check_parity, check_postprocess_parity, evaluate, format_report
+from .engines import engine_parity
+from .gate import ENGINES, check_parity, check_postprocess_parity, evaluate, format_report
 from .photos import PHOTO_NAMES, hf_preprocess, sample_photos
 from .tolerances import OUTPUT_KINDS, TOLERANCES, check_tolerances, drift_metrics, output_kind
 
 __all__ = [
+    "ENGINES",
     "OUTPUT_KINDS",
     "PHOTO_NAMES",
     "ParityCase",
@@ -22,6 +25,7 @@ __all__ = [
     "check_postprocess_parity",
     "check_tolerances",
     "drift_metrics",
+    "engine_parity",
     "evaluate",
     "format_report",
     "hf_preprocess",

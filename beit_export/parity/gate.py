@@ -52,29 +52,50 @@ def _worst(per_case: list[dict[str, float]]) -> dict[str, float]:
     return worst
 
 
-def evaluate(graph: Path, cases: list[ParityCase], *, task: str, precision: str = "fp32") -> dict[str, Any]:
-    """Run ``graph`` on every case with ONNX Runtime (CPU) and judge the drift; returns the report."""
-    engine = load_engine(graph, backend="onnxruntime", providers=["CPUExecutionProvider"])
+# how each parity run loads its engine: backend -> (load_engine options, the report's "backend" text)
+ENGINES = {
+    "onnxruntime": ({"backend": "onnxruntime", "providers": ["CPUExecutionProvider"]}, "onnxruntime CPUExecutionProvider"),
+    "openvino": ({"backend": "openvino", "inference_precision": "f32"}, "openvino CPU (f32 inference precision)"),
+    "openvino-bf16": ({"backend": "openvino", "inference_precision": "bf16"}, "openvino CPU (bf16 inference precision)"),
+}
+
+
+def evaluate(graph: Path, cases: list[ParityCase], *, task: str, precision: str = "fp32",
+             engine: str = "onnxruntime") -> dict[str, Any]:
+    """Run ``graph`` on every case with ``engine`` (a key of ``ENGINES``) and judge the drift; returns the report."""
+    options, described = ENGINES[engine]
+    runner = load_engine(graph, **options)
     try:
-        names = [spec.name for spec in engine.outputs]
-        case_reports, failures, per_output = [], [], {name: [] for name in names}
-        for case in cases:
-            outputs = engine.run(case.feeds)
-            case_report = {"name": case.name, "inputs": {k: list(v.shape) for k, v in case.feeds.items()}, "outputs": {}}
-            for name in names:
-                kind = output_kind(task, name)
-                metrics = drift_metrics(case.reference[name], outputs[name], kind=kind)
-                problems = _judge(metrics, precision=precision, kind=kind)
-                failures += [f"{case.name}: {name}: {problem}" for problem in problems]
-                case_report["outputs"][name] = dict(metrics, passed=not problems)
-                per_output[name].append(metrics)
-            case_reports.append(case_report)
+        return _report(_run_cases(runner, cases, task=task, precision=precision), task=task, precision=precision,
+                       backend=described)
     finally:
-        engine.close()
+        runner.close()
+
+
+def _run_cases(engine, cases: list[ParityCase], *, task: str, precision: str) -> tuple[list, list, dict]:
+    names = [spec.name for spec in engine.outputs]
+    case_reports, failures, per_output = [], [], {name: [] for name in names}
+    for case in cases:
+        outputs = engine.run(case.feeds)
+        case_report = {"name": case.name, "inputs": {k: list(v.shape) for k, v in case.feeds.items()}, "outputs": {}}
+        for name in names:
+            kind = output_kind(task, name)
+            metrics = drift_metrics(case.reference[name], outputs[name], kind=kind)
+            problems = _judge(metrics, precision=precision, kind=kind)
+            failures += [f"{case.name}: {name}: {problem}" for problem in problems]
+            case_report["outputs"][name] = dict(metrics, passed=not problems)
+            per_output[name].append(metrics)
+        case_reports.append(case_report)
+    return case_reports, failures, per_output
+
+
+def _report(results: tuple[list, list, dict], *, task: str, precision: str, backend: str) -> dict[str, Any]:
+    case_reports, failures, per_output = results
+    names = list(per_output)
     return {
         "passed": not failures,
         "precision": precision,
-        "backend": "onnxruntime CPUExecutionProvider",
+        "backend": backend,
         "reference": "transformers PyTorch model (fp32, CPU)",
         "tolerances": _tolerances(task, names, precision),
         "outputs": {name: _worst(values) for name, values in per_output.items()},

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import InputError
 from .base import Engine, EngineBase, TensorSpec, check_feeds
 
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 _TENSORRT_SUFFIXES = (".plan", ".engine", ".trt")
 
 
@@ -16,20 +16,37 @@ def load_engine(path: str | Path, *, backend: str = "auto", **options) -> Engine
 
     ``backend="auto"`` picks TensorRT for engine files and ONNX Runtime for ONNX graphs.
     ``options`` go to the backend: ``providers``, ``intra_op_threads``, ``inter_op_threads``
-    for ONNX Runtime; ``device_id`` for TensorRT.
+    for ONNX Runtime; ``threads``, ``inference_precision`` ("f32" or "bf16"), ``cache_dir`` for
+    OpenVINO; ``device_id`` for TensorRT.
     """
     path = Path(path)
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":
         backend = "tensorrt" if path.suffix in _TENSORRT_SUFFIXES else "onnxruntime"
-    if backend == "tensorrt":
-        from .tensorrt_engine import TensorRTEngine
+    return _ENGINE_CLASSES[backend]()(path, **options)
 
-        return TensorRTEngine(path, **options)
+
+def _onnxruntime():
     from .onnxruntime_engine import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(path, **options)
+    return OnnxRuntimeEngine
+
+
+def _openvino():
+    from .openvino_engine import OpenVinoEngine
+
+    return OpenVinoEngine
+
+
+def _tensorrt():
+    from .tensorrt_engine import TensorRTEngine
+
+    return TensorRTEngine
+
+
+# backend -> the engine class, imported on first use (each backend's optional dependency stays lazy)
+_ENGINE_CLASSES = {"onnxruntime": _onnxruntime, "openvino": _openvino, "tensorrt": _tensorrt}
 
 
 __all__ = ["Engine", "EngineBase", "TensorSpec", "check_feeds", "load_engine", "BACKENDS"]

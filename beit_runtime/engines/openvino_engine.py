@@ -1,0 +1,161 @@
+"""OpenVINO backend (CPU): the project's ONNX graphs compiled by OpenVINO, read directly from the .onnx file.
+
+``OpenVinoEngine(path, threads=0, inference_precision="f32")``. The inference precision is always set
+explicitly: on CPUs with bf16 units OpenVINO would otherwise pick bf16 by itself, and fp32 parity is
+the product. ``"bf16"`` is accepted only where the CPU reports BF16 among its
+OPTIMIZATION_CAPABILITIES (avx512_bf16 or AMX); elsewhere OpenVINO would silently run f32 while
+claiming bf16, so ``PrecisionUnavailableError`` is raised instead. ``threads`` (0 = OpenVINO's
+choice) is INFERENCE_NUM_THREADS.
+
+Dynamic shapes: the batch axis stays dynamic. OpenVINO 2026.4's CPU plugin cannot compile the
+dynamic-resolution graphs with every spatial axis dynamic (its MatMul refuses the rank-2 x rank-3
+products of the interpolated position tables: "Can't create dummy inputs if argument shapes ranks
+are not equal"), so a graph with dynamic non-batch axes is compiled once per input shape seen
+(batch kept dynamic; about a second per new size for BEiT-base; the last ``MAX_SHAPES`` are kept).
+Outputs match ONNX Runtime at every size (max-abs ~2e-6 on BEiT-base at 224, 320x256, 160x384).
+
+Thread safety: a compiled model is shared; each call takes an InferRequest from a pool (creating one
+when all are busy), so concurrent ``run`` calls never share a request. Results are copies owned by
+the caller (OpenVINO's default ``share_outputs=False``), not views of request memory.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArtifactError, BackendUnavailableError, InputError, PrecisionUnavailableError
+from .base import EngineBase, TensorSpec, check_feeds
+
+INSTALL_HINT = 'install it with `pip install "beit-deploy[openvino]"`'
+INFERENCE_PRECISIONS = {"f32": "f32", "bf16": "bf16"}
+DEVICE = "CPU"
+
+
+def _import_openvino():
+    try:
+        import openvino
+    except ImportError as error:
+        raise BackendUnavailableError(f"the OpenVINO backend needs openvino; {INSTALL_HINT}") from error
+    return openvino
+
+
+def cpu_capabilities() -> tuple[str, ...]:
+    """OpenVINO's OPTIMIZATION_CAPABILITIES of the CPU (e.g. FP32, INT8, BF16)."""
+    return tuple(_import_openvino().Core().get_property(DEVICE, "OPTIMIZATION_CAPABILITIES"))
+
+
+def bf16_supported() -> bool:
+    """True when the CPU has bf16 units OpenVINO uses (avx512_bf16 or AMX)."""
+    return "BF16" in cpu_capabilities()
+
+
+def _spec(port) -> TensorSpec:
+    dtype = np.dtype(port.get_element_type().to_dtype())
+    shape = tuple(dim.get_length() if dim.is_static else None for dim in port.get_partial_shape())
+    return TensorSpec(name=port.get_any_name(), dtype=dtype, shape=shape)
+
+
+def _config(*, threads: int, inference_precision: str) -> dict:
+    if inference_precision not in INFERENCE_PRECISIONS:
+        raise InputError(f"inference_precision must be one of {sorted(INFERENCE_PRECISIONS)}, got {inference_precision!r}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise InputError(f"threads must be a non-negative integer (0 = OpenVINO's choice), got {threads!r}")
+    if inference_precision == "bf16" and not bf16_supported():
+        raise PrecisionUnavailableError(
+            f"bf16 needs a CPU with bf16 units (avx512_bf16 or AMX); this one offers {list(cpu_capabilities())}. "
+            "Use precision='fp32' here, or run on a CPU with bf16 support (e.g. Intel Sapphire Rapids, AMD Zen 4)"
+        )
+    config = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISIONS[inference_precision], "PERFORMANCE_HINT": "LATENCY"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    return config
+
+
+MAX_SHAPES = 8
+
+
+class _Compiled:
+    """One CompiledModel and its pool of InferRequests (one is created whenever all are busy)."""
+
+    def __init__(self, compiled) -> None:
+        self.compiled, self._free = compiled, queue.SimpleQueue()
+
+    def infer(self, feeds: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
+        try:
+            request = self._free.get_nowait()
+        except queue.Empty:
+            request = self.compiled.create_infer_request()
+        try:
+            result = request.infer(dict(feeds))
+            return {name: np.asarray(result[name]) for name in names}  # OVDict values own their data
+        finally:
+            self._free.put(request)
+
+
+class OpenVinoEngine(EngineBase):
+    """An OpenVINO model on the CPU; ``run`` is safe to call from several threads at once."""
+
+    def __init__(self, path: str | Path, *, threads: int = 0, inference_precision: str = "f32",
+                 cache_dir: str | Path | None = None) -> None:
+        self._ov = ov = _import_openvino()
+        path = Path(path)
+        if not path.is_file():
+            raise ArtifactError(f"ONNX graph {path} does not exist")
+        self._config = _config(threads=threads, inference_precision=inference_precision)
+        if cache_dir is not None:
+            self._config["CACHE_DIR"] = str(cache_dir)
+        self._core = ov.Core()
+        try:
+            self._model = self._core.read_model(str(path))
+        except RuntimeError as error:
+            raise ArtifactError(f"OpenVINO could not read {path}: {str(error)[:500]}") from error
+        self.path, self.inference_precision = path, inference_precision
+        self.inputs = tuple(_spec(port) for port in self._model.inputs)
+        self.outputs = tuple(_spec(port) for port in self._model.outputs)
+        self._per_shape = any(dim is None for spec in self.inputs for dim in spec.shape[1:])
+        self._compiled: dict[tuple, _Compiled] = {}
+        self._lock = threading.Lock()
+        if not self._per_shape:
+            self._compiled[()] = _Compiled(self._compile(self._model))
+
+    def _compile(self, model):
+        try:
+            return self._core.compile_model(model, DEVICE, self._config)
+        except RuntimeError as error:
+            raise ArtifactError(f"OpenVINO could not compile {self.path}: {str(error)[:500]}") from error
+
+    def _for_shapes(self, feeds: Mapping[str, np.ndarray]) -> _Compiled:
+        key = tuple(tuple(feeds[spec.name].shape[1:]) for spec in self.inputs) if self._per_shape else ()
+        with self._lock:
+            if self._model is None:
+                raise InputError("this engine is closed; load it again with load_engine(...)")
+            found = self._compiled.pop(key, None)
+            if found is None:
+                model = self._model.clone()
+                model.reshape({spec.name: self._ov.PartialShape([-1, *shape]) for spec, shape in zip(self.inputs, key)})
+                found = _Compiled(self._compile(model))
+            self._compiled[key] = found  # most recently used last
+            while len(self._compiled) > MAX_SHAPES:
+                del self._compiled[next(iter(self._compiled))]
+        return found
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self._model is None:
+            raise InputError("this engine is closed; load it again with load_engine(...)")
+        check_feeds(self.inputs, feeds)
+        compiled = self._for_shapes(feeds)
+        try:
+            return compiled.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()},
+                                  [spec.name for spec in self.outputs])
+        except RuntimeError as error:
+            raise InputError(f"OpenVINO refused the inputs: {str(error)[:300]}") from error
+
+    def close(self) -> None:
+        with self._lock:
+            self._model = None
+            self._compiled = {}
