@@ -18,7 +18,7 @@ import torch
 from beit_runtime.errors import BackendUnavailableError
 
 from .artifact import check_output, graph_entry, refresh_file_records, staged_artifact, write_manifest
-from .errors import ExportError
+from .errors import ExportError, ParityError
 from .graph import build_segmentation_postprocess, export_onnx, graph_summary, segmentation_postprocessing_record
 from .modeling import config_image_size, make_export_module
 from .options import ExportOptions
@@ -54,7 +54,7 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
         if options.fp16:
             _reduced_precision(state, "fp16", convert_to_fp16)
         if options.int8:
-            _reduced_precision(state, "int8", lambda src, dst: _quantize(state, src, dst))
+            _int8(state)
         if checkpoint.task == "semantic-segmentation":
             _postprocess_graph(state)
         _tensorrt_compatibility(state)
@@ -76,6 +76,7 @@ class _State:
         self.parity: dict[str, dict[str, Any]] = {}
         self.tensorrt: dict[str, Any] = {}
         self.cases: list = []
+        self.quantized_convolutions = 0
 
 
 def _check_environment(checkpoint, options: ExportOptions) -> None:
@@ -131,27 +132,46 @@ def _verify(state: _State, variant: str) -> None:
                            variant=variant, dynamic_int8=state.options.int8_mode == "dynamic")
     if others:
         state.progress(f"parity of the {variant} graph on other engines: " + ", ".join(
-            f"{name} {'passed' if record.get('measured') else 'not measured'}" for name, record in others.items()))
+            f"{name} {_engine_status(record)}" for name, record in others.items()))
         state.parity[variant]["engines"] = others
+
+
+def _engine_status(record: dict) -> str:
+    if not record.get("measured"):
+        return "not measured"
+    return "passed" if record["passed"] else "FAILED (recorded; the runtime refuses this engine for this graph)"
 
 
 def _reduced_precision(state: _State, variant: str, convert: Callable[[Path, Path], dict]) -> None:
     state.progress(f"writing the {variant} graph")
     report = convert(state.folder / MODEL_FILE, state.folder / VARIANT_FILES[variant])
-    notes = str(report.get("notes") or "")
     state.graphs[variant] = graph_entry(state.folder, VARIANT_FILES[variant], precision=variant,
-                                        opset=state.options.opset, notes=notes)
+                                        opset=state.options.opset, notes=str(report.get("notes") or ""))
     _verify(state, variant)
     state.parity[variant]["conversion"] = {k: v for k, v in report.items() if k != "notes"}
 
 
-def _quantize(state: _State, src: Path, dst: Path) -> dict:
+def _int8(state: _State) -> None:
+    """int8; a static graph with quantized head convolutions falls back to linear layers only when it fails parity."""
+    try:
+        _reduced_precision(state, "int8", lambda src, dst: _quantize(state, src, dst, convolutions=True))
+    except ParityError as error:
+        if not state.quantized_convolutions:
+            raise
+        state.progress("int8 with quantized head convolutions failed parity; quantizing the linear layers only")
+        _reduced_precision(state, "int8", lambda src, dst: _quantize(state, src, dst, convolutions=False))
+        state.parity["int8"]["conversion"]["head_convolutions"] = (
+            "kept float: with them the graph failed parity: " + "; ".join(error.report.get("failures", [])[:3]))
+
+
+def _quantize(state: _State, src: Path, dst: Path, *, convolutions: bool) -> dict:
     if state.options.int8_mode == "dynamic":
         return quantize_int8_dynamic(src, dst)
     batches = [case.feeds for case in state.cases if case.name.startswith("photos")]
     batches = batches or [case.feeds for case in state.cases[:1]]
-    report = quantize_int8_static(src, dst, calibration_batches=batches)
+    report = quantize_int8_static(src, dst, calibration_batches=batches, convolutions=convolutions)
     report["calibration_data"] = "scikit-image photos preprocessed by the checkpoint's HF image processor"
+    state.quantized_convolutions = report.get("quantized_convolutions", 0)
     return report
 
 

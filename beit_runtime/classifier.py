@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,10 @@ class Classifier(ArtifactModel):
     __call__ = classify
 
     def _top(self, probabilities: np.ndarray, top_k: int) -> list[Prediction]:
-        order = np.argsort(-probabilities, kind="stable")[: min(top_k, probabilities.shape[0])]
-        labels = self.labels
-        return [Prediction(label=labels.get(int(i), f"LABEL_{int(i)}"), id=int(i), score=float(probabilities[i])) for i in order]
+        return top_predictions(probabilities, top_k, self.labels)
+
+
+def top_predictions(probabilities: np.ndarray, top_k: int, labels: Mapping[int, str]) -> list[Prediction]:
+    """The ``top_k`` best classes of one row of probabilities, best first (ties: lower id first)."""
+    order = np.argsort(-probabilities, kind="stable")[: min(top_k, probabilities.shape[0])]
+    return [Prediction(label=labels.get(int(i), f"LABEL_{int(i)}"), id=int(i), score=float(probabilities[i])) for i in order]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,7 @@ class FeatureExtractor(ArtifactModel):
         decoded, single = self.load_images(images, channel_order=channel_order)
         outputs = self.run_images(decoded)
         hidden = outputs["last_hidden_state"].astype(np.float32, copy=False)
-        pooled = outputs.get("pooler_output")
-        pooled = hidden[:, 0] if pooled is None else pooled.astype(np.float32, copy=False)
+        pooled = pooled_embedding(outputs)
         if not patch_tokens:
             return pooled[0] if single else pooled
         features = Features(pooled=pooled, patch_tokens=hidden[:, 1:], cls_token=hidden[:, 0])
@@ -44,3 +44,11 @@ class FeatureExtractor(ArtifactModel):
         return features
 
     __call__ = extract
+
+
+def pooled_embedding(outputs: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, D) float32 embeddings from a backbone's outputs: ``pooler_output``, else the CLS token."""
+    pooled = outputs.get("pooler_output")
+    if pooled is None:
+        return outputs["last_hidden_state"].astype(np.float32, copy=False)[:, 0]
+    return pooled.astype(np.float32, copy=False)

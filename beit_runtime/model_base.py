@@ -101,11 +101,23 @@ class ArtifactModel:
         if self.backend == "tensorrt":
             return load_engine(self.manifest.engine_path(variant), backend="tensorrt")
         graph = self.manifest.graph_path(variant)
+        self._check_engine_parity(variant)
         if self.manifest.graphs[variant].get("role", "model") != "model":
             raise ManifestError(f"graph '{variant}' of {self.manifest.folder} is not a model graph; {REEXPORT_HINT}")
         options = {"onnxruntime": {"providers": providers, "intra_op_threads": intra_op_threads},
                    "openvino": {"threads": intra_op_threads, **extra}}[self.backend]
         return load_engine(graph, backend=self.backend, **options)
+
+    def _check_engine_parity(self, variant: str) -> None:
+        """Refuse an engine whose parity record for this graph (written by the exporter) failed."""
+        name = "openvino-bf16" if self.precision == "bf16" else self.backend
+        record = (self.manifest.data.get("parity", {}).get(variant, {}).get("engines") or {}).get(name)
+        if record and record.get("measured") and not record.get("passed"):
+            figures = ", ".join(f"{out}: rel_l2 {m.get('rel_l2', float('nan')):.3g}" for out, m in record["outputs"].items())
+            raise ManifestError(
+                f"the exporter measured the '{variant}' graph of {self.manifest.folder} on {name} outside the "
+                f"{record['precision']} tolerances ({figures}); use backend='onnxruntime' for this precision"
+            )
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from .engines import Engine, load_engine
 from .errors import InputError, ManifestError
-from .manifest import REEXPORT_HINT
+from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
 from .sliding import (
     cut_crops,
@@ -72,6 +72,27 @@ def _pair(value: int | Sequence[int] | None, *, name: str) -> tuple[int, int] | 
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair):
         raise InputError(f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}")
     return int(pair[0]), int(pair[1])
+
+
+def load_postprocess_engine(manifest: Manifest, *, providers: Sequence[str] | None = None, intra_op_threads: int = 0) -> Engine:
+    """The artifact's fused "postprocess" graph (logits + target_size -> labels) on ONNX Runtime, checked."""
+    path = manifest.graph_path(POSTPROCESS_VARIANT)
+    engine = load_engine(path, backend="onnxruntime", providers=providers, intra_op_threads=intra_op_threads)
+    names = sorted(spec.name for spec in engine.inputs)
+    if names != ["logits", "target_size"]:
+        engine.close()
+        raise ManifestError(
+            f"the 'postprocess' graph of {manifest.folder} takes {names}, expected logits and target_size; {REEXPORT_HINT}"
+        )
+    return engine
+
+
+def labels_at_size(logits: np.ndarray, size: Sequence[int], *, postprocess: Engine | None = None) -> np.ndarray:
+    """One image's (C, h, w) logits -> (H, W) int32 labels at ``size``: the fused graph when given, else numpy."""
+    if postprocess is None:
+        return upsample_argmax(logits, size)
+    feeds = {"logits": logits[None].astype(np.float32), "target_size": np.asarray(size, dtype=np.int64)}
+    return postprocess.run(feeds)["labels"][0].astype(np.int32, copy=False)
 
 
 class Segmenter(ArtifactModel):
@@ -127,16 +148,7 @@ class Segmenter(ArtifactModel):
             raise InputError(f"stride {self.stride} must not exceed crop_size {self.crop_size}: windows would leave gaps")
 
     def _load_postprocess(self, *, providers: Sequence[str] | None, intra_op_threads: int) -> Engine:
-        path = self.manifest.graph_path(POSTPROCESS_VARIANT)
-        engine = load_engine(path, backend="onnxruntime", providers=providers, intra_op_threads=intra_op_threads)
-        names = sorted(spec.name for spec in engine.inputs)
-        if names != ["logits", "target_size"]:
-            engine.close()
-            raise ManifestError(
-                f"the 'postprocess' graph of {self.manifest.folder} takes {names}, expected logits and "
-                f"target_size; {REEXPORT_HINT}"
-            )
-        return engine
+        return load_postprocess_engine(self.manifest, providers=providers, intra_op_threads=intra_op_threads)
 
     def close(self) -> None:
         if self.postprocess is not None:
@@ -174,12 +186,7 @@ class Segmenter(ArtifactModel):
         if return_scores:
             scores = resize_bilinear(logits, size)
             return SegmentationResult(np.argmax(scores, axis=0).astype(np.int32), scores, self.labels)
-        if self.postprocess is not None:
-            feeds = {"logits": logits[None].astype(np.float32), "target_size": np.asarray(size, dtype=np.int64)}
-            labels = self.postprocess.run(feeds)["labels"][0].astype(np.int32, copy=False)
-        else:
-            labels = upsample_argmax(logits, size)
-        return SegmentationResult(labels, None, self.labels)
+        return SegmentationResult(labels_at_size(logits, size, postprocess=self.postprocess), None, self.labels)
 
     # ----------------------------------------------------------------- sliding-window mode
     def slide_logits(self, image: np.ndarray) -> np.ndarray:

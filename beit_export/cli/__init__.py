@@ -3,6 +3,7 @@
     beit-export --model MODEL [--random-init] [--task TASK] [--output DIR] [--fp16] [--int8]
                 [--tensorrt] [--dynamic-resolution] [--opset 18] [--revision REV] [--overwrite]
     beit-export build-engine ARTIFACT [--graph fp16] [--min-batch 1] [--opt-batch 8] [--max-batch 32]
+    beit-export triton ARTIFACT --output REPO [--model-backend onnxruntime|tensorrt|python] [--name NAME] ...
 
 Each subcommand is a module of this package with ``build_parser()`` and ``run(args)``. Exit codes:
 0 success, 2 usage error or unusable --model/--output, 3 parity failure, 4 graph check failure
@@ -21,11 +22,11 @@ from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDepl
 
 from ..artifact import OutputExistsError
 from ..errors import GraphCheckError, ModelLoadError, ParityError, UnsupportedCheckpointError
-from . import build_engine, export
+from . import build_engine, export, triton
 from .common import PROG, parse
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARITY, EXIT_GRAPH, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
-SUBCOMMANDS = {"build-engine": build_engine}
+SUBCOMMANDS = {"build-engine": build_engine, "triton": triton}
 
 
 def exit_code(error: BaseException) -> int:

@@ -4,8 +4,12 @@ ONNX Runtime is the exporter's reference engine (``gate.check_parity``). When Op
 the fp32 graph is also run on OpenVINO at f32 (held to the fp32 tolerances) and, where the CPU has bf16
 units, at bf16 (held to the bf16 tolerances); the static QDQ int8 graph runs on OpenVINO's int8
 kernels (int8 tolerances). Each measured record is a full parity report; a record that could not be
-measured says why. A measured record that fails raises ``ParityError``: the artifact would otherwise
-claim an engine it cannot back.
+measured says why. An fp32 failure raises ``ParityError`` (fp32 parity is the artifact's contract). A
+bf16 or int8 failure is recorded with ``passed: false`` and the runtime refuses that engine for that
+precision (``beit_runtime.model_base``): e.g. OpenVINO 2026.4 on an AVX2-only CPU computes the
+symmetric-int8 QDQ convolutions of a segmentation head with rel-L2 0.18 where ONNX Runtime gives
+0.04 (the demo segmentation model); asymmetric uint8 activations would fix it there but TensorRT needs
+zero points of 0.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def engine_parity(graph: Path, cases: list[ParityCase], *, task: str, variant: s
             continue
         engine, precision = planned
         report = dict(evaluate(Path(graph), cases, task=task, precision=precision, engine=engine), measured=True)
-        if not report["passed"]:
+        if not report["passed"] and precision == "fp32":
             raise ParityError(
                 format_report(report, graph=f"{Path(graph).name} on {engine}") + f"\nThe graph does not reproduce "
                 f"the PyTorch model on {engine}; no artifact was written.", report=report)

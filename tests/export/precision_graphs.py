@@ -76,7 +76,10 @@ def _convert(graphs: TinyGraphs) -> None:
     graphs.reports["fp16"] = convert_to_fp16(src, graphs.path("fp16"))
     graphs.reports["int8"] = quantize_int8_dynamic(src, graphs.path("int8"))
     batches = [{name: value[i : i + 2] for name, value in graphs.feeds.items()} for i in range(0, 6, 2)]
-    graphs.reports["int8-qdq"] = quantize_int8_static(src, graphs.path("int8-qdq"), calibration_batches=batches)
+    # linear layers only: the random tiny segmentation head's logits are too small for int8 convolutions
+    # (the pipeline falls back the same way); test_precision quantizes the head separately
+    graphs.reports["int8-qdq"] = quantize_int8_static(src, graphs.path("int8-qdq"), calibration_batches=batches,
+                                                      convolutions=False)
 
 
 @functools.lru_cache(maxsize=None)

@@ -150,3 +150,12 @@ def test_tensorrt_flag_without_tensorrt(tmp_path):
     with pytest.raises(BackendUnavailableError, match="build-engine"):
         export_artifact(tiny_checkpoint("vit", "backbone"), output=tmp_path / "out", options=ExportOptions(tensorrt=True))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_falls_back_to_linear_layers_when_the_quantized_head_fails_parity(tmp_path):
+    # a random tiny UperNet head has logits of ~1e-3: int8 convolutions there cannot hold the tolerances
+    output = export_artifact(tiny_checkpoint("beit", "semantic-segmentation"), output=tmp_path / "s",
+                             options=ExportOptions(int8=True))
+    conversion = load_manifest(output).data["parity"]["int8"]["conversion"]
+    assert conversion["quantized_convolutions"] == 0 and conversion["head_convolutions"].startswith("kept float")
+    assert load_manifest(output).data["parity"]["int8"]["passed"]

@@ -17,6 +17,8 @@ from beit_export.checkpoint import load_checkpoint
 from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime import Segmenter
+from beit_runtime.errors import ManifestError
+from beit_runtime.manifest import load_manifest
 
 MEASURED_MIOU = 0.492  # these 40 scenes, shipped checkpoint, ORT fp32 (PyTorch gives the same figure)
 MIN_MIOU = 0.44  # measured - 0.05
@@ -29,7 +31,7 @@ SIZES = ((96, 96), (128, 128), (160, 224), (256, 144), None)  # None: random siz
 def demo_artifact(tmp_path_factory):
     checkpoint = load_checkpoint(str(checkpoint_dir()))
     return export_artifact(checkpoint, output=tmp_path_factory.mktemp("demo") / "artifact",
-                           options=ExportOptions(photos=False))
+                           options=ExportOptions(int8=True))  # static QDQ, head convolutions included
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +62,29 @@ def test_runtime_reaches_the_stated_miou(demo_artifact, scenes):
     report = dict(zip(CLASS_NAMES, np.round(per_class, 3)))
     assert miou >= MIN_MIOU, f"mIoU {miou:.3f} < {MIN_MIOU}; per class {report}"
     assert np.nanmin(per_class) >= MIN_CLASS_IOU, f"a class collapsed: {report}"
+
+
+def test_int8_with_quantized_head_keeps_the_miou(demo_artifact, scenes):
+    images, masks = [image for image, _ in scenes], [mask for _, mask in scenes]
+    labels = {}
+    for precision in ("fp32", "int8"):
+        with Segmenter(demo_artifact, precision=precision, batch_size=4) as segmenter:
+            labels[precision] = [result.labels for result in segmenter.segment(images)]
+    conversion = load_manifest(demo_artifact).data["parity"]["int8"]["conversion"]
+    assert conversion["quantized_convolutions"] >= 10 and "Conv" in conversion["quantized_op_types"]
+    agreement = np.mean([np.mean(a == b) for a, b in zip(labels["fp32"], labels["int8"])])
+    fp32, _ = mean_iou(labels["fp32"], masks, num_classes=len(CLASS_NAMES))
+    int8, _ = mean_iou(labels["int8"], masks, num_classes=len(CLASS_NAMES))
+    assert agreement >= 0.99 and abs(int8 - fp32) <= 0.02, (agreement, fp32, int8)
+
+
+def test_an_engine_that_failed_parity_is_refused(demo_artifact):
+    record = load_manifest(demo_artifact).data["parity"]["int8"].get("engines", {}).get("openvino")
+    if not record or not record.get("measured"):
+        pytest.skip("openvino is not installed: no OpenVINO parity record to honour")
+    if record["passed"]:
+        with Segmenter(demo_artifact, precision="int8", backend="openvino") as segmenter:
+            assert segmenter.backend == "openvino"
+        return
+    with pytest.raises(ManifestError, match="outside the int8 tolerances"):
+        Segmenter(demo_artifact, precision="int8", backend="openvino")

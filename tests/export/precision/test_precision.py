@@ -179,3 +179,19 @@ def test_fp16_dynamic_resolution_graph_matches_pytorch_at_another_size(tmp_path)
     logits = _run(tmp_path / "model.fp16.onnx", {"pixel_values": pixels})["logits"]
     metrics = drift_metrics(reference, logits, kind="logits")
     assert check_tolerances(metrics, precision="fp16", kind="logits") == [], metrics
+
+
+
+def test_static_int8_quantizes_the_segmentation_head_but_not_its_ends(tmp_path):
+    graphs = tiny_graphs("semantic-segmentation")
+    batches = [{name: value[i : i + 2] for name, value in graphs.feeds.items()} for i in range(0, 6, 2)]
+    report = quantize_int8_static(graphs.path("fp32"), tmp_path / "q.onnx", calibration_batches=batches)
+    model = onnx.load(str(tmp_path / "q.onnx"))
+    produced_by = {out: node.op_type for node in model.graph.node for out in node.output}
+    convs = [node for node in model.graph.node if node.op_type == "Conv"]
+    quantized = [node for node in convs if produced_by.get(node.input[0]) == "DequantizeLinear"]
+    assert len(quantized) == len(convs) - 2 >= 1
+    first = next(node for node in convs if node.input[0] == "pixel_values")
+    classifier = next(node for node in convs if "logits" in node.output)
+    assert first not in quantized and classifier not in quantized
+    assert report["quantized_convolutions"] == len(quantized) and "Conv" in report["quantized_op_types"]

@@ -1,0 +1,68 @@
+"""``TritonRepositoryOptions``: every choice ``beit-export triton`` makes, validated when made.
+
+Defaults: the onnxruntime backend (what stock Triton builds and the NGC containers have), fp32, CPU
+instances, ``max_batch_size`` 8 with a 2 ms queue delay (long enough on a busy server to form
+batches, short next to a BEiT-base forward pass), one instance per model, top-5.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..options import ExportOptionsError
+
+MODEL_BACKENDS = ("onnxruntime", "tensorrt", "python")
+PRECISIONS = ("fp32", "fp16", "int8")
+KINDS = ("cpu", "gpu")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class TritonOptionsError(ExportOptionsError):
+    """An option of ``beit-export triton`` cannot be used; the message names the accepted values."""
+
+
+def _positive(name: str, value: object, *, allow_zero: bool = False) -> None:
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise TritonOptionsError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TritonRepositoryOptions:
+    """How to serve an artifact; ``name=None`` takes a name from the artifact folder."""
+
+    name: str | None = None
+    precision: str = "fp32"
+    model_backend: str = "onnxruntime"
+    max_batch_size: int = 8
+    instances: int = 1
+    kind: str = "cpu"
+    max_queue_delay_us: int = 2000
+    preferred_batch_sizes: tuple[int, ...] = ()
+    top_k: int = 5
+    intra_op_threads: int = 0
+    execution_env: str | None = None
+
+    def __post_init__(self) -> None:
+        for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):
+            if getattr(self, field) not in allowed:
+                raise TritonOptionsError(f"{field.replace('_', '-')} must be one of {allowed}, got {getattr(self, field)!r}")
+        if self.name is not None and not _NAME.match(self.name):
+            raise TritonOptionsError(
+                f"--name {self.name!r} is not a usable Triton model name: letters, digits, '_', '-', '.', not first"
+            )
+        _positive("--max-batch-size", self.max_batch_size)
+        _positive("--instances", self.instances)
+        _positive("--top-k", self.top_k)
+        _positive("--max-queue-delay-us", self.max_queue_delay_us, allow_zero=True)
+        _positive("--intra-op-threads", self.intra_op_threads, allow_zero=True)
+        object.__setattr__(self, "preferred_batch_sizes", tuple(self.preferred_batch_sizes))
+        for size in self.preferred_batch_sizes:
+            _positive("--preferred-batch-sizes", size)
+            if size > self.max_batch_size:
+                raise TritonOptionsError(
+                    f"--preferred-batch-sizes {size} exceeds --max-batch-size {self.max_batch_size}; lower it or raise the max"
+                )
+        if self.model_backend == "tensorrt" and self.kind != "gpu":
+            raise TritonOptionsError("--model-backend tensorrt runs TensorRT plans, which need a GPU: add --kind gpu")

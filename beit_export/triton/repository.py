@@ -1,0 +1,121 @@
+"""``write_repository``: an artifact folder -> a Triton model repository, staged and renamed into place.
+
+Layout for artifact NAME (``beit_runtime.triton.protocol.model_names``)::
+
+    REPO/README.md, repository.json          how to serve and call it; what wrote it (Triton ignores files here)
+    REPO/NAME/config.pbtxt, 1/               the ensemble clients call (not for masked image modeling)
+    REPO/NAME_preprocess/1/model.py, artifact/manifest.json, beit_runtime/
+    REPO/NAME_engine/1/<graph>.onnx | model.plan | (python) model.py, artifact/ (the whole artifact), beit_runtime/
+    REPO/NAME_postprocess/1/model.py, artifact/manifest.json [+ postprocess.onnx], beit_runtime/
+
+The repository is written into a hidden folder beside ``output`` by ``beit_export.artifact.staged_artifact``
+and renamed when complete: a failure or Ctrl-C leaves no partial repository. Large files are
+hard-linked from the artifact when both lie on one filesystem (artifacts are never modified in
+place), else copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from beit_runtime.manifest import MANIFEST_FILE, Manifest, load_manifest
+from beit_runtime.triton import protocol
+from beit_runtime.triton.install import backend_requirements
+
+from .. import __version__
+from ..artifact import staged_artifact
+from .configs import ensemble_config, postprocess_config, preprocess_config
+from .engine_config import engine_config, engine_files
+from .options import TritonOptionsError, TritonRepositoryOptions
+from .pbtxt import to_pbtxt
+from .readme import repository_readme
+from .vendoring import model_py, runtime_digest, vendor_runtime
+
+FORMAT_NAME = "beit-deploy-triton-repository"
+
+
+def default_name(artifact: Path) -> str:
+    """A Triton model name from the artifact folder's name."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(artifact).resolve().name).lstrip("_.-")
+    return name or "model"
+
+
+def repository_configs(manifest: Manifest, options: TritonRepositoryOptions, *, name: str) -> dict[str, dict]:
+    """{Triton model name: config dict} for every model of the repository."""
+    if options.precision not in manifest.graphs:
+        raise TritonOptionsError(
+            f"artifact {manifest.folder} has no {options.precision} graph (it has {', '.join(sorted(manifest.graphs))}); "
+            f"re-export with --{options.precision} or choose another --precision"
+        )
+    names = protocol.model_names(name)
+    configs = {names["preprocess"]: preprocess_config(names, manifest, options),
+               names["engine"]: engine_config(names, manifest, options)}
+    if manifest.task in protocol.ENSEMBLE_TASKS:
+        configs[names["postprocess"]] = postprocess_config(names, manifest, options)
+        configs[names["ensemble"]] = ensemble_config(names, manifest, options, version=__version__)
+    return configs
+
+
+def write_repository(artifact: str | Path, output: str | Path, *, options: TritonRepositoryOptions = TritonRepositoryOptions(),
+                     overwrite: bool = False) -> Path:
+    """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute)."""
+    manifest = load_manifest(artifact)
+    name = options.name or default_name(manifest.folder)
+    configs = repository_configs(manifest, options, name=name)
+    names = protocol.model_names(name)
+    digest = runtime_digest()
+    with staged_artifact(Path(output), overwrite=overwrite) as stage:
+        for model, config in configs.items():
+            version_dir = stage / model / "1"
+            version_dir.mkdir(parents=True)  # an ensemble needs its (empty) version folder too
+            (stage / model / "config.pbtxt").write_text(to_pbtxt(config), encoding="utf-8")
+            if config.get("backend") == "python":
+                role = next(role for role, value in names.items() if value == model)
+                _python_model_files(version_dir, manifest, role=role, model=model, digest=digest)
+            elif model == names["engine"]:
+                for inside, source in engine_files(manifest, options).items():
+                    _link_or_copy(manifest.file_path(source), version_dir / inside)
+        record = _record(manifest, options, names, configs, digest)
+        (stage / protocol.REPOSITORY_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        (stage / "README.md").write_text(repository_readme(record), encoding="utf-8")
+    return Path(output).expanduser().absolute()
+
+
+def _python_model_files(version_dir: Path, manifest: Manifest, *, role: str, model: str, digest: str) -> None:
+    vendor_runtime(version_dir)
+    (version_dir / "model.py").write_text(model_py(model=model, role=role, version=__version__, digest=digest), encoding="utf-8")
+    folder = version_dir / protocol.ARTIFACT_FOLDER
+    if role == "engine":
+        shutil.copytree(manifest.folder, folder, copy_function=_link_or_copy)
+        return
+    folder.mkdir()
+    shutil.copyfile(manifest.folder / MANIFEST_FILE, folder / MANIFEST_FILE)
+    if role == "postprocess" and "postprocess" in manifest.graphs:
+        graph = manifest.graphs["postprocess"]["file"]
+        _link_or_copy(manifest.graph_path("postprocess"), folder / graph)
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _record(manifest: Manifest, options: TritonRepositoryOptions, names: dict, configs: dict, digest: str) -> dict:
+    return {
+        "format": FORMAT_NAME, "schema_version": 1, "name": names["ensemble"], "task": manifest.task,
+        "models": {role: model for role, model in names.items() if model in configs},
+        "options": {key: value for key, value in vars(options).items()},
+        "outputs": [spec["name"] for spec in configs.get(names["ensemble"], {}).get("output", [])],
+        "artifact": {"folder": str(manifest.folder.resolve()), "source": manifest.data.get("source", {}),
+                     "created": manifest.data.get("created")},
+        "beit_deploy": __version__, "beit_runtime_sha256": digest,
+        "python_backend_requirements": backend_requirements(),
+        "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,78 @@
+"""``beit-export triton``: the repository's files, the beit_runtime copy, staging, and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from beit_export.cli import main
+from beit_export.triton import repository
+from beit_export.triton.vendoring import PACKAGE_DIR, runtime_digest
+from beit_runtime.manifest import load_manifest
+
+
+def test_python_backend_repository_layout(beit_segmentation_artifact, tmp_path, capsys):
+    output = tmp_path / "repo"
+    assert main(["triton", str(beit_segmentation_artifact), "--output", str(output), "--name", "seg",
+                 "--model-backend", "python"]) == 0
+    assert "beit-serve" in capsys.readouterr().out
+    models = sorted(path.name for path in output.iterdir() if path.is_dir())
+    assert models == ["seg", "seg_engine", "seg_postprocess", "seg_preprocess"]
+    assert list((output / "seg" / "1").iterdir()) == []  # the ensemble's empty version folder
+    for model in ("seg_engine", "seg_postprocess", "seg_preprocess"):
+        version = output / model / "1"
+        role = model.removeprefix("seg_")
+        assert f"beit_runtime.triton.backend.{role} import TritonPythonModel" in (version / "model.py").read_text()
+        assert runtime_digest(version / "beit_runtime") == runtime_digest(PACKAGE_DIR)  # byte for byte the writer's runtime
+    engine_copy = load_manifest(output / "seg_engine" / "1" / "artifact")  # whole artifact, every hash verified
+    assert engine_copy.task == "semantic-segmentation"
+    assert sorted(p.name for p in (output / "seg_postprocess" / "1" / "artifact").iterdir()) == ["manifest.json", "postprocess.onnx"]
+    record = json.loads((output / "repository.json").read_text())
+    assert record["models"]["engine"] == "seg_engine" and record["beit_runtime_sha256"] == runtime_digest()
+    assert any(item.startswith("numpy") and "<2" in item for item in record["python_backend_requirements"])
+    readme = (output / "README.md").read_text()
+    for expected in ("beit-serve REPO", "nvcr.io/nvidia/tritonserver", "RemoteSegmenter", "/v2/models/seg/infer", "numpy<2"):
+        assert expected in readme
+
+
+def test_onnxruntime_repository_carries_the_graph_only(beit_classifier_artifact, tmp_path):
+    output = tmp_path / "repo"
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output)]) == 0
+    name = repository.default_name(beit_classifier_artifact)
+    engine = output / f"{name}_engine"
+    assert sorted(p.name for p in (engine / "1").iterdir()) == ["model.onnx"]
+    assert 'platform: "onnxruntime_onnx"' in (engine / "config.pbtxt").read_text()
+    assert (engine / "1" / "model.onnx").read_bytes() == (beit_classifier_artifact / "model.onnx").read_bytes()
+
+
+def test_existing_output_needs_overwrite_and_usage_errors_exit_2(beit_classifier_artifact, tmp_path, capsys):
+    output = tmp_path / "repo"
+    output.mkdir()
+    (output / "keep.txt").write_text("x")
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output)]) == 2
+    assert "--overwrite" in capsys.readouterr().err and (output / "keep.txt").exists()
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--overwrite"]) == 0
+    assert not (output / "keep.txt").exists()
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "r2"), "--model-backend", "tensorrt"]) == 2
+    assert "--kind gpu" in capsys.readouterr().err
+    assert main(["triton", str(tmp_path / "nothing"), "--output", str(tmp_path / "r3")]) == 2
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+
+
+def test_a_failure_midway_leaves_no_partial_repository(beit_classifier_artifact, tmp_path, monkeypatch):
+    def fail(version_dir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(repository, "vendor_runtime", fail)
+    output = tmp_path / "repo"
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--model-backend", "python"]) == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_lists_every_option(capsys):
+    assert main(["triton", "--help"]) == 0
+    text = capsys.readouterr().out
+    for option in ("--name", "--precision", "--model-backend", "--max-batch-size", "--instances", "--kind",
+                   "--max-queue-delay-us", "--preferred-batch-sizes", "--top-k"):
+        assert option in text
