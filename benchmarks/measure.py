@@ -1,10 +1,8 @@
-"""Timing loop, latency statistics and the progress line on stderr."""
+"""The timing plan, latency statistics and the progress line on stderr."""
 
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,29 +41,6 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
-
-
-def time_calls(call: Callable[[], object], *, plan: TimingPlan, progress: Progress | None = None) -> list[float]:
-    """Run ``call`` ``plan.warmup`` times untimed, then time it; returns seconds per call."""
-    warm_started = time.perf_counter()
-    for index in range(plan.warmup):
-        call()
-        if progress:
-            progress.update(f"warm-up {index + 1}/{plan.warmup}")
-        if time.perf_counter() - warm_started > plan.time_limit_s / 4:
-            break
-    times: list[float] = []
-    started = time.perf_counter()
-    while len(times) < plan.iterations:
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-        if progress and (len(times) == 1 or len(times) % 5 == 0):
-            progress.update(f"{len(times)}/{plan.iterations} p50 {np.median(times) * 1e3:.1f} ms")
-        over_time = time.perf_counter() - started > plan.time_limit_s
-        if over_time and len(times) >= plan.min_iterations:
-            break
-    return times
 
 
 def latency_stats(times: list[float], *, batch: int) -> dict[str, float]:

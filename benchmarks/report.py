@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from .flops import model_macs
 
-STATUS_MARK = {"met": "met", "missed": "**missed**", "not measured": "not measured"}
+STATUS_MARK = {"met": "met", "missed": "**missed**", "unsettled": "unsettled (noise wider than the margin)",
+               "not measured": "not measured"}
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -26,23 +27,30 @@ def _measured(model: dict):
             yield name, batch, entry, (model.get("derived") or {}).get(name, {}).get(batch, {})
 
 
+def _with_iqr(figures: dict, key: str) -> str | None:
+    if key not in figures:
+        return None
+    low, high = figures.get(key + "_iqr", [None, None])
+    return f"{figures[key]:.2f} [{low:.2f}-{high:.2f}]" if low is not None else f"{figures[key]:.2f}"
+
+
 def latency_table(model: dict) -> str:
     rows = [
         (name, batch, e["engine"]["p50_ms"], e["engine"]["p90_ms"], e["engine"]["p99_ms"], e["engine"]["iterations"],
-         e["engine"]["throughput_ips"], d.get("gflops"), d.get("pct_sgemm"), d.get("speedup_engine"))
+         e["engine"]["throughput_ips"], d.get("gflops"), _with_iqr(d, "pct_sgemm"), _with_iqr(d, "speedup_engine"))
         for name, batch, e, d in _measured(model)
     ]
-    return table(("backend", "batch", "p50 ms", "p90 ms", "p99 ms", "n", "img/s", "GFLOP/s", "% sgemm",
-                  "vs eager"), rows)
+    return table(("backend", "batch", "p50 ms", "p90 ms", "p99 ms", "n", "img/s", "GFLOP/s", "% sgemm [IQR]",
+                  "vs eager [IQR]"), rows)
 
 
 def end_to_end_table(model: dict) -> str:
     rows = [
         (name, batch, e["end_to_end"]["p50_ms"], e["end_to_end"]["p90_ms"], e["end_to_end"]["p99_ms"],
-         e["end_to_end"]["throughput_ips"], d.get("speedup_end_to_end"))
+         e["end_to_end"]["throughput_ips"], _with_iqr(d, "speedup_end_to_end"))
         for name, batch, e, d in _measured(model) if "end_to_end" in e
     ]
-    return table(("backend", "batch", "p50 ms", "p90 ms", "p99 ms", "img/s", "vs eager"), rows)
+    return table(("backend", "batch", "p50 ms", "p90 ms", "p99 ms", "img/s", "vs eager [IQR]"), rows)
 
 
 def cold_start_table(model: dict) -> str:
@@ -88,6 +96,14 @@ def _flops_line(model: dict) -> str:
     parts = ", ".join(f"{name} {_giga(value)}" for name, value in macs.items())
     return (f"{_giga(model['flops_per_image'])}FLOPs per image = 2 x {_giga(sum(macs.values()))}MACs, counted "
             f"analytically from the config (benchmarks/flops.py; MACs: {parts})")
+
+
+def accuracy_table(accuracy: dict) -> str:
+    rows = [(name, f"{r['top1'] * 100:.2f}%" if "top1" in r else "-", r.get("correct"), r.get("skipped", ""))
+            for name, r in ((accuracy or {}).get("rows") or {}).items()]
+    header = (f"{accuracy.get('model', '?')}, {accuracy.get('held_out', '?')} held-out digits (index 1438 onwards, "
+              "never trained on)" if accuracy else "not measured")
+    return header + "\n\n" + table(("backend", "held-out top-1", "correct", "note"), rows)
 
 
 def _sgemm_table(model: dict) -> str:
@@ -142,10 +158,13 @@ def model_section(model: dict) -> str:
 
 def markdown_report(results: dict, *, title: str = "beit-deploy benchmark") -> str:
     sections = [f"# {title}", "", "## Machine", "", machine_section(results["machine"], results["settings"]), "",
-                "## Goals (issue 6)", "", goals_table(results["goals"]), ""]
+                "## Goals", "", goals_table(results["goals"]), "",
+                "## Accuracy of the trained classifier per backend", "", accuracy_table(results.get("accuracy") or {}), ""]
     sections += [model_section(model) for model in results["models"]]
-    sections.append("Speed-ups are p50 ratios against pytorch-eager-fp32 measured in the same run. "
-                    "Percent of sgemm = model GFLOP/s / the float32 matmul rate of the model's own GEMM shapes.")
+    sections.append("All backends and the sgemm reference ran in their own processes with their timed iterations "
+                    "interleaved round-robin; speed-ups and % of sgemm are medians of per-round ratios with their "
+                    "IQR. Percent of sgemm = model GFLOP/s / the float32 matmul rate of the model's own GEMM shapes "
+                    "in the same round. A goal whose IQR contains the target is 'unsettled'.")
     return "\n".join(sections) + "\n"
 
 
@@ -155,5 +174,5 @@ def printed_summary(results: dict) -> str:
         parts += [f"{model['name']} ({model['task']}) engine only:", latency_table(model), ""]
         if any("end_to_end" in e for _, _, e, _ in _measured(model)):
             parts += ["end to end:", end_to_end_table(model), ""]
-    parts += ["goals:", goals_table(results["goals"])]
+    parts += ["goals:", goals_table(results["goals"]), "", "accuracy:", accuracy_table(results.get("accuracy") or {})]
     return "\n".join(parts)

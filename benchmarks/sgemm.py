@@ -2,8 +2,9 @@
 
 The rate is the set of one encoder layer's linear-layer GEMMs (QKV, output projection, MLP
 up and down; M = batch x tokens) timed back to back: total FLOPs / median time per set. It is
-measured with numpy (its BLAS) and with torch (oneDNN/MKL), both limited to the benchmark's
-thread count, and the better of the two is the reference for "% of sgemm".
+briefly measured with numpy (its BLAS) and with torch (oneDNN/MKL), both limited to the benchmark's
+thread count; the faster one is then timed once per round beside the backends (``gemm_set``), and
+that is the reference for "% of sgemm".
 """
 
 from __future__ import annotations
@@ -68,22 +69,38 @@ def _flops(shapes: Sequence[Shape]) -> float:
     return float(sum(2 * m * k * n for m, k, n in shapes))
 
 
-def measure_sgemm(
-    shapes_by_batch: dict[int, list[Shape]], *, threads: int, repeats: int = 5, min_seconds: float = 1.0
-) -> dict[str, dict]:
-    """{batch: {"numpy_gflops", "torch_gflops", "gflops" (best), "library", "shapes"}} per batch size."""
-    results: dict[str, dict] = {}
-    for batch, shapes in shapes_by_batch.items():
-        rates = {"numpy": numpy_rate(shapes, repeats=repeats, min_seconds=min_seconds)}
-        try:
-            rates["torch"] = torch_rate(shapes, threads=threads, repeats=repeats, min_seconds=min_seconds)
-        except ImportError:
-            pass
-        best = max(rates, key=rates.get)
-        results[str(batch)] = {
-            **{f"{name}_gflops": round(rate, 2) for name, rate in rates.items()},
-            "gflops": round(rates[best], 2),
-            "library": best,
-            "shapes": [list(s) for s in shapes],
-        }
-    return results
+def gemm_set(shapes: Sequence[Shape], *, library: str, threads: int) -> Callable[[], None]:
+    """A callable running one set of the GEMMs with ``library`` ("numpy" or "torch")."""
+    operands = _operands(shapes)
+    if library == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        tensors = [tuple(torch.from_numpy(x) for x in triple) for triple in operands]
+
+        def run_torch() -> None:
+            with torch.inference_mode():
+                for a, b, c in tensors:
+                    torch.matmul(a, b, out=c)
+
+        return run_torch
+
+    def run_numpy() -> None:
+        for a, b, c in operands:
+            np.matmul(a, b, out=c)
+
+    return run_numpy
+
+
+def best_library(shapes: Sequence[Shape], *, threads: int, seconds: float = 0.5) -> str:
+    """The faster of numpy and torch on these shapes (a short measurement)."""
+    rates = {"numpy": numpy_rate(shapes, repeats=3, min_seconds=seconds)}
+    try:
+        rates["torch"] = torch_rate(shapes, threads=threads, repeats=3, min_seconds=seconds)
+    except ImportError:
+        pass
+    return max(rates, key=rates.get)
+
+
+def set_flops(shapes: Sequence[Shape]) -> float:
+    return _flops(shapes)

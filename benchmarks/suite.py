@@ -1,24 +1,31 @@
-"""Run the whole benchmark: prepare each model, then sgemm, preprocessing and every backend in
-fresh worker processes; derive figures, judge the goals, write JSON, Markdown and the plot."""
+"""Run the whole benchmark: prepare each model, time preprocessing, then sgemm and every backend in
+their own worker processes, their iterations interleaved round-robin (``benchmarks.interleave``);
+measure the trained classifier's accuracy per runtime row; derive figures, judge the goals, write
+JSON, Markdown and the plot."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
+from .accuracy import classifier_accuracy
 from .analysis import derive, evaluate_goals
 from .context import BackendJob, ModelInfo
 from .flops import gemm_shapes, model_flops, model_macs
+from .interleave import Participant, interleaved_times, start_all
 from .machine import describe_machine
-from .measure import TimingPlan
+from .measure import Progress, TimingPlan, latency_stats
 from .photos import write_photos
 from .plot import plot_latency
 from .prepare import prepare_model
 from .report import markdown_report
 from .runner import run_job
+from .sgemm import set_flops
 
 DEFAULT_BATCHES = {"semantic-segmentation": (1,)}
 VARIANTS_FOR = {"ort-fp32": "fp32", "ort-int8": "int8", "ort-fp16": "fp16", "tensorrt": "fp16"}
@@ -52,25 +59,79 @@ def _model_record(info: ModelInfo, batches: tuple[int, ...]) -> dict:
     }
 
 
-def run_model(name: str, settings: Settings, photos: list[Path]) -> dict:
+def _prepare(name: str, settings: Settings) -> tuple[ModelInfo, dict[str, ModelInfo]]:
+    """The model's artifact(s): one per int8 mode the chosen backends need (same weights, same seed)."""
+    from .backends import REGISTRY
+
     variants = {"fp32"} | {VARIANTS_FOR[b] for b in settings.backends if b in VARIANTS_FOR}
+    modes = {REGISTRY[b].int8_mode for b in settings.backends if REGISTRY[b].int8_mode} or {settings.int8_mode}
+    main_mode = settings.int8_mode if settings.int8_mode in modes else sorted(modes)[0]
     info = prepare_model(name, cache_dir=settings.cache_dir, variants=variants, artifact_dir=settings.artifact_dir,
-                         tensorrt="tensorrt" in settings.backends, int8_mode=settings.int8_mode)
+                         tensorrt="tensorrt" in settings.backends, int8_mode=main_mode)
+    by_mode = {main_mode: info}
+    for mode in modes - {main_mode}:
+        if settings.artifact_dir is None:
+            by_mode[mode] = prepare_model(name, cache_dir=settings.cache_dir, variants={"fp32", "int8"}, int8_mode=mode)
+    return info, by_mode
+
+
+def _participants(info: ModelInfo, by_mode: dict[str, ModelInfo], settings: Settings, batches, photos) -> list:
+    from .backends import REGISTRY
+
+    shapes = {b: gemm_shapes(info.config, height=info.height, width=info.width, batch=b) for b in batches}
+    participants = [Participant("sgemm", "sgemm", {"shapes_by_batch": shapes, "threads": settings.threads},
+                                settings.threads)]
+    for backend in settings.backends:
+        mode = REGISTRY[backend].int8_mode
+        model = by_mode.get(mode, info) if mode else info
+        if mode and mode not in by_mode:
+            model = replace(info, export_failures={"int8": f"needs a {mode} int8 graph; the given artifact has another"})
+        job = BackendJob(backend=backend, model=model, threads=settings.threads, batch_sizes=tuple(batches),
+                         plan=settings.plan, photos=tuple(str(p) for p in photos))
+        participants.append(Participant(backend, "backend", job.to_json(), settings.threads))
+    return participants
+
+
+def _record_times(model: dict, participant, batch: int, mode: str, times: list[float], flops_per_set) -> None:
+    if participant.name == "sgemm":
+        entry = model["sgemm"].setdefault(str(batch), {"shapes": flops_per_set["shapes"][batch]})
+        entry["rounds"] = times
+        entry["gflops"] = round(flops_per_set["flops"][batch] / float(np.median(times)) / 1e9, 2)
+        entry["library"] = participant.ready.get("library")
+        return
+    result = model["backends"][participant.name]
+    result.setdefault("batches", {}).setdefault(str(batch), {})[mode] = {
+        **latency_stats(times, batch=batch), "rounds": times}
+
+
+def run_model(name: str, settings: Settings, photos: list[Path]) -> dict:
+    info, by_mode = _prepare(name, settings)
     batches = settings.batch_sizes or DEFAULT_BATCHES.get(info.task, (1, 8))
     model = _model_record(info, batches)
-    shapes = {b: gemm_shapes(info.config, height=info.height, width=info.width, batch=b) for b in batches}
-    sgemm = run_job("sgemm", {"shapes_by_batch": shapes, "threads": settings.threads, "repeats": 5,
-                              "min_seconds": settings.sgemm_seconds}, threads=settings.threads)
-    model["sgemm"] = sgemm.get("by_batch") or {}
-    model["sgemm_job"] = {k: v for k, v in sgemm.items() if k != "by_batch"}
     model["preprocessing"] = run_job("preprocess", {
         "artifact_dir": info.artifact_dir, "hf_dir": info.hf_dir, "model_type": info.config["model_type"],
         "photos": [str(p) for p in photos], "plan": asdict(settings.plan), "threads": settings.threads,
     }, threads=settings.threads)
-    for backend in settings.backends:
-        job = BackendJob(backend=backend, model=info, threads=settings.threads, batch_sizes=tuple(batches),
-                         plan=settings.plan, photos=tuple(str(p) for p in photos))
-        model["backends"][backend] = run_job("backend", job.to_json(), threads=settings.threads)
+    participants = _participants(info, by_mode, settings, batches, photos)
+    progress = Progress(f"{name}")
+    start_all(participants, progress)
+    model["sgemm"] = {}
+    shapes = {b: gemm_shapes(info.config, height=info.height, width=info.width, batch=b) for b in batches}
+    per_set = {"shapes": {b: [list(x) for x in s] for b, s in shapes.items()},
+               "flops": {b: set_flops(s) for b, s in shapes.items()}}
+    for p in participants[1:]:
+        model["backends"][p.name] = {"backend": p.name, **{k: v for k, v in p.ready.items() if k != "modes"}}
+    for batch in batches:
+        for mode in ("engine", "end_to_end"):
+            times = interleaved_times(participants, batch=batch, mode=mode, plan=settings.plan, progress=progress)
+            for participant in participants:
+                if participant.name in times:
+                    _record_times(model, participant, batch, mode, times[participant.name], per_set)
+    for p in participants:
+        final = p.close()
+        if p.name != "sgemm" and p.usable:
+            model["backends"][p.name].update(final)
+    progress.done("done")
     model["derived"] = derive(model)
     return model
 
@@ -100,7 +161,10 @@ def run_suite(settings: Settings) -> tuple[dict, dict[str, Path]]:
         "threads": settings.threads, "int8_mode": settings.int8_mode,
     }
     models = [run_model(name, settings, photos) for name in settings.models]
+    accuracy = classifier_accuracy(settings.backends, cache_dir=settings.cache_dir, threads=settings.threads,
+                                   quick=settings.quick)
     run_settings["duration_s"] = round(time.perf_counter() - started, 1)
-    results = {"machine": machine, "settings": run_settings, "models": models, "goals": evaluate_goals(models)}
+    results = {"machine": machine, "settings": run_settings, "models": models, "accuracy": accuracy,
+               "goals": evaluate_goals(models, accuracy=accuracy)}
     return results, write_outputs(results, settings)
 

@@ -1,19 +1,18 @@
-"""One measurement job in a fresh process: ``python -m benchmarks.worker JOB.json RESULT.json``.
+"""One job in a fresh process: ``python -m benchmarks.worker JOB.json RESULT.json`` (preprocessing, accuracy).
 
 A fresh process per backend keeps peak memory, thread pools and allocator state from mixing.
+``python -m benchmarks.worker --serve`` keeps one backend (or the sgemm reference) loaded and times
+single calls on request, so ``benchmarks.interleave`` can run every backend's iterations round-robin.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 import traceback
 from pathlib import Path
 
-from .context import BackendJob
-from .measure import Progress, TimingPlan, latency_stats, time_calls
-from .photos import batch_of
+from .measure import TimingPlan
 
 END_TO_END_TASKS = ("image-classification", "semantic-segmentation", "backbone")
 
@@ -37,56 +36,6 @@ def _peak_rss_mib() -> float | None:
     return None
 
 
-def _measure_batches(backend, job: BackendJob, progress: Progress) -> dict[str, dict]:
-    results: dict[str, dict] = {}
-    photos = job.photo_paths
-    for batch in job.batch_sizes:
-        entry = {}
-        progress.prefix = f"{job.model.name} {job.backend} batch {batch} engine"
-        entry["engine"] = latency_stats(time_calls(backend.engine_call(batch), plan=job.plan, progress=progress),
-                                        batch=batch)
-        if job.end_to_end and job.model.task in END_TO_END_TASKS:
-            progress.prefix = f"{job.model.name} {job.backend} batch {batch} end-to-end"
-            call = backend.end_to_end_call(batch_of(photos, batch))
-            entry["end_to_end"] = latency_stats(time_calls(call, plan=job.plan, progress=progress), batch=batch)
-        results[str(batch)] = entry
-    return results
-
-
-def run_backend_job(payload: dict) -> dict:
-    from .backends import REGISTRY
-
-    job = BackendJob.from_json(payload)
-    spec = REGISTRY[job.backend]
-    reason = spec.unavailable(job)
-    if reason:
-        return {"backend": job.backend, "skipped": reason}
-    progress = Progress(f"{job.model.name} {job.backend} cold start")
-    progress.update("loading")
-    started = time.perf_counter()
-    backend = spec.factory(job)
-    loaded = time.perf_counter()
-    first_call = (backend.end_to_end_call(job.photo_paths[:1]) if job.model.task in END_TO_END_TASKS
-                  else backend.engine_call(1))
-    first_call()
-    cold = {"load_s": round(loaded - started, 3), "first_result_s": round(time.perf_counter() - loaded, 3),
-            "cold_start_s": round(time.perf_counter() - started, 3), "rss_after_load_mib": _rss_mib()}
-    batches = _measure_batches(backend, job, progress)
-    progress.done("done")
-    backend.close()
-    return {"backend": job.backend, "notes": backend.notes, "cold_start": cold, "batches": batches,
-            "peak_rss_mib": _peak_rss_mib()}
-
-
-def run_sgemm_job(payload: dict) -> dict:
-    from .sgemm import measure_sgemm
-
-    Progress("sgemm").update(f"measuring float32 matmul on {payload['threads']} threads")
-    shapes = {int(b): [tuple(s) for s in shapes] for b, shapes in payload["shapes_by_batch"].items()}
-    return {"by_batch": measure_sgemm(shapes, threads=payload["threads"], repeats=payload["repeats"],
-                                      min_seconds=payload["min_seconds"])}
-
-
 def run_preprocess_job(payload: dict) -> dict:
     from .preprocess_bench import compare_preprocessing
 
@@ -96,10 +45,20 @@ def run_preprocess_job(payload: dict) -> dict:
     )
 
 
-JOBS = {"backend": run_backend_job, "sgemm": run_sgemm_job, "preprocess": run_preprocess_job}
+def run_accuracy_job(payload: dict) -> dict:
+    from .accuracy import measure_rows
+
+    return measure_rows(payload)
+
+
+JOBS = {"preprocess": run_preprocess_job, "accuracy": run_accuracy_job}
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--serve":
+        from .serve import serve
+
+        return serve()
     job_path, result_path = Path(argv[0]), Path(argv[1])
     job = json.loads(job_path.read_text(encoding="utf-8"))
     try:
