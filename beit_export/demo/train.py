@@ -22,7 +22,6 @@ reduction). The auxiliary FCN head is trained and saved; the exporter drops it.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -32,11 +31,11 @@ from PIL import Image
 from transformers import BeitConfig, BeitForSemanticSegmentation
 from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
 
+from beit_export.demo.training import MEAN, STD, cosine_learning_rate, save_checkpoint, square_bicubic_processor
 from beit_export.demo.metrics import mean_iou
 from beit_export.demo.scenes import CLASS_NAMES, generate_scene, generate_scenes
 
 IMAGE_SIZE = 128
-MEAN = STD = (0.5, 0.5, 0.5)
 EVAL_SEED = 10_000
 
 
@@ -73,11 +72,7 @@ def demo_config(*, hidden_size: int = 64, patch_size: int = 16, image_size: int 
 
 
 def image_processor(*, image_size: int = IMAGE_SIZE) -> BeitImageProcessorPil:
-    size = {"height": image_size, "width": image_size}
-    return BeitImageProcessorPil(
-        size=size, crop_size=size, resample=Image.Resampling.BICUBIC, do_center_crop=False,
-        do_rescale=True, do_normalize=True, image_mean=list(MEAN), image_std=list(STD), do_reduce_labels=False,
-    )
+    return square_bicubic_processor(image_size)
 
 
 def _to_model_input(image: np.ndarray, mask: np.ndarray, *, image_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,10 +101,7 @@ def training_batch(
 
 
 def _learning_rate(step: int, *, steps: int, peak: float, warmup: int) -> float:
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(steps - warmup, 1)
-    return peak * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    return cosine_learning_rate(step, steps=steps, peak=peak, warmup=warmup, floor=0.02)
 
 
 def _weighted_loss(
@@ -204,13 +196,6 @@ def evaluate(model: BeitForSemanticSegmentation, scenes: list[tuple[np.ndarray, 
 def build_model(*, seed: int = 0, **config_options) -> BeitForSemanticSegmentation:
     torch.manual_seed(seed)
     return BeitForSemanticSegmentation(demo_config(**config_options))
-
-
-def save_checkpoint(model: BeitForSemanticSegmentation, output: Path) -> Path:
-    output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output, safe_serialization=True)
-    image_processor(image_size=model.config.image_size).save_pretrained(output)
-    return output
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,7 +90,7 @@ def test_load_errors(beit_classifier_artifact, tmp_path):
     with pytest.raises(ArtifactError, match="could not load"):
         load_engine(tmp_path / "junk.onnx")
     with pytest.raises(InputError, match="backend"):
-        load_engine(beit_classifier_artifact / "model.onnx", backend="openvino")
+        load_engine(beit_classifier_artifact / "model.onnx", backend="tvm")
     with pytest.raises(BackendUnavailableError, match="not available"):
         load_engine(beit_classifier_artifact / "model.onnx", providers=["NoSuchExecutionProvider"])
     with pytest.raises(InputError, match="optimization_level"):
