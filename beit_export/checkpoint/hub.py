@@ -1,9 +1,11 @@
 """Checkpoints from the Hugging Face hub (or its local cache) through ``huggingface_hub``.
 
 ``download_checkpoint(model_id)`` fetches config.json, preprocessor_config.json and the weights
-(model.safetensors, else pytorch_model.bin) into the HF cache and returns the snapshot folder and
-the commit it resolved to. Offline (or ``HF_HUB_OFFLINE=1``) it works from the cache; a cache miss,
-an unknown repository or revision become ``ModelLoadError`` naming what to pass instead.
+(model.safetensors, else pytorch_model.bin) into the HF cache (``HF_HOME`` / ``HF_HUB_CACHE``, from
+``HF_ENDPOINT``) and returns the snapshot folder and the commit the revision resolved to. Later
+runs, ``HF_HUB_OFFLINE=1`` included, work from the cache. Every failure becomes a one-line
+``ModelLoadError`` that says what happened and what to do: a missing repository, revision or file
+(HTTP 404/401), a refused or dropped connection, a timeout, an offline cache miss.
 """
 
 from __future__ import annotations
@@ -13,14 +15,28 @@ from pathlib import Path
 from ..errors import ModelLoadError
 from . import presets
 
+WEIGHT_CANDIDATES = ("model.safetensors", "pytorch_model.bin")
+# Exception class names (anywhere in an error's cause chain) that say how the connection failed; names,
+# not classes, so requests-, httpx- and httpx2-based huggingface_hub releases are all understood.
+_NETWORK_FAILURES = (
+    ("offline", {"OfflineModeIsEnabled"}),
+    ("timeout", {"TimeoutException", "Timeout", "TimeoutError"}),
+    ("connect", {"ConnectError", "ConnectionRefusedError", "NewConnectionError", "ConnectionError"}),
+    ("dropped", {"RemoteProtocolError", "ReadError", "ConnectionResetError", "ChunkedEncodingError", "IncompleteRead"}),
+)
+
 
 def download_checkpoint(model_id: str, *, revision: str | None = None, weights: bool = True) -> tuple[Path, str | None]:
     """Fetch config (+ preprocessor config, + weights) from the hub or its cache; returns (folder, commit)."""
     config_path = Path(_hub_file(model_id, "config.json", revision=revision, required=True))
     _hub_file(model_id, "preprocessor_config.json", revision=revision, required=False)
-    if weights and _hub_file(model_id, "model.safetensors", revision=revision, required=False) is None:
-        _hub_file(model_id, "pytorch_model.bin", revision=revision, required=True)
-    return config_path.parent, config_path.parent.name
+    if weights and not any(_hub_file(model_id, name, revision=revision, required=False) for name in WEIGHT_CANDIDATES):
+        raise ModelLoadError(
+            f"hub repository {model_id} ({_revision_text(revision)}) has neither model.safetensors nor "
+            "pytorch_model.bin (HTTP 404 for both; sharded or other weight files are not fetched): download it "
+            "yourself and pass the local folder with --model"
+        )
+    return config_path.parent, config_path.parent.name  # the snapshot folder is named by the commit
 
 
 def _hub_file(model_id: str, filename: str, *, revision: str | None, required: bool) -> str | None:
@@ -30,32 +46,78 @@ def _hub_file(model_id: str, filename: str, *, revision: str | None, required: b
 
     try:
         return hf_hub_download(model_id, filename, revision=revision)
-    except hub_errors.LocalEntryNotFoundError as error:
+    except hub_errors.LocalEntryNotFoundError as error:  # not reachable (or offline) and not cached
         if not required and _known_missing(model_id, filename, revision=revision):
             return None
-        raise ModelLoadError(_unreachable_message(model_id, filename, error)) from error
+        raise ModelLoadError(_not_fetched_message(model_id, filename, revision, error)) from error
     except hub_errors.EntryNotFoundError:
         if required:
             raise ModelLoadError(
-                f"hub repository {model_id} has no {filename} (HTTP 404); it is not a transformers checkpoint, "
-                "or the file has another name: pass a local folder with --model instead"
+                f"hub repository {model_id} ({_revision_text(revision)}) has no {filename} (HTTP 404); it is not a "
+                "transformers checkpoint, or the file has another name: pass a local folder with --model instead"
             ) from None
         return None
-    except hub_errors.RevisionNotFoundError as error:
-        raise ModelLoadError(
-            f"hub repository {model_id} has no revision {revision!r} (HTTP 404); pass an existing branch, tag or "
-            "commit with --revision, or leave it out for the default branch"
-        ) from error
-    except (hub_errors.RepositoryNotFoundError, hub_errors.HFValidationError) as error:
-        raise ModelLoadError(
-            f"--model {model_id}: not a local folder and not a hub repository ({type(error).__name__}, HTTP 404 or "
-            "401); check the spelling, log in with `hf auth login` for a private repository, or pass a local folder"
-        ) from error
-    except Exception as error:  # the connection dropped mid-answer, a 5xx, a broken proxy: httpx/OS errors
-        raise ModelLoadError(
-            f"downloading {filename} of {model_id!r} from {_endpoint()} failed ({type(error).__name__}: "
-            f"{str(error)[:200] or 'no details'}); check the network or HF_ENDPOINT and retry, or pass a local folder"
-        ) from error
+    except Exception as error:  # noqa: BLE001 (every other failure becomes a ModelLoadError naming its cause)
+        raise ModelLoadError(_hub_error_message(model_id, filename, revision, error)) from error
+
+
+def _hub_error_message(model_id: str, filename: str, revision: str | None, error: Exception) -> str:
+    from huggingface_hub import errors as hub_errors
+
+    if isinstance(error, hub_errors.RevisionNotFoundError):
+        return (f"hub repository {model_id} has no revision {revision!r} (HTTP 404); pass an existing branch, tag or "
+                "commit with --revision, or leave it out for the default branch")
+    if isinstance(error, hub_errors.GatedRepoError):
+        return (f"hub repository {model_id} is gated: accept its conditions on its hub page, log in with "
+                "`hf auth login` (or set HF_TOKEN), or pass a local folder with --model")
+    if isinstance(error, (hub_errors.RepositoryNotFoundError, hub_errors.HFValidationError)):
+        return (f"--model {model_id}: not a local folder and not a hub repository ({type(error).__name__}, HTTP 404 "
+                "or 401); check the spelling, log in with `hf auth login` for a private repository, or pass a local "
+                "folder")
+    if isinstance(error, hub_errors.HfHubHTTPError) and error.response is not None:
+        return (f"the hub at {_endpoint()} answered HTTP {error.response.status_code} for {filename} of {model_id} "
+                f"({_one_line(error)}); retry later, check HF_ENDPOINT, or pass a local folder with --model")
+    return _not_fetched_message(model_id, filename, revision, error)
+
+
+def _not_fetched_message(model_id: str, filename: str, revision: str | None, error: BaseException) -> str:
+    """What happened to the connection (offline, timeout, refused, dropped, other) and what to do about it."""
+    kind, cause = _network_failure(error)
+    what = f"{filename} of {model_id} ({_revision_text(revision)})"
+    detail = f"{type(cause).__name__}: {_one_line(cause)}"
+    alternatives = f"pass a local folder (config.json + weights) with --model{_preset_hint(model_id)}"
+    if kind == "offline":
+        return (f"HF_HUB_OFFLINE=1 is set and {what} is not in the local cache ({_cache()}): run once online to "
+                f"download it, point HF_HOME or HF_HUB_CACHE at a cache that has it, or {alternatives}")
+    if kind == "timeout":
+        return (f"the hub at {_endpoint()} did not answer in time while fetching {what} ({detail}; limits "
+                f"HF_HUB_ETAG_TIMEOUT={_timeout('ETAG')}s, HF_HUB_DOWNLOAD_TIMEOUT={_timeout('DOWNLOAD')}s): retry, "
+                f"raise those limits on a slow network, or {alternatives}")
+    if kind == "connect":
+        return (f"cannot connect to the hub at {_endpoint()} to fetch {what} ({detail}; connection refused or host "
+                f"unreachable) and it is not in the local cache ({_cache()}): check the network, proxy and HF_ENDPOINT, "
+                f"or {alternatives}")
+    if kind == "dropped":
+        return (f"the connection to {_endpoint()} dropped while fetching {what} ({detail}): retry (a partial "
+                f"download resumes from the cache), check the network, proxy and HF_ENDPOINT, or {alternatives}")
+    return (f"cannot fetch {what} from the hub at {_endpoint()} ({detail}) and it is not in the local cache "
+            f"({_cache()}): check HF_ENDPOINT and the network, or {alternatives}")
+
+
+def _network_failure(error: BaseException) -> tuple[str | None, BaseException]:
+    """How the connection failed, from the first error in the cause chain that says so (else None, ``error``)."""
+    from huggingface_hub import constants
+
+    seen: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None and all(link is not other for other in seen):
+        seen.append(link)
+        names = {cls.__name__ for cls in type(link).__mro__}
+        for kind, markers in _NETWORK_FAILURES:
+            if names & markers:
+                return kind, link
+        link = link.__cause__ or link.__context__
+    return ("offline" if constants.HF_HUB_OFFLINE else None), seen[-1]
 
 
 def _known_missing(model_id: str, filename: str, *, revision: str | None) -> bool:
@@ -66,18 +128,31 @@ def _known_missing(model_id: str, filename: str, *, revision: str | None) -> boo
     return try_to_load_from_cache(model_id, filename, revision=revision) is _CACHED_NO_EXIST
 
 
+def _revision_text(revision: str | None) -> str:
+    return "default branch" if revision is None else f"revision {revision!r}"
+
+
+def _preset_hint(model_id: str) -> str:
+    return f", or --random-init (a preset of {model_id} exists)" if presets.has_preset(model_id) else ""
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200] or "no details"
+
+
 def _endpoint() -> str:
     from huggingface_hub import constants
 
     return constants.ENDPOINT
 
 
-def _unreachable_message(model_id: str, filename: str, error: Exception) -> str:
-    cause = error.__cause__ or error.__context__
-    why = f" ({type(cause).__name__}: {str(cause)[:160]})" if cause is not None else ""
-    hint = f", or `--model {model_id} --random-init` (a preset exists)" if presets.has_preset(model_id) else ""
-    return (
-        f"cannot fetch {filename} of {model_id!r}: the Hugging Face hub at {_endpoint()} is unreachable{why} (or "
-        f"HF_HUB_OFFLINE=1) and it is not in the local cache. Pass a local folder (config.json + weights) with "
-        f"--model{hint}, or use --random-init with a preset ({', '.join(presets.preset_names())})"
-    )
+def _cache() -> str:
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
+def _timeout(kind: str) -> str:
+    from huggingface_hub import constants
+
+    return str(getattr(constants, f"HF_HUB_{kind}_TIMEOUT", "?"))

@@ -68,8 +68,9 @@ def load_checkpoint(model: str, *, random_init: bool = False, revision: str | No
         except ModelLoadError as error:
             if not random_init:
                 raise
-            raise ModelLoadError(f"--random-init: {model!r} has no built-in preset, so its config.json must come "
-                                 f"from the hub, which failed: {error}") from error
+            raise ModelLoadError(f"--random-init: {model!r} has no built-in preset (presets: "
+                                 f"{', '.join(presets.preset_names())}), so its config.json must come from the hub, "
+                                 f"which failed: {error}") from error
     config = _read_config(folder)
     processor_config = _read_json(folder / "preprocessor_config.json")
     return _assemble(

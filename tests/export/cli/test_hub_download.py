@@ -1,8 +1,10 @@
-"""The headline command through the real download path: a local server in the hub's URL layout.
+"""The headline command through the real download path, against a local server in the hub's URL layout.
 
-A threaded HTTP server on 127.0.0.1 serves tiny checkpoints as ``/{repo}/resolve/{revision}/{file}``
-with the headers huggingface_hub reads (X-Repo-Commit, ETag, Content-Length; X-Error-Code on 404s).
-``HF_ENDPOINT`` points the real CLI (a subprocess) at it; downloads go to a temporary HF cache.
+``hub_server`` serves tiny checkpoints on 127.0.0.1 the way huggingface.co does (``resolve/<revision>/<file>``,
+weights through a redirect to a CDN origin, the headers huggingface_hub reads). The real CLI runs as
+``python -m beit_export`` subprocesses with ``HF_ENDPOINT`` pointed at it and a temporary HF cache: first
+every online run (the downloads and the failures, a few at a time), then the offline runs, which must not
+send a single request. The tests below check what each run did.
 """
 
 from __future__ import annotations
@@ -10,148 +12,166 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import save_model_folder
+from tests.export.cli.hub_server import COMMIT, DROPPED_REPO, TAG, HubLayout, HubRepo, git_blob_sha1, local_hub
 from tests.tiny_models import tiny_model
 
 REPO = Path(__file__).resolve().parents[3]
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-DROPPED = "someone/dropped-connection"
+SAFE, BIN = "tiny/vit-safetensors", "tiny/beit-bin"
 
 
-class _Hub(BaseHTTPRequestHandler):
-    repos: dict[str, Path] = {}
-    requests: list[str] = []
+@dataclass(frozen=True)
+class Run:
+    args: tuple[str, ...]
+    cache: str
+    offline: bool = False
+    endpoint: str | None = None  # None: the local hub
+    download_timeout: int = 5
 
-    def log_message(self, *args) -> None:  # keep the test output clean
-        del args
 
-    def _lookup(self):
-        parts = self.path.split("?")[0].strip("/").split("/")
-        if len(parts) < 5 or parts[2] != "resolve":
-            return self._error(404, "RepoNotFound")
-        repo, revision, name = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
-        self.requests.append(f"{self.command} {repo} {revision} {name}")
-        if repo == DROPPED:
-            self.close_connection = True  # answer nothing: the client sees the connection drop
-            return None
-        if repo not in self.repos:
-            return self._error(404, "RepoNotFound")
-        if revision not in ("main", COMMIT):
-            return self._error(404, "RevisionNotFound")
-        path = self.repos[repo] / name
-        if not path.is_file():
-            return self._error(404, "EntryNotFound", commit=True)
-        return path.read_bytes()
+def _closed_port_endpoint() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there once closed
 
-    def _error(self, status: int, code: str, *, commit: bool = False):
-        self.send_response(status)
-        self.send_header("X-Error-Code", code)
-        self.send_header("X-Error-Message", code)
-        if commit:
-            self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        return None
 
-    def _answer(self, *, body: bool) -> None:
-        data = self._lookup()
-        if data is None:
-            return
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
+def _online_runs() -> dict[str, Run]:
+    return {
+        "download": Run(("--model", SAFE, "--fp16"), "hf-main"),
+        "bin": Run(("--model", BIN, "--revision", TAG), "hf-bin"),
+        "no-repo": Run(("--model", "tiny/no-such-repo"), "hf-no-repo"),
+        "no-revision": Run(("--model", SAFE, "--revision", "v9"), "hf-no-revision"),
+        "no-config": Run(("--model", "tiny/empty"), "hf-no-config"),
+        "no-weights": Run(("--model", "tiny/config-only"), "hf-no-weights"),
+        "dropped": Run(("--model", DROPPED_REPO), "hf-dropped"),
+        "download-dropped": Run(("--model", "tiny/cdn-drops"), "hf-download-dropped"),
+        "download-timeout": Run(("--model", "tiny/cdn-stalls"), "hf-download-timeout", download_timeout=1),
+        "refused": Run(("--model", SAFE), "hf-refused", endpoint=_closed_port_endpoint()),
+    }
 
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's names)
-        self._answer(body=False)
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._answer(body=True)
+OFFLINE_RUNS = {
+    "download-offline": Run(("--model", SAFE, "--fp16"), "hf-main", offline=True),
+    "bin-offline": Run(("--model", BIN, "--revision", TAG), "hf-bin", offline=True),
+    "offline-miss": Run(("--model", SAFE), "hf-empty", offline=True),
+}
+
+
+def _cli(name: str, run: Run, *, root: Path, endpoint: str) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(PYTHONPATH=str(REPO), HF_ENDPOINT=run.endpoint or endpoint, HF_HOME=str(root / run.cache),
+               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", HF_HUB_ETAG_TIMEOUT="5",
+               HF_HUB_DOWNLOAD_TIMEOUT=str(run.download_timeout), HF_HUB_OFFLINE="1" if run.offline else "0")
+    env.pop("TRANSFORMERS_CACHE", None)
+    command = [sys.executable, "-m", "beit_export", *run.args, "--output", str(root / name), "--quiet"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
+
+
+def _run_all(runs: dict[str, Run], *, root: Path, endpoint: str) -> dict[str, subprocess.CompletedProcess]:
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        futures = {name: pool.submit(_cli, name, run, root=root, endpoint=endpoint) for name, run in runs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@dataclass
+class HubRuns:
+    root: Path
+    layout: HubLayout
+    results: dict[str, subprocess.CompletedProcess]
+    offline_requests: list[str]
+
+    def manifest(self, name: str) -> dict:
+        assert self.results[name].returncode == 0, self.results[name].stderr
+        return json.loads((self.root / name / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
+def hub_runs(tmp_path_factory) -> HubRuns:
     root = tmp_path_factory.mktemp("hub")
-    _Hub.repos = {
-        "tiny/vit-safetensors": save_model_folder(tiny_model("vit", "image-classification"), root / "safe"),
-        "tiny/beit-bin": save_model_folder(tiny_model("beit", "backbone"), root / "bin", safe=False),
-    }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    safe = save_model_folder(tiny_model("vit", "image-classification"), root / "src-safe")
+    weights_only_bin = save_model_folder(tiny_model("beit", "backbone"), root / "src-bin", safe=False)
+    config_only = {"config.json": (safe / "config.json").read_bytes()}
+    layout = HubLayout(repos={
+        SAFE: HubRepo.from_folder(safe, cdn="drops-once"),  # the first weights download is cut halfway
+        BIN: HubRepo.from_folder(weights_only_bin),
+        "tiny/empty": HubRepo({}),
+        "tiny/config-only": HubRepo(config_only),
+        "tiny/cdn-drops": HubRepo.from_folder(safe, cdn="drops"),
+        "tiny/cdn-stalls": HubRepo.from_folder(safe, cdn="stalls"),
+    })
+    with local_hub(layout) as endpoint:
+        results = _run_all(_online_runs(), root=root, endpoint=endpoint)
+        seen = len(layout.requests)
+        results.update(_run_all(OFFLINE_RUNS, root=root, endpoint=endpoint))
+        offline_requests = layout.requests[seen:]
+    return HubRuns(root, layout, results, offline_requests)
 
 
-def _cli(args, *, endpoint, cache, offline=False):
-    env = dict(os.environ, PYTHONPATH=str(REPO), HF_ENDPOINT=endpoint, HF_HOME=str(cache),
-               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_ETAG_TIMEOUT="5", HF_HUB_DOWNLOAD_TIMEOUT="5",
-               HF_HUB_DISABLE_XET="1", HF_HUB_OFFLINE="1" if offline else "0")
-    for key in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "TRANSFORMERS_CACHE"):
-        env.pop(key, None)
-    return subprocess.run([sys.executable, "-m", "beit_export", *args, "--quiet"], capture_output=True, text=True,
-                          env=env, timeout=300)
+def _repo_cache(runs: HubRuns, cache: str, repo_id: str) -> Path:
+    return runs.root / cache / "hub" / f"models--{repo_id.replace('/', '--')}"
 
 
-def _manifest(folder: Path) -> dict:
-    return json.loads((folder / "manifest.json").read_text())
-
-
-def test_download_export_then_offline_from_the_cache(hub, tmp_path):
-    cache = tmp_path / "hf"
-    first = _cli(["--model", "tiny/vit-safetensors", "--fp16", "--output", str(tmp_path / "a")],
-                 endpoint=hub, cache=cache)
-    assert first.returncode == 0, first.stderr
-    manifest = _manifest(tmp_path / "a")
-    assert manifest["source"] == {**manifest["source"], "model": "tiny/vit-safetensors", "revision": COMMIT,
-                                  "random_init": False}
+def test_the_headline_command_downloads_exports_fp16_and_records_the_commit(hub_runs):
+    manifest = hub_runs.manifest("download")
+    assert manifest["source"]["model"] == SAFE and manifest["source"]["revision"] == COMMIT
+    assert manifest["source"]["random_init"] is False
     assert set(manifest["graphs"]) == {"fp32", "fp16"} and manifest["parity"]["fp16"]["passed"]
-    assert any(name.endswith("model.safetensors") for name in _Hub.requests)
-    seen = len(_Hub.requests)
-    again = _cli(["--model", "tiny/vit-safetensors", "--fp16", "--output", str(tmp_path / "b")],
-                 endpoint=hub, cache=cache, offline=True)
-    assert again.returncode == 0, again.stderr
-    assert len(_Hub.requests) == seen, "offline must not touch the server"
-    assert _manifest(tmp_path / "b")["source"]["revision"] == COMMIT
-    assert _manifest(tmp_path / "b")["files"]["model.onnx"] == manifest["files"]["model.onnx"]
+    asked = [line for line in hub_runs.layout.requests if f"/{SAFE}/resolve/main/" in line]
+    assert {line.rsplit("/", 1)[-1] for line in asked} >= {"config.json", "preprocessor_config.json", "model.safetensors"}
+    weights = (hub_runs.root / "src-safe" / "model.safetensors").read_bytes()
+    sha256 = hashlib.sha256(weights).hexdigest()
+    cdn_gets = [line for line in hub_runs.layout.requests if line.startswith(f"GET cdn /{SAFE}/{sha256}")]
+    assert len(cdn_gets) == 2, cdn_gets  # the cut download was retried by huggingface_hub
+    cache = _repo_cache(hub_runs, "hf-main", SAFE)
+    assert (cache / "blobs" / sha256).read_bytes() == weights  # named by X-Linked-Etag, complete after the cut
+    config = (hub_runs.root / "src-safe" / "config.json").read_bytes()
+    assert (cache / "blobs" / git_blob_sha1(config)).read_bytes() == config  # named by the ETag
+    assert (cache / "refs" / "main").read_text() == COMMIT  # from X-Repo-Commit
 
 
-def test_a_repository_with_only_pytorch_model_bin(hub, tmp_path):
-    result = _cli(["--model", "tiny/beit-bin", "--output", str(tmp_path / "bin")], endpoint=hub, cache=tmp_path / "hf")
-    assert result.returncode == 0, result.stderr
-    assert _manifest(tmp_path / "bin")["task"] == "backbone"
-    offline = _cli(["--model", "tiny/beit-bin", "--output", str(tmp_path / "bin2")], endpoint=hub,
-                   cache=tmp_path / "hf", offline=True)
-    assert offline.returncode == 0, offline.stderr
+def test_the_same_command_offline_works_from_the_cache(hub_runs):
+    manifest = hub_runs.manifest("download-offline")
+    assert hub_runs.offline_requests == [], "offline runs must not send requests"
+    assert manifest["source"]["revision"] == COMMIT
+    assert manifest["files"]["model.onnx"] == hub_runs.manifest("download")["files"]["model.onnx"]
 
 
-@pytest.mark.parametrize(("model", "extra", "expected"), [
-    ("tiny/no-such-repo", [], "not a hub repository"),
-    ("tiny/vit-safetensors", ["--revision", "v9"], "no revision 'v9'"),
-    (DROPPED, [], "failed"),
+def test_a_repository_with_only_pytorch_model_bin_at_a_tag(hub_runs):
+    manifest = hub_runs.manifest("bin")
+    assert manifest["task"] == "backbone" and manifest["source"]["revision"] == COMMIT  # the tag's commit
+    assert any(line.endswith(f"/{BIN}/resolve/{TAG}/pytorch_model.bin") for line in hub_runs.layout.requests)
+    cache = _repo_cache(hub_runs, "hf-bin", BIN)
+    assert (cache / ".no_exist" / COMMIT / "model.safetensors").is_file()  # the 404's X-Repo-Commit was kept
+    assert (cache / "refs" / TAG).read_text() == COMMIT
+    assert hub_runs.manifest("bin-offline")["source"]["revision"] == COMMIT
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("no-repo", "not a hub repository"),
+    ("no-revision", "no revision 'v9' (HTTP 404)"),
+    ("no-config", "has no config.json (HTTP 404)"),
+    ("no-weights", "has neither model.safetensors nor pytorch_model.bin"),
+    ("dropped", "dropped while fetching config.json"),
+    ("download-dropped", "dropped while fetching model.safetensors"),
+    ("download-timeout", "did not answer in time while fetching model.safetensors"),
+    ("refused", "cannot connect to the hub"),
+    ("offline-miss", "HF_HUB_OFFLINE=1 is set and config.json"),
 ])
-def test_hub_failures_are_clear_errors(hub, tmp_path, model, extra, expected):
-    result = _cli(["--model", model, *extra, "--output", str(tmp_path / "out")], endpoint=hub, cache=tmp_path / "hf")
+def test_hub_failures_are_one_line_errors_naming_the_fix(hub_runs, name, expected):
+    result = hub_runs.results[name]
     assert result.returncode == 2, result.stderr
-    assert "beit-export: error:" in result.stderr and expected in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists()
-
-
-def test_a_missing_config_is_a_clear_error(hub, tmp_path):
-    _Hub.repos["tiny/empty"] = tmp_path / "empty"
-    (tmp_path / "empty").mkdir()
-    result = _cli(["--model", "tiny/empty", "--output", str(tmp_path / "out")], endpoint=hub, cache=tmp_path / "hf")
-    assert result.returncode == 2 and "has no config.json (HTTP 404)" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("beit-export: error:")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr
+    assert "--model" in errors[0] or "--revision" in errors[0]  # it says what to pass instead
+    assert not (hub_runs.root / name).exists()
+    assert not [path for path in hub_runs.root.iterdir() if path.name.startswith(f".{name}.")]
