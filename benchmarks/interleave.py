@@ -55,14 +55,25 @@ class Participant:
             pass
 
     def request(self, message: dict) -> dict:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return {"error": f"the {self.name} worker is not running"}
+        if self.process.poll() is not None:
+            return {"error": self._exit_reason(self.process.returncode)}
         self.process.stdin.write(json.dumps(message) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
-            return {"error": f"the {self.name} worker exited with status {self.process.wait()}"}
+            return {"error": self._exit_reason(self.process.wait())}
         return json.loads(line)
+
+    def _exit_reason(self, status: int) -> str:
+        reason = f"the {self.name} worker exited with status {status}"
+        if status == -9:  # SIGKILL: on these machines, the kernel's out-of-memory killer
+            free = psutil.virtual_memory().total / 2**30
+            reason += (f" (killed, most likely by the out-of-memory killer: it peaked at {self.peak_rss_mib:,.0f} MiB "
+                       f"while every backend's worker stays loaded at once, {free:.0f} GiB in all; time fewer "
+                       "--backends per run)")
+        return reason
 
     @property
     def usable(self) -> bool:

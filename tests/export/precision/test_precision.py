@@ -88,9 +88,27 @@ def test_int8_reports_say_where_each_graph_runs():
     dynamic, static = graphs.reports["int8"], graphs.reports["int8-qdq"]
     assert dynamic["method"] == "dynamic" and dynamic["for_tensorrt"] is False and dynamic["quantized_nodes"] > 0
     assert static["method"] == "static-qdq" and static["for_tensorrt"] is True
-    assert static["calibration_batches"] == 3 and static["quantize_nodes"] > 0
+    assert static["calibration_images"] == 6 and static["quantize_nodes"] > 0  # 3 batches of 2, image by image
     assert is_dynamic_int8(onnx.load(str(graphs.path("int8"))))
     assert not is_dynamic_int8(onnx.load(str(graphs.path("int8-qdq"))))
+
+
+def test_static_calibration_image_by_image_finds_the_ranges_of_the_whole_batch(tmp_path):
+    graphs = tiny_graphs("image-classification")
+    whole = [{name: value[:6] for name, value in graphs.feeds.items()}]
+    pairs = [{name: value[i : i + 2] for name, value in graphs.feeds.items()} for i in range(0, 6, 2)]
+    quantize_int8_static(graphs.path("fp32"), tmp_path / "whole.onnx", calibration_batches=whole)
+    report = quantize_int8_static(graphs.path("fp32"), tmp_path / "pairs.onnx", calibration_batches=pairs)
+    assert report["calibration_images"] == 6
+
+    def scales(path):
+        model = onnx.load(str(path))
+        return {init.name: onnx.numpy_helper.to_array(init) for init in model.graph.initializer if "scale" in init.name}
+
+    whole_scales, pair_scales = scales(tmp_path / "whole.onnx"), scales(tmp_path / "pairs.onnx")
+    assert whole_scales.keys() == pair_scales.keys() and whole_scales
+    for name, value in whole_scales.items():
+        np.testing.assert_array_equal(pair_scales[name], value, err_msg=name)
 
 
 def test_static_quantization_needs_matching_calibration_batches(tmp_path):
