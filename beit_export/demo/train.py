@@ -31,7 +31,14 @@ from PIL import Image
 from transformers import BeitConfig, BeitForSemanticSegmentation
 from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
 
-from beit_export.demo.training import MEAN, STD, cosine_learning_rate, save_checkpoint, square_bicubic_processor
+from beit_export.demo.training import (
+    MEAN,
+    STD,
+    cosine_learning_rate,
+    save_checkpoint,
+    small_beit_config,
+    square_bicubic_processor,
+)
 from beit_export.demo.metrics import mean_iou
 from beit_export.demo.scenes import CLASS_NAMES, generate_scene, generate_scenes
 
@@ -44,20 +51,9 @@ def demo_config(*, hidden_size: int = 64, patch_size: int = 16, image_size: int 
 
     transformers' UperNet head is ``hidden_size`` channels wide, so ``hidden_size`` sets the file size.
     """
-    id2label = dict(enumerate(CLASS_NAMES))
-    return BeitConfig(
-        image_size=image_size,
-        patch_size=patch_size,
-        hidden_size=hidden_size,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=4 * hidden_size,
-        use_relative_position_bias=True,
-        use_shared_relative_position_bias=False,
-        use_absolute_position_embeddings=False,
-        use_mean_pooling=True,
-        layer_scale_init_value=0.1,
-        drop_path_rate=0.0,
+    return small_beit_config(
+        class_names=CLASS_NAMES, image_size=image_size, patch_size=patch_size, hidden_size=hidden_size,
+        layer_scale=0.1, drop_path_rate=0.0,
         # transformers 5 feeds the FPN hidden_states[i - 1] (hidden_states[0] = patch embeddings), so
         # index 0 means the last layer: [0, 2, 3, 4] = layers 4, 1, 2, 3 (x4, x2, x1, x1/2 in the FPN).
         out_indices=[0, 2, 3, 4],
@@ -66,8 +62,6 @@ def demo_config(*, hidden_size: int = 64, patch_size: int = 16, image_size: int 
         auxiliary_channels=32,
         auxiliary_num_convs=1,
         auxiliary_concat_input=False,
-        id2label=id2label,
-        label2id={name: index for index, name in id2label.items()},
     )
 
 

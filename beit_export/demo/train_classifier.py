@@ -45,7 +45,7 @@ from PIL import Image
 from transformers import BeitConfig, BeitForImageClassification
 from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
 
-from beit_export.demo.training import cosine_learning_rate, save_checkpoint, square_bicubic_processor
+from beit_export.demo.training import cosine_learning_rate, save_checkpoint, small_beit_config, square_bicubic_processor
 from beit_export.demo.digits import CLASS_NAMES, DigitSplit, held_out_split, top1_accuracy, train_split
 
 IMAGE_SIZE = 32
@@ -54,23 +54,9 @@ IMAGE_SIZE = 32
 def classifier_config(*, hidden_size: int = 64, patch_size: int = 8, image_size: int = IMAGE_SIZE,
                       num_layers: int = 4, drop_path_rate: float = 0.1, layer_scale: float = 1.0) -> BeitConfig:
     """A small BEiT classifier: relative position bias per layer, no absolute ones, mean pooling."""
-    id2label = dict(enumerate(CLASS_NAMES))
-    return BeitConfig(
-        image_size=image_size,
-        patch_size=patch_size,
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        intermediate_size=4 * hidden_size,
-        use_relative_position_bias=True,
-        use_shared_relative_position_bias=False,
-        use_absolute_position_embeddings=False,
-        use_mean_pooling=True,
-        layer_scale_init_value=layer_scale,
-        drop_path_rate=drop_path_rate,
-        id2label=id2label,
-        label2id={name: index for index, name in id2label.items()},
-    )
+    return small_beit_config(class_names=CLASS_NAMES, image_size=image_size, patch_size=patch_size,
+                             hidden_size=hidden_size, num_layers=num_layers, layer_scale=layer_scale,
+                             drop_path_rate=drop_path_rate)
 
 
 def image_processor(*, image_size: int = IMAGE_SIZE) -> BeitImageProcessorPil:

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from PIL import Image
+from transformers import BeitConfig
 from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
 
 MEAN = STD = (0.5, 0.5, 0.5)
@@ -17,6 +18,30 @@ def square_bicubic_processor(image_size: int) -> BeitImageProcessorPil:
     return BeitImageProcessorPil(
         size=size, crop_size=size, resample=Image.Resampling.BICUBIC, do_center_crop=False,
         do_rescale=True, do_normalize=True, image_mean=list(MEAN), image_std=list(STD), do_reduce_labels=False,
+    )
+
+
+def small_beit_config(*, class_names: tuple[str, ...] | list[str], image_size: int, patch_size: int, hidden_size: int,
+                      num_layers: int = 4, layer_scale: float, drop_path_rate: float, **head_options) -> BeitConfig:
+    """What both demo models are: a small BEiT with 4 heads, a 4x MLP, a relative position bias per layer and
+    no absolute position embeddings, mean pooling; ``head_options`` add the task head's settings."""
+    id2label = dict(enumerate(class_names))
+    return BeitConfig(
+        image_size=image_size,
+        patch_size=patch_size,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        intermediate_size=4 * hidden_size,
+        use_relative_position_bias=True,
+        use_shared_relative_position_bias=False,
+        use_absolute_position_embeddings=False,
+        use_mean_pooling=True,
+        layer_scale_init_value=layer_scale,
+        drop_path_rate=drop_path_rate,
+        id2label=id2label,
+        label2id={name: index for index, name in id2label.items()},
+        **head_options,
     )
 
 
