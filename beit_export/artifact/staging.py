@@ -6,10 +6,10 @@ rename, so readers never see half an artifact); on any exception, KeyboardInterr
 deleted and ``output`` is left as it was.
 
 A killed export (SIGKILL, power loss) cannot clean up, so ownership is explicit: each staging folder
-``.NAME.partial-XXXX`` has a lock file ``.NAME.partial-XXXX.lock`` beside it (never inside the
+``.NAME.partial-<random>`` has a lock file ``.NAME.partial-<random>.lock`` beside it (never inside the
 artifact), created *before* the folder and held with ``fcntl.flock`` for the life of the export. The
 kernel drops the lock when its process dies, whatever the cause, and a reused PID cannot inherit it.
-The next export to the same output removes every staging folder (and every ``.NAME.old-XXXX`` folder
+The next export to the same output removes every staging folder (and every ``.NAME.old-<random>`` folder
 of an interrupted overwrite) whose lock it can take, or that has no lock file, and says so once.
 """
 
@@ -74,7 +74,7 @@ LOCK_SUFFIX = ".lock"
 
 
 def _take_new_lock(output: Path) -> tuple[int, Path]:
-    """A new ``.NAME.partial-XXXX.lock`` file beside ``output``, flock-ed by this process."""
+    """A new ``.NAME.partial-<random>.lock`` file beside ``output``, flock-ed by this process."""
     fd, name = tempfile.mkstemp(prefix=f".{output.name}.partial-", suffix=LOCK_SUFFIX, dir=output.parent)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd, Path(name)
