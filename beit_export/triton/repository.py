@@ -90,11 +90,14 @@ def _python_model_files(version_dir: Path, manifest: Manifest, *, role: str, mod
     vendor_runtime(version_dir)
     (version_dir / "model.py").write_text(model_py(model=model, role=role, version=__version__, digest=digest), encoding="utf-8")
     folder = version_dir / protocol.ARTIFACT_FOLDER
-    if role == "engine":
-        shutil.copytree(manifest.folder, folder, copy_function=_link_or_copy)
-        return
     folder.mkdir()
     shutil.copyfile(manifest.folder / MANIFEST_FILE, folder / MANIFEST_FILE)
+    if role == "engine":  # the files the manifest names and hashes, each checked to lie inside the artifact
+        for name in manifest.data["files"]:
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(manifest.file_path(name), target)
+        return
     if role == "postprocess" and "postprocess" in manifest.graphs:
         graph = manifest.graphs["postprocess"]["file"]
         _link_or_copy(manifest.graph_path("postprocess"), folder / graph)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -34,6 +35,20 @@ def test_python_backend_repository_layout(beit_segmentation_artifact, tmp_path, 
     readme = (output / "README.md").read_text()
     for expected in ("beit-serve REPO", "nvcr.io/nvidia/tritonserver", "RemoteSegmenter", "/v2/models/seg/infer", "numpy<2"):
         assert expected in readme
+
+
+def test_python_engine_carries_only_the_files_the_manifest_names(beit_classifier_artifact, tmp_path):
+    artifact = tmp_path / "artifact"
+    shutil.copytree(beit_classifier_artifact, artifact)
+    (tmp_path / "secret.txt").write_text("outside the artifact")
+    (artifact / "notes.txt").write_text("not in the manifest")
+    (artifact / "link.txt").symlink_to(tmp_path / "secret.txt")  # leads out of the folder
+    output = tmp_path / "repo"
+    assert main(["triton", str(artifact), "--output", str(output), "--name", "cls", "--model-backend", "python"]) == 0
+    copy = output / "cls_engine" / "1" / "artifact"
+    named = set(json.loads((artifact / "manifest.json").read_text())["files"])
+    assert {path.name for path in copy.iterdir()} == named | {"manifest.json"}
+    assert load_manifest(copy).task == "image-classification"  # every hash verified
 
 
 def test_onnxruntime_repository_carries_the_graph_only(beit_classifier_artifact, tmp_path):
