@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from .measure import Progress, TimingPlan
-from .runner import REPO_ROOT, worker_environment
+from .runner import REPO_ROOT, exit_reason, worker_environment
 
 
 @dataclass
@@ -66,14 +66,8 @@ class Participant:
             return {"error": self._exit_reason(self.process.wait())}
         return json.loads(line)
 
-    def _exit_reason(self, status: int) -> str:
-        reason = f"the {self.name} worker exited with status {status}"
-        if status == -9:  # SIGKILL: on these machines, the kernel's out-of-memory killer
-            free = psutil.virtual_memory().total / 2**30
-            reason += (f" (killed, most likely by the out-of-memory killer: it peaked at {self.peak_rss_mib:,.0f} MiB "
-                       f"while every backend's worker stays loaded at once, {free:.0f} GiB in all; time fewer "
-                       "--backends per run)")
-        return reason
+    def _exit_reason(self, status: int | None) -> str:
+        return exit_reason(f"the {self.name} worker", status, peak_mib=self.peak_rss_mib)
 
     @property
     def usable(self) -> bool:

@@ -41,6 +41,17 @@ def _sampled_peak(process: subprocess.Popen, *, interval_s: float) -> float:
     return round(peak / 2**20, 1)
 
 
+def exit_reason(worker: str, status: int | None, *, peak_mib: float) -> str:
+    """Why a worker gave no answer; a SIGKILL is, on these machines, the kernel's out-of-memory killer."""
+    reason = f"{worker} exited with status {status}"
+    if status == -9:
+        total = psutil.virtual_memory().total / 2**30
+        reason += (f" (killed, most likely by the out-of-memory killer: it peaked at {peak_mib:,.0f} MiB, and the "
+                   f"timed runs keep every backend's worker loaded at once in {total:.0f} GiB; time fewer --backends "
+                   "per run)")
+    return reason
+
+
 def run_job(kind: str, payload: dict, *, threads: int, interval_s: float = 0.05) -> dict:
     """Run ``kind`` with ``payload`` in ``python -m benchmarks.worker``; returns its result dict."""
     with tempfile.TemporaryDirectory(prefix="beit-bench-") as scratch:
@@ -55,7 +66,7 @@ def run_job(kind: str, payload: dict, *, threads: int, interval_s: float = 0.05)
             process.kill()
             raise
         if not result_path.is_file():
-            return {"error": f"worker exited with status {process.returncode} and wrote no result"}
+            return {"error": exit_reason("the worker", process.returncode, peak_mib=sampled) + " and wrote no result"}
         result = json.loads(result_path.read_text(encoding="utf-8"))
     result["peak_rss_sampled_mib"] = sampled
     result["wall_s"] = round(time.perf_counter() - started, 2)
