@@ -1,0 +1,175 @@
+"""The task registry: everything beit-deploy knows about a task, described once, as data.
+
+Every part of the project that behaves differently per task reads it from here: the exporter (graph
+inputs and outputs, which transformers classes carry the task, whether the checkpoint's labels are
+kept), the parity gate (which tolerance kind each output is judged by), the runtime (which task class
+runs an artifact, which ``beit-run`` handler prints it), the Triton repository writer, the python
+models inside Triton and the remote clients (what the ensemble serves), and the benchmarks (how an
+end-to-end row is fed and finished). Adding a field to every task means adding it to ``Task`` and to
+the four entries below; nothing else holds a per-task table. The exporter adds to an entry only what
+needs torch (``beit_export.tasks``: detecting the task of a loaded module, finding its encoder).
+
+This module imports nothing but the standard library, so the torch-free runtime, the code that runs
+inside Triton's python stub and the benchmarks all share it.
+
+Axis entries of a ``TensorSpec`` are ints for fixed sizes and the strings "batch", "height", "width"
+(dynamic) or "num_channels", "num_patches", "sequence", "num_labels", "hidden_size", "vocab_size",
+"label_height", "label_width" (fixed per model, resolved by the exporter from the config).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output: its name, numpy dtype name and axes."""
+
+    name: str
+    dtype: str
+    axes: tuple[int | str, ...]
+
+
+@dataclass(frozen=True)
+class ServedTensor:
+    """One output of the Triton ensemble for a task: name, Triton datatype, dims ("k", "H", "W", "D")."""
+
+    name: str
+    datatype: str
+    dims: tuple[str, ...]
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task, as every part of beit-deploy sees it.
+
+    ``runtime_class`` and ``remote_class`` are the names of the ``beit_runtime`` classes that run it
+    (``None``: not served as an ensemble, only as the bare engine). ``tolerance_kinds`` maps each graph
+    output (and the segmentation post-processing graph's ``labels``) to its parity tolerance kind
+    (``beit_export.parity.tolerances``). ``benchmark_end_to_end``: the benchmarks time the task class
+    from encoded images to results; else the engine alone, fed by ``benchmark_feed``.
+    """
+
+    name: str
+    runtime_class: str
+    hf_classes: Mapping[str, str]  # model_type ("beit", "vit") -> the transformers class carrying the task
+    graph_inputs: tuple[TensorSpec, ...]
+    graph_outputs: tuple[TensorSpec, ...]
+    tolerance_kinds: Mapping[str, str]
+    labelled: bool  # the checkpoint's id2label goes into the manifest
+    served_outputs: tuple[ServedTensor, ...] = ()
+    remote_class: str | None = None
+    benchmark_feed: str = "pixel_values"  # "pixel_values" or "pixel_values+bool_masked_pos"
+    benchmark_end_to_end: bool = True
+    benchmark_batch_sizes: tuple[int, ...] = (1, 8)
+    summary: str = field(default="")
+
+    @property
+    def input_names(self) -> list[str]:
+        return [spec.name for spec in self.graph_inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [spec.name for spec in self.graph_outputs]
+
+    @property
+    def served(self) -> bool:
+        """Whether ``beit-export triton`` writes the preprocess/postprocess ensemble for this task."""
+        return bool(self.served_outputs)
+
+    @property
+    def served_output_names(self) -> tuple[str, ...]:
+        return tuple(tensor.name for tensor in self.served_outputs)
+
+
+PIXEL_VALUES = TensorSpec("pixel_values", "float32", ("batch", "num_channels", "height", "width"))
+BOOL_MASKED_POS = TensorSpec("bool_masked_pos", "bool", ("batch", "num_patches"))
+
+_TASKS = (
+    Task(
+        name="backbone",
+        runtime_class="FeatureExtractor",
+        remote_class="RemoteFeatureExtractor",
+        hf_classes={"beit": "BeitModel", "vit": "ViTModel"},
+        graph_inputs=(PIXEL_VALUES,),
+        graph_outputs=(
+            TensorSpec("last_hidden_state", "float32", ("batch", "sequence", "hidden_size")),
+            TensorSpec("pooler_output", "float32", ("batch", "hidden_size")),
+        ),
+        tolerance_kinds={"last_hidden_state": "hidden_states", "pooler_output": "hidden_states"},
+        labelled=False,
+        served_outputs=(ServedTensor("embedding", "FP32", ("D",), "the pooled embedding"),),
+        summary="pooled embeddings (patch tokens on request)",
+    ),
+    Task(
+        name="image-classification",
+        runtime_class="Classifier",
+        remote_class="RemoteClassifier",
+        hf_classes={"beit": "BeitForImageClassification", "vit": "ViTForImageClassification"},
+        graph_inputs=(PIXEL_VALUES,),
+        graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_labels")),),
+        tolerance_kinds={"logits": "logits"},
+        labelled=True,
+        served_outputs=(
+            ServedTensor("labels", "STRING", ("k",), "class names, best first"),
+            ServedTensor("scores", "FP32", ("k",), "softmax scores, best first"),
+            ServedTensor("class_ids", "INT32", ("k",), "class ids, best first"),
+        ),
+        summary="top-k labels and scores",
+    ),
+    Task(
+        name="masked-image-modeling",
+        runtime_class="MaskedImageModeler",
+        hf_classes={"beit": "BeitForMaskedImageModeling"},
+        graph_inputs=(PIXEL_VALUES, BOOL_MASKED_POS),
+        graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_patches", "vocab_size")),),
+        tolerance_kinds={"logits": "logits"},
+        labelled=False,
+        benchmark_feed="pixel_values+bool_masked_pos",
+        benchmark_end_to_end=False,
+        summary="visual token ids per patch",
+    ),
+    Task(
+        name="semantic-segmentation",
+        runtime_class="Segmenter",
+        remote_class="RemoteSegmenter",
+        hf_classes={"beit": "BeitForSemanticSegmentation"},
+        graph_inputs=(PIXEL_VALUES,),
+        graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_labels", "label_height", "label_width")),),
+        tolerance_kinds={"logits": "segmentation_logits", "labels": "label_map"},
+        labelled=True,
+        served_outputs=(ServedTensor("segmentation", "INT32", ("H", "W"), "class ids at the image's own size"),),
+        benchmark_batch_sizes=(1,),
+        summary="label maps at the image's own size",
+    ),
+)
+
+TASKS: Mapping[str, Task] = MappingProxyType({task.name: task for task in _TASKS})
+TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+
+
+def task(name: str) -> Task:
+    """The registry entry for ``name``; InputError naming the known tasks otherwise."""
+    entry = TASKS.get(name)
+    if entry is None:
+        raise InputError(f"unknown task {name!r}: expected one of {', '.join(TASK_NAMES)}")
+    return entry
+
+
+def task_for_hf_class(class_name: str) -> Task | None:
+    """The task a transformers class carries natively (``BeitForImageClassification`` -> classification)."""
+    for entry in _TASKS:
+        if class_name in entry.hf_classes.values():
+            return entry
+    return None
+
+
+def hf_class_names() -> list[str]:
+    """Every transformers class beit-deploy exports, sorted."""
+    return sorted(name for entry in _TASKS for name in entry.hf_classes.values())
