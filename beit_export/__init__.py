@@ -32,7 +32,8 @@ _LAZY = {
     "load_preset": "beit_export.checkpoint",
 }
 
-__all__ = ["__version__", *_LAZY]
+# the lazy table's keys are the public names; a literal list would repeat them
+__all__ = ["__version__", *_LAZY]  # noqa: PLE0604
 
 
 def __getattr__(name: str):

@@ -7,6 +7,7 @@ manifest's ``export`` record is written from ``ExportOptions.record()``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .errors import ExportError
 from .graph.export import MIN_OPSET
@@ -27,6 +28,12 @@ class ExportOptions:
     ``dynamic_resolution`` exports graphs that accept any height/width in whole patches. ``seed``
     seeds the parity inputs; ``photos`` adds scikit-image photos to the parity cases. ``overwrite``
     replaces a non-empty output folder (only once the new artifact is complete).
+
+    The user's own images: ``calibration_data`` (a folder, searched recursively) calibrates static int8 on
+    a deterministic sample of ``calibration_size`` of its images instead of the shipped photos;
+    ``parity_data`` adds a sample of ``parity_size`` of its images to the parity cases (default: the
+    calibration folder, when given). The manifest records counts and a digest of the file list, never
+    the images or the folders' paths.
     """
 
     fp16: bool = False
@@ -38,9 +45,20 @@ class ExportOptions:
     seed: int = 0
     photos: bool = True
     overwrite: bool = False
+    calibration_data: Path | None = None
+    calibration_size: int = 256
+    parity_data: Path | None = None
+    parity_size: int = 32
+    fused_attention: bool = False  # also an fp16 graph with MultiHeadAttention nodes (ONNX Runtime GPU)
+    uint8_input: bool = False  # also uint8-input copies of the float graphs (normalisation in the graph)
+    # optional graph outputs ("hidden_states", "attentions"; a list or "a,b") and which layers' attentions
+    # ("all", "last", layer numbers; None: the task's default), ``beit_export.outputs``
+    outputs: str | tuple[str, ...] = ()
+    attention_layers: str | tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("fp16", "int8", "tensorrt", "dynamic_resolution", "photos", "overwrite"):
+        for name in ("fp16", "int8", "tensorrt", "dynamic_resolution", "photos", "overwrite", "fused_attention",
+                     "uint8_input"):
             if not isinstance(getattr(self, name), bool):
                 raise ExportOptionsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.int8_mode not in INT8_MODES:
@@ -52,6 +70,43 @@ class ExportOptions:
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ExportOptionsError(f"seed must be a non-negative integer, got {self.seed!r}")
+        self._check_user_data()
+        self._check_extra_outputs()
+
+    def _check_extra_outputs(self) -> None:
+        from .outputs import parse_attention_layers, parse_outputs  # imports this module's error
+
+        object.__setattr__(self, "outputs", parse_outputs(self.outputs))
+        layers = self.attention_layers
+        object.__setattr__(self, "attention_layers", parse_attention_layers(
+            ",".join(map(str, layers)) if isinstance(layers, (tuple, list)) else layers))
+        if self.attention_layers is not None and "attentions" not in self.outputs:
+            raise ExportOptionsError("--attention-layers chooses the layers of the attentions output: add "
+                                     "--outputs attentions, or drop --attention-layers")
+        if self.fused_attention and "attentions" in self.outputs:
+            raise ExportOptionsError("--fused-attention fuses the softmax away, so that graph cannot output attention "
+                                     "weights: drop --fused-attention or export the attentions in another artifact")
+
+    def _check_user_data(self) -> None:
+        for name in ("calibration_size", "parity_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ExportOptionsError(f"{name} must be a positive number of images, got {value!r}")
+        if self.calibration_data is not None and not (self.int8 and self.int8_mode == "static"):
+            raise ExportOptionsError(
+                "calibration data is used by static int8 only: add --int8 (and no --int8-mode dynamic), "
+                "or drop --calibration-data"
+            )
+        for name in ("calibration_data", "parity_data"):
+            folder = getattr(self, name)
+            if folder is not None and not Path(folder).is_dir():
+                raise ExportOptionsError(f"{name} {folder} is not a folder; pass a folder of images")
+
+    @property
+    def parity_folder(self) -> Path | None:
+        """The folder of the user's parity images: ``parity_data``, else the calibration folder, else none."""
+        folder = self.parity_data or self.calibration_data
+        return None if folder is None else Path(folder)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -61,7 +116,13 @@ class ExportOptions:
     def record(self) -> dict:
         """The options that describe the artifact, for the manifest's ``export`` record."""
         values = asdict(self)
-        del values["overwrite"]  # how the folder was written, not what it holds
+        # how the folder was written, and where the user keeps images: not what the artifact holds
+        for name in ("overwrite", "calibration_data", "calibration_size", "parity_data", "parity_size",
+                     "outputs", "attention_layers"):  # the optional outputs: the pipeline's extra_outputs record
+            del values[name]
         if not self.int8:
             del values["int8_mode"]
+        for name in ("fused_attention", "uint8_input"):  # recorded only when asked for (older records unchanged)
+            if not values[name]:
+                del values[name]
         return values

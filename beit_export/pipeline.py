@@ -7,30 +7,37 @@ leaves nothing behind. What to export is an ``ExportOptions`` (``beit_export.opt
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 import torch
 
 from beit_runtime.errors import BackendUnavailableError
+from beit_runtime.manifest import GraphRecord
 
-from .artifact import check_output, graph_entry, refresh_file_records, staged_artifact, write_manifest
+from .artifact import check_output, graph_entry, staged_artifact, write_export_manifest
 from .errors import ExportError, ParityError
+from .gpu_graphs import GPU_VARIANT_FILES, ONNXRUNTIME_ONLY, write_fused_attention, write_uint8_inputs
 from .graph import build_segmentation_postprocess, export_onnx, graph_summary, segmentation_postprocessing_record
 from .modeling import config_image_size, make_export_module
+from .modeling.outputs import extended_task_spec
 from .options import ExportOptions
-from .parity import build_cases, check_parity, check_postprocess_parity, engine_parity
-from .precision import convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
+from .outputs import export_extra_outputs, record_of
+from .parity import build_cases, check_parity, check_postprocess_parity, engine_failures, engine_parity
+from .parity.user_images import grouped_batches, preprocessed, read_user_images
+from .precision import HEAD_CONVOLUTION_CHOICES, convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
 from .tasks import resolve_task_spec
 from .tensorrt import TensorRTBuildOptions, build_engine, check_tensorrt_compatibility, tensorrt_compatibility_report
 
 Progress = Callable[[str], None]
 MODEL_FILE = "model.onnx"
 VARIANT_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx",
-                 "postprocess": "postprocess.onnx"}
+                 "postprocess": "postprocess.onnx", **GPU_VARIANT_FILES}
 
 
 def _silent(message: str) -> None:
@@ -47,19 +54,25 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
     with staged_artifact(output, overwrite=options.overwrite, progress=progress) as folder:
         state = _State(checkpoint=checkpoint, folder=folder, options=options, progress=progress)
         _export_fp32(state)
+        _read_user_images(state)
         progress("building parity cases (random inputs and scikit-image photos through the HF processor)")
         state.cases = build_cases(checkpoint, dynamic_resolution=options.dynamic_resolution, seed=options.seed,
-                                  photos=options.photos)
+                                  photos=options.photos, user_batches=state.user_parity_batches,
+                                  extra_outputs=state.extra)
         _verify(state, "fp32")
         if options.fp16:
             _reduced_precision(state, "fp16", convert_to_fp16)
         if options.int8:
             _int8(state)
+        if options.fused_attention:
+            write_fused_attention(state)
+        if options.uint8_input:
+            write_uint8_inputs(state)
         if checkpoint.task == "semantic-segmentation":
             _postprocess_graph(state)
         _tensorrt_compatibility(state)
         progress("writing manifest.json")
-        write_manifest(folder, _manifest_fields(state))
+        write_export_manifest(folder, _manifest_fields(state))
         if options.tensorrt:
             _build_engine(state, "fp16" if options.fp16 else "fp32")
         progress(f"moving the artifact into place at {output}")
@@ -71,12 +84,34 @@ class _State:
 
     def __init__(self, *, checkpoint, folder: Path, options: ExportOptions, progress: Progress):
         self.checkpoint, self.folder, self.options, self.progress = checkpoint, folder, options, progress
-        self.task_spec = resolve_task_spec(checkpoint.model, checkpoint.task)
-        self.graphs: dict[str, dict[str, Any]] = {}
+        self.extra = export_extra_outputs(checkpoint, options)  # --outputs (None: the default graph)
+        self.task_spec = extended_task_spec(resolve_task_spec(checkpoint.model, checkpoint.task), self.extra)
+        self.graphs: dict[str, GraphRecord] = {}
         self.parity: dict[str, dict[str, Any]] = {}
         self.tensorrt: dict[str, Any] = {}
         self.cases: list = []
         self.quantized_convolutions = 0
+        self.calibration_feeds: list[dict[str, np.ndarray]] = []  # the user's images, one per feed
+        self.user_parity_batches: list[np.ndarray] = []
+        self.user_data: dict[str, Any] = {}  # the manifest's record of them (counts and digests)
+
+
+def _read_user_images(state: _State) -> None:
+    """The user's calibration and parity images (``--calibration-data``, ``--parity-data``), preprocessed."""
+    options, checkpoint = state.options, state.checkpoint
+    model_type = checkpoint.config.model_type
+    if options.calibration_data is not None:
+        state.progress(f"reading calibration images from {options.calibration_data}")
+        images = read_user_images(options.calibration_data, size=options.calibration_size, purpose="calibration")
+        pixels = preprocessed(images, checkpoint.preprocessing, model_type=model_type)
+        state.calibration_feeds = [{"pixel_values": item} for item in pixels]
+        state.user_data["calibration"] = images.record
+    if options.parity_folder is not None:
+        state.progress(f"reading parity images from {options.parity_folder}")
+        images = read_user_images(options.parity_folder, size=options.parity_size, purpose="parity")
+        pixels = preprocessed(images, checkpoint.preprocessing, model_type=model_type)
+        state.user_parity_batches = grouped_batches(pixels)
+        state.user_data["parity_data"] = images.record
 
 
 def _check_environment(checkpoint, options: ExportOptions) -> None:
@@ -116,7 +151,8 @@ def _export_fp32(state: _State) -> None:
     checkpoint, options, path = state.checkpoint, state.options, state.folder / MODEL_FILE
     state.progress(f"exporting {checkpoint.task} graph (opset {options.opset}, "
                    f"{'dynamic' if options.dynamic_resolution else 'fixed'} resolution)")
-    module = make_export_module(checkpoint.model, task=checkpoint.task, dynamic_resolution=options.dynamic_resolution)
+    module = make_export_module(checkpoint.model, task=checkpoint.task, dynamic_resolution=options.dynamic_resolution,
+                                extra_outputs=state.extra)
     export_onnx(module, task_spec=state.task_spec, path=path, example_inputs=_example_inputs(state),
                 dynamic_resolution=options.dynamic_resolution, opset=options.opset)
     state.progress("checking the graph: passed onnx.checker (full) and the index-building check during export")
@@ -152,25 +188,44 @@ def _reduced_precision(state: _State, variant: str, convert: Callable[[Path, Pat
 
 
 def _int8(state: _State) -> None:
-    """int8; a static graph with quantized head convolutions falls back to linear layers only when it fails parity."""
+    """int8; a static graph tries ``HEAD_CONVOLUTION_CHOICES`` in order (all head convolutions, all but the PSP/FPN
+    bottlenecks, linear layers only) and keeps the first that passes parity on ONNX Runtime and every other engine."""
+    rejected: dict[str, list[str]] = {}
+    for choice in HEAD_CONVOLUTION_CHOICES:
+        failures = _int8_attempt(state, choice)
+        if not failures or not state.quantized_convolutions or choice == HEAD_CONVOLUTION_CHOICES[-1]:
+            break
+        rejected[choice] = failures[:3]
+        state.progress(f"int8 with head convolutions '{choice}' failed parity; trying the next choice")
+    if rejected:
+        state.parity["int8"]["conversion"]["rejected_head_convolutions"] = rejected
+
+
+def _int8_attempt(state: _State, choice: str) -> list[str]:
+    """Write and check the int8 graph quantizing ``choice`` head convolutions; its parity failures on any engine."""
     try:
-        _reduced_precision(state, "int8", lambda src, dst: _quantize(state, src, dst, convolutions=True))
+        _reduced_precision(state, "int8", functools.partial(_quantize, state, head_convolutions=choice))
     except ParityError as error:
-        if not state.quantized_convolutions:
+        if not state.quantized_convolutions or choice == HEAD_CONVOLUTION_CHOICES[-1]:
             raise
-        state.progress("int8 with quantized head convolutions failed parity; quantizing the linear layers only")
-        _reduced_precision(state, "int8", lambda src, dst: _quantize(state, src, dst, convolutions=False))
-        state.parity["int8"]["conversion"]["head_convolutions"] = (
-            "kept float: with them the graph failed parity: " + "; ".join(error.report.get("failures", [])[:3]))
+        return list(error.report.get("failures", []))
+    return engine_failures(state.parity["int8"].get("engines", {}))
 
 
-def _quantize(state: _State, src: Path, dst: Path, *, convolutions: bool) -> dict:
+def _quantize(state: _State, src: Path, dst: Path, *, head_convolutions: str) -> dict:
     if state.options.int8_mode == "dynamic":
         return quantize_int8_dynamic(src, dst)
-    batches = [case.feeds for case in state.cases if case.name.startswith("photos")]
-    batches = batches or [case.feeds for case in state.cases[:1]]
-    report = quantize_int8_static(src, dst, calibration_batches=batches, convolutions=convolutions)
-    report["calibration_data"] = "scikit-image photos preprocessed by the checkpoint's HF image processor"
+    if state.calibration_feeds:
+        batches = state.calibration_feeds
+        source = (
+            f"{len(batches)} of the user's images (--calibration-data) preprocessed by the checkpoint's HF processor"
+        )
+    else:
+        batches = [case.feeds for case in state.cases if case.name.startswith("photos")]
+        batches = batches or [case.feeds for case in state.cases[:1]]
+        source = "scikit-image photos preprocessed by the checkpoint's HF image processor"
+    report = quantize_int8_static(src, dst, calibration_batches=batches, head_convolutions=head_convolutions)
+    report["calibration_data"] = source
     state.quantized_convolutions = report.get("quantized_convolutions", 0)
     return report
 
@@ -192,6 +247,7 @@ def _tensorrt_compatibility(state: _State) -> None:
     for variant in state.graphs:
         path = state.folder / VARIANT_FILES[variant]
         for_tensorrt = not (variant == "int8" and options.int8_mode == "dynamic")  # dynamic int8 is ORT-only
+        for_tensorrt = for_tensorrt and variant not in ONNXRUNTIME_ONLY  # contrib ops
         if options.tensorrt and for_tensorrt:
             state.progress(f"checking TensorRT compatibility of the {variant} graph")
             state.tensorrt[variant] = check_tensorrt_compatibility(path)
@@ -201,8 +257,7 @@ def _tensorrt_compatibility(state: _State) -> None:
 
 def _build_engine(state: _State, variant: str) -> None:
     state.progress(f"building the TensorRT engine from the {variant} graph (minutes)")
-    build_engine(state.folder, options=TensorRTBuildOptions(graph_variant=variant))
-    refresh_file_records(state.folder)
+    build_engine(state.folder, options=TensorRTBuildOptions(graph_variant=variant))  # records it in the manifest
 
 
 def _input_record(state: _State) -> dict[str, Any]:
@@ -233,5 +288,6 @@ def _manifest_fields(state: _State) -> dict[str, Any]:
         "engines": {},
         "postprocessing": _postprocessing_record(state),
         "parity": state.parity,
-        "export": {**state.options.record(), "tensorrt_compatibility": state.tensorrt},
+        "export": {**state.options.record(), **state.user_data, **record_of(state.extra),
+                   "tensorrt_compatibility": state.tensorrt},
     }

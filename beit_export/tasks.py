@@ -1,99 +1,49 @@
-"""The tasks beit-deploy exports: graph input/output names, dtypes and axes, and task detection.
+"""What the exporter adds to the task registry: the parts that need torch.
 
-Axis entries are ints for fixed sizes and the strings "batch", "height", "width" (dynamic) or
-"num_patches", "sequence", "num_labels", "hidden_size", "vocab_size", "label_height",
-"label_width" (fixed per model, resolved by the exporter from the config).
+Everything else about a task (graph input/output names, dtypes and axes, the transformers classes
+carrying it, tolerance kinds, labels) lives in ``beit_runtime.tasks``, which this module re-exports
+as ``TASKS`` and ``TaskSpec`` (= ``beit_runtime.tasks.Task``; ``inputs``/``outputs`` are its graph
+inputs/outputs) for the graph code.
 
 Backbone exports carry ``pooler_output`` only when the model has a pooler: ``BeitModel`` always
 has one (mean pooling + LayerNorm, or the CLS token), ``ViTModel`` only when built with
 ``add_pooling_layer=True`` (its pooler is Linear + tanh on the CLS token).
-``resolve_task_spec(model, task)`` returns the spec with ``pooler_output`` dropped when absent.
+``resolve_task_spec(model, task)`` returns the entry with ``pooler_output`` dropped when absent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 
 from beit_export.errors import UnsupportedCheckpointError
+from beit_runtime.tasks import TASK_NAMES, TASKS, Task, TensorSpec, hf_class_names, task_for_hf_class
 
-
-@dataclass(frozen=True)
-class IOSpec:
-    name: str
-    dtype: str
-    axes: tuple[int | str, ...]
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    hf_classes: tuple[str, ...]
-    inputs: tuple[IOSpec, ...]
-    outputs: tuple[IOSpec, ...]
-
-    @property
-    def input_names(self) -> list[str]:
-        return [spec.name for spec in self.inputs]
-
-    @property
-    def output_names(self) -> list[str]:
-        return [spec.name for spec in self.outputs]
-
-
-PIXEL_VALUES = IOSpec("pixel_values", "float32", ("batch", "num_channels", "height", "width"))
-BOOL_MASKED_POS = IOSpec("bool_masked_pos", "bool", ("batch", "num_patches"))
-
-TASKS: dict[str, TaskSpec] = {
-    "backbone": TaskSpec(
-        name="backbone",
-        hf_classes=("BeitModel", "ViTModel"),
-        inputs=(PIXEL_VALUES,),
-        outputs=(
-            IOSpec("last_hidden_state", "float32", ("batch", "sequence", "hidden_size")),
-            IOSpec("pooler_output", "float32", ("batch", "hidden_size")),
-        ),
-    ),
-    "image-classification": TaskSpec(
-        name="image-classification",
-        hf_classes=("BeitForImageClassification", "ViTForImageClassification"),
-        inputs=(PIXEL_VALUES,),
-        outputs=(IOSpec("logits", "float32", ("batch", "num_labels")),),
-    ),
-    "masked-image-modeling": TaskSpec(
-        name="masked-image-modeling",
-        hf_classes=("BeitForMaskedImageModeling",),
-        inputs=(PIXEL_VALUES, BOOL_MASKED_POS),
-        outputs=(IOSpec("logits", "float32", ("batch", "num_patches", "vocab_size")),),
-    ),
-    "semantic-segmentation": TaskSpec(
-        name="semantic-segmentation",
-        hf_classes=("BeitForSemanticSegmentation",),
-        inputs=(PIXEL_VALUES,),
-        outputs=(IOSpec("logits", "float32", ("batch", "num_labels", "label_height", "label_width")),),
-    ),
-}
-
+TaskSpec = Task
+IOSpec = TensorSpec
+BACKBONE = TASKS["backbone"]
 _BASE_ATTRIBUTES = ("beit", "vit")
+
+__all__ = ["TASKS", "TASK_NAMES", "IOSpec", "TaskSpec", "base_model", "check_task", "detect_task",
+           "resolve_task_spec"]
 
 
 def detect_task(model: torch.nn.Module) -> str:
     """The task a checkpoint's architecture carries natively, from its class name."""
     class_name = type(model).__name__
-    for task, spec in TASKS.items():
-        if class_name in spec.hf_classes:
-            return task
-    supported = sorted(name for spec in TASKS.values() for name in spec.hf_classes)
+    entry = task_for_hf_class(class_name)
+    if entry is not None:
+        return entry.name
     raise UnsupportedCheckpointError(
-        f"cannot export a {class_name}: expected one of {', '.join(supported)}. "
-        "Load the checkpoint with one of these classes (or pick --task backbone for a BEiT/ViT encoder)."
+        f"cannot export a {class_name}: expected one of {', '.join(hf_class_names())}. "
+        f"Load the checkpoint with one of these classes (or pick --task {BACKBONE.name} for a BEiT/ViT encoder)."
     )
 
 
 def base_model(model: torch.nn.Module) -> torch.nn.Module:
     """The BeitModel/ViTModel inside ``model`` (``model`` itself for a backbone)."""
-    if type(model).__name__ in TASKS["backbone"].hf_classes:
+    if type(model).__name__ in BACKBONE.hf_classes.values():
         return model
     for attribute in _BASE_ATTRIBUTES:
         inner = getattr(model, attribute, None)
@@ -107,19 +57,19 @@ def base_model(model: torch.nn.Module) -> torch.nn.Module:
 def check_task(model: torch.nn.Module, task: str) -> str:
     """Validate ``task`` for ``model``: its native task, or "backbone" for any supported model."""
     if task not in TASKS:
-        raise UnsupportedCheckpointError(f"unknown task {task!r}: expected one of {', '.join(TASKS)}.")
+        raise UnsupportedCheckpointError(f"unknown task {task!r}: expected one of {', '.join(TASK_NAMES)}.")
     native = detect_task(model)
-    if task not in (native, "backbone"):
+    if task not in (native, BACKBONE.name):
         raise UnsupportedCheckpointError(
             f"a {type(model).__name__} carries the {native!r} task; it cannot be exported as {task!r} "
-            f"(only as {native!r} or 'backbone'). Load a checkpoint with a {task} head instead."
+            f"(only as {native!r} or {BACKBONE.name!r}). Load a checkpoint with a {task} head instead."
         )
     return task
 
 
-def resolve_task_spec(model: torch.nn.Module, task: str) -> TaskSpec:
-    """TASKS[task], with ``pooler_output`` dropped for backbones without a pooler."""
+def resolve_task_spec(model: torch.nn.Module, task: str) -> Task:
+    """The registry entry for ``task``, with ``pooler_output`` dropped for backbones without a pooler."""
     spec = TASKS[check_task(model, task)]
-    if task == "backbone" and getattr(base_model(model), "pooler", None) is None:
-        spec = replace(spec, outputs=tuple(o for o in spec.outputs if o.name != "pooler_output"))
+    if spec is BACKBONE and getattr(base_model(model), "pooler", None) is None:
+        spec = replace(spec, graph_outputs=tuple(o for o in spec.graph_outputs if o.name != "pooler_output"))
     return spec

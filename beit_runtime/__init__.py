@@ -4,9 +4,14 @@
     classifier = Classifier("artifacts/beit-base")
     for prediction in classifier("cat.jpg", top_k=3):
         print(prediction.label, prediction.score)
+
+Every task class takes the run options (``RunOptions``: precision, backend, batch_size, threads,
+providers, ...) as ``options=`` or as keywords; ``task_class(task)`` is the class for a task name.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from . import errors
 from .classifier import Classifier, Prediction
@@ -15,7 +20,12 @@ from .features import FeatureExtractor, Features
 from .images import load_image
 from .manifest import load_manifest
 from .masked import MaskedImageModeler
+from .model_base import task_class
+from .options import RunOptions
 from .preprocess import Preprocessor
+
+if TYPE_CHECKING:
+    from .segmenter import Segmenter
 
 __all__ = [
     "Classifier",
@@ -24,15 +34,17 @@ __all__ = [
     "MaskedImageModeler",
     "Prediction",
     "Preprocessor",
+    "RunOptions",
     "Segmenter",
     "errors",
     "load_engine",
     "load_image",
     "load_manifest",
+    "task_class",
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type[Segmenter]:
     if name == "Segmenter":  # written separately; imported on first use
         from .segmenter import Segmenter
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .model_base import ArtifactModel
+from .layer_outputs import LayerOutputs
+from .options import positive_int
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax in float32 (max-subtracted), as ``torch.softmax(logits, -1)`` computes it."""
     logits = np.asarray(logits, dtype=np.float32)
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    probabilities: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
-class Classifier(ArtifactModel):
+class Classifier(LayerOutputs):
     """Classify images with an exported image-classification artifact.
 
     ``classify(image)`` returns a list of ``Prediction`` (best first); ``classify([images])`` returns one
     such list per image. Images may be paths, encoded bytes, numpy arrays or PIL images (see
-    ``beit_runtime.images``).
+    ``beit_runtime.images``). Artifacts exported with ``--outputs hidden_states,attentions`` also answer
+    ``hidden_states``, ``attentions`` and ``attention_maps`` (``beit_runtime.layer_outputs``).
     """
 
     task = "image-classification"
@@ -44,9 +46,9 @@ class Classifier(ArtifactModel):
         logits = self.run_images(decoded)["logits"].astype(np.float32, copy=False)
         return logits[0] if single else logits
 
-    def classify(self, images: Any, *, top_k: int = 5, channel_order: str = "rgb") -> list:
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise InputError(f"top_k must be a positive integer, got {top_k!r}")
+    def classify(self, images: Any, *, top_k: int = 5,
+                 channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]:
+        top_k = positive_int("top_k", top_k)
         decoded, single = self.load_images(images, channel_order=channel_order)
         probabilities = softmax(self.run_images(decoded)["logits"])
         results = [self._top(row, top_k) for row in probabilities]
@@ -61,4 +63,5 @@ class Classifier(ArtifactModel):
 def top_predictions(probabilities: np.ndarray, top_k: int, labels: Mapping[int, str]) -> list[Prediction]:
     """The ``top_k`` best classes of one row of probabilities, best first (ties: lower id first)."""
     order = np.argsort(-probabilities, kind="stable")[: min(top_k, probabilities.shape[0])]
-    return [Prediction(label=labels.get(int(i), f"LABEL_{int(i)}"), id=int(i), score=float(probabilities[i])) for i in order]
+    return [Prediction(label=labels.get(int(i), f"LABEL_{int(i)}"), id=int(i), score=float(probabilities[i]))
+            for i in order]

@@ -8,6 +8,9 @@
   image and the overlay next to each other above the legend.
 
 Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied).
+``--precision auto`` runs what this machine's plan chose (``--verbose`` says what and why).
+Subcommands: ``beit-run evaluate`` and ``beit-run tune`` (``beit_runtime.commands``).
+A folder among the inputs (or ``--ray``) makes a folder run: ``beit_runtime.bulk.command``.
 """
 
 from __future__ import annotations
@@ -15,41 +18,63 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .bulk.command import add_folder_arguments, run_folder_command
+from .commands import SUBCOMMANDS
 from .engines import BACKENDS
-from .errors import BeitDeployError
+from .errors import BeitDeployError, InputError
 from .images import load_image
 from .manifest import load_manifest
-from .model_base import PRECISIONS
+from .model_base import ArtifactModel, task_class
+from .options import AUTO_PRECISION, PRECISIONS, RunOptions, non_negative_int, positive_int
 from .preprocess import parallel_map
+from .tasks import task
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beit-run", description="Run an exported BEiT/ViT artifact on images.")
     parser.add_argument("artifact", type=Path, help="artifact folder (holds manifest.json)")
-    parser.add_argument("images", nargs="+", type=Path, help="image files (JPEG, PNG, ...)")
+    parser.add_argument("images", nargs="+", type=Path,
+                        help="image files (JPEG, PNG, ...) or folders of them (a folder run: see below)")
     parser.add_argument("--top-k", type=int, default=5, help="predictions per image (classification; default 5)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="graph variant to run (default fp32)")
+    parser.add_argument("--precision", choices=(*PRECISIONS, AUTO_PRECISION), default="fp32",
+                        help="graph variant to run (default fp32); auto: this machine's plan (beit-run tune)")
+    parser.add_argument("--plan", type=Path, default=None, help="with --precision auto: this plan file")
+    parser.add_argument("--verbose", action="store_true", help="print the variant run and why it was chosen")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
-    parser.add_argument("--threads", type=int, default=0, help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
     parser.add_argument("--output", type=Path, default=None, help="folder for embeddings (.npy) or overlays (.png)")
     parser.add_argument("--side-by-side", action="store_true",
                         help="segmentation: also write NAME.side-by-side.png (image | overlay, with the legend)")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
+    parser.add_argument("--attention-maps", type=Path, default=None, metavar="DIR",
+                        help="backbone/classification artifacts exported with --outputs attentions: write each "
+                             "image's CLS attention per head (NAME.headI.png) and their mean (NAME.mean.png)")
+    parser.add_argument("--attention-layer", type=int, default=-1,
+                        help="encoder layer of --attention-maps (default -1: the last)")
+    add_folder_arguments(parser)
     return parser
 
 
-def _options(args: argparse.Namespace) -> dict:
-    return {"precision": args.precision, "backend": args.backend, "batch_size": args.batch_size,
-            "intra_op_threads": args.threads}
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    """The task class's run options from the arguments; InputError naming the flag when one is wrong."""
+    positive_int("--top-k", args.top_k)
+    if args.side_by_side and args.output is None:
+        raise InputError("--side-by-side writes pictures: add --output DIR")
+    return RunOptions(precision=args.precision, backend=args.backend, plan=args.plan,
+                      batch_size=positive_int("--batch-size", args.batch_size),
+                      intra_op_threads=non_negative_int("--threads", args.threads))
 
 
-def _emit(args: argparse.Namespace, name: str, record: dict, lines: Sequence[str]) -> None:
+def _emit(args: argparse.Namespace, name: str, record: dict[str, Any], lines: Sequence[str]) -> None:
     if args.json:
         print(json.dumps({"image": name, **record}))
         return
@@ -58,47 +83,36 @@ def _emit(args: argparse.Namespace, name: str, record: dict, lines: Sequence[str
         print(f"  {line}")
 
 
-def _classify(args: argparse.Namespace) -> None:
-    from .classifier import Classifier
-
-    with Classifier(args.artifact, **_options(args)) as model:
-        results = model.classify([str(p) for p in args.images], top_k=args.top_k)
-    for path, predictions in zip(args.images, results):
+def _classify(args: argparse.Namespace, model: Any) -> None:
+    results = model.classify([str(p) for p in args.images], top_k=args.top_k)
+    for path, predictions in zip(args.images, results, strict=True):
         record = {"predictions": [{"label": p.label, "id": p.id, "score": p.score} for p in predictions]}
         _emit(args, str(path), record, [f"{p.score:.4f}  {p.label} ({p.id})" for p in predictions])
 
 
-def _embed(args: argparse.Namespace) -> None:
-    from .features import FeatureExtractor
-
-    with FeatureExtractor(args.artifact, **_options(args)) as model:
-        pooled = model.extract([str(p) for p in args.images])
-    for path, vector in zip(args.images, pooled):
-        saved = _save(args.output, path, ".npy", lambda target, v=vector: np.save(target, v))
+def _embed(args: argparse.Namespace, model: Any) -> None:
+    pooled = model.extract([str(p) for p in args.images])
+    for path, vector in zip(args.images, pooled, strict=True):
+        saved = _save(args.output, path, ".npy", partial(np.save, arr=vector))
         record = {"dim": int(vector.shape[0]), "norm": float(np.linalg.norm(vector)), "saved": saved}
-        _emit(args, str(path), record, [f"embedding dim {vector.shape[0]}, norm {record['norm']:.4f}"] + _saved(saved))
+        _emit(args, str(path), record, [f"embedding dim {vector.shape[0]}, norm {record['norm']:.4f}", *_saved(saved)])
 
 
-def _masked(args: argparse.Namespace) -> None:
-    from .masked import MaskedImageModeler
-
-    with MaskedImageModeler(args.artifact, **_options(args)) as model:
-        masks = np.zeros((len(args.images), model.num_patches), dtype=bool)
-        tokens = model.predict([str(p) for p in args.images], masks)
-    for path, ids in zip(args.images, tokens):
+def _masked(args: argparse.Namespace, model: Any) -> None:
+    masks = np.zeros((len(args.images), model.num_patches), dtype=bool)
+    tokens = model.predict([str(p) for p in args.images], masks)
+    for path, ids in zip(args.images, tokens, strict=True):
         shown = " ".join(str(int(i)) for i in ids[:16])
         _emit(args, str(path), {"token_ids": ids.tolist()}, [f"{ids.shape[0]} visual tokens: {shown} ..."])
 
 
-def _segment(args: argparse.Namespace) -> None:
+def _segment(args: argparse.Namespace, model: Any) -> None:
     from .legend import legend_entries
-    from .segmenter import Segmenter
 
-    with Segmenter(args.artifact, **_options(args)) as model:
-        images = parallel_map(load_image, [str(p) for p in args.images])  # decoded once: segmented and drawn
-        results = model.segment(images)
-        names = model.labels
-    for path, image, result in zip(args.images, images, results):
+    images = parallel_map(load_image, [str(p) for p in args.images])  # decoded once: segmented and drawn
+    results = model.segment(images)
+    names = model.labels
+    for path, image, result in zip(args.images, images, results, strict=True):
         saved = _write_pictures(args, path, image, result.labels, names)
         shares = [{"id": e.id, "label": e.name, "fraction": e.fraction} for e in legend_entries(result.labels, names)]
         lines = [f"{s['fraction']:.3f}  {s['label']} ({s['id']})" for s in shares[: args.top_k]]
@@ -106,20 +120,24 @@ def _segment(args: argparse.Namespace) -> None:
         _emit(args, str(path), record, lines + [f"saved {target}" for target in saved])
 
 
-def _write_pictures(args: argparse.Namespace, path: Path, image: np.ndarray, labels: np.ndarray, names) -> list[str]:
+def _write_pictures(args: argparse.Namespace, path: Path, image: np.ndarray, labels: np.ndarray,
+                    names: Mapping[int, str]) -> list[str]:
     """With --output: NAME.png (overlay + legend) and, with --side-by-side, NAME.side-by-side.png."""
     from .legend import write_segmentation_picture
 
     if args.output is None:
         return []
     pictures = [(".png", False)] + ([(".side-by-side.png", True)] if args.side_by_side else [])
-    return [_save(args.output, path, suffix, lambda target, side=side: write_segmentation_picture(
-        image, labels, target, id2label=names, side_by_side=side)) for suffix, side in pictures]
+    return [_write(args.output, path, suffix, partial(write_segmentation_picture, image, labels, id2label=names,
+                                                      side_by_side=side)) for suffix, side in pictures]
 
 
-def _save(output: Path | None, image_path: Path, suffix: str, write) -> str | None:
-    if output is None:
-        return None
+def _save(output: Path | None, image_path: Path, suffix: str, write: Callable[[Path], object]) -> str | None:
+    """With an output folder: ``_write``; without one, nothing (None)."""
+    return None if output is None else _write(output, image_path, suffix, write)
+
+
+def _write(output: Path, image_path: Path, suffix: str, write: Callable[[Path], object]) -> str:
     output.mkdir(parents=True, exist_ok=True)
     target = output / (image_path.stem + suffix)
     write(target)
@@ -130,25 +148,49 @@ def _saved(saved: str | None) -> list[str]:
     return [f"saved {saved}"] if saved else []
 
 
-_HANDLERS = {
-    "image-classification": _classify,
-    "backbone": _embed,
-    "masked-image-modeling": _masked,
-    "semantic-segmentation": _segment,
+# how beit-run reports each task class's results, keyed by the class's name (the registry's runtime_class)
+_REPORTS: Mapping[str, Callable[[argparse.Namespace, Any], None]] = {
+    "Classifier": _classify,
+    "FeatureExtractor": _embed,
+    "MaskedImageModeler": _masked,
+    "Segmenter": _segment,
 }
 
 
+def _run(args: argparse.Namespace, options: RunOptions) -> None:
+    entry = task(load_manifest(args.artifact, verify_files=False).task)
+    model: ArtifactModel
+    with task_class(entry.name)(args.artifact, options=options) as model:
+        if args.verbose:
+            print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
+        _REPORTS[entry.runtime_class](args, model)
+        if args.attention_maps is not None:
+            _attention_maps(args, model)
+
+
+def _attention_maps(args: argparse.Namespace, model: Any) -> None:
+    from .attention_pictures import write_image_attention_pictures
+
+    written = write_image_attention_pictures(model, args.images, args.attention_maps, layer=args.attention_layer)
+    for path, pictures in written.items():
+        _emit(args, path, {"attention_maps": [str(p) for p in pictures]}, [f"saved {p}" for p in pictures])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in SUBCOMMANDS:  # beit-run evaluate / tune
+        return SUBCOMMANDS[arguments[0]](arguments[1:])
+    args = build_parser().parse_args(arguments)
+    folder_exit = run_folder_command(args, run_options=_run_options)  # None: image files named alone
+    if folder_exit is not None:
+        return folder_exit
     try:
-        if args.top_k < 1 or args.batch_size < 1 or args.threads < 0:
-            print("beit-run: error: --top-k and --batch-size must be positive, --threads >= 0", file=sys.stderr)
-            return 2
-        if args.side_by_side and args.output is None:
-            print("beit-run: error: --side-by-side writes pictures: add --output DIR", file=sys.stderr)
-            return 2
-        task = load_manifest(args.artifact, verify_files=False).task
-        _HANDLERS[task](args)
+        options = _run_options(args)
+    except InputError as error:
+        print(f"beit-run: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        _run(args, options)
     except BeitDeployError as error:
         print(f"beit-run: error: {error}", file=sys.stderr)
         return 1

@@ -43,6 +43,20 @@ class InputError(BeitDeployError, ValueError):
     """Tensors fed to an engine (or options passed to a task class) do not match what it expects."""
 
 
+class OutputUnavailableError(ArtifactError):
+    """The artifact (or served repository) was exported without an output a call asks for (hidden states,
+    attention weights of a layer); the message names the ``beit-export`` flag that adds it."""
+
+
+class OutputTooLargeError(InputError):
+    """An output (attention weights) would not fit in the memory available; the message says how to shrink it."""
+
+
+class DatasetError(BeitDeployError, ValueError):
+    """A folder of images given as data (calibration, evaluation) has no usable image, a class folder that is
+    not one of the artifact's labels, or a mask that does not fit its image."""
+
+
 class BackendUnavailableError(BeitDeployError, ImportError):
     """An optional backend (TensorRT, CUDA, onnxruntime-gpu) is not installed or not usable here."""
 
@@ -53,3 +67,20 @@ class EngineMismatchError(ArtifactError):
 
 class PrecisionUnavailableError(BackendUnavailableError):
     """The requested precision needs hardware or a backend this machine or call does not have (e.g. bf16 units)."""
+
+
+class ServerError(BeitDeployError):
+    """A Triton server failed a request for a reason other than the request's inputs (``beit_runtime.remote``,
+    ``beit-serve``); the subclasses say when no server answered or an answer did not come in time."""
+
+
+class ServerUnavailableError(ServerError):
+    """No Triton server answers at the URL (not started, wrong address or port, still starting)."""
+
+
+class ServerTimeoutError(ServerError):
+    """The server did not answer a request, or did not get a model ready, within the time allowed."""
+
+
+class ServeSetupError(BeitDeployError):
+    """``beit-serve --setup`` could not prepare the server or its Python environment."""

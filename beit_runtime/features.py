@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .model_base import ArtifactModel
+from .layer_outputs import LayerOutputs
 
 
 @dataclass(frozen=True)
@@ -20,18 +20,21 @@ class Features:
     cls_token: np.ndarray
 
 
-class FeatureExtractor(ArtifactModel):
+class FeatureExtractor(LayerOutputs):
     """Embed images with an exported backbone artifact (BeitModel / ViTModel).
 
     ``extract(images)`` returns the pooled embedding: (D,) for one image, (N, D) for a list. The pooled
     output is the model's ``pooler_output`` (BEiT: mean of the patch tokens after the final norm; ViT:
     its pooler on the CLS token), or the CLS token when the graph has no pooler. With
-    ``patch_tokens=True`` it returns ``Features`` (pooled, patch tokens, CLS token).
+    ``patch_tokens=True`` it returns ``Features`` (pooled, patch tokens, CLS token). Artifacts exported with
+    ``--outputs hidden_states,attentions`` also answer ``hidden_states``, ``attentions`` and ``attention_maps``
+    (``beit_runtime.layer_outputs``).
     """
 
     task = "backbone"
 
-    def extract(self, images: Any, *, patch_tokens: bool = False, channel_order: str = "rgb"):
+    def extract(self, images: Any, *, patch_tokens: bool = False,
+                channel_order: str = "rgb") -> np.ndarray | Features:
         decoded, single = self.load_images(images, channel_order=channel_order)
         outputs = self.run_images(decoded)
         hidden = outputs["last_hidden_state"].astype(np.float32, copy=False)

@@ -115,7 +115,9 @@ def upright(image: Image.Image) -> Image.Image:
     try:
         orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
     except _PILLOW_DECODE_ERRORS as error:
-        raise ImageDecodeError(f"the image's EXIF data cannot be read ({error}); pass exif_orientation=False") from error
+        raise ImageDecodeError(
+            f"the image's EXIF data cannot be read ({error}); pass exif_orientation=False"
+        ) from error
     return ImageOps.exif_transpose(image) if orientation in range(2, 9) else image
 
 

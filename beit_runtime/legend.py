@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import InputError
+from .errors import BackendUnavailableError, InputError
+from .options import positive_int
 from .palette import overlay, palette_for, write_rgb
 
 BACKGROUND = (255, 255, 255)
@@ -45,7 +46,9 @@ class LegendEntry:
     fraction: float
 
 
-def legend_entries(labels: np.ndarray, id2label: Mapping[int, str], *, palette: np.ndarray | None = None) -> list[LegendEntry]:
+def legend_entries(
+    labels: np.ndarray, id2label: Mapping[int, str], *, palette: np.ndarray | None = None
+) -> list[LegendEntry]:
     """The classes present in ``labels``, largest area first; names from ``id2label`` (else ``LABEL_{id}``)."""
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
@@ -54,17 +57,28 @@ def legend_entries(labels: np.ndarray, id2label: Mapping[int, str], *, palette: 
     if ids[0] < 0:
         raise InputError("labels must be non-negative class ids (found negative values)")
     colours = palette_for(int(ids[-1]), palette)
-    order = sorted(zip(counts.tolist(), ids.tolist()), key=lambda pair: (-pair[0], pair[1]))
-    return [LegendEntry(i, str(id2label.get(i, f"LABEL_{i}")), tuple(int(c) for c in colours[i]), count / labels.size)
+    order = sorted(zip(counts.tolist(), ids.tolist(), strict=True), key=lambda pair: (-pair[0], pair[1]))
+    return [LegendEntry(i, str(id2label.get(i, f"LABEL_{i}")), _rgb(colours[i]), count / labels.size)
             for count, i in order]
 
 
+def _rgb(colour: np.ndarray) -> tuple[int, int, int]:
+    red, green, blue = (int(value) for value in colour)
+    return red, green, blue
+
+
 @lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)  # Pillow's bundled font: no font files needed
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    font = ImageFont.load_default(size=size)  # Pillow's bundled font: no font files needed
+    if not isinstance(font, ImageFont.FreeTypeFont):  # Pillow built without FreeType falls back to a bitmap font
+        raise BackendUnavailableError(
+            "the legend needs Pillow's bundled scalable font, but this Pillow has no FreeType support; "
+            "install a Pillow wheel from PyPI (`pip install --force-reinstall pillow`)"
+        )
+    return font
 
 
-def _fit(text: str, font, width: float) -> str:
+def _fit(text: str, font: ImageFont.FreeTypeFont, width: float) -> str:
     """``text``, cut with "..." so that it is at most ``width`` pixels wide."""
     if font.getlength(text) <= width:
         return text
@@ -73,7 +87,9 @@ def _fit(text: str, font, width: float) -> str:
     return text + "..."
 
 
-def _layout(entries: Sequence[LegendEntry], width: int, font) -> list[tuple[int, int, LegendEntry, str]]:
+def _layout(
+    entries: Sequence[LegendEntry], width: int, font: ImageFont.FreeTypeFont
+) -> list[tuple[int, int, LegendEntry, str]]:
     """(x, row, entry, shown text) of every entry, wrapped into rows that fit ``width``."""
     placed, x, row = [], PAD, 0
     for entry in entries:
@@ -98,7 +114,8 @@ def draw_legend(entries: Sequence[LegendEntry], *, width: int) -> np.ndarray:
     for x, row, entry, text in placed:
         top = PAD + row * row_height
         swatch_top = top + (row_height - PAD - SWATCH) // 2
-        draw.rectangle((x, swatch_top, x + SWATCH - 1, swatch_top + SWATCH - 1), fill=entry.colour, outline=FRAME_COLOUR)
+        swatch = (x, swatch_top, x + SWATCH - 1, swatch_top + SWATCH - 1)
+        draw.rectangle(swatch, fill=entry.colour, outline=FRAME_COLOUR)
         draw.text((x + SWATCH + PAD, top), text, font=font, fill=TEXT_COLOUR)
     return np.asarray(strip)
 
@@ -118,8 +135,7 @@ def segmentation_picture(
     min_width: int = DEFAULT_MIN_WIDTH,
 ) -> np.ndarray:
     """The overlay of ``labels`` on ``image_rgb`` (after the image itself with ``side_by_side``) above its legend."""
-    if isinstance(min_width, bool) or not isinstance(min_width, int) or min_width < 1:
-        raise InputError(f"min_width must be a positive integer, got {min_width!r}")
+    min_width = positive_int("min_width", min_width)
     blended = overlay(image_rgb, labels, alpha=alpha, palette=palette)
     panels = [np.asarray(image_rgb), blended] if side_by_side else [blended]
     width = sum(panel.shape[1] for panel in panels) + GAP * (len(panels) - 1)

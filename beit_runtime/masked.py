@@ -26,8 +26,7 @@ class MaskedImageModeler(ArtifactModel):
     @property
     def num_patches(self) -> int:
         spec = self.manifest.input
-        patch = int(spec["patch_size"])
-        return (int(spec["height"]) // patch) * (int(spec["width"]) // patch)
+        return (spec.height // spec.patch_size) * (spec.width // spec.patch_size)
 
     def _masks(self, masks: Any, count: int, single: bool) -> np.ndarray:
         array = np.asarray(masks)
@@ -49,6 +48,7 @@ class MaskedImageModeler(ArtifactModel):
 
     def predict(self, images: Any, masks: Any, *, channel_order: str = "rgb") -> np.ndarray:
         """Predicted visual-token ids: (num_patches,) for one image, (N, num_patches) for a list."""
-        return self.logits(images, masks, channel_order=channel_order).argmax(axis=-1)
+        ids: np.ndarray = self.logits(images, masks, channel_order=channel_order).argmax(axis=-1)
+        return ids
 
     __call__ = predict

@@ -8,36 +8,33 @@ thread-safe, so one object can serve several threads at once.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import importlib.util
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .engines import BACKENDS, Engine, load_engine
+from .device_input import UINT8_INPUT, run_variant, uint8_batch
+from .engines import Engine, load_engine
 from .errors import ImageFormatError, InputError, ManifestError
 from .images import check_channel_order, load_image
-from .manifest import REEXPORT_HINT, Manifest, load_manifest
+from .manifest import REEXPORT_HINT, Manifest, engine_parity_name, load_manifest
+from .options import AUTO_PRECISION, RunOptions
+from .planning.apply import choose_automatically
 from .preprocess import Preprocessor, parallel_map
+from .tasks import TASKS, task
 
-PRECISIONS = ("fp32", "fp16", "int8", "bf16")
 PIXEL_INPUT = "pixel_values"
+_Model = TypeVar("_Model", bound="ArtifactModel")
 # precisions that are a way of running a graph, not a graph: precision -> (graph variant, backend, engine options)
 RUN_PRECISIONS = {"bf16": ("fp32", "openvino", {"inference_precision": "bf16"})}
 # what backend="auto" picks for an ONNX graph (TensorRT is chosen before this when a plan exists). ONNX Runtime
 # stays first on CPU: OpenVINO fp32 is at parity but not clearly faster at batch 1 (benchmarks/RESULTS.md).
 AUTO_GRAPH_BACKEND = "onnxruntime"
-
-
-def _check_options(precision: str, backend: str, batch_size: int) -> None:
-    if precision not in PRECISIONS:
-        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if backend not in BACKENDS:
-        raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
 def _tensorrt_installed() -> bool:
@@ -47,42 +44,55 @@ def _tensorrt_installed() -> bool:
 class ArtifactModel:
     """Base of the task classes. Subclasses set ``task`` to the manifest task they accept.
 
-    ``precision``: "fp32", "fp16", "int8" (the artifact's graph variants) or "bf16" (the fp32 graph on
-    OpenVINO with bf16 inference precision, on CPUs with bf16 units). ``backend``: "auto" (a TensorRT
-    plan when the artifact has one for this precision and TensorRT is installed, else ONNX Runtime),
-    "onnxruntime", "openvino" or "tensorrt". ``intra_op_threads``: inference threads for ONNX Runtime and
-    OpenVINO (0: the library's choice); ``providers``: ONNX Runtime execution providers.
+    How the artifact runs is a ``RunOptions`` (``beit_runtime.options``: precision, backend, batch_size,
+    intra_op_threads, providers, verify_files, exif_orientation, parity_policy): pass ``options=`` or
+    its fields as keywords (keywords replace the fields of ``options``). An unknown keyword raises
+    TypeError naming the valid ones; a bad value raises InputError naming the option.
     """
 
     task: ClassVar[str] = ""
 
-    def __init__(
-        self,
-        artifact_dir: str | Path,
-        *,
-        precision: str = "fp32",
-        backend: str = "auto",
-        batch_size: int = 8,
-        providers: Sequence[str] | None = None,
-        intra_op_threads: int = 0,
-        verify_files: bool = True,
-        exif_orientation: bool = True,
-    ) -> None:
-        _check_options(precision, backend, batch_size)
-        self.exif_orientation = bool(exif_orientation)  # paths/bytes/PIL images: turned upright (images.load_image)
-        self.manifest: Manifest = load_manifest(artifact_dir, verify_files=verify_files)
+    def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None, **run_options: Any) -> None:
+        self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__)
+        self.manifest: Manifest = load_manifest(artifact_dir, verify_files=self.options.verify_files)
         if self.manifest.task != self.task:
             raise ManifestError(
                 f"artifact {self.manifest.folder} is a '{self.manifest.task}' artifact; {type(self).__name__} "
                 f"needs a '{self.task}' one (use {task_class_name(self.manifest.task)} for this artifact)"
             )
-        self.precision = precision
-        self.batch_size = batch_size
+        self.choice = self._resolve_auto()
         self.preprocessor = Preprocessor.from_manifest(self.manifest)
-        self.backend, variant, extra = self._choose_backend(backend)
-        self.engine: Engine = self._load_engine(variant, extra, providers=providers, intra_op_threads=intra_op_threads)
+        self.backend, variant, extra = self._choose_backend(self.options.backend)
+        variant = run_variant(variant, options=self.options, graphs=self.manifest.graphs, backend=self.backend,
+                              task_name=self.task)
+        self.engine: Engine = self._load_engine(variant, extra)
 
-    def _choose_backend(self, backend: str) -> tuple[str, str, dict]:
+    def _resolve_auto(self) -> str:
+        """precision="auto": replace it with this machine's plan's choice (``planning.apply``); the reason."""
+        if self.options.precision != AUTO_PRECISION:
+            return "asked for"
+        choice = choose_automatically(self.manifest, plan=self.options.plan)
+        backend, precision, reason = choice.backend, choice.precision, choice.reason
+        if self.options.backend not in ("auto", backend):
+            backend, precision = self.options.backend, "fp32"
+            reason = f"fp32: the plan chose {choice.precision} on {choice.backend}, but backend={backend!r} was asked"
+        self.options = dataclasses.replace(self.options, precision=precision, backend=backend, plan=None)
+        return f"auto: {reason}"
+
+    @property
+    def precision(self) -> str:
+        return self.options.precision
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size
+
+    @property
+    def exif_orientation(self) -> bool:
+        """Paths, bytes and PIL images are turned upright (``images.load_image``)."""
+        return self.options.exif_orientation
+
+    def _choose_backend(self, backend: str) -> tuple[str, str, dict[str, Any]]:
         """(backend, graph variant, extra engine options) for this precision; decided once, here."""
         variant, required, extra = RUN_PRECISIONS.get(self.precision, (self.precision, None, {}))
         if required is not None and backend not in ("auto", required):
@@ -96,46 +106,59 @@ class ArtifactModel:
             backend = "tensorrt" if variant in self.manifest.engines and _tensorrt_installed() else AUTO_GRAPH_BACKEND
         return backend, variant, extra
 
-    def _load_engine(self, variant: str, extra: dict, *, providers: Sequence[str] | None,
-                     intra_op_threads: int) -> Engine:
+    def _load_engine(self, variant: str, extra: dict[str, Any]) -> Engine:
         if self.backend == "tensorrt":
             return load_engine(self.manifest.engine_path(variant), backend="tensorrt")
         graph = self.manifest.graph_path(variant)
-        self._check_engine_parity(variant)
-        if self.manifest.graphs[variant].get("role", "model") != "model":
+        if self.options.parity_policy == "enforce":
+            self._check_engine_parity(variant)
+        if self.manifest.graphs[variant].role != "model":
             raise ManifestError(f"graph '{variant}' of {self.manifest.folder} is not a model graph; {REEXPORT_HINT}")
-        options = {"onnxruntime": {"providers": providers, "intra_op_threads": intra_op_threads},
-                   "openvino": {"threads": intra_op_threads, **extra}}[self.backend]
-        return load_engine(graph, backend=self.backend, **options)
+        return load_engine(graph, backend=self.backend, **self._engine_options(extra))
+
+    def _engine_options(self, extra: Mapping[str, Any]) -> dict[str, Any]:
+        """``load_engine`` options for the chosen ONNX backend, from the run options."""
+        threads = self.options.intra_op_threads
+        if self.backend == "openvino":
+            return {"threads": threads, **extra}
+        options: dict[str, Any] = {"providers": self.options.providers, "intra_op_threads": threads}
+        if self.options.cuda_graph_batch_sizes:
+            options["cuda_graph_batch_sizes"] = self.options.cuda_graph_batch_sizes
+        return options
 
     def _check_engine_parity(self, variant: str) -> None:
         """Refuse an engine whose parity record for this graph (written by the exporter) failed."""
-        name = "openvino-bf16" if self.precision == "bf16" else self.backend
-        record = (self.manifest.data.get("parity", {}).get(variant, {}).get("engines") or {}).get(name)
-        if record and record.get("measured") and not record.get("passed"):
-            figures = ", ".join(f"{out}: rel_l2 {m.get('rel_l2', float('nan')):.3g}" for out, m in record["outputs"].items())
+        _, _, engine_options = RUN_PRECISIONS.get(self.precision, (variant, self.backend, {}))
+        name = engine_parity_name(self.backend, inference_precision=engine_options.get("inference_precision"))
+        record = self.manifest.parity_for(variant, engine=name)
+        if record is not None and not record.passed:
+            figures = ", ".join(
+                f"{out}: rel_l2 {m.get('rel_l2', float('nan')):.3g}" for out, m in record.outputs.items()
+            )
             raise ManifestError(
                 f"the exporter measured the '{variant}' graph of {self.manifest.folder} on {name} outside the "
-                f"{record['precision']} tolerances ({figures}); use backend='onnxruntime' for this precision"
+                f"{record.precision} tolerances ({figures}); use backend='onnxruntime' for this precision"
             )
 
     # ----------------------------------------------------------------- lifecycle
     def close(self) -> None:
         self.engine.close()
 
-    def __enter__(self):
+    def __enter__(self: _Model) -> _Model:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.manifest.folder)!r}, precision={self.precision!r}, backend={self.backend!r})"
+        folder = str(self.manifest.folder)
+        chosen = f", choice={self.choice!r}" if self.choice != "asked for" else ""
+        return f"{type(self).__name__}({folder!r}, precision={self.precision!r}, backend={self.backend!r}{chosen})"
 
     # ----------------------------------------------------------------- inputs
     @property
     def labels(self) -> dict[int, str]:
-        return self.manifest.labels
+        return dict(self.manifest.labels)
 
     def load_images(self, images: Any, *, channel_order: str = "rgb") -> tuple[list[np.ndarray], bool]:
         """One image or a list of images -> (list of HxWx3 uint8 RGB arrays, whether one image was given)."""
@@ -155,14 +178,20 @@ class ArtifactModel:
         """Preprocess decoded images into the engine's pixel_values tensor (checked against the graph)."""
         tensor = self.preprocessor.batch(images)
         spec_input = self.manifest.input
-        if not spec_input.get("dynamic_resolution", False):
-            expected = (int(spec_input["height"]), int(spec_input["width"]))
+        if not spec_input.dynamic_resolution:
+            expected = spec_input.size
             if tuple(tensor.shape[2:]) != expected:
                 raise ManifestError(
                     f"preprocessing makes {tensor.shape[2]}x{tensor.shape[3]} tensors but the graph of "
                     f"{self.manifest.folder} takes {expected[0]}x{expected[1]}; {REEXPORT_HINT}"
                 )
         return tensor
+
+    def pixel_feeds(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """The engine's image input: uint8 ``pixels`` under ``device_normalisation``, else float pixel_values."""
+        if self.options.device_normalisation:
+            return {UINT8_INPUT: uint8_batch(self.preprocessor, images)}
+        return {PIXEL_INPUT: self.pixel_values(images)}
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the engine, casting float inputs to the dtypes the graph declares; outputs come back float32/ints."""
@@ -172,23 +201,30 @@ class ArtifactModel:
             if isinstance(value, np.ndarray) and value.dtype.kind == "f" and np.dtype(spec.dtype).kind == "f":
                 typed[spec.name] = value.astype(spec.dtype, copy=False)
         outputs = self.engine.run(typed)
-        return {name: value.astype(np.float32) if value.dtype == np.float16 else value for name, value in outputs.items()}
+        return {name: value.astype(np.float32) if value.dtype == np.float16 else value
+                for name, value in outputs.items()}
 
-    def run_images(self, images: Sequence[np.ndarray], extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def run_images(self, images: Sequence[np.ndarray],
+                   extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Preprocess and run decoded images in batches of ``batch_size``; outputs concatenated on axis 0."""
         chunks: dict[str, list[np.ndarray]] = {}
         for part in self.batches(len(images)):
-            feeds = {PIXEL_INPUT: self.pixel_values(images[part])}
+            feeds = self.pixel_feeds(images[part])
             feeds.update({name: value[part] for name, value in (extra or {}).items()})
             for name, value in self.run(feeds).items():
                 chunks.setdefault(name, []).append(value)
         return {name: np.concatenate(values, axis=0) for name, values in chunks.items()}
 
 
-def task_class_name(task: str) -> str:
-    return {
-        "image-classification": "Classifier",
-        "backbone": "FeatureExtractor",
-        "masked-image-modeling": "MaskedImageModeler",
-        "semantic-segmentation": "Segmenter",
-    }.get(task, "a matching task class")
+def task_class(name: str) -> type[ArtifactModel]:
+    """The task class that runs ``name`` artifacts: the registry's ``runtime_class``, imported on first use."""
+    found = getattr(importlib.import_module("beit_runtime"), task(name).runtime_class)
+    if not (isinstance(found, type) and issubclass(found, ArtifactModel)):
+        raise TypeError(f"the registry names {found!r} as the class for {name!r}; expected an ArtifactModel subclass")
+    return found
+
+
+def task_class_name(name: str) -> str:
+    """The name of the task class for ``name`` artifacts, "a matching task class" for an unknown task."""
+    entry = TASKS.get(name)
+    return entry.runtime_class if entry is not None else "a matching task class"

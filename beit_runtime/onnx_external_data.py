@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ArtifactIntegrityError
@@ -80,7 +81,7 @@ def _varint(buffer: mmap.mmap, pos: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
-def _length_delimited_fields(buffer: mmap.mmap, pos: int, end: int):
+def _length_delimited_fields(buffer: mmap.mmap, pos: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(field number, start, stop) of every length-delimited field of the message in buffer[pos:end]."""
     while pos < end:
         number, wire_type, pos = _key(buffer, pos, end)

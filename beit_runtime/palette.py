@@ -33,7 +33,9 @@ def make_palette(num_labels: int = 256) -> np.ndarray:
 def _check_labels(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-        raise InputError(f"labels must be an (H, W) integer label map, got {labels.dtype} array of shape {labels.shape}")
+        raise InputError(
+            f"labels must be an (H, W) integer label map, got {labels.dtype} array of shape {labels.shape}"
+        )
     if labels.size and labels.min() < 0:
         raise InputError("labels must be non-negative class ids (found negative values)")
     return labels
@@ -52,10 +54,13 @@ def palette_for(highest: int, palette: np.ndarray | None = None) -> np.ndarray:
 def colorize(labels: np.ndarray, *, palette: np.ndarray | None = None) -> np.ndarray:
     """(H, W) integer labels -> (H, W, 3) uint8 RGB image using ``palette`` (default: make_palette)."""
     labels = _check_labels(labels)
-    return palette_for(int(labels.max()) if labels.size else 0, palette)[labels]
+    colours: np.ndarray = palette_for(int(labels.max()) if labels.size else 0, palette)[labels]
+    return colours
 
 
-def overlay(image_rgb: np.ndarray, labels: np.ndarray, *, alpha: float = 0.5, palette: np.ndarray | None = None) -> np.ndarray:
+def overlay(
+    image_rgb: np.ndarray, labels: np.ndarray, *, alpha: float = 0.5, palette: np.ndarray | None = None
+) -> np.ndarray:
     """Blend the colourised ``labels`` over ``image_rgb`` (H, W, 3 uint8); alpha is the colour's weight."""
     image = np.asarray(image_rgb)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:

@@ -66,7 +66,7 @@ def aspect_preserving_size(height: int, width: int, shortest: int, longest: int 
     low, high = float(min(height, width)), float(max(height, width))
     if high / low * shortest > longest:
         raw = longest * low / high
-        shortest = int(round(raw))
+        shortest = round(raw)
     if (height <= width and height == shortest) or (width <= height and width == shortest):
         return height, width
     scale = raw if raw is not None else shortest
@@ -89,6 +89,8 @@ class Preprocessor:
     do_normalize: bool = True
     image_mean: Sequence[float] = (0.5, 0.5, 0.5)
     image_std: Sequence[float] = (0.5, 0.5, 0.5)
+    # (3, 256) float32: per channel, the output for each 8-bit value; computed in __post_init__
+    _table: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.resample not in RESAMPLE_FILTERS:
@@ -107,9 +109,9 @@ class Preprocessor:
         object.__setattr__(self, "_table", self._value_table())
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest | Mapping[str, Any]) -> "Preprocessor":
+    def from_manifest(cls, manifest: Manifest | Mapping[str, Any]) -> Preprocessor:
         """Build from a Manifest, a manifest dict, or the "preprocessing" record itself."""
-        record = manifest.preprocessing if isinstance(manifest, Manifest) else manifest
+        record = manifest.preprocessing.to_json() if isinstance(manifest, Manifest) else manifest
         record = record.get("preprocessing", record) if isinstance(record, Mapping) else record
         if not isinstance(record, Mapping):
             raise _bad(f"expected a mapping, got {type(record).__name__}")
@@ -144,9 +146,14 @@ class Preprocessor:
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the tensor made from an input of the given size."""
-        if self.do_center_crop:
-            return int(self.crop_size["height"]), int(self.crop_size["width"])
-        return self.resized_size(height, width)
+        crop = self._crop_size()
+        return crop if crop is not None else self.resized_size(height, width)
+
+    def _crop_size(self) -> tuple[int, int] | None:
+        """(height, width) of the center crop; None without one (``crop_size`` is checked when made)."""
+        if not self.do_center_crop or self.crop_size is None:
+            return None
+        return int(self.crop_size["height"]), int(self.crop_size["width"])
 
     def pixels(self, image: np.ndarray) -> np.ndarray:
         """Resize + crop only: the (H, W, 3) uint8 image the processor then rescales and normalizes
@@ -155,14 +162,15 @@ class Preprocessor:
         if self.do_resize:
             height, width = self.resized_size(image.shape[0], image.shape[1])
             image = pillow_resize(image, height, width, resample=self.resample)
-        if self.do_center_crop:
-            image = center_crop(image, int(self.crop_size["height"]), int(self.crop_size["width"]))
+        crop = self._crop_size()
+        if crop is not None:
+            image = center_crop(image, *crop)
         return image
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """One HxWx3 uint8 RGB image -> (3, H, W) float32."""
         pixels = self.pixels(image)
-        out = np.empty((3,) + pixels.shape[:2], dtype=np.float32)
+        out = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
         self._normalize_into(pixels, out)
         return out
 
@@ -242,7 +250,7 @@ def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
     if top >= 0 and left >= 0 and top + height <= in_height and left + width <= in_width:
         return image[top : top + height, left : left + width]
     new_height, new_width = max(height, in_height), max(width, in_width)
-    padded = np.zeros((new_height, new_width) + image.shape[2:], dtype=image.dtype)
+    padded = np.zeros((new_height, new_width, *image.shape[2:]), dtype=image.dtype)
     top_pad, left_pad = -(-(new_height - in_height) // 2), -(-(new_width - in_width) // 2)
     padded[top_pad : top_pad + in_height, left_pad : left_pad + in_width] = image
     top, left = top + top_pad, left + left_pad
@@ -251,7 +259,8 @@ def center_crop(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _check_rgb8(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        is_array = isinstance(image, np.ndarray)
+        described = f"{image.dtype} array of shape {image.shape}" if is_array else type(image).__name__
         raise ImageFormatError(
             f"the preprocessor takes HxWx3 uint8 RGB arrays, got a {described}; "
             "load images with beit_runtime.images.load_image first"

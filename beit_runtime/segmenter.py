@@ -37,6 +37,7 @@ from .engines import Engine, load_engine
 from .errors import InputError, ManifestError
 from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
+from .options import RunOptions, positive_int
 from .sliding import (
     cut_crops,
     merge_crops,
@@ -66,15 +67,44 @@ class SegmentationResult:
 
 
 def _pair(value: int | Sequence[int] | None, *, name: str) -> tuple[int, int] | None:
+    """None, or ``value`` (one int, or a (height, width) pair) as a pair of positive ints; InputError otherwise."""
     if value is None:
         return None
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair):
-        raise InputError(f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    try:
+        if len(pair) != 2:
+            raise InputError(f"{name} has {len(pair)} values")
+        return positive_int(name, pair[0]), positive_int(name, pair[1])
+    except InputError:
+        raise InputError(
+            f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}"
+        ) from None
 
 
-def load_postprocess_engine(manifest: Manifest, *, providers: Sequence[str] | None = None, intra_op_threads: int = 0) -> Engine:
+@dataclass(frozen=True)
+class SegmenterOptions:
+    """What ``Segmenter`` adds to the run options (see the module docstring), checked when made.
+
+    ``crop_size`` and ``stride`` left as None default, once the artifact is read, to the model's input
+    size and 2/3 of the crop; ``slide_scale`` None uses each image at its own size.
+    """
+
+    mode: str = "whole"
+    crop_size: int | Sequence[int] | None = None
+    stride: int | Sequence[int] | None = None
+    slide_scale: Sequence[int] | None = None
+    fused_postprocess: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        for name in ("crop_size", "stride", "slide_scale"):
+            object.__setattr__(self, name, _pair(getattr(self, name), name=name))
+        object.__setattr__(self, "fused_postprocess", bool(self.fused_postprocess))
+
+
+def load_postprocess_engine(manifest: Manifest, *, providers: Sequence[str] | None = None,
+                            intra_op_threads: int = 0) -> Engine:
     """The artifact's fused "postprocess" graph (logits + target_size -> labels) on ONNX Runtime, checked."""
     path = manifest.graph_path(POSTPROCESS_VARIANT)
     engine = load_engine(path, backend="onnxruntime", providers=providers, intra_op_threads=intra_op_threads)
@@ -82,7 +112,8 @@ def load_postprocess_engine(manifest: Manifest, *, providers: Sequence[str] | No
     if names != ["logits", "target_size"]:
         engine.close()
         raise ManifestError(
-            f"the 'postprocess' graph of {manifest.folder} takes {names}, expected logits and target_size; {REEXPORT_HINT}"
+            f"the 'postprocess' graph of {manifest.folder} takes {names}, expected logits and target_size; "
+            f"{REEXPORT_HINT}"
         )
     return engine
 
@@ -91,8 +122,10 @@ def labels_at_size(logits: np.ndarray, size: Sequence[int], *, postprocess: Engi
     """One image's (C, h, w) logits -> (H, W) int32 labels at ``size``: the fused graph when given, else numpy."""
     if postprocess is None:
         return upsample_argmax(logits, size)
-    feeds = {"logits": logits[None].astype(np.float32), "target_size": np.asarray(size, dtype=np.int64)}
-    return postprocess.run(feeds)["labels"][0].astype(np.int32, copy=False)
+    feeds: dict[str, np.ndarray] = {"logits": logits[None].astype(np.float32),
+                                    "target_size": np.asarray(size, dtype=np.int64)}
+    labels: np.ndarray = postprocess.run(feeds)["labels"][0].astype(np.int32, copy=False)
+    return labels
 
 
 class Segmenter(ArtifactModel):
@@ -104,51 +137,57 @@ class Segmenter(ArtifactModel):
         self,
         artifact_dir: str | Path,
         *,
+        options: RunOptions | None = None,
         mode: str = "whole",
         crop_size: int | Sequence[int] | None = None,
         stride: int | Sequence[int] | None = None,
         slide_scale: Sequence[int] | None = None,
         fused_postprocess: bool = True,
-        precision: str = "fp32",
-        backend: str = "auto",
-        batch_size: int = 8,
-        providers: Sequence[str] | None = None,
-        intra_op_threads: int = 0,
-        verify_files: bool = True,
-        exif_orientation: bool = True,
+        **run_options: Any,
     ) -> None:
-        if mode not in MODES:
-            raise InputError(f"mode must be one of {MODES}, got {mode!r}")
-        super().__init__(
-            artifact_dir, precision=precision, backend=backend, batch_size=batch_size, providers=providers,
-            intra_op_threads=intra_op_threads, verify_files=verify_files, exif_orientation=exif_orientation,
-        )
-        self.mode = mode
+        """``mode`` .. ``fused_postprocess``: see ``SegmenterOptions``; ``options`` and ``run_options``: the
+        run options every task class takes (``RunOptions``)."""
+        self.segmenter_options = SegmenterOptions(mode=mode, crop_size=crop_size, stride=stride,
+                                                  slide_scale=slide_scale, fused_postprocess=fused_postprocess)
+        super().__init__(artifact_dir, options=options, **run_options)
         self.postprocess: Engine | None = None
         try:
-            self._configure_slide(crop_size, stride, slide_scale)
-            if mode == "whole" and fused_postprocess and POSTPROCESS_VARIANT in self.manifest.graphs:
-                self.postprocess = self._load_postprocess(providers=providers, intra_op_threads=intra_op_threads)
+            self._configure_slide(self.segmenter_options)
+            if self._fuses_postprocess():
+                self.postprocess = self._load_postprocess()
         except Exception:
             self.engine.close()
             raise
         self._normalizer = dataclasses.replace(self.preprocessor, do_resize=False, do_center_crop=False)
 
-    def _configure_slide(self, crop_size, stride, slide_scale) -> None:
-        model_size = (int(self.manifest.input["height"]), int(self.manifest.input["width"]))
-        self.crop_size = _pair(crop_size, name="crop_size") or model_size
-        self.stride = _pair(stride, name="stride") or tuple(max(1, (2 * side) // 3) for side in self.crop_size)
-        self.slide_scale = _pair(slide_scale, name="slide_scale")
-        if self.crop_size != model_size and not self.manifest.input.get("dynamic_resolution", False):
+    @property
+    def mode(self) -> str:
+        return self.segmenter_options.mode
+
+    def _fuses_postprocess(self) -> bool:
+        """Whole-image mode with the artifact's "postprocess" graph, unless ``fused_postprocess=False``."""
+        wanted = self.mode == "whole" and self.segmenter_options.fused_postprocess
+        return wanted and POSTPROCESS_VARIANT in self.manifest.graphs
+
+    def _configure_slide(self, chosen: SegmenterOptions) -> None:
+        model_size = self.manifest.input.size
+        self.crop_size: tuple[int, int] = _pair(chosen.crop_size, name="crop_size") or model_size
+        self.stride: tuple[int, int] = _pair(chosen.stride, name="stride") or (
+            max(1, (2 * self.crop_size[0]) // 3), max(1, (2 * self.crop_size[1]) // 3))
+        self.slide_scale = _pair(chosen.slide_scale, name="slide_scale")
+        if self.crop_size != model_size and not self.manifest.input.dynamic_resolution:
             raise InputError(
                 f"crop_size {self.crop_size} differs from the graph's fixed input size {model_size}; leave "
                 "crop_size unset or export with --dynamic-resolution"
             )
         if self.stride[0] > self.crop_size[0] or self.stride[1] > self.crop_size[1]:
-            raise InputError(f"stride {self.stride} must not exceed crop_size {self.crop_size}: windows would leave gaps")
+            raise InputError(
+                f"stride {self.stride} must not exceed crop_size {self.crop_size}: windows would leave gaps"
+            )
 
-    def _load_postprocess(self, *, providers: Sequence[str] | None, intra_op_threads: int) -> Engine:
-        return load_postprocess_engine(self.manifest, providers=providers, intra_op_threads=intra_op_threads)
+    def _load_postprocess(self) -> Engine:
+        return load_postprocess_engine(self.manifest, providers=self.options.providers,
+                                       intra_op_threads=self.options.intra_op_threads)
 
     def close(self) -> None:
         if self.postprocess is not None:
@@ -156,7 +195,8 @@ class Segmenter(ArtifactModel):
         super().close()
 
     # ----------------------------------------------------------------- public API
-    def segment(self, images: Any, *, channel_order: str = "rgb", return_scores: bool = False):
+    def segment(self, images: Any, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]:
         """One image -> SegmentationResult; a list of images -> list of SegmentationResult, in order.
 
         ``images``: anything ``beit_runtime.images.load_image`` takes (paths, encoded bytes, arrays, PIL
@@ -178,7 +218,7 @@ class Segmenter(ArtifactModel):
         results = []
         for part in self.batches(len(images)):
             logits = self.run({PIXEL_INPUT: self.pixel_values(images[part])})["logits"]
-            for image, image_logits in zip(images[part], logits):
+            for image, image_logits in zip(images[part], logits, strict=True):
                 results.append(self._finish(image_logits, image.shape[:2], return_scores=return_scores))
         return results
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .options import positive_int
 
 
 def _axis_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -35,12 +36,14 @@ def _axis_weights(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, 
 
 def _resize_rows(scores: np.ndarray, rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     low, high, weight = rows
-    return scores[:, low, :] * (1.0 - weight)[:, None] + scores[:, high, :] * weight[:, None]
+    resized: np.ndarray = scores[:, low, :] * (1.0 - weight)[:, None] + scores[:, high, :] * weight[:, None]
+    return resized
 
 
 def _resize_cols(scores: np.ndarray, cols: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     low, high, weight = cols
-    return scores[:, :, low] * (1.0 - weight) + scores[:, :, high] * weight
+    resized: np.ndarray = scores[:, :, low] * (1.0 - weight) + scores[:, :, high] * weight
+    return resized
 
 
 def resize_bilinear(scores: np.ndarray, size: Sequence[int]) -> np.ndarray:
@@ -48,9 +51,7 @@ def resize_bilinear(scores: np.ndarray, size: Sequence[int]) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float32)
     if scores.ndim != 3:
         raise InputError(f"expected (classes, height, width) scores, got shape {scores.shape}")
-    height, width = int(size[0]), int(size[1])
-    if height < 1 or width < 1:
-        raise InputError(f"target size must be positive, got {tuple(size)}")
+    height, width = positive_int("target height", int(size[0])), positive_int("target width", int(size[1]))
     rows = _axis_weights(scores.shape[1], height)
     cols = _axis_weights(scores.shape[2], width)
     return _resize_cols(_resize_rows(scores, rows), cols).astype(np.float32, copy=False)
@@ -83,11 +84,11 @@ def rescale_to_scale(image_rgb: np.ndarray, scale: Sequence[int]) -> np.ndarray:
     return cv2.resize(image_rgb, new_size, interpolation=cv2.INTER_LINEAR)
 
 
-def slide_windows(height: int, width: int, *, crop: Sequence[int], stride: Sequence[int]) -> list[tuple[int, int, int, int]]:
+def slide_windows(height: int, width: int, *, crop: Sequence[int],
+                  stride: Sequence[int]) -> list[tuple[int, int, int, int]]:
     """mmseg's window grid over a (padded) height x width image: (y1, y2, x1, x2) per window."""
-    (crop_h, crop_w), (stride_h, stride_w) = crop, stride
-    if min(crop_h, crop_w, stride_h, stride_w) < 1:
-        raise InputError(f"crop and stride must be positive, got crop={tuple(crop)} stride={tuple(stride)}")
+    crop_h, crop_w = positive_int("crop height", crop[0]), positive_int("crop width", crop[1])
+    stride_h, stride_w = positive_int("stride height", stride[0]), positive_int("stride width", stride[1])
     rows = max(height - crop_h + stride_h - 1, 0) // stride_h + 1
     cols = max(width - crop_w + stride_w - 1, 0) // stride_w + 1
     windows = []
@@ -122,7 +123,7 @@ def merge_crops(
     classes = crop_logits.shape[1]
     total = np.zeros((classes, padded_size[0], padded_size[1]), dtype=np.float32)
     count = np.zeros((padded_size[0], padded_size[1]), dtype=np.float32)
-    for logits, (y1, y2, x1, x2) in zip(crop_logits, windows):
+    for logits, (y1, y2, x1, x2) in zip(crop_logits, windows, strict=True):
         total[:, y1:y2, x1:x2] += resize_bilinear(logits, (y2 - y1, x2 - x1))
         count[y1:y2, x1:x2] += 1.0
     averaged = total / count

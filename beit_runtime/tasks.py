@@ -14,7 +14,8 @@ inside Triton's python stub and the benchmarks all share it.
 
 Axis entries of a ``TensorSpec`` are ints for fixed sizes and the strings "batch", "height", "width"
 (dynamic) or "num_channels", "num_patches", "sequence", "num_labels", "hidden_size", "vocab_size",
-"label_height", "label_width" (fixed per model, resolved by the exporter from the config).
+"label_height", "label_width", "hidden_layers", "attention_layers", "num_heads" (fixed per model, resolved by
+the exporter from the config and the export options).
 """
 
 from __future__ import annotations
@@ -63,12 +64,36 @@ class Task:
     graph_outputs: tuple[TensorSpec, ...]
     tolerance_kinds: Mapping[str, str]
     labelled: bool  # the checkpoint's id2label goes into the manifest
+    # what a folder run (``beit_runtime.bulk``) writes for each image: "top-k" (labels and scores in results.jsonl),
+    # "label-map" (a PNG label map per image), "pooled-embedding" (.npy shards),
+    # "visual-tokens" (token ids in results.jsonl)
+    folder_output: str
     served_outputs: tuple[ServedTensor, ...] = ()
     remote_class: str | None = None
     benchmark_feed: str = "pixel_values"  # "pixel_values" or "pixel_values+bool_masked_pos"
     benchmark_end_to_end: bool = True
     benchmark_batch_sizes: tuple[int, ...] = (1, 8)
+    # how the benchmarks' PyTorch reference finishes an end-to-end call: "top-k", "label-map",
+    # "pooled-embedding"; None when the task is timed engine-only
+    benchmark_postprocess: str | None = None
+    # the task class can feed uint8 pixels to a graph that normalises them itself (RunOptions.device_normalisation);
+    # segmentation's sliding window pads and crops normalised tensors, so it feeds float pixel_values only
+    device_normalisation: bool = True
     summary: str = field(default="")
+    # graph outputs an export adds only on request (``beit-export --outputs``), their tolerance kinds in
+    # ``tolerance_kinds``; ``default_attention_layers`` is what ``--attention-layers`` means when not given
+    optional_outputs: tuple[TensorSpec, ...] = ()
+    default_attention_layers: str = "all"
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        """``graph_inputs``, under the name the exporter's graph code reads."""
+        return self.graph_inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        """``graph_outputs``, under the name the exporter's graph code reads."""
+        return self.graph_outputs
 
     @property
     def input_names(self) -> list[str]:
@@ -90,6 +115,12 @@ class Task:
 
 PIXEL_VALUES = TensorSpec("pixel_values", "float32", ("batch", "num_channels", "height", "width"))
 BOOL_MASKED_POS = TensorSpec("bool_masked_pos", "bool", ("batch", "num_patches"))
+# the embeddings and each layer's output (``output_hidden_states=True``), and each exported layer's attention
+# weights (``output_attentions=True``), stacked on axis 1
+HIDDEN_STATES = TensorSpec("hidden_states", "float32", ("batch", "hidden_layers", "sequence", "hidden_size"))
+ATTENTIONS = TensorSpec("attentions", "float32", ("batch", "attention_layers", "num_heads", "sequence", "sequence"))
+OPTIONAL_OUTPUTS = (HIDDEN_STATES, ATTENTIONS)
+OPTIONAL_KINDS = {"hidden_states": "hidden_states", "attentions": "attention_weights"}
 
 _TASKS = (
     Task(
@@ -102,10 +133,14 @@ _TASKS = (
             TensorSpec("last_hidden_state", "float32", ("batch", "sequence", "hidden_size")),
             TensorSpec("pooler_output", "float32", ("batch", "hidden_size")),
         ),
-        tolerance_kinds={"last_hidden_state": "hidden_states", "pooler_output": "hidden_states"},
+        tolerance_kinds={"last_hidden_state": "hidden_states", "pooler_output": "hidden_states", **OPTIONAL_KINDS},
         labelled=False,
+        folder_output="pooled-embedding",
         served_outputs=(ServedTensor("embedding", "FP32", ("D",), "the pooled embedding"),),
+        benchmark_postprocess="pooled-embedding",
+        device_normalisation=True,
         summary="pooled embeddings (patch tokens on request)",
+        optional_outputs=OPTIONAL_OUTPUTS,
     ),
     Task(
         name="image-classification",
@@ -114,14 +149,18 @@ _TASKS = (
         hf_classes={"beit": "BeitForImageClassification", "vit": "ViTForImageClassification"},
         graph_inputs=(PIXEL_VALUES,),
         graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_labels")),),
-        tolerance_kinds={"logits": "logits"},
+        tolerance_kinds={"logits": "logits", **OPTIONAL_KINDS},
         labelled=True,
+        folder_output="top-k",
         served_outputs=(
             ServedTensor("labels", "STRING", ("k",), "class names, best first"),
             ServedTensor("scores", "FP32", ("k",), "softmax scores, best first"),
             ServedTensor("class_ids", "INT32", ("k",), "class ids, best first"),
         ),
+        benchmark_postprocess="top-k",
+        device_normalisation=True,
         summary="top-k labels and scores",
+        optional_outputs=OPTIONAL_OUTPUTS,
     ),
     Task(
         name="masked-image-modeling",
@@ -129,11 +168,14 @@ _TASKS = (
         hf_classes={"beit": "BeitForMaskedImageModeling"},
         graph_inputs=(PIXEL_VALUES, BOOL_MASKED_POS),
         graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_patches", "vocab_size")),),
-        tolerance_kinds={"logits": "logits"},
+        tolerance_kinds={"logits": "logits", **OPTIONAL_KINDS},
         labelled=False,
+        folder_output="visual-tokens",
         benchmark_feed="pixel_values+bool_masked_pos",
         benchmark_end_to_end=False,
+        device_normalisation=True,
         summary="visual token ids per patch",
+        optional_outputs=OPTIONAL_OUTPUTS,
     ),
     Task(
         name="semantic-segmentation",
@@ -142,11 +184,16 @@ _TASKS = (
         hf_classes={"beit": "BeitForSemanticSegmentation"},
         graph_inputs=(PIXEL_VALUES,),
         graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_labels", "label_height", "label_width")),),
-        tolerance_kinds={"logits": "segmentation_logits", "labels": "label_map"},
+        tolerance_kinds={"logits": "segmentation_logits", "labels": "label_map", **OPTIONAL_KINDS},
         labelled=True,
+        folder_output="label-map",
         served_outputs=(ServedTensor("segmentation", "INT32", ("H", "W"), "class ids at the image's own size"),),
         benchmark_batch_sizes=(1,),
+        benchmark_postprocess="label-map",
+        device_normalisation=False,
         summary="label maps at the image's own size",
+        optional_outputs=OPTIONAL_OUTPUTS,
+        default_attention_layers="last",  # 640 inputs: 1,601 tokens, ~1.5 GB of fp32 attentions per image for 12 layers
     ),
 )
 

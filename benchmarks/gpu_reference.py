@@ -12,22 +12,19 @@ travel to it, so the comparison is split:
    fp16 graphs, our parity gate included), run the graphs in ONNX Runtime on the same inputs, and
    compare everything with the device outputs. Prints a Markdown section for RESULTS.md.
 
-Usage: ``python benchmarks/gpu_reference.py --stage inputs --inputs .devcarry/gpu_inputs.npz``, then
-on the device ``python benchmarks/gpu_reference.py --stage device --inputs ... --out $OUT``, then
-``python benchmarks/gpu_reference.py --stage compare --inputs ... --device-outputs DIR``.
+Usage (from the repository root, installed or not): ``python -m benchmarks.gpu_reference --stage inputs --inputs
+.devcarry/gpu_inputs.npz``, then on the device ``python -m benchmarks.gpu_reference --stage device --inputs ... --out
+$OUT``, then ``python -m benchmarks.gpu_reference --stage compare --inputs ... --device-outputs DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 MODELS = {
     "beit-base-224": ("microsoft/beit-base-patch16-224", "image-classification"),
@@ -67,10 +64,10 @@ def build_model(key: str):
 
 
 def stage_inputs(path: Path) -> None:
-    from beit_export.parity import hf_preprocess, sample_photos
-    from beit_export.checkpoint import load_preset
-    from beit_export.checkpoint import recipe_from_processor_config
     from transformers import AutoConfig
+
+    from beit_export.checkpoint import load_preset, recipe_from_processor_config
+    from beit_export.parity import hf_preprocess, sample_photos
 
     arrays = {}
     photos = [image for _, image in sample_photos()]
@@ -126,7 +123,7 @@ def _device_timings(model, shape: tuple[int, ...], batches: list[int]) -> list[d
         for batch in batches:
             x = torch.randn(batch, *shape, device="cuda", dtype=dtype)
             with torch.inference_mode():
-                timing = _cuda_time(lambda: gpu(pixel_values=x))
+                timing = _cuda_time(lambda gpu=gpu, x=x: gpu(pixel_values=x))
             rows.append({"precision": dtype_name, "batch": batch, **timing,
                          "images_per_s": batch / timing["p50_ms"] * 1000})
         gpu.float().cpu()
@@ -163,8 +160,8 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _ort_outputs(artifact: Path, variant: str, pixels: np.ndarray) -> np.ndarray:
-    from beit_runtime.manifest import load_manifest
     from beit_runtime.engines import load_engine
+    from beit_runtime.manifest import load_manifest
 
     manifest = load_manifest(artifact, verify_files=False)
     with load_engine(manifest.graph_path(variant), providers=["CPUExecutionProvider"]) as engine:
@@ -186,7 +183,8 @@ def stage_compare(inputs: Path, device_outputs: Path, work: Path, key: str, *, o
     if onnx:
         artifact = work / key
         if not artifact.exists():
-            export_artifact(build_model(key), output=artifact, options=ExportOptions(fp16=True), progress=lambda m: print(m, flush=True))
+            export_artifact(build_model(key), output=artifact, options=ExportOptions(fp16=True),
+                            progress=lambda m: print(m, flush=True))
         ort16 = _ort_outputs(artifact, "fp16", pixels)
         rows += [("our fp32 ONNX, ORT CPU (this machine)", _ort_outputs(artifact, "fp32", pixels)),
                  ("our fp16 ONNX, ORT CPU (this machine)", ort16)]

@@ -1,5 +1,6 @@
 """Side-by-side latency report for beit-deploy: PyTorch eager vs our ONNX graphs (fp32/int8/fp16),
-TensorRT and PyTorch CUDA fp16 where present. See ``python benchmarks/latency.py --help``.
+TensorRT and PyTorch CUDA fp16 where present. See ``python -m benchmarks.latency --help`` (or
+``python benchmarks/latency.py --help``).
 
 Writes OUTPUT_DIR/results.json, report.md and latency.png, prints a table, and reports progress on
 stderr. Each backend runs in a fresh process (peak memory per backend). ``--quick`` runs a tiny
@@ -12,14 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.backends import DEFAULT_BACKENDS, REGISTRY  # noqa: E402
-from benchmarks.measure import TimingPlan  # noqa: E402
-from benchmarks.tiny import TINY_MODELS  # noqa: E402
-from benchmarks.report import printed_summary  # noqa: E402
-from benchmarks.suite import Settings, run_suite  # noqa: E402
+from benchmarks.backends import DEFAULT_BACKENDS, REGISTRY
+from benchmarks.harness.suite import Settings, run_suite
+from benchmarks.report.tables import printed_summary
+from benchmarks.workload.jobs import TimingPlan
+from benchmarks.workload.tiny import TINY_MODELS
 
 DEFAULT_MODEL = "microsoft/beit-base-patch16-224"
 

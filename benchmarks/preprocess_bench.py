@@ -1,17 +1,5 @@
-"""Runtime preprocessing vs transformers' PIL image processor, timed in interleaved rounds.
-
-Every round times the transformers processor, then ours, on the same list of photos, so a noisy
-neighbour slows both alike; the speed-up is the median of the per-round ratios (with its IQR), never a
-ratio of separately taken medians. Two starting points:
-
-- ``decoded``: both get decoded photos, as the processors are called: PIL images for
-  ``BeitImageProcessorPil``/``ViTImageProcessorPil`` (``return_tensors="np"``), RGB arrays for
-  ``Preprocessor.batch``;
-- ``files``: both start from paths: ``transformers.image_utils.load_image`` + the processor (what the
-  pipelines do) vs the runtime's ``load_image`` on its pool + ``Preprocessor.batch`` (what the task
-  classes do).
-
-The tensors are compared too, in 8-bit levels (1 level = 1/255/std); 0 is expected.
+"""Runtime preprocessing vs transformers' PIL image processor on scikit-image's sample photos, from decoded
+photos and from files, in interleaved rounds (``benchmarks.harness.preprocessing``).
 
     python -m benchmarks.preprocess_bench --recipe beit-base-224 --rounds 30
 """
@@ -22,129 +10,16 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-
-from .machine import cpu_model
-from .measure import Progress, TimingPlan, latency_stats
-
-IMAGENET = {"image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225]}
-HALF = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
-COMMON = {"do_resize": True, "do_center_crop": False, "crop_size": None, "do_rescale": True,
-          "rescale_factor": 1 / 255, "do_normalize": True, "channel_order": "rgb"}
-# (processor family, recipe) as the presets' processors have them.
-RECIPES = {
-    "beit-base-224": ("beit", {**COMMON, "size": {"height": 224, "width": 224}, "resample": "bilinear", **HALF}),
-    "beit-ade-640": ("beit", {**COMMON, "size": {"height": 640, "width": 640}, "resample": "bilinear", **HALF}),
-    "deit-base-224": ("vit", {**COMMON, "size": {"shortest_edge": 256}, "resample": "bicubic", "do_center_crop": True,
-                              "crop_size": {"height": 224, "width": 224}, **IMAGENET}),
-}
-PIL_CODES = {"nearest": 0, "bilinear": 2, "bicubic": 3}
-
-
-def hf_processor(family: str, recipe: dict):
-    import transformers
-
-    cls = transformers.BeitImageProcessorPil if family == "beit" else transformers.ViTImageProcessorPil
-    return cls(do_resize=recipe["do_resize"], size=dict(recipe["size"]), resample=PIL_CODES[recipe["resample"]],
-               do_center_crop=recipe["do_center_crop"], crop_size=recipe["crop_size"], do_rescale=recipe["do_rescale"],
-               rescale_factor=recipe["rescale_factor"], do_normalize=recipe["do_normalize"],
-               image_mean=recipe["image_mean"], image_std=recipe["image_std"])
-
-
-def _max_levels(ours: np.ndarray, theirs: np.ndarray, std: list[float]) -> float:
-    if ours.shape != theirs.shape:
-        return float("nan")
-    level = (1.0 / 255.0) / np.asarray(std, dtype=np.float64).reshape(1, 3, 1, 1)
-    return float(np.max(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)) / level))
-
-
-def _calls(ours, theirs, photos: list[Path], *, start: str, parallel: bool):
-    """(transformers call, runtime call) that each turn the photos into one (N, 3, H, W) tensor."""
-    from transformers.image_utils import load_image as hf_load_image
-
-    from beit_runtime.images import load_image
-    from beit_runtime.preprocess import parallel_map
-
-    if start == "files":
-        names = [str(path) for path in photos]
-        load = (lambda: parallel_map(load_image, names)) if parallel else (lambda: [load_image(n) for n in names])
-        return (lambda: theirs(images=[hf_load_image(n) for n in names], return_tensors="np")["pixel_values"],
-                lambda: ours.batch(load(), parallel=parallel))
-    pil_images = [hf_load_image(str(path)) for path in photos]
-    arrays = [np.asarray(image) for image in pil_images]
-    return (lambda: theirs(images=pil_images, return_tensors="np")["pixel_values"],
-            lambda: ours.batch(arrays, parallel=parallel))
-
-
-def interleaved_rounds(reference, candidate, *, plan: TimingPlan, progress: Progress | None = None) -> np.ndarray:
-    """(rounds, 2) seconds: each round times ``reference`` then ``candidate``, after ``plan.warmup`` untimed pairs."""
-    for _ in range(plan.warmup):
-        reference()
-        candidate()
-    rounds: list[tuple[float, float]] = []
-    started = time.perf_counter()
-    while len(rounds) < plan.iterations:
-        t0 = time.perf_counter()
-        reference()
-        t1 = time.perf_counter()
-        candidate()
-        rounds.append((t1 - t0, time.perf_counter() - t1))
-        if progress and len(rounds) % 5 == 0:
-            ratios = [a / b for a, b in rounds]
-            progress.update(f"round {len(rounds)}/{plan.iterations} ratio median {np.median(ratios):.2f}x")
-        if time.perf_counter() - started > plan.time_limit_s and len(rounds) >= plan.min_iterations:
-            break
-    return np.asarray(rounds, dtype=np.float64)
-
-
-def measure(ours, theirs, photos: list[Path], *, start: str, plan: TimingPlan, parallel: bool, std) -> dict:
-    reference_call, runtime_call = _calls(ours, theirs, photos, start=start, parallel=parallel)
-    progress = Progress(f"preprocessing ({start})")
-    times = interleaved_rounds(reference_call, runtime_call, plan=plan, progress=progress)
-    progress.done("done")
-    ratios = times[:, 0] / times[:, 1]
-    q1, q3 = np.percentile(ratios, [25, 75])
-    return {
-        "start": start,
-        "beit_runtime": latency_stats(times[:, 1].tolist(), batch=len(photos)),
-        "transformers_pil": latency_stats(times[:, 0].tolist(), batch=len(photos)),
-        "speedup": round(float(np.median(ratios)), 2),
-        "speedup_iqr": [round(float(q1), 2), round(float(q3), 2)],
-        "rounds": int(len(ratios)),
-        "max_diff_8bit_levels": round(_max_levels(runtime_call(), np.asarray(reference_call()), std), 3),
-    }
-
-
-def _describe(photos: list[Path], *, parallel: bool) -> dict:
-    from PIL import Image
-
-    from beit_runtime.preprocess import cpu_count
-
-    sizes = []
-    for path in photos:
-        with Image.open(path) as image:
-            sizes.append(f"{path.name} {image.width}x{image.height}")
-    return {"images": sizes, "cpu": cpu_model(), "pool_threads": cpu_count() if parallel else 1}
-
-
-def compare_preprocessing(*, artifact_dir: str, hf_dir: str, model_type: str, photos: list[Path],
-                          plan: TimingPlan, threads: int) -> dict:
-    """The suite's job: the artifact's recipe vs the checkpoint's own processor, on decoded photos and from
-    files. ``threads`` > 1 lets the runtime use its pool (one thread per CPU); 1 runs it serially."""
-    from beit_runtime.manifest import load_manifest
-    from beit_runtime.preprocess import Preprocessor
-
-    from .torch_backends import load_processor
-
-    manifest = load_manifest(artifact_dir, verify_files=False)
-    ours, theirs = Preprocessor.from_manifest(manifest), load_processor(hf_dir, model_type)
-    std, parallel = manifest.preprocessing["image_std"], threads > 1
-    decoded = measure(ours, theirs, photos, start="decoded", plan=plan, parallel=parallel, std=std)
-    files = measure(ours, theirs, photos, start="files", plan=plan, parallel=parallel, std=std)
-    return {**decoded, "from_files": files, "processor": type(theirs).__name__, **_describe(photos, parallel=parallel)}
+from benchmarks.harness.preprocessing import (
+    RECIPES,
+    describe_photos,
+    hf_processor,
+    measure,
+)
+from benchmarks.workload.jobs import TimingPlan
+from benchmarks.workload.photos import write_photos
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,15 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from beit_runtime.preprocess import Preprocessor
 
-    from .photos import write_photos
-
     args = build_parser().parse_args(argv)
     family, recipe = RECIPES[args.recipe]
     ours, theirs = Preprocessor.from_manifest(recipe), hf_processor(family, recipe)
     plan = TimingPlan(iterations=args.rounds, warmup=3, time_limit_s=300.0)
     with tempfile.TemporaryDirectory() as scratch:
         photos = write_photos(args.photos or Path(scratch)) * args.copies
-        info = _describe(photos, parallel=not args.serial)
+        info = describe_photos(photos, parallel=not args.serial)
         results = [measure(ours, theirs, photos, start=start, plan=plan, parallel=not args.serial,
                            std=recipe["image_std"]) for start in ("decoded", "files")]
     print(f"CPU: {info['cpu']}; runtime pool threads: {info['pool_threads']}; recipe {args.recipe}; "

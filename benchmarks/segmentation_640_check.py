@@ -4,10 +4,11 @@ A random-init model of microsoft/beit-base-finetuned-ade-640-640, built from the
 exactly as ``beit-export --model microsoft/beit-base-finetuned-ade-640-640 --random-init`` builds it
 (patch 16, relative position bias, out_indices [3, 5, 7, 11], pool_scales (1, 2, 3, 6): the pyramid
 pooling sees a 20x20 map, uneven for scales 3 and 6; auxiliary FCN head present in PyTorch, absent
-from the graph; preprocessing from the preset's processor config) is exported with the project's own ``make_export_module`` + ``export_onnx`` (example batch 2) and run
-once on ONNX Runtime (CPU) on a real photo. Reported: logits max-abs difference (absolute and relative
-to the logits' spread), and label agreement with ``post_process_semantic_segmentation`` at the photo's
-original size, through the fused "postprocess" graph and through the numpy post-processing.
+from the graph; preprocessing from the preset's processor config) is exported with the project's own
+``make_export_module`` + ``export_onnx`` (example batch 2) and run once on ONNX Runtime (CPU) on a real
+photo. Reported: logits max-abs difference (absolute and relative to the logits' spread), and label
+agreement with ``post_process_semantic_segmentation`` at the photo's original size, through the fused
+"postprocess" graph and through the numpy post-processing.
 
 Heavy (about 2 TFLOPs per image plus export): run it by hand, once:
     python benchmarks/segmentation_640_check.py [--workdir DIR] [--image chelsea]
@@ -25,11 +26,9 @@ import numpy as np
 import torch
 from skimage import data as skimage_data
 
-from beit_export.checkpoint import load_checkpoint
+from beit_export.checkpoint import load_checkpoint, processor_from_recipe
+from beit_export.graph import build_segmentation_postprocess, export_onnx
 from beit_export.modeling import make_export_module
-from beit_export.graph import export_onnx
-from beit_export.graph import build_segmentation_postprocess
-from beit_export.checkpoint import processor_from_recipe
 from beit_export.tasks import TASKS
 from beit_runtime.engines import load_engine
 from beit_runtime.sliding import upsample_argmax
@@ -42,7 +41,8 @@ def export(model: torch.nn.Module, path: Path) -> float:
     start = time.perf_counter()
     module = make_export_module(model, task="semantic-segmentation", dynamic_resolution=False)
     example = (torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(1)),)
-    export_onnx(module, task_spec=TASKS["semantic-segmentation"], path=path, example_inputs=example, dynamic_resolution=False)
+    export_onnx(module, task_spec=TASKS["semantic-segmentation"], path=path, example_inputs=example,
+                dynamic_resolution=False)
     return time.perf_counter() - start
 
 
@@ -73,7 +73,8 @@ def compare(checkpoint, graph_path: Path, postprocess_path: Path, image: np.ndar
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, default=None, help="folder for the .onnx files (default: a temp folder)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="folder for the .onnx files (default: a temp folder)")
     parser.add_argument("--image", default="chelsea", help="skimage.data photo name (default: chelsea)")
     parser.add_argument("--seed", type=int, default=0, help="random-init seed (default: 0)")
     args = parser.parse_args(argv)

@@ -45,8 +45,7 @@ BEIT_PROCESSOR_CONFIG = {
 
 def tiny_checkpoint(model_type: str, task: str, *, processor_config=None, **config_overrides):
     """A LoadedCheckpoint of a tiny in-memory model (recipe from ``processor_config``, else the BEiT/ViT one)."""
-    from beit_export.checkpoint import checkpoint_from_model
-    from beit_export.checkpoint import recipe_from_processor_config
+    from beit_export.checkpoint import checkpoint_from_model, recipe_from_processor_config
     from tests.tiny_models import tiny_model
 
     model = tiny_model(model_type, task, **config_overrides)
@@ -117,3 +116,14 @@ def beit_mim_artifact(tmp_path_factory) -> Path:
 def beit_segmentation_artifact(tmp_path_factory) -> Path:
     """Tiny BeitForSemanticSegmentation (UperNet, 10 labels), fixed 32x32, with the "postprocess" graph."""
     return _export(tmp_path_factory, "beit-segmentation", "beit", "semantic-segmentation")
+
+
+@pytest.fixture(scope="session")
+def beit_layer_outputs_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitForImageClassification exported with --outputs hidden_states,attentions --attention-layers 1,-1."""
+    from beit_export.options import ExportOptions
+    from beit_export.pipeline import export_artifact
+
+    output = tmp_path_factory.mktemp("artifacts") / "beit-layer-outputs"
+    options = ExportOptions(outputs=("hidden_states", "attentions"), attention_layers="1,-1")
+    return export_artifact(tiny_checkpoint("beit", "image-classification"), output=output, options=options)

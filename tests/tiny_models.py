@@ -7,36 +7,21 @@ bias tables, CLS token, position embeddings) are drawn at random, so parity test
 from __future__ import annotations
 
 import torch
-from transformers import (
-    BeitConfig,
-    BeitForImageClassification,
-    BeitForMaskedImageModeling,
-    BeitForSemanticSegmentation,
-    BeitModel,
-    ViTConfig,
-    ViTForImageClassification,
-    ViTModel,
-)
+import transformers
+from transformers import BeitConfig, ViTConfig
 
 from beit_export.checkpoint import randomize_zero_initialised
+from beit_runtime.tasks import task as registry_task
 
-TINY_COMMON = dict(
-    hidden_size=32,
-    num_hidden_layers=4,
-    num_attention_heads=2,
-    intermediate_size=64,
-    image_size=32,
-    patch_size=8,
-)
-TINY_LABELS = {i: f"class_{i}" for i in range(10)}
-
-BEIT_CLASSES = {
-    "backbone": BeitModel,
-    "image-classification": BeitForImageClassification,
-    "masked-image-modeling": BeitForMaskedImageModeling,
-    "semantic-segmentation": BeitForSemanticSegmentation,
+TINY_COMMON = {
+    "hidden_size": 32,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "image_size": 32,
+    "patch_size": 8,
 }
-VIT_CLASSES = {"backbone": ViTModel, "image-classification": ViTForImageClassification}
+TINY_LABELS = {i: f"class_{i}" for i in range(10)}
 
 
 def tiny_beit_config(*, shared_bias: bool = False, absolute_positions: bool = False, **overrides) -> BeitConfig:
@@ -69,11 +54,10 @@ def tiny_vit_config(**overrides) -> ViTConfig:
 
 def tiny_model(model_type: str, task: str, *, seed: int = 0, **config_overrides) -> torch.nn.Module:
     """A tiny random model of ``model_type`` ("beit" or "vit") for ``task``, in eval mode."""
+    configs = {"beit": tiny_beit_config, "vit": tiny_vit_config}
+    class_name = registry_task(task).hf_classes.get(model_type)
+    if model_type not in configs or class_name is None:
+        raise ValueError(f"no tiny {model_type!r} model for {task!r}")
     torch.manual_seed(seed)
-    if model_type == "beit":
-        model = BEIT_CLASSES[task](tiny_beit_config(**config_overrides))
-    elif model_type == "vit":
-        model = VIT_CLASSES[task](tiny_vit_config(**config_overrides))
-    else:
-        raise ValueError(model_type)
+    model = getattr(transformers, class_name)(configs[model_type](**config_overrides))
     return randomize_zero_initialised(model, seed=seed).eval()

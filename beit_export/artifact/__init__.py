@@ -1,13 +1,13 @@
 """Artifact folders: staged beside their target and renamed into place, with a manifest that describes them.
 
 ``staging`` (``check_output``, ``staged_artifact``: nothing half-written is ever visible) and
-``records`` (``graph_entry``, ``write_manifest``, ``refresh_file_records``: what the manifest says
-about the files).
+``records`` (``graph_entry``, ``new_manifest_record``, ``write_export_manifest``: what the manifest says
+about the files; the writing itself is ``beit_runtime.manifest.write_manifest``).
 """
 
 from __future__ import annotations
 
-from .records import file_records, graph_entry, library_versions, refresh_file_records, write_manifest
+from .records import file_records, graph_entry, library_versions, new_manifest_record, write_export_manifest
 from .staging import OutputExistsError, check_output, remove_stale_staging, staged_artifact
 
 __all__ = [
@@ -16,8 +16,8 @@ __all__ = [
     "file_records",
     "graph_entry",
     "library_versions",
-    "refresh_file_records",
+    "new_manifest_record",
     "remove_stale_staging",
     "staged_artifact",
-    "write_manifest",
+    "write_export_manifest",
 ]

@@ -1,21 +1,34 @@
-"""What an artifact's manifest records: graph entries read from the graphs, file hashes, library versions.
+"""What an exported artifact's manifest records: graph entries read from the graphs, library versions.
 
-``write_manifest(folder, fields)`` writes ``manifest.json`` from the pipeline's fields plus format,
-versions, file hashes and time, then validates it with the runtime's own reader.
+``write_export_manifest(folder, fields)`` turns the pipeline's fields into a ``ManifestRecord`` (format,
+schema version, library versions and time added; parsed by the runtime's own parser, so the exporter
+never writes what the runtime cannot read) and writes it with ``beit_runtime.manifest.write_manifest``,
+the one writer of ``manifest.json`` (atomic, file hashes recomputed, read back and verified).
 """
 
 from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import json
 import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from beit_runtime.errors import UnsafeArtifactPathError
-from beit_runtime.manifest import FORMAT_NAME, MANIFEST_FILE, SCHEMA_VERSION, artifact_file, load_manifest, sha256_of
+from beit_runtime.manifest import (
+    FORMAT_NAME,
+    SCHEMA_VERSION,
+    FileRecord,
+    GraphRecord,
+    Manifest,
+    ManifestRecord,
+    TensorRecord,
+    parse_manifest,
+    regular_file_name,
+    write_manifest,
+)
+from beit_runtime.manifest import file_records as manifest_file_records
 
 from ..errors import ExportError
 
@@ -37,13 +50,14 @@ def _version(distribution: str) -> str:
         return "not installed"
 
 
-def _value_info(value) -> dict[str, Any]:
+def _tensor_record(value: Any) -> TensorRecord:
     tensor = value.type.tensor_type
-    shape = [dim.dim_param or dim.dim_value for dim in tensor.shape.dim]
-    return {"name": value.name, "dtype": _ONNX_DTYPES.get(tensor.elem_type, str(tensor.elem_type)), "shape": shape}
+    shape = tuple(dim.dim_param or dim.dim_value for dim in tensor.shape.dim)
+    return TensorRecord(name=value.name, dtype=_ONNX_DTYPES.get(tensor.elem_type, str(tensor.elem_type)), shape=shape)
 
 
-def graph_entry(folder: Path, file: str, *, precision: str, opset: int, role: str = "model", notes: str = "") -> dict:
+def graph_entry(folder: Path, file: str, *, precision: str, opset: int, role: str = "model",
+                notes: str = "") -> GraphRecord:
     """The manifest ``graphs`` record of ``folder/file``, read from the graph itself."""
     import onnx
     from onnx.external_data_helper import uses_external_data
@@ -57,16 +71,10 @@ def graph_entry(folder: Path, file: str, *, precision: str, opset: int, role: st
     })
     for name in external:
         checked_name(folder, name)
-    return {
-        "file": file,
-        "precision": precision,
-        "opset": int(opset),
-        "role": role,
-        "inputs": [_value_info(v) for v in proto.graph.input],
-        "outputs": [_value_info(v) for v in proto.graph.output],
-        "external_data": external,
-        "notes": notes,
-    }
+    return GraphRecord(file=file, precision=precision, opset=int(opset), role=role,
+                       inputs=tuple(_tensor_record(v) for v in proto.graph.input),
+                       outputs=tuple(_tensor_record(v) for v in proto.graph.output),
+                       external_data=tuple(external), notes=notes)
 
 
 def checked_name(folder: Path, name: str) -> str:
@@ -75,41 +83,38 @@ def checked_name(folder: Path, name: str) -> str:
     The runtime refuses any other name (``beit_runtime.manifest.artifact_file``); the exporter never writes one.
     """
     try:
-        path = artifact_file(folder, name, what="artifact file")
+        return regular_file_name(folder, name)
     except UnsafeArtifactPathError as error:
         raise ExportError(f"refusing to record {name!r} in the manifest: {error}") from error
-    if (Path(folder) / name).is_symlink() or path.is_symlink():
-        raise ExportError(f"refusing to record {name!r} in the manifest: it is a symbolic link; artifacts hold real files")
-    return name
 
 
-def file_records(folder: Path) -> dict[str, dict[str, Any]]:
+def file_records(folder: Path) -> dict[str, FileRecord]:
     """sha256 and size of every file in ``folder`` (recursively) except the manifest; links are refused."""
-    records = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
-        name = checked_name(folder, path.relative_to(folder).as_posix())
-        if name != MANIFEST_FILE:
-            records[name] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
-    return records
+    try:
+        return manifest_file_records(folder)
+    except UnsafeArtifactPathError as error:
+        raise ExportError(f"refusing to record a file in the manifest: {error}") from error
 
 
-def write_manifest(folder: Path, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Write ``folder/manifest.json`` from ``fields`` plus format, versions, file hashes and time; validate it."""
-    data = {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION}
-    data.update(fields)
-    data["versions"] = library_versions()
-    data["files"] = file_records(folder)
-    data["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    (folder / MANIFEST_FILE).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    load_manifest(folder, verify_files=True)
-    return data
+def _json_form(value: Any) -> Any:
+    """Typed records (``GraphRecord``...) as their JSON form, inside plain dicts too."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {key: _json_form(item) for key, item in value.items()}
+    return value
 
 
-def refresh_file_records(folder: Path) -> dict[str, Any]:
-    """Re-hash the files after a later step (e.g. a TensorRT build) added or changed some."""
-    path = folder / MANIFEST_FILE
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["files"] = file_records(folder)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    load_manifest(folder, verify_files=True)
-    return data
+def new_manifest_record(fields: Mapping[str, Any]) -> ManifestRecord:
+    """The manifest record of a new export: ``fields`` (task, source, input, preprocessing, labels, graphs,
+    engines, postprocessing, parity, export; graphs may be ``GraphRecord``) plus library versions and time."""
+    data = {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, **_json_form(fields),
+            "versions": library_versions(), "files": {},
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    return parse_manifest(data, where="the manifest being exported")
+
+
+def write_export_manifest(folder: Path, fields: Mapping[str, Any]) -> Manifest:
+    """Write ``folder/manifest.json`` for a new export (``new_manifest_record``), through the manifest writer."""
+    file_records(folder)  # links and unsafe names fail here with the exporter's own error
+    return write_manifest(folder, new_manifest_record(fields))

@@ -57,7 +57,7 @@ def _hub_file(model_id: str, filename: str, *, revision: str | None, required: b
                 "transformers checkpoint, or the file has another name: pass a local folder with --model instead"
             ) from None
         return None
-    except Exception as error:  # noqa: BLE001 (every other failure becomes a ModelLoadError naming its cause)
+    except Exception as error:  # every other failure becomes a ModelLoadError naming its cause
         raise ModelLoadError(_hub_error_message(model_id, filename, revision, error)) from error
 
 
@@ -95,8 +95,8 @@ def _not_fetched_message(model_id: str, filename: str, revision: str | None, err
                 f"raise those limits on a slow network, or {alternatives}")
     if kind == "connect":
         return (f"cannot connect to the hub at {_endpoint()} to fetch {what} ({detail}; connection refused or host "
-                f"unreachable) and it is not in the local cache ({_cache()}): check the network, proxy and HF_ENDPOINT, "
-                f"or {alternatives}")
+                f"unreachable) and it is not in the local cache ({_cache()}): check the network, proxy and "
+                f"HF_ENDPOINT, or {alternatives}")
     if kind == "dropped":
         return (f"the connection to {_endpoint()} dropped while fetching {what} ({detail}): retry (a partial "
                 f"download resumes from the cache), check the network, proxy and HF_ENDPOINT, or {alternatives}")

@@ -10,36 +10,27 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import torch
 
 from ..errors import ModelLoadError, UnsupportedCheckpointError
+from ..tasks import BACKBONE, TASKS
 from . import presets
 from .hub import download_checkpoint
 from .random_init import randomize_zero_initialised
 from .recipe import recipe_from_processor_config
 
-SUPPORTED_ARCHITECTURES = {
-    "BeitModel": "backbone",
-    "BeitForImageClassification": "image-classification",
-    "BeitForMaskedImageModeling": "masked-image-modeling",
-    "BeitForSemanticSegmentation": "semantic-segmentation",
-    "ViTModel": "backbone",
-    "ViTForImageClassification": "image-classification",
-}
-_CLASS_FOR_TASK = {
-    ("beit", "backbone"): "BeitModel",
-    ("beit", "image-classification"): "BeitForImageClassification",
-    ("beit", "masked-image-modeling"): "BeitForMaskedImageModeling",
-    ("beit", "semantic-segmentation"): "BeitForSemanticSegmentation",
-    ("vit", "backbone"): "ViTModel",
-    ("vit", "image-classification"): "ViTForImageClassification",
-}
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
-_LABELLED_TASKS = ("image-classification", "semantic-segmentation")
+# transformers class -> the task it carries (from the task registry: each task's hf_classes)
+SUPPORTED_ARCHITECTURES: Mapping[str, str] = MappingProxyType(
+    {name: entry.name for entry in TASKS.values() for name in entry.hf_classes.values()}
+)
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 
 
 @dataclass
@@ -166,7 +157,8 @@ def _config_from_dict(data: dict[str, Any], *, where: str):
     if model_type not in ("beit", "vit"):
         raise UnsupportedCheckpointError(
             f"{where} describes a {model_type or 'model without model_type'!s} checkpoint; beit-export exports "
-            f"BEiT and ViT checkpoints only (model_type 'beit' or 'vit'; architectures {', '.join(SUPPORTED_ARCHITECTURES)})"
+            "BEiT and ViT checkpoints only (model_type 'beit' or 'vit'; architectures "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)})"
         )
     values.pop("transformers_version", None)
     try:
@@ -180,13 +172,15 @@ def _architecture(config, task: str | None) -> str:
     if architectures:
         _check_architecture(config, architectures[0])
         return architectures[0]
-    wanted = task or "backbone"
-    if (config.model_type, wanted) not in _CLASS_FOR_TASK:
+    wanted = task or BACKBONE.name
+    entry = TASKS.get(wanted)
+    architecture = entry.hf_classes.get(config.model_type) if entry is not None else None
+    if architecture is None:
+        choices = sorted(other.name for other in TASKS.values() if config.model_type in other.hf_classes)
         raise UnsupportedCheckpointError(
-            f"no {config.model_type} architecture for task {wanted!r}; "
-            f"choose one of {sorted(t for m, t in _CLASS_FOR_TASK if m == config.model_type)}"
+            f"no {config.model_type} architecture for task {wanted!r}; choose one of {choices}"
         )
-    return _CLASS_FOR_TASK[(config.model_type, wanted)]
+    return architecture
 
 
 def _check_architecture(config, architecture: str) -> None:
@@ -201,7 +195,7 @@ def _resolve_task(architecture: str, task: str | None) -> str:
     native = SUPPORTED_ARCHITECTURES[architecture]
     if task is None or task == native:
         return native
-    if task != "backbone":
+    if task != BACKBONE.name:
         raise UnsupportedCheckpointError(
             f"a {architecture} checkpoint carries the {native!r} task; --task {task} needs a checkpoint with that "
             f"head. Use --task {native} or --task backbone"
@@ -231,7 +225,7 @@ def _pretrained_model(folder: Path, config, architecture: str) -> torch.nn.Modul
     options = {"use_safetensors": names[0].startswith("model.safetensors")}
     model, info = _from_pretrained(folder, config, architecture, options)
     missing = list(info.get("missing_keys") or [])
-    if missing and architecture in ("BeitModel", "ViTModel") and all(k.startswith("pooler.") for k in missing):
+    if missing and architecture in BACKBONE.hf_classes.values() and all(k.startswith("pooler.") for k in missing):
         model, info = _from_pretrained(folder, config, architecture, dict(options, add_pooling_layer=False))
         missing = list(info.get("missing_keys") or [])
     if missing or info.get("mismatched_keys"):
@@ -261,6 +255,6 @@ def _source(model: str, revision: str | None, config, architecture: str, *, rand
 
 
 def _labels(config, task: str) -> dict[str, str] | None:
-    if task not in _LABELLED_TASKS:
+    if not TASKS[task].labelled:
         return None
     return {str(int(k)): str(v) for k, v in sorted(config.id2label.items(), key=lambda kv: int(kv[0]))}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ def _preset_file(model_id: str) -> Path:
     return PRESETS_DIR / (model_id.replace("/", "--") + ".json")
 
 
-@lru_cache(maxsize=None)
+@cache
 def preset_names() -> tuple[str, ...]:
     """The hub ids that have a preset, sorted."""
     names = []

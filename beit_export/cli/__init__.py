@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDeployError
+from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDeployError, DatasetError
 
 from ..artifact import OutputExistsError
 from ..errors import GraphCheckError, ModelLoadError, ParityError, UnsupportedCheckpointError
@@ -41,7 +41,8 @@ def exit_code(error: BaseException) -> int:
         return EXIT_GRAPH
     if isinstance(error, (BackendUnavailableError, ImportError)):
         return EXIT_DEPENDENCY
-    usage = (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError, ExportOptionsError)
+    usage = (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError, ExportOptionsError,
+             DatasetError)
     if isinstance(error, usage):
         return EXIT_USAGE
     return EXIT_ERROR

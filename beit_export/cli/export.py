@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import PROG, Progress
+from beit_runtime.tasks import TASK_NAMES
 
-TASK_CHOICES = ("backbone", "image-classification", "masked-image-modeling", "semantic-segmentation")
+from ..outputs import ATTENTION_LAYERS_HELP
+from .common import PROG, Progress
 
 _EPILOG = """\
 subcommands:
@@ -30,12 +31,26 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--model", required=True, help="local HF folder, hub id, or preset id (with --random-init)")
     add("--random-init", action="store_true", help="build the architecture from its config with random weights")
-    add("--task", choices=TASK_CHOICES, help="override the task detected from the architecture")
+    add("--task", choices=TASK_NAMES, help="override the task detected from the architecture")
     add("--output", type=Path, help="artifact folder to create (default: ./NAME-artifact)")
     add("--fp16", action="store_true", help="also write an fp16 graph (LayerNorm/Softmax kept fp32)")
+    add("--fused-attention", action="store_true",
+        help="also write an fp16 graph with attention fused into MultiHeadAttention (ONNX Runtime CUDA)")
+    add("--uint8-input", action="store_true",
+        help="also write uint8-input copies of the float graphs that normalise the pixels themselves")
     add("--int8", action="store_true", help="also write an int8 graph")
+    add("--outputs", default=None, metavar="hidden_states,attentions",
+        help="also output the stacked hidden states (batch, layers+1, tokens, hidden) and/or attention weights "
+             "(batch, layers, heads, tokens, tokens) in every graph; parity-checked like the others")
+    add("--attention-layers", default=None, metavar="last|all|N,M", help=ATTENTION_LAYERS_HELP)
     add("--int8-mode", choices=("static", "dynamic"), default="static",
         help="static: QDQ calibrated on sample photos (ORT and TensorRT); dynamic: ORT CPU only (default static)")
+    add("--calibration-data", type=Path, default=None,
+        help="static int8: calibrate on images in this folder (recursive) instead of the shipped photos")
+    add("--calibration-size", type=int, default=256, help="images sampled from --calibration-data (default 256)")
+    add("--parity-data", type=Path, default=None,
+        help="add images from this folder to the parity cases (default: --calibration-data, when given)")
+    add("--parity-size", type=int, default=32, help="images sampled from the parity folder (default 32)")
     add("--tensorrt", action="store_true", help="require TensorRT-compatible graphs and build an engine here")
     add("--dynamic-resolution", action="store_true", help="accept any height/width (position interpolation)")
     add("--opset", type=int, default=18, help="ONNX opset (>= 18; default 18)")
@@ -52,7 +67,11 @@ def export_options(args: argparse.Namespace):
 
     return ExportOptions(fp16=args.fp16, int8=args.int8, int8_mode=args.int8_mode, tensorrt=args.tensorrt,
                          dynamic_resolution=args.dynamic_resolution, opset=args.opset, seed=args.seed,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, fused_attention=args.fused_attention,
+                         uint8_input=args.uint8_input, calibration_data=args.calibration_data,
+                         calibration_size=args.calibration_size, parity_data=args.parity_data,
+                         parity_size=args.parity_size, outputs=args.outputs,
+                         attention_layers=args.attention_layers)
 
 
 def _default_output(model: str) -> Path:
@@ -80,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
                                  task=args.task, seed=args.seed)
     output = export_artifact(checkpoint, output=output, options=options, progress=progress)
     manifest = load_manifest(output)
-    for variant, report in manifest.data["parity"].items():
-        print(format_report(report, graph=f"{variant} graph"))
-        for engine, record in report.get("engines", {}).items():
-            shown = format_report(record, graph=f"{variant} graph on {engine}") if record.get("measured") else (
-                f"parity not measured for {variant} graph on {engine}: {record['reason']}")
+    for variant, report in manifest.parity.items():
+        print(format_report(report.to_json(), graph=f"{variant} graph"))
+        for engine, record in report.engines.items():
+            shown = format_report(record.report.to_json(), graph=f"{variant} graph on {engine}") if record.report else (
+                f"parity not measured for {variant} graph on {engine}: {record.reason}")
             print(shown)
     print(f"wrote {checkpoint.task} artifact to {output} (graphs: {', '.join(manifest.graphs)})")
     return 0

@@ -5,7 +5,8 @@
 (``digits``, ``train_classifier``; held-out split = the last 20% in load_digits order).
 
 Both ship inside the package (``checkpoint_dir(model_id)``); ``python -m beit_export.demo.train``
-retrains the segmentation one, ``python -m beit_export.demo.train_classifier`` the classifier (see that module's docstring for the command and its duration). Scenes come from
+retrains the segmentation one, ``python -m beit_export.demo.train_classifier`` the classifier (see that
+module's docstring for the command and its duration). Scenes come from
 ``beit_export.demo.scenes``; ``beit_export.demo.metrics`` scores label maps against their masks.
 """
 

@@ -19,8 +19,8 @@ the scene.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def _pick_colour(rng: np.random.Generator, used: list[np.ndarray]) -> np.ndarray
 
 
 def _flat(colour: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    return lambda yy, xx: np.broadcast_to(colour, yy.shape + (3,))
+    return lambda yy, xx: np.broadcast_to(colour, (*yy.shape, 3))
 
 
 def _ellipse(rng: np.random.Generator, cy: float, cx: float, radius: float) -> Region:
@@ -115,7 +115,8 @@ def _blob(rng: np.random.Generator, cy: float, cx: float, radius: float) -> Regi
         u, v = _rotated(yy, xx, cy, cx, phases[0])
         v = v / stretch
         theta = np.arctan2(v, u)
-        edge = radius * (1.0 + sum(a * np.cos((k + 2) * theta + p) for k, (a, p) in enumerate(zip(amplitudes, phases))))
+        waves = enumerate(zip(amplitudes, phases, strict=True))
+        edge = radius * (1.0 + sum(a * np.cos((k + 2) * theta + p) for k, (a, p) in waves))
         return np.hypot(u, v) <= edge
 
     return covers

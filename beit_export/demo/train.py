@@ -31,6 +31,8 @@ from PIL import Image
 from transformers import BeitConfig, BeitForSemanticSegmentation
 from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
 
+from beit_export.demo.metrics import mean_iou
+from beit_export.demo.scenes import CLASS_NAMES, generate_scene, generate_scenes
 from beit_export.demo.training import (
     MEAN,
     STD,
@@ -39,8 +41,6 @@ from beit_export.demo.training import (
     small_beit_config,
     square_bicubic_processor,
 )
-from beit_export.demo.metrics import mean_iou
-from beit_export.demo.scenes import CLASS_NAMES, generate_scene, generate_scenes
 
 IMAGE_SIZE = 128
 EVAL_SEED = 10_000
@@ -176,7 +176,9 @@ def train(
 
 
 @torch.no_grad()
-def evaluate(model: BeitForSemanticSegmentation, scenes: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, np.ndarray]:
+def evaluate(
+    model: BeitForSemanticSegmentation, scenes: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[float, np.ndarray]:
     """(mIoU, per-class IoU) of ``model`` on (image, mask) pairs, as transformers post-processes logits."""
     predictions = []
     for image, mask in scenes:
@@ -223,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"saved {args.output} after {args.steps} steps in {time.monotonic() - started:.0f}s")
     if args.eval_scenes:
         miou, per_class = evaluate(model, generate_scenes(args.eval_scenes, seed=EVAL_SEED))
-        print(f"mIoU on {args.eval_scenes} fresh scenes (seed {EVAL_SEED}): {miou:.4f}; per class {np.round(per_class, 3)}")
+        print(f"mIoU on {args.eval_scenes} fresh scenes (seed {EVAL_SEED}): {miou:.4f}; "
+              f"per class {np.round(per_class, 3)}")
     return 0
 
 

@@ -45,8 +45,8 @@ from PIL import Image
 from transformers import BeitConfig, BeitForImageClassification
 from transformers.models.beit.image_processing_pil_beit import BeitImageProcessorPil
 
-from beit_export.demo.training import cosine_learning_rate, save_checkpoint, small_beit_config, square_bicubic_processor
 from beit_export.demo.digits import CLASS_NAMES, DigitSplit, held_out_split, top1_accuracy, train_split
+from beit_export.demo.training import cosine_learning_rate, save_checkpoint, small_beit_config, square_bicubic_processor
 
 IMAGE_SIZE = 32
 
@@ -137,7 +137,8 @@ def train(
         elapsed = time.monotonic() - started
         print(f"epoch {epoch + 1}/{epochs} loss {running / (len(data) // batch_size):.4f} {elapsed:.0f}s", flush=True)
         if max_seconds is not None and elapsed > max_seconds:
-            print(f"stopped early after {epoch + 1} of {epochs} epochs: --max-seconds {max_seconds} reached", flush=True)
+            print(f"stopped early after {epoch + 1} of {epochs} epochs: --max-seconds {max_seconds} reached",
+                  flush=True)
             break
     return model.eval()
 

@@ -129,12 +129,12 @@ def optimize_program(program) -> None:
 
 def name_output_axes(model, task_spec: TaskSpec) -> None:
     """Name symbolic output dims after the TaskSpec axes (e.g. "sequence" for "((height//16))*...+1")."""
-    for value, spec in zip(model.graph.outputs, task_spec.outputs):
+    for value, spec in zip(model.graph.outputs, task_spec.outputs, strict=True):
         if value.shape is None or len(value.shape) != len(spec.axes):
             continue
         dims = [
             axis if isinstance(axis, str) and not isinstance(dim, int) else dim
-            for dim, axis in zip(value.shape, spec.axes)
+            for dim, axis in zip(value.shape, spec.axes, strict=True)
         ]
         value.shape = onnx_ir.Shape(dims)
 
@@ -144,9 +144,9 @@ def _name_bias_indices(model) -> None:
     indices = []
     for node in model.graph:
         index = node.inputs[1] if node.op_type == "Gather" and len(node.inputs) > 1 else None
-        if index is not None and index.is_initializer() and index.dtype == onnx_ir.DataType.INT32:
-            if index not in indices:
-                indices.append(index)
+        is_int32_initializer = index is not None and index.is_initializer() and index.dtype == onnx_ir.DataType.INT32
+        if is_int32_initializer and index not in indices:
+            indices.append(index)
     for number, index in enumerate(indices):
         index.name = "relative_position_index" if len(indices) == 1 else f"relative_position_index_{number}"
 

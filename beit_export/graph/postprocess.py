@@ -70,7 +70,9 @@ def build_segmentation_postprocess(*, num_labels: int, opset: int = 18) -> onnx.
     if opset < 18:
         raise ValueError(f"the postprocess graph needs opset >= 18 (Resize antialias attribute), got {opset}")
     inputs = [
-        helper.make_tensor_value_info(LOGITS, TensorProto.FLOAT, ["batch", int(num_labels), "logits_height", "logits_width"]),
+        helper.make_tensor_value_info(
+            LOGITS, TensorProto.FLOAT, ["batch", int(num_labels), "logits_height", "logits_width"]
+        ),
         helper.make_tensor_value_info(TARGET_SIZE, TensorProto.INT64, [2]),
     ]
     outputs = [helper.make_tensor_value_info(LABELS, TensorProto.INT32, ["batch", "height", "width"])]

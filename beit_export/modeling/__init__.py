@@ -7,7 +7,8 @@ interpolation), so everything else runs transformers' own code. The caller's mod
 
 Static exports run at one resolution (``resolution``, default the config's image size); dynamic
 ones accept any height/width (rounded down to whole patches), and equal the HF model called with
-``interpolate_pos_encoding=True``.
+``interpolate_pos_encoding=True``. ``extra_outputs`` (``beit_export.outputs.ExtraOutputs``) adds the stacked
+``hidden_states`` / ``attentions`` outputs (``modeling.outputs``); without it the module is unchanged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from beit_export.errors import UnsupportedCheckpointError
+from beit_export.modeling.outputs import extended_task_spec, output_flags, stacked_outputs
 from beit_export.modeling.position_embeddings import install_dynamic_interpolation, install_static_interpolation
 from beit_export.modeling.relative_position import (
     DynamicRelativePositionBias,
@@ -25,9 +27,11 @@ from beit_export.modeling.relative_position import (
     hf_interpolated_table,
     relative_position_index,
 )
-from beit_export.tasks import TaskSpec, base_model, resolve_task_spec
+from beit_export.outputs import ExtraOutputs
+from beit_export.tasks import BACKBONE, base_model, resolve_task_spec
+from beit_runtime.tasks import Task
 
-__all__ = ["ExportModule", "make_export_module", "config_image_size"]
+__all__ = ["ExportModule", "config_image_size", "make_export_module"]
 
 
 def config_image_size(config) -> tuple[int, int]:
@@ -38,12 +42,15 @@ def config_image_size(config) -> tuple[int, int]:
 class ExportModule(nn.Module):
     """``forward(pixel_values[, bool_masked_pos]) -> tuple`` over a prepared copy of an HF model."""
 
-    def __init__(self, model: nn.Module, *, task_spec: TaskSpec, dynamic_resolution: bool, resolution) -> None:
+    def __init__(self, model: nn.Module, *, task_spec: Task, dynamic_resolution: bool, resolution,
+                 extra_outputs: ExtraOutputs | None = None) -> None:
         super().__init__()
         self.model = model
-        self.task_spec = task_spec
+        self.task_spec = extended_task_spec(task_spec, extra_outputs)
         self.dynamic_resolution = dynamic_resolution
         self.resolution = resolution
+        self.extra_outputs = extra_outputs
+        self.flags = output_flags(extra_outputs)
 
     @property
     def input_names(self) -> list[str]:
@@ -54,17 +61,21 @@ class ExportModule(nn.Module):
         return self.task_spec.output_names
 
     def _outputs(self, result) -> tuple[torch.Tensor, ...]:
-        return tuple(getattr(result, name) for name in self.output_names)
+        if self.extra_outputs is None:
+            return tuple(getattr(result, name) for name in self.output_names)
+        stacked = stacked_outputs(result, self.extra_outputs)
+        return tuple(stacked[name] if name in stacked else getattr(result, name) for name in self.output_names)
 
 
 class ImageExportModule(ExportModule):
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._outputs(self.model(pixel_values, interpolate_pos_encoding=True))
+        return self._outputs(self.model(pixel_values, interpolate_pos_encoding=True, **self.flags))
 
 
 class MaskedImageExportModule(ExportModule):
     def forward(self, pixel_values: torch.Tensor, bool_masked_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        result = self.model(pixel_values, bool_masked_pos=bool_masked_pos, interpolate_pos_encoding=True)
+        result = self.model(pixel_values, bool_masked_pos=bool_masked_pos, interpolate_pos_encoding=True,
+                            **self.flags)
         return self._outputs(result)
 
 
@@ -101,15 +112,16 @@ def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
             _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)
 
 
-def _prepare_segmentation(model: nn.Module) -> nn.Module:
+def _prepare_segmentation(model: nn.Module, *, keep_all_layers: bool) -> nn.Module:
     from beit_export.modeling.segmentation import prepare_segmentation_model  # written by helper SEGMENTATION
 
-    prepared = prepare_segmentation_model(model)
+    prepared = prepare_segmentation_model(model, keep_all_layers=keep_all_layers)
     return model if prepared is None else prepared
 
 
 def make_export_module(
-    model: nn.Module, *, task: str, dynamic_resolution: bool = False, resolution: tuple[int, int] | None = None
+    model: nn.Module, *, task: str, dynamic_resolution: bool = False, resolution: tuple[int, int] | None = None,
+    extra_outputs: ExtraOutputs | None = None,
 ) -> ExportModule:
     """An eval-mode, export-ready module equal to ``model`` for ``task`` (see module docstring).
 
@@ -121,12 +133,13 @@ def make_export_module(
         raise UnsupportedCheckpointError(
             "resolution= fixes the graph's size; leave it out with dynamic_resolution=True."
         )
-    working = copy.deepcopy(base_model(model) if task == "backbone" else model).eval()
+    working = copy.deepcopy(base_model(model) if task == BACKBONE.name else model).eval()
     working.set_attn_implementation("eager")
     resolution = tuple(resolution) if resolution is not None else config_image_size(working.config)
     _prepare_encoder(base_model(working), dynamic=dynamic_resolution, resolution=resolution)
     if task == "semantic-segmentation":
-        working = _prepare_segmentation(working)
-    module_class = MaskedImageExportModule if len(task_spec.inputs) == 2 else ImageExportModule
-    module = module_class(working, task_spec=task_spec, dynamic_resolution=dynamic_resolution, resolution=resolution)
+        working = _prepare_segmentation(working, keep_all_layers=extra_outputs is not None)
+    module_class = MaskedImageExportModule if len(task_spec.graph_inputs) == 2 else ImageExportModule
+    module = module_class(working, task_spec=task_spec, dynamic_resolution=dynamic_resolution, resolution=resolution,
+                          extra_outputs=extra_outputs)
     return module.eval()

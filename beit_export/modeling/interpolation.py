@@ -85,7 +85,7 @@ def cubic_matrix(in_size: int, out_size) -> torch.Tensor:
     opposite = 1.0 - t
     weights = (_cubic_far(t + 1.0), _cubic_near(t), _cubic_near(opposite), _cubic_far(opposite + 1.0))
     matrix = None
-    for offset, weight in zip((-1.0, 0.0, 1.0, 2.0), weights):
+    for offset, weight in zip((-1.0, 0.0, 1.0, 2.0), weights, strict=True):
         tap = torch.clamp(index + offset, min=0.0, max=float(in_size - 1))
         term = _one_hot_columns(tap, in_size, weight)
         matrix = term if matrix is None else matrix + term

@@ -27,7 +27,7 @@ def _patch_size(embeddings: nn.Module) -> tuple[int, int]:
 def dynamic_position_embeddings(position_embeddings: torch.Tensor, patch_size, height, width) -> torch.Tensor:
     """(1, 1 + h*w, dim) embeddings for an input of ``height`` x ``width`` (ints or symbolic)."""
     num_positions = position_embeddings.shape[1] - 1
-    side = int(math.isqrt(num_positions))
+    side = math.isqrt(num_positions)
     dim = position_embeddings.shape[-1]
     new_height = height // patch_size[0]
     new_width = width // patch_size[1]

@@ -93,7 +93,8 @@ def resize_bilinear(hidden_states: torch.Tensor, size) -> torch.Tensor:
     if static and (in_h, in_w) == (out_h, out_w):
         return hidden_states  # scale 1: torch's bilinear is the identity
     if static:
-        rows, cols = _constant(bilinear_matrix(in_h, out_h), hidden_states), _constant(bilinear_matrix(in_w, out_w), hidden_states)
+        rows = _constant(bilinear_matrix(in_h, out_h), hidden_states)
+        cols = _constant(bilinear_matrix(in_w, out_w), hidden_states)
     else:
         rows = _symbolic_bilinear_matrix(in_h, out_h, hidden_states)
         cols = _symbolic_bilinear_matrix(in_w, out_w, hidden_states)
@@ -147,7 +148,8 @@ class MatrixUperHead(nn.Module):
     def __init__(self, head: nn.Module) -> None:
         super().__init__()
         self.classifier, self.psp_modules, self.psp_bottleneck = head.classifier, head.psp_modules, head.psp_bottleneck
-        self.lateral_convs, self.fpn_convs, self.fpn_bottleneck = head.lateral_convs, head.fpn_convs, head.fpn_bottleneck
+        self.lateral_convs, self.fpn_convs = head.lateral_convs, head.fpn_convs
+        self.fpn_bottleneck = head.fpn_bottleneck
         self.psp_modules.blocks = nn.ModuleList(MatrixPyramidPoolingBlock(block) for block in self.psp_modules.blocks)
 
     def psp_forward(self, hidden_states: list[torch.Tensor]) -> torch.Tensor:
@@ -157,7 +159,8 @@ class MatrixUperHead(nn.Module):
         return self.psp_bottleneck(torch.cat([hidden_state, *pooled], dim=1))
 
     def forward(self, encoder_hidden_states: list[torch.Tensor]) -> torch.Tensor:
-        laterals = [conv(state) for conv, state in zip(self.lateral_convs, encoder_hidden_states)]
+        # one lateral conv per encoder level but the last (the PSP module takes that one), as in UperNetHead
+        laterals = [conv(state) for conv, state in zip(self.lateral_convs, encoder_hidden_states, strict=False)]
         laterals.append(self.psp_forward(encoder_hidden_states))
         levels = len(laterals)
         for i in range(levels - 1, 0, -1):
@@ -206,18 +209,19 @@ def unused_trailing_layers(model: nn.Module) -> int:
     return max(layers - (max(out_indices) - 1), 0)
 
 
-def prepare_segmentation_model(model: nn.Module) -> nn.Module:
+def prepare_segmentation_model(model: nn.Module, *, keep_all_layers: bool = False) -> nn.Module:
     """Make ``model`` exact and exportable, in place; returns ``model`` in eval mode.
 
     Drops the auxiliary head, the encoder layers no feature map reads (see ``unused_trailing_layers``;
     hidden-state indices are unchanged by this) and the final LayerNorm (it only makes
     ``last_hidden_state``, which segmentation does not output), and makes the UperNet head Resize-free
     and exact. ``out_indices`` stay as the checkpoint has them and the model's own forward maps them
-    onto hidden states, so the export follows transformers by construction.
+    onto hidden states, so the export follows transformers by construction. ``keep_all_layers`` keeps the
+    trailing layers (an export with the ``hidden_states`` / ``attentions`` outputs reports every layer).
     """
     _check_segmentation_model(model)
     model.auxiliary_head = None
-    unused = unused_trailing_layers(model)
+    unused = 0 if keep_all_layers else unused_trailing_layers(model)
     if unused:
         model.beit.layers = model.beit.layers[: len(model.beit.layers) - unused]
     model.beit.layernorm = nn.Identity()

@@ -9,7 +9,7 @@ graph on OpenVINO (f32, bf16 where the CPU has it, static int8) when it is insta
 from __future__ import annotations
 
 from .cases import ParityCase, build_cases, parity_resolutions, reference_outputs
-from .engines import engine_parity
+from .engines import engine_failures, engine_parity
 from .gate import ENGINES, check_parity, check_postprocess_parity, evaluate, format_report
 from .photos import PHOTO_NAMES, hf_preprocess, sample_photos
 from .tolerances import OUTPUT_KINDS, TOLERANCES, check_tolerances, drift_metrics, output_kind
@@ -18,13 +18,14 @@ __all__ = [
     "ENGINES",
     "OUTPUT_KINDS",
     "PHOTO_NAMES",
-    "ParityCase",
     "TOLERANCES",
+    "ParityCase",
     "build_cases",
     "check_parity",
     "check_postprocess_parity",
     "check_tolerances",
     "drift_metrics",
+    "engine_failures",
     "engine_parity",
     "evaluate",
     "format_report",

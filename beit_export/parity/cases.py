@@ -1,14 +1,16 @@
 """Parity cases: named graph feeds plus the PyTorch model's outputs for them.
 
 Random inputs at the checkpoint's resolution (batch 2 and batch 1, so the dynamic batch axis is
-exercised), with ``dynamic_resolution`` two more resolutions (one larger, one non-square), and real
-photos from scikit-image decoded and preprocessed by transformers' own PIL image processor. The
+exercised), with ``dynamic_resolution`` two more resolutions (one larger, one non-square), real
+photos from scikit-image decoded and preprocessed by transformers' own PIL image processor, and the
+user's own images when given (``--parity-data``, ``parity.user_images``). The
 reference is the Hugging Face model itself (``interpolate_pos_encoding=True`` at other resolutions),
 never the export wrapper.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,8 @@ import numpy as np
 import torch
 
 from ..modeling import config_image_size
+from ..modeling.outputs import extended_task_spec, output_flags, stacked_outputs
+from ..outputs import ExtraOutputs
 from ..tasks import base_model, resolve_task_spec
 from .photos import hf_preprocess, sample_photos
 
@@ -44,8 +48,10 @@ def parity_resolutions(config, *, dynamic_resolution: bool) -> list[tuple[int, i
 
 
 @torch.no_grad()
-def reference_outputs(checkpoint, feeds: dict[str, np.ndarray], output_names: list[str]) -> dict[str, np.ndarray]:
-    """The Hugging Face model's outputs for ``feeds`` (names as in the graph)."""
+def reference_outputs(checkpoint, feeds: dict[str, np.ndarray], output_names: list[str],
+                      extra_outputs: ExtraOutputs | None = None) -> dict[str, np.ndarray]:
+    """The Hugging Face model's outputs for ``feeds`` (names as in the graph); with ``extra_outputs`` the model
+    runs with eager attention and ``output_hidden_states`` / ``output_attentions``, its tuples stacked."""
     model, config = checkpoint.model, checkpoint.config
     pixel_values = torch.from_numpy(feeds["pixel_values"])
     kwargs: dict[str, Any] = {}
@@ -54,8 +60,13 @@ def reference_outputs(checkpoint, feeds: dict[str, np.ndarray], output_names: li
     if "bool_masked_pos" in feeds:
         kwargs["bool_masked_pos"] = torch.from_numpy(feeds["bool_masked_pos"])
     network = base_model(model) if checkpoint.task == "backbone" else model
+    if extra_outputs is not None:
+        network.set_attn_implementation("eager")
+        kwargs.update(output_flags(extra_outputs))
     result = network(pixel_values=pixel_values, **kwargs)
-    return {name: getattr(result, name).float().numpy() for name in output_names}
+    stacked = stacked_outputs(result, extra_outputs) if extra_outputs is not None else {}
+    return {name: (stacked[name] if name in stacked else getattr(result, name)).float().numpy()
+            for name in output_names}
 
 
 def _feeds(pixel_values: np.ndarray, task_spec, config, generator: torch.Generator) -> dict[str, np.ndarray]:
@@ -69,24 +80,33 @@ def _feeds(pixel_values: np.ndarray, task_spec, config, generator: torch.Generat
 
 
 def build_cases(checkpoint, *, dynamic_resolution: bool = False, seed: int = 0, photos: bool = True,
-                model_type: str | None = None) -> list[ParityCase]:
-    """Random and photo cases with their PyTorch references."""
-    task_spec = resolve_task_spec(checkpoint.model, checkpoint.task)
+                model_type: str | None = None, user_batches: Sequence[np.ndarray] = (),
+                extra_outputs: ExtraOutputs | None = None) -> list[ParityCase]:
+    """Random and photo cases with their PyTorch references; ``user_batches``: preprocessed batches of the
+    user's own images (``--parity-data``), added as "user ..." cases; ``extra_outputs``: the optional outputs
+    (``--outputs``) the graph carries, referenced too."""
+    task_spec = extended_task_spec(resolve_task_spec(checkpoint.model, checkpoint.task), extra_outputs)
     config, generator = checkpoint.config, torch.Generator().manual_seed(seed)
     channels = int(getattr(config, "num_channels", 3))
     cases = []
     for batch, height, width in parity_resolutions(config, dynamic_resolution=dynamic_resolution):
         pixels = torch.randn((batch, channels, height, width), generator=generator).numpy()
-        cases.append(_case(f"random b{batch} {height}x{width}", pixels, checkpoint, task_spec, generator))
+        name = f"random b{batch} {height}x{width}"
+        cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
     if photos:
         for shape, pixels in photo_batches(checkpoint.preprocessing, model_type=model_type or config.model_type):
-            cases.append(_case(f"photos b{len(pixels)} {shape[0]}x{shape[1]}", pixels, checkpoint, task_spec, generator))
+            name = f"photos b{len(pixels)} {shape[0]}x{shape[1]}"
+            cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
+    for pixels in user_batches:
+        name = f"user b{len(pixels)} {pixels.shape[2]}x{pixels.shape[3]}"
+        cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
     return cases
 
 
-def _case(name, pixels, checkpoint, task_spec, generator) -> ParityCase:
+def _case(name, pixels, checkpoint, task_spec, generator, extra_outputs=None) -> ParityCase:
     feeds = _feeds(pixels, task_spec, checkpoint.config, generator)
-    return ParityCase(name=name, feeds=feeds, reference=reference_outputs(checkpoint, feeds, task_spec.output_names))
+    reference = reference_outputs(checkpoint, feeds, task_spec.output_names, extra_outputs)
+    return ParityCase(name=name, feeds=feeds, reference=reference)
 
 
 def photo_batches(preprocessing, *, model_type: str) -> list[tuple[tuple[int, int], np.ndarray]]:

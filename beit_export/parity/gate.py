@@ -54,9 +54,11 @@ def _worst(per_case: list[dict[str, float]]) -> dict[str, float]:
 
 # how each parity run loads its engine: backend -> (load_engine options, the report's "backend" text)
 ENGINES = {
-    "onnxruntime": ({"backend": "onnxruntime", "providers": ["CPUExecutionProvider"]}, "onnxruntime CPUExecutionProvider"),
+    "onnxruntime": ({"backend": "onnxruntime", "providers": ["CPUExecutionProvider"]},
+                    "onnxruntime CPUExecutionProvider"),
     "openvino": ({"backend": "openvino", "inference_precision": "f32"}, "openvino CPU (f32 inference precision)"),
-    "openvino-bf16": ({"backend": "openvino", "inference_precision": "bf16"}, "openvino CPU (bf16 inference precision)"),
+    "openvino-bf16": ({"backend": "openvino", "inference_precision": "bf16"},
+                      "openvino CPU (bf16 inference precision)"),
 }
 
 

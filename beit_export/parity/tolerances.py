@@ -10,16 +10,24 @@ bf16 inference precision on the fp32 graph):
 * ``pixel_agreement``: fraction of equal labels in a segmentation label map.
 
 Output kinds: "logits" (classification; masked-image-modeling per-patch logits), "hidden_states"
-(backbone features, pooled features), "segmentation_logits" (per-pixel class scores, class axis 1)
-and "label_map" (argmax labels after upsampling). ``output_kind(task, name)`` maps a graph output to
-its kind; ``drift_metrics`` and ``check_tolerances`` compute and judge the figures.
+(backbone features, pooled features, the stacked per-layer ``hidden_states`` output), "attention_weights"
+(the stacked ``attentions`` output: softmax probabilities, so max-abs scaled is about max-abs),
+"segmentation_logits" (per-pixel class scores, class axis 1) and "label_map" (argmax labels after upsampling).
+``output_kind(task, name)`` maps a graph output to
+its kind (the task registry's ``tolerance_kinds``, ``beit_runtime.tasks``); ``drift_metrics`` and
+``check_tolerances`` compute and judge the figures.
 
 The conversions that make the reduced-precision graphs live in ``beit_export.precision``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
+
+from beit_runtime.tasks import TASKS
 
 from ..errors import ExportError
 
@@ -27,12 +35,14 @@ TOLERANCES: dict[str, dict[str, dict[str, float]]] = {
     "fp32": {
         "logits": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4, "top1_agreement": 1.0},
         "hidden_states": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4},
+        "attention_weights": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4},
         "segmentation_logits": {"rel_l2": 1e-4, "max_abs_scaled": 1e-4, "top1_agreement": 0.999},
         "label_map": {"pixel_agreement": 0.999},
     },
     "fp16": {
         "logits": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2, "top1_agreement": 0.95},
         "hidden_states": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2},
+        "attention_weights": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2},
         "segmentation_logits": {"rel_l2": 1e-2, "max_abs_scaled": 2e-2, "top1_agreement": 0.98},
         "label_map": {"pixel_agreement": 0.98},
     },
@@ -40,23 +50,23 @@ TOLERANCES: dict[str, dict[str, dict[str, float]]] = {
     "bf16": {
         "logits": {"rel_l2": 5e-2, "max_abs_scaled": 1e-1, "top1_agreement": 0.9},
         "hidden_states": {"rel_l2": 5e-2, "max_abs_scaled": 1e-1},
+        "attention_weights": {"rel_l2": 5e-2, "max_abs_scaled": 1e-1},
         "segmentation_logits": {"rel_l2": 5e-2, "max_abs_scaled": 1e-1, "top1_agreement": 0.95},
         "label_map": {"pixel_agreement": 0.95},
     },
     "int8": {
         "logits": {"rel_l2": 0.1, "max_abs_scaled": 0.2, "top1_agreement": 0.8},
         "hidden_states": {"rel_l2": 0.1, "max_abs_scaled": 0.2},
+        "attention_weights": {"rel_l2": 0.1, "max_abs_scaled": 0.2},
         "segmentation_logits": {"rel_l2": 0.1, "max_abs_scaled": 0.2, "top1_agreement": 0.9},
         "label_map": {"pixel_agreement": 0.9},
     },
 }
 
-OUTPUT_KINDS: dict[str, dict[str, str]] = {
-    "backbone": {"last_hidden_state": "hidden_states", "pooler_output": "hidden_states"},
-    "image-classification": {"logits": "logits"},
-    "masked-image-modeling": {"logits": "logits"},
-    "semantic-segmentation": {"logits": "segmentation_logits", "labels": "label_map"},
-}
+# task -> {graph output -> tolerance kind}, from the task registry's ``tolerance_kinds``
+OUTPUT_KINDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {name: entry.tolerance_kinds for name, entry in TASKS.items()}
+)
 _CLASS_AXIS = {"logits": -1, "segmentation_logits": 1}
 
 

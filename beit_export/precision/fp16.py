@@ -88,7 +88,8 @@ def choose_fp32_nodes(model: onnx.ModelProto) -> dict[str, str]:
         activations = [n for n in node.input if n and n not in constants]
         if node.op_type == "Add" and len(activations) == 2 and any(n in dependent for n in activations):
             chosen[node.name] = "activation-add"
-        elif node.op_type == "Div" and len(node.input) > 1 and getattr(producers.get(node.input[1]), "op_type", "") == "Sqrt":
+        elif (node.op_type == "Div" and len(node.input) > 1
+              and getattr(producers.get(node.input[1]), "op_type", "") == "Sqrt"):
             chosen[node.name] = "norm-division"
         elif node.op_type not in ("Constant",) and any(o in floats for o in node.output) and not any(
             o in dependent for o in node.output
@@ -109,9 +110,10 @@ def _drop_duplicate_casts(graph: onnx.GraphProto) -> None:
     for node in graph.node:
         first = next((seen[out] for out in node.output if out in seen), None)
         if first is None:
-            seen.update({out: node for out in node.output})
+            seen.update(dict.fromkeys(node.output, node))
             keep.append(node)
-        elif not (node.op_type == first.op_type == "Cast" and node.input == first.input and node.attribute == first.attribute):
+        elif not (node.op_type == first.op_type == "Cast" and node.input == first.input
+                  and node.attribute == first.attribute):
             raise ExportError(f"fp16 conversion produced two different nodes writing {list(node.output)}")
     del graph.node[:]
     graph.node.extend(keep)

@@ -15,11 +15,12 @@
 
 Quantized: the transformer's linear layers (MatMul nodes with a constant 2-D weight applied to token
 sequences, rank-3 activations) and, in static QDQ graphs, the convolutions of the segmentation head
-(``head_convolution_nodes``: every Conv with a constant kernel except the patch embedding and the
-classifier).
+that ``head_convolutions`` names (``beit_export.precision.int8_layers``: all of them, all but the
+PSP/FPN bottlenecks that read a concatenation, or none; that module says which stay float and why).
 Attention's activation x activation products, LayerNorm, Softmax, the residual stream, the patch
-embedding and classifier convolutions, the FPN's transposed convolutions and constant interpolation/pooling matrices applied to
-feature maps (segmentation head, position-embedding resizing) stay float.
+embedding and classifier convolutions, the FPN's transposed convolutions and constant
+interpolation/pooling matrices applied to feature maps (segmentation head, position-embedding
+resizing) stay float.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import onnx
 
 from ..errors import ExportError
 from ..graph import load_graph, refresh_value_info
+from .int8_layers import head_convolution_nodes, linear_layer_nodes
 
 QUANTIZED_OP_TYPES = ("MatMul",)
 STATIC_OP_TYPES = ("MatMul", "Conv")  # static QDQ also takes the segmentation head's convolutions
@@ -46,40 +48,6 @@ def _quantization():
     from onnxruntime import quantization
 
     return quantization
-
-
-def linear_layer_nodes(model: onnx.ModelProto) -> list[str]:
-    """Names of the MatMul nodes that are linear layers: constant 2-D weight, rank-3 token input."""
-    ranks = {
-        value.name: len(value.type.tensor_type.shape.dim)
-        for value in [*model.graph.value_info, *model.graph.input]
-        if value.type.tensor_type.HasField("shape")
-    }
-    weights = {init.name: len(init.dims) for init in model.graph.initializer}
-    return [
-        node.name
-        for node in model.graph.node
-        if node.op_type == "MatMul" and weights.get(node.input[1]) == 2 and ranks.get(node.input[0]) == 3
-    ]
-
-
-def head_convolution_nodes(model: onnx.ModelProto) -> list[str]:
-    """Names of the Conv nodes with a constant 4-D kernel between the graph's inputs and outputs.
-
-    In a segmentation graph these are UperNet's convolutions (PSP, FPN, fusion: about 80% of the FLOPs
-    at 640). The patch embedding (a Conv on ``pixel_values``) and the classifier (the Conv that writes
-    the ``logits`` output) stay float: calibrated on photos, an int8 classifier clips the logits of
-    other inputs (tiny demo model, random inputs: max-abs scaled 0.30 with it, 0.13 without).
-    """
-    weights = {init.name: len(init.dims) for init in model.graph.initializer}
-    inputs = {value.name for value in model.graph.input}
-    outputs = {value.name for value in model.graph.output}
-    return [
-        node.name
-        for node in model.graph.node
-        if node.op_type == "Conv" and weights.get(node.input[1]) == 4 and node.input[0] not in inputs
-        and not outputs.intersection(node.output)
-    ]
 
 
 def _prepared(src: Path) -> tuple[onnx.ModelProto, list[str]]:
@@ -129,7 +97,9 @@ def quantize_int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool
         "quantized_op_types": list(QUANTIZED_OP_TYPES),
         "quantized_nodes": counts["MatMulInteger"] + counts["DynamicQuantizeMatMul"],
         "for_tensorrt": False,
-        "tensorrt_note": "DynamicQuantizeLinear/MatMulInteger are not TensorRT ops; build engines from fp16 or int8-qdq",
+        "tensorrt_note": (
+            "DynamicQuantizeLinear/MatMulInteger are not TensorRT ops; build engines from fp16 or int8-qdq"
+        ),
         "external_data": _external_files(dst),
     }
     report["notes"] = (
@@ -200,11 +170,12 @@ def quantize_int8_static(
     calibration_batches: Iterable[Mapping[str, np.ndarray]],
     calibrate_method: str = "MinMax",
     per_channel: bool = True,
-    convolutions: bool = True,
+    head_convolutions: str = "all",
 ) -> dict:
     """Write a static QDQ int8 copy of ``src`` to ``dst``, calibrated on ``calibration_batches``.
 
-    ``convolutions``: also quantize the segmentation head's convolutions (``head_convolution_nodes``).
+    ``head_convolutions``: which of a segmentation head's convolutions to quantize, one of
+    ``HEAD_CONVOLUTION_CHOICES`` ("all", "except-bottlenecks", "none"; see ``int8_layers``).
     """
     q = _quantization()
     src, dst = Path(src), Path(dst)
@@ -213,7 +184,8 @@ def quantize_int8_static(
     if first is None:
         raise ExportError("static int8 quantization needs at least one calibration batch; none was given")
     model, nodes = _prepared(src)
-    convolutions = head_convolution_nodes(model) if convolutions else []
+    convolutions = head_convolution_nodes(model, choice=head_convolutions)
+    float_convolutions = sorted(set(head_convolution_nodes(model)) - set(convolutions))
     nodes = nodes + convolutions
     reader = _BatchReader(_single_images(itertools.chain([first], batches)), [i.name for i in model.graph.input])
     method = _calibration_method(q, calibrate_method)
@@ -235,6 +207,8 @@ def quantize_int8_static(
         )
     report = _static_report(dst, per_channel=per_channel, calibrate_method=calibrate_method, batches=reader.count)
     report["quantized_convolutions"] = len(convolutions)
+    report["head_convolutions"] = head_convolutions
+    report["float_convolutions"] = float_convolutions
     return report
 
 

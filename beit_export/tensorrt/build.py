@@ -14,13 +14,14 @@ version, GPU name, compute capability, profile) are written into the artifact.
 from __future__ import annotations
 
 import datetime
-import json
 import os
+from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 from beit_runtime.engines.tensorrt_cuda import INSTALL_HINT, check, cudart, device_properties
 from beit_runtime.errors import BackendUnavailableError
-from beit_runtime.manifest import MANIFEST_FILE, load_manifest, sha256_of
+from beit_runtime.manifest import EngineRecord, Manifest, ManifestRecord, ShapeRange, load_manifest, update_manifest
 
 from ..errors import ExportError, TensorRTCompatibilityError
 from .compat import check_tensorrt_compatibility
@@ -83,15 +84,12 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def _update_manifest(folder: Path, variant: str, engine_file: Path, record: dict) -> None:
-    path = folder / MANIFEST_FILE
-    data = json.loads(path.read_text(encoding="utf-8"))
-    engines = data.get("engines") or {}
-    engines[variant] = record
-    data["engines"] = engines
-    data.setdefault("files", {})[engine_file.name] = {"sha256": sha256_of(engine_file), "bytes": engine_file.stat().st_size}
-    _write_atomic(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-    load_manifest(folder, verify_files=True)
+def _record_engine(folder: Path, variant: str, record: EngineRecord) -> None:
+    """Add (or replace) the ``engines[variant]`` record through the manifest writer (files re-hashed)."""
+    def change(manifest: Manifest) -> ManifestRecord:
+        return replace(manifest, engines=MappingProxyType({**manifest.engines, variant: record}))
+
+    update_manifest(folder, change)
 
 
 def _serialize(graph: Path, profile: dict, *, workspace_gib: float, cache_path: Path | None) -> tuple[bytes, str]:
@@ -125,7 +123,7 @@ def build_engine(artifact_dir: str | Path, *, options: TensorRTBuildOptions | No
     variant = options.graph_variant
     graph = manifest.graph_path(variant)
     check_tensorrt_compatibility(graph)
-    profile = profile_shapes(manifest.graphs[variant]["inputs"], manifest.input, batch=options.batches,
+    profile = profile_shapes(manifest.graphs[variant].inputs, manifest.input, batch=options.batches,
                              sizes=options.sizes)
     _import_tensorrt()
     device = device_properties(options.device_id)
@@ -134,8 +132,12 @@ def build_engine(artifact_dir: str | Path, *, options: TensorRTBuildOptions | No
                                      cache_path=options.timing_cache)
     engine_file = folder / f"model.{variant}.plan"
     _write_atomic(engine_file, serialized)
-    record = {"file": engine_file.name, "graph": variant, "tensorrt_version": version, **device,
-              "profile": profile, "workspace_gib": options.workspace_gib, "strongly_typed": True,
-              "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    _update_manifest(folder, variant, engine_file, record)
+    record = EngineRecord(
+        file=engine_file.name, graph=variant, tensorrt_version=version, gpu_name=device["gpu_name"],
+        compute_capability=device["compute_capability"],
+        profile=MappingProxyType({name: ShapeRange(**{key: tuple(shape) for key, shape in shapes.items()})
+                                  for name, shapes in profile.items()}),
+        workspace_gib=options.workspace_gib, strongly_typed=True,
+        built=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    _record_engine(folder, variant, record)
     return engine_file

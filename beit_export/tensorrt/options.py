@@ -42,10 +42,15 @@ class TensorRTBuildOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.graph_variant, str) or not self.graph_variant:
-            raise ExportError(f"graph_variant must name a graph of the artifact (e.g. 'fp16'), got {self.graph_variant!r}")
+            raise ExportError(
+                f"graph_variant must name a graph of the artifact (e.g. 'fp16'), got {self.graph_variant!r}"
+            )
         batches = (self.min_batch, self.opt_batch, self.max_batch)
-        if not all(isinstance(b, int) and not isinstance(b, bool) for b in batches) or not 1 <= batches[0] <= batches[1] <= batches[2]:
-            raise ExportError(f"batch sizes must satisfy 1 <= min <= opt <= max, got {batches[0]}, {batches[1]}, {batches[2]}")
+        integers = all(isinstance(b, int) and not isinstance(b, bool) for b in batches)
+        if not integers or not 1 <= batches[0] <= batches[1] <= batches[2]:
+            raise ExportError(
+                f"batch sizes must satisfy 1 <= min <= opt <= max, got {batches[0]}, {batches[1]}, {batches[2]}"
+            )
         if not self.workspace_gib > 0:
             raise ExportError(f"workspace_gib must be positive, got {self.workspace_gib}")
         if not isinstance(self.device_id, int) or self.device_id < 0:

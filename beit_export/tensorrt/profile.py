@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+
+from beit_runtime.manifest import InputRecord, TensorRecord
 
 from ..errors import ExportError
 
@@ -16,22 +18,25 @@ def default_sizes(native: Size, patch: int) -> tuple[Size, Size, Size]:
     return half, tuple(native), double  # type: ignore[return-value]
 
 
-def _sizes(manifest_input: Mapping, sizes: Sequence[Size | None]) -> tuple[Size, Size, Size]:
-    native = (int(manifest_input["height"]), int(manifest_input["width"]))
-    patch = int(manifest_input.get("patch_size", 1))
-    if not manifest_input.get("dynamic_resolution"):
+def _sizes(manifest_input: InputRecord, sizes: Sequence[Size | None]) -> tuple[Size, Size, Size]:
+    native = manifest_input.size
+    patch = manifest_input.patch_size
+    if not manifest_input.dynamic_resolution:
         if any(size is not None and tuple(size) != native for size in sizes):
             raise ExportError(
                 f"this artifact was exported at a fixed {native[0]}x{native[1]} resolution; re-export with "
                 "--dynamic-resolution to build an engine for other sizes"
             )
         return native, native, native
-    chosen = [tuple(size) if size is not None else default for size, default in zip(sizes, default_sizes(native, patch))]
+    defaults = default_sizes(native, patch)
+    chosen = [tuple(size) if size is not None else default for size, default in zip(sizes, defaults, strict=True)]
     for size in chosen:
         if len(size) != 2 or any(side < patch or side % patch for side in size):
-            raise ExportError(f"profile size {size} must be (height, width) in whole multiples of the patch size {patch}")
+            raise ExportError(
+                f"profile size {size} must be (height, width) in whole multiples of the patch size {patch}"
+            )
     low, opt, high = chosen
-    if not all(a <= b <= c for a, b, c in zip(low, opt, high)):
+    if not all(a <= b <= c for a, b, c in zip(low, opt, high, strict=True)):
         raise ExportError(f"profile sizes must satisfy min <= opt <= max per side, got {low}, {opt}, {high}")
     return low, opt, high  # type: ignore[return-value]
 
@@ -55,20 +60,20 @@ def _dimension(dim, *, batch: int, size: Size, patch: int, name: str) -> int:
 
 
 def profile_shapes(
-    inputs: Sequence[Mapping],
-    manifest_input: Mapping,
+    inputs: Sequence[TensorRecord],
+    manifest_input: InputRecord,
     *,
     batch: tuple[int, int, int],
     sizes: Sequence[Size | None] = (None, None, None),
 ) -> dict[str, dict[str, list[int]]]:
     """``{input name: {"min": shape, "opt": shape, "max": shape}}`` for every graph input."""
-    patch = int(manifest_input.get("patch_size", 1))
+    patch = manifest_input.patch_size
     triple = _sizes(manifest_input, sizes)
     profile = {}
     for record in inputs:
-        name = record["name"]
+        name = record.name
         shapes = {}
-        for key, count, size in zip(("min", "opt", "max"), batch, triple):
-            shapes[key] = [_dimension(d, batch=count, size=size, patch=patch, name=name) for d in record["shape"]]
+        for key, count, size in zip(("min", "opt", "max"), batch, triple, strict=True):
+            shapes[key] = [_dimension(d, batch=count, size=size, patch=patch, name=name) for d in record.shape]
         profile[name] = shapes
     return profile

@@ -52,7 +52,8 @@ def _resize_errors(node, attrs) -> list[str]:
     if mode not in RESIZE_MODES:
         errors.append(f"Resize '{node.name}' uses mode '{mode}'; TensorRT supports {sorted(RESIZE_MODES)}")
     if coordinate not in RESIZE_COORDINATE_MODES:
-        errors.append(f"Resize '{node.name}' uses coordinate_transformation_mode '{coordinate}'; TensorRT supports {sorted(RESIZE_COORDINATE_MODES)}")
+        errors.append(f"Resize '{node.name}' uses coordinate_transformation_mode '{coordinate}'; "
+                      f"TensorRT supports {sorted(RESIZE_COORDINATE_MODES)}")
     if mode == "nearest" and _text(attrs.get("nearest_mode", "round_prefer_floor")) not in RESIZE_NEAREST_MODES:
         errors.append(f"Resize '{node.name}' uses an unsupported nearest_mode")
     if attrs.get("antialias", 0):
@@ -89,7 +90,8 @@ def _node_errors(node: onnx.NodeProto, constants: dict, used: set[str]) -> list[
         return [f"ScatterND '{name}' uses reduction; TensorRT supports only 'none'"]
     if op == "Constant" and any(key in attrs for key in ("sparse_value", "value_string", "value_strings")):
         return [f"Constant '{name}' holds a sparse or string value, which TensorRT does not support"]
-    if (op.startswith("Reduce") or op == "CumSum") and len(node.input) > 1 and node.input[1] and node.input[1] not in constants:
+    axes = node.input[1] if len(node.input) > 1 else ""
+    if (op.startswith("Reduce") or op == "CumSum") and axes and axes not in constants:
         return [f"{op} '{name}' needs constant axes (an initializer) for TensorRT"]
     if op == "Dropout" and len(node.input) > 2 and node.input[2]:
         training = constants.get(node.input[2])
@@ -144,7 +146,8 @@ def _used_as_shape(name: str, consumers, types, seen: set[str]) -> bool:
         if (node.op_type, index) in SHAPE_SLOTS or (node.op_type == "Gather" and index == 1):
             continue
         if node.op_type in SHAPE_ARITHMETIC and all(
-            types.get(out) not in (TensorProto.FLOAT, TensorProto.FLOAT16) and _used_as_shape(out, consumers, types, seen)
+            types.get(out) not in (TensorProto.FLOAT, TensorProto.FLOAT16)
+            and _used_as_shape(out, consumers, types, seen)
             for out in node.output
         ):
             continue
@@ -166,7 +169,8 @@ def classify_int64(model: onnx.ModelProto) -> dict[str, list[str]]:
             continue
         producer = producers.get(name)
         casts_down = [n for n, _ in consumers.get(name, [])]
-        if producer is not None and producer.op_type in INDEX_PRODUCERS and name not in graph_outputs and casts_down and all(
+        index_producer = producer is not None and producer.op_type in INDEX_PRODUCERS
+        if index_producer and name not in graph_outputs and casts_down and all(
             n.op_type == "Cast" and _attrs(n).get("to") == TensorProto.INT32 for n in casts_down
         ):
             result["index_output"].append(name)

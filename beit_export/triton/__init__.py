@@ -11,4 +11,5 @@ from .options import MODEL_BACKENDS, TritonOptionsError, TritonRepositoryOptions
 from .pbtxt import to_pbtxt
 from .repository import repository_configs, write_repository
 
-__all__ = ["MODEL_BACKENDS", "TritonOptionsError", "TritonRepositoryOptions", "repository_configs", "to_pbtxt", "write_repository"]
+__all__ = ["MODEL_BACKENDS", "TritonOptionsError", "TritonRepositoryOptions", "repository_configs", "to_pbtxt",
+           "write_repository"]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from beit_runtime import serving_protocol as protocol
 from beit_runtime.manifest import Manifest
-from beit_runtime.triton import protocol
 
 from .configs import Config, graph_tensors, python_model, scheduling
 from .options import TritonOptionsError, TritonRepositoryOptions
@@ -26,23 +26,26 @@ PLAN_FILE = "model.plan"
 
 
 def engine_config(names: Mapping[str, str], manifest: Manifest, options: TritonRepositoryOptions) -> Config:
-    inputs = graph_tensors(manifest, options.precision, "inputs")
-    outputs = graph_tensors(manifest, options.precision, "outputs")
+    inputs = graph_tensors(manifest, options.graph_variant, "inputs")
+    outputs = graph_tensors(manifest, options.graph_variant, "outputs")
     name = names["engine"]
     if options.model_backend == "python":
         parameters = {protocol.PARAMETER_PRECISION: options.precision,
                       protocol.PARAMETER_INTRA_OP_THREADS: str(options.intra_op_threads)}
+        if options.plan is not None:
+            parameters[protocol.PARAMETER_PLAN] = protocol.PLAN_FILE
         return python_model(name, inputs, outputs, options, parameters=parameters, kind=options.kind)
     _check_float_io(inputs + outputs, manifest, options)
     config: Config = {"name": name, "input": inputs, "output": outputs, **scheduling(options, kind=options.kind)}
     if options.model_backend == "tensorrt":
         check_plan_profile(manifest, options)
         return {**config, "platform": "tensorrt_plan", "default_model_filename": PLAN_FILE}
-    config.update(platform="onnxruntime_onnx", default_model_filename=manifest.graphs[options.precision]["file"])
+    config.update(platform="onnxruntime_onnx", default_model_filename=manifest.graphs[options.graph_variant].file)
     if options.intra_op_threads:
         config["parameters"] = {"intra_op_thread_count": {"string_value": str(options.intra_op_threads)}}
     if options.kind == "gpu":
-        accelerator = {"name": "tensorrt", "parameters": {"precision_mode": TENSORRT_PRECISION_MODES[options.precision],
+        precision_mode = TENSORRT_PRECISION_MODES[options.graph_variant]
+        accelerator = {"name": "tensorrt", "parameters": {"precision_mode": precision_mode,
                                                            "max_workspace_size_bytes": str(4 << 30)}}
         config["optimization"] = {"execution_accelerators": {"gpu_execution_accelerator": [accelerator]}}
     return config
@@ -53,23 +56,26 @@ def _check_float_io(tensors: list[Config], manifest: Manifest, options: TritonRe
     for spec in tensors:
         if spec["data_type"] == "TYPE_FP16":
             raise TritonOptionsError(
-                f"the {options.precision} graph of {manifest.folder} has fp16 tensor '{spec['name']}'; "
+                f"the {options.graph_variant} graph of {manifest.folder} has fp16 tensor '{spec['name']}'; "
                 "use --model-backend python (it casts as the runtime does) or another --precision"
             )
 
 
 def check_plan_profile(manifest: Manifest, options: TritonRepositoryOptions) -> None:
     """A plan for ``--precision`` exists and its profile takes ``--max-batch-size`` images."""
-    if options.precision not in manifest.engines:
+    if options.graph_variant not in manifest.engines:
         raise TritonOptionsError(
-            f"artifact {manifest.folder} has no {options.precision} TensorRT plan; build one on the serving GPU with "
-            f"`beit-export build-engine {manifest.folder} --graph {options.precision} --max-batch {options.max_batch_size}`"
+            f"artifact {manifest.folder} has no {options.graph_variant} TensorRT plan; "
+            "build one on the serving GPU with "
+            f"`beit-export build-engine {manifest.folder} --graph {options.graph_variant} "
+            f"--max-batch {options.max_batch_size}`"
         )
-    profile = manifest.engines[options.precision].get("profile") or {}
-    largest = (profile.get(protocol.PIXEL_VALUES) or {}).get("max") or [0]
+    pixels = manifest.engines[options.graph_variant].profile.get(protocol.PIXEL_VALUES)
+    largest = pixels.max if pixels is not None and pixels.max else (0,)
     if int(largest[0]) < options.max_batch_size:
         raise TritonOptionsError(
-            f"the {options.precision} plan of {manifest.folder} takes at most {largest[0]} images per batch, less than "
+            f"the {options.graph_variant} plan of {manifest.folder} takes at most {largest[0]} images per batch, "
+            "less than "
             f"--max-batch-size {options.max_batch_size}; lower it or rebuild with --max-batch {options.max_batch_size}"
         )
 
@@ -77,6 +83,6 @@ def check_plan_profile(manifest: Manifest, options: TritonRepositoryOptions) -> 
 def engine_files(manifest: Manifest, options: TritonRepositoryOptions) -> dict[str, str]:
     """{name inside the version folder: artifact file name} for the onnxruntime and tensorrt backends."""
     if options.model_backend == "tensorrt":
-        return {PLAN_FILE: manifest.engines[options.precision]["file"]}
-    record = manifest.graphs[options.precision]
-    return {name: name for name in [record["file"], *(record.get("external_data") or [])]}
+        return {PLAN_FILE: manifest.engines[options.graph_variant].file}
+    record = manifest.graphs[options.graph_variant]
+    return {name: name for name in [record.file, *record.external_data]}

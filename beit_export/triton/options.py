@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..options import ExportOptionsError
 
 MODEL_BACKENDS = ("onnxruntime", "tensorrt", "python")
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "int8", "auto")  # auto: the serving machine's plan (python backend only)
+AUTO = "auto"
 KINDS = ("cpu", "gpu")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -43,15 +45,18 @@ class TritonRepositoryOptions:
     top_k: int = 5
     intra_op_threads: int = 0
     execution_env: str | None = None
+    plan: Path | None = None  # with precision "auto": a plan file (beit-run tune --plan) carried into the engine
 
     def __post_init__(self) -> None:
         for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):
             if getattr(self, field) not in allowed:
-                raise TritonOptionsError(f"{field.replace('_', '-')} must be one of {allowed}, got {getattr(self, field)!r}")
+                value = getattr(self, field)
+                raise TritonOptionsError(f"{field.replace('_', '-')} must be one of {allowed}, got {value!r}")
         if self.name is not None and not _NAME.match(self.name):
             raise TritonOptionsError(
                 f"--name {self.name!r} is not a usable Triton model name: letters, digits, '_', '-', '.', not first"
             )
+        self._check_auto()
         _positive("--max-batch-size", self.max_batch_size)
         _positive("--instances", self.instances)
         _positive("--top-k", self.top_k)
@@ -62,7 +67,25 @@ class TritonRepositoryOptions:
             _positive("--preferred-batch-sizes", size)
             if size > self.max_batch_size:
                 raise TritonOptionsError(
-                    f"--preferred-batch-sizes {size} exceeds --max-batch-size {self.max_batch_size}; lower it or raise the max"
+                    f"--preferred-batch-sizes {size} exceeds --max-batch-size {self.max_batch_size}; "
+                    "lower it or raise the max"
                 )
         if self.model_backend == "tensorrt" and self.kind != "gpu":
             raise TritonOptionsError("--model-backend tensorrt runs TensorRT plans, which need a GPU: add --kind gpu")
+
+    def _check_auto(self) -> None:
+        if self.precision == AUTO and self.model_backend != "python":
+            raise TritonOptionsError(
+                "--precision auto follows the serving machine's plan inside beit_runtime: use --model-backend python "
+                "(Triton's onnxruntime/tensorrt backends load one fixed graph)"
+            )
+        if self.plan is not None and self.precision != AUTO:
+            raise TritonOptionsError("--plan is followed by --precision auto only; add --precision auto")
+        if self.plan is not None and not Path(self.plan).is_file():
+            raise TritonOptionsError(
+                f"--plan {self.plan} does not exist; write one with `beit-run tune ARTIFACT --plan PATH`")
+
+    @property
+    def graph_variant(self) -> str:
+        """The graph whose tensors the configs describe: fp32 for "auto" (every variant has its float I/O)."""
+        return "fp32" if self.precision == AUTO else self.precision

@@ -51,8 +51,10 @@ def _field_lines(key: str, value: Any, *, depth: int) -> list[str]:
     if key in MAP_FIELDS:
         lines = []
         for entry_key, entry_value in value.items():
-            rendered = (_block("value", _message_lines(entry_value, depth=depth + 2), depth=depth + 1)
-                        if isinstance(entry_value, Mapping) else [f"{pad}{_INDENT}value: {_scalar('value', entry_value)}"])
+            if isinstance(entry_value, Mapping):
+                rendered = _block("value", _message_lines(entry_value, depth=depth + 2), depth=depth + 1)
+            else:
+                rendered = [f"{pad}{_INDENT}value: {_scalar('value', entry_value)}"]
             lines += _block(key, [f"{pad}{_INDENT}key: {_scalar('key', entry_key)}", *rendered], depth=depth)
         return lines
     if isinstance(value, Mapping):

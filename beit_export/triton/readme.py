@@ -5,39 +5,58 @@ The curl recipe between the ``curl-infer`` markers is run by the tests against a
 
 from __future__ import annotations
 
-from beit_runtime.triton.install import TRITON_VERSION
+import re
+
+from beit_runtime.serving.install import TRITON_VERSION
+from beit_runtime.serving_protocol import has_top_k
+from beit_runtime.tasks import Task, task
 
 NGC_TAG = "24.10-py3"  # the NGC tritonserver release that carries Triton 2.51 (the version tested)
-CLIENT_CLASSES = {"image-classification": ("RemoteClassifier", "classifier", 'classifier("cat.jpg", top_k=3)'),
-                  "semantic-segmentation": ("RemoteSegmenter", "segmenter", 'segmenter("scene.png").labels'),
-                  "backbone": ("RemoteFeatureExtractor", "extractor", 'extractor("cat.jpg")')}
-TASK_OUTPUTS = {"image-classification": "`labels` (TYPE_STRING [k]), `scores` (FP32 [k], softmax), `class_ids` (INT32 [k]), best first",
-                "semantic-segmentation": "`segmentation` (INT32 [H, W]: class ids at the image's own size)",
-                "backbone": "`embedding` (FP32 [D], the pooled embedding)"}
+
+
+def served_outputs_text(entry: Task) -> str:
+    """The ensemble's outputs as the registry describes them: "`labels` (STRING [k]: class names, best first), ..."."""
+    return ", ".join(f"`{t.name}` ({t.datatype} [{', '.join(t.dims)}]: {t.meaning})" for t in entry.served_outputs)
+
+
+def client_call(entry: Task) -> tuple[str, str]:
+    """(variable, call) for the README's client example: ``classifier``, ``classifier("cat.jpg", top_k=3)``."""
+    variable = re.sub(r"(?<!^)(?=[A-Z])", "_", entry.runtime_class).lower()
+    return variable, f'{variable}("cat.jpg"{", top_k=3" if has_top_k(entry) else ""})'
+
+
+def _optional_outputs_text(record: dict, entry: Task) -> str:
+    """"; on request: `hidden_states`, `attentions`" when the ensemble serves the artifact's optional outputs."""
+    offered = [spec.name for spec in entry.optional_outputs if spec.name in record.get("outputs", ())]
+    return f"; only when asked for by name: {', '.join(f'`{name}`' for name in offered)}" if offered else ""
 
 
 def _models_table(record: dict) -> str:
-    models, options = record["models"], record["options"]
+    models, options, entry = record["models"], record["options"], task(record["task"])
     rows = [f"| `{models['ensemble']}` | ensemble: `image` (TYPE_STRING [1], one encoded JPEG/PNG/... per row) -> "
-            f"{TASK_OUTPUTS[record['task']]} |"] if "ensemble" in models else []
-    rows.append(f"| `{models['preprocess']}` | python: beit_runtime's `load_image` + `Preprocessor` from the artifact's manifest -> "
-                "`pixel_values`, `original_size` |")
-    rows.append(f"| `{models['engine']}` | the {options['precision']} graph on the `{options['model_backend']}` backend "
-                f"({options['kind']}, {options['instances']} instance(s), max batch {options['max_batch_size']}) |")
+            f"{served_outputs_text(entry)}{_optional_outputs_text(record, entry)} |"] if "ensemble" in models else []
+    rows.append(f"| `{models['preprocess']}` | python: beit_runtime's `load_image` + `Preprocessor` from the "
+                "artifact's manifest -> `pixel_values`, `original_size` |")
+    rows.append(f"| `{models['engine']}` | the {options['precision']} graph on the `{options['model_backend']}` "
+                f"backend ({options['kind']}, {options['instances']} instance(s), "
+                f"max batch {options['max_batch_size']}) |")
     if "postprocess" in models:
-        rows.append(f"| `{models['postprocess']}` | python: the runtime's post-processing (as `Classifier`/`Segmenter`/`FeatureExtractor`) |")
+        rows.append(f"| `{models['postprocess']}` | python: the runtime's post-processing "
+                    f"(as `{entry.runtime_class}`) |")
     return "\n".join(["| model | what |", "|---|---|", *rows])
 
 
 def _call_section(record: dict) -> str:
-    name, task = record["name"], record["task"]
-    if task not in CLIENT_CLASSES:
-        return (f"Masked image modeling is served engine-only: send `pixel_values` (from `{record['models']['preprocess']}`) "
-                f"and `bool_masked_pos` to `{record['models']['engine']}`.\n")
+    name, entry = record["name"], task(record["task"])
+    if not entry.served or entry.remote_class is None:
+        others = "".join(f" and `{tensor}`" for tensor in entry.input_names[1:])
+        return (f"The {entry.name} task is served engine-only: send `{entry.input_names[0]}` (from "
+                f"`{record['models']['preprocess']}`){others} to `{record['models']['engine']}`.\n")
     first = record["outputs"][0]
-    header = ('{"inputs":[{"name":"image","shape":[1,1],"datatype":"BYTES","parameters":{"binary_data_size":\'$((N + 4))\'}}],'
+    header = ('{"inputs":[{"name":"image","shape":[1,1],"datatype":"BYTES",'
+              '"parameters":{"binary_data_size":\'$((N + 4))\'}}],'
               f'"outputs":[{{"name":"{first}","parameters":{{"binary_data":false}}}}]}}')
-    remote, variable, call = CLIENT_CLASSES[task]
+    remote, (variable, call) = entry.remote_class, client_call(entry)
     return f"""```bash
 curl -sf http://127.0.0.1:8000/v2/health/ready && echo ready
 curl -s http://127.0.0.1:8000/v2/models/{name}/config
@@ -51,7 +70,8 @@ length, then the bytes); the answer is JSON:
 IMG=cat.jpg N=$(stat -c %s "$IMG")
 HEADER='{header}'
 {{ printf %s "$HEADER"; perl -e 'print pack("V", shift)' "$N"; cat "$IMG"; }} |
-  curl -s http://127.0.0.1:8000/v2/models/{name}/infer -H "Inference-Header-Content-Length: ${{#HEADER}}" --data-binary @-
+  curl -s http://127.0.0.1:8000/v2/models/{name}/infer \\
+    -H "Inference-Header-Content-Length: ${{#HEADER}}" --data-binary @-
 ```
 <!-- /curl-infer -->
 
@@ -71,7 +91,7 @@ with httpclient.InferenceServerClient("127.0.0.1:8000") as client:
 beit_runtime's client (`pip install "beit-deploy[triton]"`), the call signature of the in-process class:
 
 ```python
-from beit_runtime.triton import {remote}
+from beit_runtime.remote import {remote}
 
 with {remote}("127.0.0.1:8000", "{name}") as {variable}:      # or "grpc://127.0.0.1:8001"
     print({call})

@@ -1,6 +1,6 @@
 """``write_repository``: an artifact folder -> a Triton model repository, staged and renamed into place.
 
-Layout for artifact NAME (``beit_runtime.triton.protocol.model_names``)::
+Layout for artifact NAME (``beit_runtime.serving_protocol.model_names``)::
 
     REPO/README.md, repository.json          how to serve and call it; what wrote it (Triton ignores files here)
     REPO/NAME/config.pbtxt, 1/               the ensemble clients call (not for masked image modeling)
@@ -23,9 +23,10 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from beit_runtime.manifest import MANIFEST_FILE, Manifest, load_manifest
-from beit_runtime.triton import protocol
-from beit_runtime.triton.install import backend_requirements
+from beit_runtime import serving_protocol as protocol
+from beit_runtime.manifest import Manifest, copy_manifest, load_manifest
+from beit_runtime.serving.install import backend_requirements
+from beit_runtime.tasks import task
 
 from .. import __version__
 from ..artifact import staged_artifact
@@ -37,6 +38,7 @@ from .readme import repository_readme
 from .vendoring import model_py, runtime_digest, vendor_runtime
 
 FORMAT_NAME = "beit-deploy-triton-repository"
+DEFAULT_OPTIONS = TritonRepositoryOptions()  # frozen: one shared default
 
 
 def default_name(artifact: Path) -> str:
@@ -47,21 +49,22 @@ def default_name(artifact: Path) -> str:
 
 def repository_configs(manifest: Manifest, options: TritonRepositoryOptions, *, name: str) -> dict[str, dict]:
     """{Triton model name: config dict} for every model of the repository."""
-    if options.precision not in manifest.graphs:
+    if options.graph_variant not in manifest.graphs:
         raise TritonOptionsError(
-            f"artifact {manifest.folder} has no {options.precision} graph (it has {', '.join(sorted(manifest.graphs))}); "
-            f"re-export with --{options.precision} or choose another --precision"
+            f"artifact {manifest.folder} has no {options.graph_variant} graph "
+            f"(it has {', '.join(sorted(manifest.graphs))}); "
+            f"re-export with --{options.graph_variant} or choose another --precision"
         )
     names = protocol.model_names(name)
     configs = {names["preprocess"]: preprocess_config(names, manifest, options),
                names["engine"]: engine_config(names, manifest, options)}
-    if manifest.task in protocol.ENSEMBLE_TASKS:
+    if task(manifest.task).served:
         configs[names["postprocess"]] = postprocess_config(names, manifest, options)
         configs[names["ensemble"]] = ensemble_config(names, manifest, options, version=__version__)
     return configs
 
 
-def write_repository(artifact: str | Path, output: str | Path, *, options: TritonRepositoryOptions = TritonRepositoryOptions(),
+def write_repository(artifact: str | Path, output: str | Path, *, options: TritonRepositoryOptions = DEFAULT_OPTIONS,
                      overwrite: bool = False) -> Path:
     """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute)."""
     manifest = load_manifest(artifact)
@@ -77,6 +80,8 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
             if config.get("backend") == "python":
                 role = next(role for role, value in names.items() if value == model)
                 _python_model_files(version_dir, manifest, role=role, model=model, digest=digest)
+                if role == "engine" and options.plan is not None:
+                    shutil.copyfile(options.plan, version_dir / protocol.PLAN_FILE)
             elif model == names["engine"]:
                 for inside, source in engine_files(manifest, options).items():
                     _link_or_copy(manifest.file_path(source), version_dir / inside)
@@ -88,18 +93,19 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
 
 def _python_model_files(version_dir: Path, manifest: Manifest, *, role: str, model: str, digest: str) -> None:
     vendor_runtime(version_dir)
-    (version_dir / "model.py").write_text(model_py(model=model, role=role, version=__version__, digest=digest), encoding="utf-8")
+    text = model_py(model=model, role=role, version=__version__, digest=digest)
+    (version_dir / "model.py").write_text(text, encoding="utf-8")
     folder = version_dir / protocol.ARTIFACT_FOLDER
     folder.mkdir()
-    shutil.copyfile(manifest.folder / MANIFEST_FILE, folder / MANIFEST_FILE)
+    copy_manifest(manifest, folder)
     if role == "engine":  # the files the manifest names and hashes, each checked to lie inside the artifact
-        for name in manifest.data["files"]:
+        for name in manifest.files:
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(manifest.file_path(name), target)
         return
     if role == "postprocess" and "postprocess" in manifest.graphs:
-        graph = manifest.graphs["postprocess"]["file"]
+        graph = manifest.graphs["postprocess"].file
         _link_or_copy(manifest.graph_path("postprocess"), folder / graph)
 
 
@@ -114,10 +120,10 @@ def _record(manifest: Manifest, options: TritonRepositoryOptions, names: dict, c
     return {
         "format": FORMAT_NAME, "schema_version": 1, "name": names["ensemble"], "task": manifest.task,
         "models": {role: model for role, model in names.items() if model in configs},
-        "options": {key: value for key, value in vars(options).items()},
+        "options": {key: str(value) if isinstance(value, Path) else value for key, value in vars(options).items()},
         "outputs": [spec["name"] for spec in configs.get(names["ensemble"], {}).get("output", [])],
-        "artifact": {"folder": str(manifest.folder.resolve()), "source": manifest.data.get("source", {}),
-                     "created": manifest.data.get("created")},
+        "artifact": {"folder": str(manifest.folder.resolve()),
+                     "source": manifest.source.to_json() if manifest.source else {}, "created": manifest.created},
         "beit_deploy": __version__, "beit_runtime_sha256": digest,
         "python_backend_requirements": backend_requirements(),
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -22,7 +22,7 @@ _SKIP = ("__pycache__",)
 
 MODEL_PY = '''"""Triton python model {model!r} ({role}), written by beit-export triton (beit-deploy {version}).
 
-Runs beit_runtime.triton.backend.{role} from the beit_runtime copied beside this file (sha256 {digest}).
+Runs beit_runtime.triton_models.{role} from the beit_runtime copied beside this file (sha256 {digest}).
 """
 
 import sys
@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # this folder's beit_runtime wins over site-packages
 
-from beit_runtime.triton.backend.{role} import TritonPythonModel  # noqa: E402,F401
+from beit_runtime.triton_models.{role} import TritonPythonModel  # noqa: E402,F401
 '''
 
 

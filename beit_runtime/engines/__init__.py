@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .base import Engine, EngineBase, TensorSpec, check_feeds
@@ -11,13 +13,13 @@ BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
 _TENSORRT_SUFFIXES = (".plan", ".engine", ".trt")
 
 
-def load_engine(path: str | Path, *, backend: str = "auto", **options) -> Engine:
+def load_engine(path: str | Path, *, backend: str = "auto", **options: Any) -> Engine:
     """Load a graph (``.onnx``) or serialized TensorRT engine (``.plan``) as an Engine.
 
     ``backend="auto"`` picks TensorRT for engine files and ONNX Runtime for ONNX graphs.
-    ``options`` go to the backend: ``providers``, ``intra_op_threads``, ``inter_op_threads``
-    for ONNX Runtime; ``threads``, ``inference_precision`` ("f32" or "bf16"), ``cache_dir`` for
-    OpenVINO; ``device_id`` for TensorRT.
+    ``options`` go to the backend: ``providers``, ``intra_op_threads``, ``inter_op_threads``,
+    ``io_binding``, ``cuda_graph_batch_sizes`` for ONNX Runtime; ``threads``,
+    ``inference_precision`` ("f32" or "bf16"), ``cache_dir`` for OpenVINO; ``device_id`` for TensorRT.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -27,26 +29,30 @@ def load_engine(path: str | Path, *, backend: str = "auto", **options) -> Engine
     return _ENGINE_CLASSES[backend]()(path, **options)
 
 
-def _onnxruntime():
+def _onnxruntime() -> Callable[..., Engine]:
     from .onnxruntime_engine import OnnxRuntimeEngine
 
     return OnnxRuntimeEngine
 
 
-def _openvino():
+def _openvino() -> Callable[..., Engine]:
     from .openvino_engine import OpenVinoEngine
 
     return OpenVinoEngine
 
 
-def _tensorrt():
+def _tensorrt() -> Callable[..., Engine]:
     from .tensorrt_engine import TensorRTEngine
 
     return TensorRTEngine
 
 
 # backend -> the engine class, imported on first use (each backend's optional dependency stays lazy)
-_ENGINE_CLASSES = {"onnxruntime": _onnxruntime, "openvino": _openvino, "tensorrt": _tensorrt}
+_ENGINE_CLASSES: dict[str, Callable[[], Callable[..., Engine]]] = {
+    "onnxruntime": _onnxruntime,
+    "openvino": _openvino,
+    "tensorrt": _tensorrt,
+}
 
 
-__all__ = ["Engine", "EngineBase", "TensorSpec", "check_feeds", "load_engine", "BACKENDS"]
+__all__ = ["BACKENDS", "Engine", "EngineBase", "TensorSpec", "check_feeds", "load_engine"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from ..errors import InputError
 
 Dim = int | str | None
+_Self = TypeVar("_Self", bound="EngineBase")  # typing.Self is Python 3.11+
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Engine(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Engine": ...
+    def __enter__(self) -> Engine: ...
 
     def __exit__(self, *exc_info: object) -> None: ...
 
@@ -59,15 +60,19 @@ def check_feeds(specs: Sequence[TensorSpec], feeds: Mapping[str, np.ndarray]) ->
 
 def _check_one(spec: TensorSpec, value: np.ndarray) -> None:
     if not isinstance(value, np.ndarray):
-        raise InputError(f"input '{spec.name}' must be a numpy array, got {type(value).__name__}; expected {spec.describe()}")
+        raise InputError(
+            f"input '{spec.name}' must be a numpy array, got {type(value).__name__}; expected {spec.describe()}"
+        )
     if value.dtype != np.dtype(spec.dtype):
         raise InputError(
             f"input '{spec.name}' has dtype {value.dtype}, expected {spec.describe()}; "
             f"convert with array.astype(np.{np.dtype(spec.dtype).name})"
         )
     if value.ndim != len(spec.shape):
-        raise InputError(f"input '{spec.name}' has shape {value.shape}, expected rank {len(spec.shape)}: {spec.describe()}")
-    for axis, (size, dim) in enumerate(zip(value.shape, spec.shape)):
+        raise InputError(
+            f"input '{spec.name}' has shape {value.shape}, expected rank {len(spec.shape)}: {spec.describe()}"
+        )
+    for axis, (size, dim) in enumerate(zip(value.shape, spec.shape, strict=True)):
         if isinstance(dim, int) and dim >= 0 and size != dim:
             raise InputError(
                 f"input '{spec.name}' has size {size} on axis {axis}, expected {dim}: {spec.describe()}"
@@ -88,7 +93,11 @@ class EngineBase:
                 return spec
         raise InputError(f"engine has no input '{name}'; its inputs are {[s.name for s in self.inputs]}")
 
-    def __enter__(self):
+    def close(self) -> None:
+        """Release the backend's native resources (each backend implements it)."""
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

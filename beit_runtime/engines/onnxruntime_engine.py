@@ -1,14 +1,24 @@
-"""ONNX Runtime backend: providers chosen in order TensorRT EP, CUDA EP, CPU unless given."""
+"""ONNX Runtime backend: providers chosen in order TensorRT EP, CUDA EP, CPU unless given.
+
+Under the CUDA provider the engine runs through IO binding (``onnxruntime_binding``): preallocated
+device buffers per input shape, copies counted in ``copies``; ``run_on_device`` leaves the outputs on
+the device for a next graph there. ``cuda_graph_batch_sizes`` adds one CUDA-graph session per batch
+size (``onnxruntime_cuda_graph``); other shapes run on the plain session. CPU users see no change.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailableError, InputError
 from .base import EngineBase, TensorSpec, check_feeds
+from .onnxruntime_binding import CUDA_PROVIDER, BoundRunner, CopyCounter, session_device
+from .onnxruntime_cuda_graph import CudaGraphRunners, check_batch_sizes
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 _ORT_TYPES = {
@@ -23,7 +33,7 @@ _ORT_TYPES = {
 }
 
 
-def _import_onnxruntime():
+def _import_onnxruntime() -> Any:  # the onnxruntime module (it ships no type information)
     try:
         import onnxruntime
     except ImportError as error:
@@ -38,7 +48,7 @@ def default_providers(available: Sequence[str]) -> list[str]:
     return [name for name in PREFERRED_PROVIDERS if name in available]
 
 
-def _spec(node) -> TensorSpec:
+def _spec(node: Any) -> TensorSpec:  # an onnxruntime NodeArg
     if node.type not in _ORT_TYPES:
         raise ArtifactError(f"graph tensor '{node.name}' has unsupported type {node.type}")
     shape = tuple(dim if isinstance(dim, int) else (dim or None) for dim in node.shape)
@@ -56,7 +66,12 @@ class OnnxRuntimeEngine(EngineBase):
         intra_op_threads: int = 0,
         inter_op_threads: int = 0,
         optimization_level: str = "all",
+        io_binding: bool | None = None,
+        cuda_graph_batch_sizes: Sequence[int] = (),
     ) -> None:
+        """``io_binding``: None (default) binds device buffers when the CUDA provider runs the session,
+        True binds them on any provider (host buffers on the CPU one), False never.
+        ``cuda_graph_batch_sizes``: batch sizes that each get a CUDA-graph session (CUDA provider only)."""
         ort = _import_onnxruntime()
         path = Path(path)
         if not path.is_file():
@@ -81,20 +96,92 @@ class OnnxRuntimeEngine(EngineBase):
         self.providers = tuple(self._session.get_providers())
         self.inputs = tuple(_spec(node) for node in self._session.get_inputs())
         self.outputs = tuple(_spec(node) for node in self._session.get_outputs())
+        self.copies = CopyCounter()
+        self._bound = self._bound_runner(ort, io_binding, cuda_graphs=bool(cuda_graph_batch_sizes))
+        self._graphs = self._graph_runners(ort, path, options, check_batch_sizes(
+            cuda_graph_batch_sizes, providers=self.providers))
+
+    def _bound_runner(self, ort: Any, io_binding: bool | None, *, cuda_graphs: bool) -> BoundRunner | None:
+        device = session_device(self.providers)
+        if io_binding is False and cuda_graphs:
+            raise InputError("cuda_graph_batch_sizes needs IO binding (CUDA graphs replay on fixed device buffers); "
+                             "leave io_binding at None or True")
+        if io_binding is False or (io_binding is None and device != "cuda" and not cuda_graphs):
+            return None
+        return BoundRunner(self._session, ort=ort, output_names=[spec.name for spec in self.outputs],
+                           device=device, counter=self.copies)
+
+    def _graph_runners(self, ort: Any, path: Path, options: Any,
+                       batch_sizes: tuple[int, ...]) -> CudaGraphRunners | None:
+        if not batch_sizes:
+            return None
+        batch_axes = {spec.shape[0] for spec in self.inputs if spec.shape and isinstance(spec.shape[0], str)}
+
+        def make_session(batch: int) -> Any:
+            fixed = ort.SessionOptions()
+            for name in ("intra_op_num_threads", "inter_op_num_threads", "graph_optimization_level"):
+                setattr(fixed, name, getattr(options, name))
+            for axis in batch_axes:
+                fixed.add_free_dimension_override_by_name(axis, batch)
+            providers = [(CUDA_PROVIDER, {"enable_cuda_graph": "1"})]
+            return ort.InferenceSession(str(path), sess_options=fixed, providers=providers)
+
+        if self._bound is None:  # _bound_runner makes one whenever batch sizes are given
+            raise InputError("cuda_graph_batch_sizes needs IO binding; leave io_binding at None or True")
+        return CudaGraphRunners(batch_sizes, make_session=make_session, ort=ort, counter=self.copies,
+                                output_names=[spec.name for spec in self.outputs],
+                                probe_outputs=self._bound.run_on_device)
+
+    @property
+    def cuda_graph_fallbacks(self) -> dict[int, str]:
+        """Batch sizes asked for whose CUDA-graph session ONNX Runtime refused, with the reason."""
+        return dict(self._graphs.fallbacks) if self._graphs is not None else {}
+
+    @property
+    def cuda_graphs_captured(self) -> tuple[int, ...]:
+        """Batch sizes now running on their own CUDA-graph session."""
+        return self._graphs.captured if self._graphs is not None else ()
+
+    def copy_counts(self) -> dict[str, int]:
+        """Copies between host and bound device buffers so far (all zero without IO binding)."""
+        return self.copies.snapshot()
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self._session is None:
             raise InputError("this engine is closed; load it again with load_engine(...)")
         check_feeds(self.inputs, feeds)
+        runner = self._runner_for(feeds)
+        if runner is not None:
+            return runner.run(feeds)
         names = [spec.name for spec in self.outputs]
         values = self._session.run(names, dict(feeds))
-        return dict(zip(names, values))
+        return dict(zip(names, values, strict=True))
+
+    def run_on_device(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
+        """Like ``run``, but inputs may be OrtValues from a previous ``run_on_device`` on the same device and
+        the outputs stay on the device as OrtValues (valid until the next run of the same input shapes)."""
+        if self._session is None:
+            raise InputError("this engine is closed; load it again with load_engine(...)")
+        expected = {spec.name for spec in self.inputs}
+        if set(feeds) != expected:
+            raise InputError(f"engine inputs are {sorted(expected)}, got {sorted(feeds)}")
+        arrays = {name: value for name, value in feeds.items() if isinstance(value, np.ndarray)}
+        check_feeds([spec for spec in self.inputs if spec.name in arrays], arrays)
+        runner = self._runner_for(feeds)
+        if runner is None:
+            raise InputError("run_on_device needs IO binding; load the engine with io_binding=True "
+                             "(it is on by default under the CUDA provider)")
+        return runner.run_on_device(feeds)
+
+    def _runner_for(self, feeds: Mapping[str, Any]) -> BoundRunner | None:
+        graph_runner = self._graphs.runner_for(feeds) if self._graphs is not None else None
+        return graph_runner if graph_runner is not None else self._bound
 
     def close(self) -> None:
-        self._session = None
+        self._session = self._bound = self._graphs = None
 
 
-def _optimization_level(ort, name: str):
+def _optimization_level(ort: ModuleType, name: str) -> Any:  # a GraphOptimizationLevel
     levels = {
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,

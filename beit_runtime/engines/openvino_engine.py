@@ -25,10 +25,12 @@ import queue
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailableError, InputError, PrecisionUnavailableError
+from ..options import non_negative_int
 from .base import EngineBase, TensorSpec, check_feeds
 
 INSTALL_HINT = 'install it with `pip install "beit-deploy[openvino]"`'
@@ -36,7 +38,7 @@ INFERENCE_PRECISIONS = {"f32": "f32", "bf16": "bf16"}
 DEVICE = "CPU"
 
 
-def _import_openvino():
+def _import_openvino() -> Any:  # the openvino module (no type information)
     try:
         import openvino
     except ImportError as error:
@@ -54,23 +56,27 @@ def bf16_supported() -> bool:
     return "BF16" in cpu_capabilities()
 
 
-def _spec(port) -> TensorSpec:
+def _spec(port: Any) -> TensorSpec:  # an openvino Output port
     dtype = np.dtype(port.get_element_type().to_dtype())
     shape = tuple(dim.get_length() if dim.is_static else None for dim in port.get_partial_shape())
     return TensorSpec(name=port.get_any_name(), dtype=dtype, shape=shape)
 
 
-def _config(*, threads: int, inference_precision: str) -> dict:
+def _config(*, threads: int, inference_precision: str) -> dict[str, str | int]:
     if inference_precision not in INFERENCE_PRECISIONS:
-        raise InputError(f"inference_precision must be one of {sorted(INFERENCE_PRECISIONS)}, got {inference_precision!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise InputError(f"threads must be a non-negative integer (0 = OpenVINO's choice), got {threads!r}")
+        raise InputError(
+            f"inference_precision must be one of {sorted(INFERENCE_PRECISIONS)}, got {inference_precision!r}"
+        )
+    threads = non_negative_int("threads (0 = OpenVINO's choice)", threads)
     if inference_precision == "bf16" and not bf16_supported():
         raise PrecisionUnavailableError(
             f"bf16 needs a CPU with bf16 units (avx512_bf16 or AMX); this one offers {list(cpu_capabilities())}. "
             "Use precision='fp32' here, or run on a CPU with bf16 support (e.g. Intel Sapphire Rapids, AMD Zen 4)"
         )
-    config = {"INFERENCE_PRECISION_HINT": INFERENCE_PRECISIONS[inference_precision], "PERFORMANCE_HINT": "LATENCY"}
+    config: dict[str, str | int] = {
+        "INFERENCE_PRECISION_HINT": INFERENCE_PRECISIONS[inference_precision],
+        "PERFORMANCE_HINT": "LATENCY",
+    }
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     return config
@@ -82,8 +88,9 @@ MAX_SHAPES = 8
 class _Compiled:
     """One CompiledModel and its pool of InferRequests (one is created whenever all are busy)."""
 
-    def __init__(self, compiled) -> None:
-        self.compiled, self._free = compiled, queue.SimpleQueue()
+    def __init__(self, compiled: Any) -> None:  # an openvino CompiledModel
+        self.compiled = compiled
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def infer(self, feeds: Mapping[str, np.ndarray], names: list[str]) -> dict[str, np.ndarray]:
         try:
@@ -118,12 +125,12 @@ class OpenVinoEngine(EngineBase):
         self.inputs = tuple(_spec(port) for port in self._model.inputs)
         self.outputs = tuple(_spec(port) for port in self._model.outputs)
         self._per_shape = any(dim is None for spec in self.inputs for dim in spec.shape[1:])
-        self._compiled: dict[tuple, _Compiled] = {}
+        self._compiled: dict[tuple[tuple[int, ...], ...], _Compiled] = {}
         self._lock = threading.Lock()
         if not self._per_shape:
             self._compiled[()] = _Compiled(self._compile(self._model))
 
-    def _compile(self, model):
+    def _compile(self, model: Any) -> Any:  # openvino Model -> CompiledModel
         try:
             return self._core.compile_model(model, DEVICE, self._config)
         except RuntimeError as error:
@@ -137,7 +144,8 @@ class OpenVinoEngine(EngineBase):
             found = self._compiled.pop(key, None)
             if found is None:
                 model = self._model.clone()
-                model.reshape({spec.name: self._ov.PartialShape([-1, *shape]) for spec, shape in zip(self.inputs, key)})
+                shapes = zip(self.inputs, key, strict=True)
+                model.reshape({spec.name: self._ov.PartialShape([-1, *shape]) for spec, shape in shapes})
                 found = _Compiled(self._compile(model))
             self._compiled[key] = found  # most recently used last
             while len(self._compiled) > MAX_SHAPES:

@@ -7,6 +7,7 @@ missing. Buffers grow on demand and are reused between calls of the same thread.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from ..errors import BackendUnavailableError
 INSTALL_HINT = "install the TensorRT extra with `pip install beit-deploy[tensorrt]` on a machine with an NVIDIA GPU"
 
 
-def cudart():
+def cudart() -> Any:  # cuda-python's runtime module (no type information)
     """The cuda-python runtime module (``cuda.bindings.runtime``; ``cuda.cudart`` on older releases)."""
     try:
         from cuda.bindings import runtime
@@ -27,13 +28,15 @@ def cudart():
     return runtime
 
 
-def check(result, what: str):
+def check(result: tuple[Any, ...], what: str) -> Any:
     """Unpack a cuda-python ``(error, *values)`` tuple, raising on an error code."""
     runtime = cudart()
     error, values = result[0], result[1:]
     if error != runtime.cudaError_t.cudaSuccess:
         name = getattr(error, "name", str(error))
-        raise BackendUnavailableError(f"CUDA call {what} failed with {name}; is an NVIDIA GPU with a working driver present?")
+        raise BackendUnavailableError(
+            f"CUDA call {what} failed with {name}; is an NVIDIA GPU with a working driver present?"
+        )
     if not values:
         return None
     return values[0] if len(values) == 1 else values
@@ -44,7 +47,9 @@ def device_properties(device_id: int = 0) -> dict[str, str]:
     runtime = cudart()
     count = check(runtime.cudaGetDeviceCount(), "cudaGetDeviceCount")
     if not 0 <= device_id < count:
-        raise BackendUnavailableError(f"CUDA device {device_id} does not exist; this machine has {count} CUDA device(s)")
+        raise BackendUnavailableError(
+            f"CUDA device {device_id} does not exist; this machine has {count} CUDA device(s)"
+        )
     props = check(runtime.cudaGetDeviceProperties(device_id), "cudaGetDeviceProperties")
     name = props.name.split(b"\0", 1)[0].decode() if isinstance(props.name, bytes) else str(props.name)
     return {"gpu_name": name, "compute_capability": f"{props.major}.{props.minor}"}
@@ -94,7 +99,7 @@ class StagedBuffer:
         """A numpy view of the pinned host memory (valid until the next ``reserve``/``free``)."""
         count = int(np.prod(shape, dtype=np.int64))
         raw = (ctypes.c_byte * (count * np.dtype(dtype).itemsize)).from_address(int(self.host))
-        return np.frombuffer(raw, dtype=dtype, count=count).reshape(shape)
+        return np.frombuffer(memoryview(raw), dtype=dtype, count=count).reshape(shape)
 
     def upload(self, array: np.ndarray, stream: Stream) -> None:
         self.reserve(max(array.nbytes, 1))

@@ -12,19 +12,20 @@ manifest records another one, loading raises EngineMismatchError saying how to r
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailableError, EngineMismatchError, InputError
+from ..manifest import EngineRecord, find_manifest
 from .base import EngineBase, TensorSpec, check_feeds
-from .tensorrt_cuda import INSTALL_HINT, Stream, StagedBuffer, check, cudart, device_properties
+from .tensorrt_cuda import INSTALL_HINT, StagedBuffer, Stream, check, cudart, device_properties
 
 
-def _import_tensorrt():
+def _import_tensorrt() -> Any:
     try:
         import tensorrt
     except ImportError as error:
@@ -32,31 +33,27 @@ def _import_tensorrt():
     return tensorrt
 
 
-def engine_record(path: Path) -> dict | None:
-    """The manifest ``engines`` record naming ``path`` (None for an engine outside an artifact)."""
-    manifest = path.parent / "manifest.json"
-    if not manifest.is_file():
-        return None
-    try:
-        engines = json.loads(manifest.read_text(encoding="utf-8")).get("engines") or {}
-    except (OSError, ValueError) as error:
-        raise ArtifactError(f"{manifest} is not readable JSON: {error}") from error
-    return next((record for record in engines.values() if record.get("file") == path.name), None)
+def engine_record(path: Path) -> EngineRecord | None:
+    """The manifest ``engines`` record naming ``path`` (None for an engine outside an artifact, or one the
+    artifact's manifest does not name); a broken manifest raises ManifestError."""
+    manifest = find_manifest(path.parent, verify_files=False)
+    return None if manifest is None else manifest.engine_for_file(path.name)
 
 
-def check_engine_target(record: dict | None, *, tensorrt_version: str, device: dict[str, str], artifact: Path) -> None:
+def check_engine_target(record: EngineRecord | None, *, tensorrt_version: str, device: Mapping[str, str],
+                        artifact: Path) -> None:
     """Raise EngineMismatchError when ``record`` names another TensorRT version or GPU than the ones here."""
-    if not record:
+    if record is None:
         return
     wanted = {
-        "TensorRT": (record.get("tensorrt_version"), tensorrt_version),
-        "GPU": (record.get("gpu_name"), device["gpu_name"]),
-        "compute capability": (record.get("compute_capability"), device["compute_capability"]),
+        "TensorRT": (record.tensorrt_version, tensorrt_version),
+        "GPU": (record.gpu_name, device["gpu_name"]),
+        "compute capability": (record.compute_capability, device["compute_capability"]),
     }
     for what, (built, here) in wanted.items():
-        if built is not None and str(built) != str(here):
+        if str(built) != str(here):
             raise EngineMismatchError(
-                f"the engine {artifact / record['file']} was built for {what} {built}, this machine has {here}; "
+                f"the engine {artifact / record.file} was built for {what} {built}, this machine has {here}; "
                 f"TensorRT engines only run where they were built. Rebuild it here with "
                 f"`beit-export build-engine {artifact}`"
             )
@@ -65,7 +62,7 @@ def check_engine_target(record: dict | None, *, tensorrt_version: str, device: d
 class _ThreadState:
     """One thread's execution context, stream and staged buffers."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: Any) -> None:
         self.context = engine.create_execution_context()
         if self.context is None:
             raise BackendUnavailableError("TensorRT could not create an execution context (out of GPU memory?)")
@@ -90,7 +87,9 @@ class TensorRTEngine(EngineBase):
         trt = _import_tensorrt()
         path = Path(path)
         if not path.is_file():
-            raise ArtifactError(f"TensorRT engine {path} does not exist; build it with `beit-export build-engine ARTIFACT`")
+            raise ArtifactError(
+                f"TensorRT engine {path} does not exist; build it with `beit-export build-engine ARTIFACT`"
+            )
         device = device_properties(device_id)
         check_engine_target(engine_record(path), tensorrt_version=trt.__version__, device=device, artifact=path.parent)
         check(cudart().cudaSetDevice(device_id), "cudaSetDevice")
@@ -136,7 +135,7 @@ class TensorRTEngine(EngineBase):
 
     def _check_profile(self, name: str, shape: tuple[int, ...]) -> None:
         low, high = self.profile_range(name)
-        if any(s < lo or s > hi for s, lo, hi in zip(shape, low, high)):
+        if any(s < lo or s > hi for s, lo, hi in zip(shape, low, high, strict=True)):
             raise InputError(
                 f"input '{name}' has shape {shape}; this engine accepts shapes from {low} to {high}. "
                 "Split the batch, or rebuild with `beit-export build-engine ARTIFACT --max-batch N`"
@@ -167,7 +166,8 @@ class TensorRTEngine(EngineBase):
             state.buffers[spec.name].start_download(nbytes, state.stream)
         state.stream.synchronize()
         return {
-            spec.name: state.buffers[spec.name].host_array(shapes[spec.name], spec.dtype).copy() for spec in self.outputs
+            spec.name: state.buffers[spec.name].host_array(shapes[spec.name], spec.dtype).copy()
+            for spec in self.outputs
         }
 
     def close(self) -> None:

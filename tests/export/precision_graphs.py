@@ -18,13 +18,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from beit_export.modeling import make_export_module
 from beit_export.graph import export_onnx
-from beit_export.precision import convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
+from beit_export.modeling import make_export_module
 from beit_export.parity import sample_photos
+from beit_export.precision import convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
+from beit_runtime.tasks import TASK_NAMES
+from beit_runtime.tasks import task as registry_task
 from tests.tiny_models import tiny_model
 
-TASKS = ("backbone", "image-classification", "masked-image-modeling", "semantic-segmentation")
+TASKS = TASK_NAMES  # every task of the registry
 SIZE = 32
 
 
@@ -52,7 +54,7 @@ def photo_batch(size: int = SIZE) -> np.ndarray:
 def _feeds(task: str, model) -> dict[str, np.ndarray]:
     random = np.random.default_rng(0).standard_normal((4, 3, SIZE, SIZE)).astype(np.float32)
     feeds = {"pixel_values": np.concatenate([photo_batch(), random])}
-    if task == "masked-image-modeling":
+    if "bool_masked_pos" in registry_task(task).input_names:
         patches = (SIZE // model.config.patch_size) ** 2
         feeds["bool_masked_pos"] = np.random.default_rng(1).random((len(feeds["pixel_values"]), patches)) < 0.4
     return feeds
@@ -67,7 +69,7 @@ def _export(task: str, folder: Path) -> TinyGraphs:
     export_onnx(module, task_spec=module.task_spec, path=graphs.path("fp32"), example_inputs=example)
     with torch.no_grad():
         outputs = module(*(torch.from_numpy(feeds[spec.name]) for spec in module.task_spec.inputs))
-    graphs.reference = {spec.name: out.numpy() for spec, out in zip(module.task_spec.outputs, outputs)}
+    graphs.reference = {spec.name: out.numpy() for spec, out in zip(module.task_spec.outputs, outputs, strict=True)}
     return graphs
 
 
@@ -79,10 +81,10 @@ def _convert(graphs: TinyGraphs) -> None:
     # linear layers only: the random tiny segmentation head's logits are too small for int8 convolutions
     # (the pipeline falls back the same way); test_precision quantizes the head separately
     graphs.reports["int8-qdq"] = quantize_int8_static(src, graphs.path("int8-qdq"), calibration_batches=batches,
-                                                      convolutions=False)
+                                                      head_convolutions="none")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_graphs(task: str) -> TinyGraphs:
     """The tiny ``task`` graphs in every precision, exported once per session."""
     folder = Path(tempfile.mkdtemp(prefix=f"beit-precision-{task}-"))

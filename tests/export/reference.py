@@ -5,13 +5,14 @@ from __future__ import annotations
 import torch
 
 from beit_export.tasks import base_model
+from beit_runtime.tasks import task as registry_task
 
 
 def example_inputs(task: str, *, batch: int, height: int, width: int, patch: int = 8, seed: int = 0) -> tuple:
     """(pixel_values[, bool_masked_pos]) for ``task`` at ``height`` x ``width``."""
     generator = torch.Generator().manual_seed(seed)
     pixels = torch.randn((batch, 3, height, width), generator=generator)
-    if task != "masked-image-modeling":
+    if "bool_masked_pos" not in registry_task(task).input_names:
         return (pixels,)
     patches = (height // patch) * (width // patch)
     return pixels, torch.rand((batch, patches), generator=generator) < 0.4

@@ -47,7 +47,7 @@ def test_top5_matches_transformers(model_type, photos, request):
     with Classifier(artifact, batch_size=4) as classifier:
         results = classifier.classify(photos, top_k=5)
     assert len(results) == len(photos)
-    for row, predictions in zip(expected, results):
+    for row, predictions in zip(expected, results, strict=True):
         top = np.argsort(-row, kind="stable")[:5]
         assert [p.id for p in predictions] == top.tolist()
         assert [p.label for p in predictions] == [labels[int(i)] for i in top]
@@ -77,7 +77,8 @@ def test_bad_top_k(beit_classifier_artifact, photos, top_k):
 
 
 def test_batch_size_splits_without_changing_results(beit_classifier_artifact, photos):
-    with Classifier(beit_classifier_artifact, batch_size=1) as one, Classifier(beit_classifier_artifact, batch_size=8) as eight:
+    with (Classifier(beit_classifier_artifact, batch_size=1) as one,
+          Classifier(beit_classifier_artifact, batch_size=8) as eight):
         np.testing.assert_allclose(one.logits(photos), eight.logits(photos), atol=1e-5)
         assert one.logits(photos).shape == (len(photos), 10)
         assert one.logits(photos[0]).shape == (10,)
@@ -101,7 +102,7 @@ def test_softmax_is_stable():
 
 
 def test_wrong_task_class_is_refused(beit_classifier_artifact):
-    with pytest.raises(ManifestError, match="'image-classification' artifact.*use Classifier"):
+    with pytest.raises(ManifestError, match=r"'image-classification' artifact.*use Classifier"):
         FeatureExtractor(beit_classifier_artifact)
 
 

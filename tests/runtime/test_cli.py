@@ -50,7 +50,7 @@ def test_backbone_saves_embeddings(beit_backbone_artifact, image_files, tmp_path
     assert "embedding dim 32" in capsys.readouterr().out
     with FeatureExtractor(beit_backbone_artifact) as extractor:
         expected = extractor.extract([str(p) for p in image_files])
-    for path, vector in zip(image_files, expected):
+    for path, vector in zip(image_files, expected, strict=True):
         np.testing.assert_allclose(np.load(tmp_path / "out" / f"{path.stem}.npy"), vector, atol=1e-6)
 
 
@@ -64,19 +64,23 @@ def test_segmentation_writes_overlays_with_legends(beit_segmentation_artifact, i
     from beit_runtime.images import load_image
     from beit_runtime.legend import segmentation_picture
 
-    argv = [str(beit_segmentation_artifact), *map(str, image_files), "--output", str(tmp_path), "--side-by-side", "--json"]
+    argv = [str(beit_segmentation_artifact), *map(str, image_files), "--output", str(tmp_path), "--side-by-side",
+            "--json"]
     assert main(argv) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     with Segmenter(beit_segmentation_artifact) as segmenter:
         names = segmenter.labels
-        for path, record in zip(image_files, records):
+        for path, record in zip(image_files, records, strict=True):
             image = load_image(path)
             labels = segmenter(image).labels
-            assert record["pictures"] == [str(tmp_path / f"{path.stem}.png"), str(tmp_path / f"{path.stem}.side-by-side.png")]
-            assert [c["id"] for c in record["classes"]] == sorted(np.unique(labels).tolist(), key=lambda i: -(labels == i).sum())
-            for target, side in zip(record["pictures"], (False, True)):
+            pictures = [str(tmp_path / f"{path.stem}.png"), str(tmp_path / f"{path.stem}.side-by-side.png")]
+            assert record["pictures"] == pictures
+            by_area = sorted(np.unique(labels).tolist(), key=lambda i: -(labels == i).sum())
+            assert [c["id"] for c in record["classes"]] == by_area
+            for target, side in zip(record["pictures"], (False, True), strict=True):
                 written = cv2.cvtColor(cv2.imread(target, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-                np.testing.assert_array_equal(written, segmentation_picture(image, labels, id2label=names, side_by_side=side))
+                expected = segmentation_picture(image, labels, id2label=names, side_by_side=side)
+                np.testing.assert_array_equal(written, expected)
 
 
 def test_side_by_side_needs_an_output_folder(beit_segmentation_artifact, image_files, capsys):
@@ -96,5 +100,6 @@ def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, t
 
 
 def test_module_entry_point_help():
-    completed = subprocess.run([sys.executable, "-m", "beit_runtime.cli", "--help"], capture_output=True, text=True, timeout=60)
+    completed = subprocess.run([sys.executable, "-m", "beit_runtime.cli", "--help"], capture_output=True, text=True,
+                               timeout=60, check=False)
     assert completed.returncode == 0 and "beit-run" in completed.stdout and "--top-k" in completed.stdout

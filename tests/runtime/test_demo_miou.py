@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from beit_export.checkpoint import load_checkpoint
 from beit_export.demo import DEMO_MODEL_ID, checkpoint_dir
 from beit_export.demo.metrics import mean_iou
 from beit_export.demo.scenes import CLASS_NAMES, generate_scenes
-from beit_export.checkpoint import load_checkpoint
 from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime import Segmenter
@@ -59,7 +59,7 @@ def test_runtime_reaches_the_stated_miou(demo_artifact, scenes):
     masks = [mask for _, mask in scenes]
     assert [result.labels.shape for result in results] == [mask.shape for mask in masks]
     miou, per_class = mean_iou([result.labels for result in results], masks, num_classes=len(CLASS_NAMES))
-    report = dict(zip(CLASS_NAMES, np.round(per_class, 3)))
+    report = dict(zip(CLASS_NAMES, np.round(per_class, 3), strict=True))
     assert miou >= MIN_MIOU, f"mIoU {miou:.3f} < {MIN_MIOU}; per class {report}"
     assert np.nanmin(per_class) >= MIN_CLASS_IOU, f"a class collapsed: {report}"
 
@@ -70,9 +70,9 @@ def test_int8_with_quantized_head_keeps_the_miou(demo_artifact, scenes):
     for precision in ("fp32", "int8"):
         with Segmenter(demo_artifact, precision=precision, batch_size=4) as segmenter:
             labels[precision] = [result.labels for result in segmenter.segment(images)]
-    conversion = load_manifest(demo_artifact).data["parity"]["int8"]["conversion"]
+    conversion = load_manifest(demo_artifact).to_json()["parity"]["int8"]["conversion"]
     assert conversion["quantized_convolutions"] >= 10 and "Conv" in conversion["quantized_op_types"]
-    agreement = np.mean([np.mean(a == b) for a, b in zip(labels["fp32"], labels["int8"])])
+    agreement = np.mean([np.mean(a == b) for a, b in zip(labels["fp32"], labels["int8"], strict=True)])
     fp32, _ = mean_iou(labels["fp32"], masks, num_classes=len(CLASS_NAMES))
     int8, _ = mean_iou(labels["int8"], masks, num_classes=len(CLASS_NAMES))
     assert agreement >= 0.99 and abs(int8 - fp32) <= 0.02, (agreement, fp32, int8)
@@ -81,7 +81,7 @@ def test_int8_with_quantized_head_keeps_the_miou(demo_artifact, scenes):
 def test_an_engine_that_failed_parity_is_refused(demo_artifact):
     pytest.importorskip("openvino", reason="openvino is not installed (pip install beit-deploy[openvino]): the "
                         "exporter wrote no OpenVINO parity record to honour")
-    record = load_manifest(demo_artifact).data["parity"]["int8"].get("engines", {}).get("openvino")
+    record = load_manifest(demo_artifact).to_json()["parity"]["int8"].get("engines", {}).get("openvino")
     assert record and record.get("measured"), record  # static int8 with OpenVINO installed is always measured
     if record["passed"]:
         with Segmenter(demo_artifact, precision="int8", backend="openvino") as segmenter:

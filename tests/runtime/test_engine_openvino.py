@@ -29,7 +29,10 @@ def _pixels(batch: int, height: int = 32, width: int = 32) -> np.ndarray:
 def test_engine_matches_onnxruntime_and_checks_feeds(beit_classifier_artifact):
     graph = beit_classifier_artifact / "model.onnx"
     with load_engine(graph, backend="openvino", threads=1) as ov, load_engine(graph) as ort:
-        assert [(s.name, s.dtype, s.shape[1:]) for s in ov.inputs] == [(s.name, s.dtype, s.shape[1:]) for s in ort.inputs]
+        def described(engine):
+            return [(s.name, s.dtype, s.shape[1:]) for s in engine.inputs]
+
+        assert described(ov) == described(ort)
         assert ov.inputs[0].shape[0] is None  # dynamic batch stays dynamic
         for batch in (1, 3):
             feeds = {"pixel_values": _pixels(batch)}
@@ -64,7 +67,7 @@ def test_task_classes_on_openvino_match_onnxruntime(beit_classifier_artifact, be
     masks = np.random.default_rng(3).random((len(PHOTOS), ov.num_patches)) < 0.4
     np.testing.assert_allclose(ov.logits(PHOTOS, masks), ort.logits(PHOTOS, masks), atol=1e-4, rtol=1e-4)
     ort, ov = _both(beit_segmentation_artifact, Segmenter)
-    for a, b in zip(ov(PHOTOS), ort(PHOTOS)):
+    for a, b in zip(ov(PHOTOS), ort(PHOTOS), strict=True):
         assert (a.labels == b.labels).mean() >= 0.999 and a.labels.shape == b.labels.shape
 
 
@@ -74,7 +77,7 @@ def test_threads_give_serial_results(beit_classifier_artifact):
         serial = [model.logits(job) for job in jobs]
         with ThreadPoolExecutor(max_workers=4) as pool:
             parallel = list(pool.map(model.logits, jobs * 2))
-    for expected, actual in zip(serial * 2, parallel):
+    for expected, actual in zip(serial * 2, parallel, strict=True):
         np.testing.assert_array_equal(actual, expected)
 
 

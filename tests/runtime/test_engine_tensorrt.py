@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,7 +14,14 @@ import pytest
 from beit_runtime.engines import load_engine
 from beit_runtime.engines.tensorrt_engine import TensorRTEngine, check_engine_target, engine_record
 from beit_runtime.errors import ArtifactError, BackendUnavailableError, EngineMismatchError, InputError
-from tests.export.tensorrt.support import cuda_unavailable_reason, tensorrt_unavailable_reason
+from beit_runtime.manifest import EngineRecord, update_manifest
+from tests.export.precision_graphs import tiny_graphs
+from tests.export.tensorrt.support import (
+    cuda_unavailable_reason,
+    pixel_input,
+    tensorrt_unavailable_reason,
+    write_artifact,
+)
 
 TENSORRT_REASON = tensorrt_unavailable_reason()
 CUDA_REASON = cuda_unavailable_reason()
@@ -29,7 +37,8 @@ def test_modules_import_without_tensorrt_or_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.skipif(TENSORRT_REASON is None, reason="TensorRT is installed here: the unavailability path cannot be seen")
+@pytest.mark.skipif(TENSORRT_REASON is None,
+                    reason="TensorRT is installed here: the unavailability path cannot be seen")
 def test_constructing_without_tensorrt_names_the_extra(tmp_path):
     plan = tmp_path / "model.fp16.plan"
     plan.write_bytes(b"not an engine")
@@ -40,19 +49,25 @@ def test_constructing_without_tensorrt_names_the_extra(tmp_path):
 
 
 def test_engine_built_elsewhere_is_refused_with_the_rebuild_command(tmp_path):
-    check_engine_target(RECORD, tensorrt_version="10.13.0", device=HERE, artifact=tmp_path)
+    record = EngineRecord.from_json(RECORD, "test engine")
+    check_engine_target(record, tensorrt_version="10.13.0", device=HERE, artifact=tmp_path)
     check_engine_target(None, tensorrt_version="10.13.0", device=HERE, artifact=tmp_path)
-    with pytest.raises(EngineMismatchError, match=rf"TensorRT 10.13.0, this machine has 11.4.0.*beit-export build-engine {tmp_path}"):
-        check_engine_target(RECORD, tensorrt_version="11.4.0", device=HERE, artifact=tmp_path)
+    rebuild = rf"TensorRT 10.13.0, this machine has 11.4.0.*beit-export build-engine {tmp_path}"
+    with pytest.raises(EngineMismatchError, match=rebuild):
+        check_engine_target(record, tensorrt_version="11.4.0", device=HERE, artifact=tmp_path)
     other_gpu = {"gpu_name": "NVIDIA A100-SXM4-80GB", "compute_capability": "8.0"}
     with pytest.raises(EngineMismatchError, match="GPU NVIDIA H100 80GB HBM3, this machine has NVIDIA A100"):
-        check_engine_target(RECORD, tensorrt_version="10.13.0", device=other_gpu, artifact=tmp_path)
+        check_engine_target(record, tensorrt_version="10.13.0", device=other_gpu, artifact=tmp_path)
 
 
 def test_engine_record_is_found_by_file_name(tmp_path):
     assert engine_record(tmp_path / "model.fp16.plan") is None
-    (tmp_path / "manifest.json").write_text(json.dumps({"engines": {"fp16": RECORD}}))
-    assert engine_record(tmp_path / "model.fp16.plan") == RECORD
+    graphs = {variant: tiny_graphs("image-classification").path(variant) for variant in ("fp32", "fp16")}
+    write_artifact(tmp_path, graphs, task="image-classification", inputs=[pixel_input()], outputs=[])
+    (tmp_path / "model.fp16.plan").write_bytes(b"not an engine")
+    record = EngineRecord.from_json(RECORD, "test engine")
+    update_manifest(tmp_path, lambda manifest: dataclasses.replace(manifest, engines={"fp16": record}))
+    assert engine_record(tmp_path / "model.fp16.plan") == record
     assert engine_record(tmp_path / "model.fp32.plan") is None
     (tmp_path / "manifest.json").write_text("{broken")
     with pytest.raises(ArtifactError, match="not readable JSON"):
@@ -62,7 +77,7 @@ def test_engine_record_is_found_by_file_name(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(CUDA_REASON is not None, reason=str(CUDA_REASON))
 def test_staged_buffers_round_trip_through_the_gpu():
-    from beit_runtime.engines.tensorrt_cuda import Stream, StagedBuffer, check, cudart, device_properties
+    from beit_runtime.engines.tensorrt_cuda import StagedBuffer, Stream, check, cudart, device_properties
 
     assert "." in device_properties(0)["compute_capability"]
     stream, source, target = Stream(), StagedBuffer(), StagedBuffer()
@@ -89,7 +104,8 @@ def mim_engine(tmp_path_factory):
     graphs = tiny_graphs("masked-image-modeling")
     mask = {"name": "bool_masked_pos", "dtype": "bool", "shape": ["batch", 16]}
     logits = [{"name": "logits", "dtype": "float32", "shape": ["batch", 16, 64]}]
-    folder = write_artifact(tmp_path_factory.mktemp("trt") / "mim", {"fp32": graphs.path("fp32"), "fp16": graphs.path("fp16")},
+    variants = {"fp32": graphs.path("fp32"), "fp16": graphs.path("fp16")}
+    folder = write_artifact(tmp_path_factory.mktemp("trt") / "mim", variants,
                             task="masked-image-modeling", inputs=[pixel_input(), mask], outputs=logits)
     options = TensorRTBuildOptions(graph_variant="fp16", min_batch=1, opt_batch=4, max_batch=8, workspace_gib=1.0)
     plan = build_engine(folder, options=options)

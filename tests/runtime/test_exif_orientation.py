@@ -38,7 +38,7 @@ def test_jpeg_matches_transformers_load_image(tmp_path, stored_pixels, orientati
     path.write_bytes(_encoded(stored_pixels, orientation))
     expected = np.asarray(hf_load_image(str(path)))
     upright = (STORED_WIDTH, STORED_HEIGHT) if orientation in ROTATED else (STORED_HEIGHT, STORED_WIDTH)
-    assert expected.shape == upright + (3,)
+    assert expected.shape == (*upright, 3)
     for source in (path, str(path), path.read_bytes()):
         np.testing.assert_array_equal(load_image(source), expected, err_msg=f"orientation {orientation}")
 
@@ -88,7 +88,10 @@ def test_classifier_option_reaches_image_loading(beit_classifier_artifact, tmp_p
 
     path = tmp_path / "phone.jpg"
     path.write_bytes(_encoded(stored_pixels, 8))
-    with Classifier(beit_classifier_artifact) as upright, Classifier(beit_classifier_artifact, exif_orientation=False) as kept:
+    with (
+        Classifier(beit_classifier_artifact) as upright,
+        Classifier(beit_classifier_artifact, exif_orientation=False) as kept,
+    ):
         np.testing.assert_array_equal(upright.logits(str(path)), upright.logits(load_image(path)))
         np.testing.assert_array_equal(kept.logits(str(path)), kept.logits(load_image(path, exif_orientation=False)))
         assert not np.array_equal(upright.logits(str(path)), kept.logits(str(path)))

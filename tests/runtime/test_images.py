@@ -50,6 +50,7 @@ def test_jpeg_decodes_in_rgb_order():
     smooth[:, :, 0] = 200  # red
     smooth[:, :, 2] = np.linspace(0, 60, 48, dtype=np.uint8)[None, :]
     ok, encoded = cv2.imencode(".jpg", smooth[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
     out = load_image(encoded.tobytes())
     assert out.shape == smooth.shape and np.abs(out.astype(int) - smooth).max() <= 8
 
@@ -64,14 +65,14 @@ def test_grayscale_is_replicated(shape):
 
 
 def test_rgba_drops_alpha_and_bgra_is_flipped(rgb):
-    alpha = np.full(rgb.shape[:2] + (1,), 7, dtype=np.uint8)
+    alpha = np.full((*rgb.shape[:2], 1), 7, dtype=np.uint8)
     np.testing.assert_array_equal(load_image(np.concatenate([rgb, alpha], axis=2)), rgb)
     bgra = np.concatenate([rgb[:, :, ::-1], alpha], axis=2)
     np.testing.assert_array_equal(load_image(bgra, channel_order="bgr"), rgb)
 
 
 def test_png_with_alpha_file(rgb):
-    bgra = np.concatenate([rgb[:, :, ::-1], np.zeros(rgb.shape[:2] + (1,), np.uint8)], axis=2)
+    bgra = np.concatenate([rgb[:, :, ::-1], np.zeros((*rgb.shape[:2], 1), np.uint8)], axis=2)
     np.testing.assert_array_equal(load_image(_png(bgra)), rgb)
 
 
@@ -87,7 +88,8 @@ def test_pil_images_are_accepted(rgb):
     from PIL import Image
 
     np.testing.assert_array_equal(load_image(Image.fromarray(rgb)), rgb)
-    np.testing.assert_array_equal(load_image(Image.fromarray(rgb).convert("P").convert("RGB")), np.asarray(Image.fromarray(rgb).convert("P").convert("RGB")))
+    paletted = Image.fromarray(rgb).convert("P").convert("RGB")
+    np.testing.assert_array_equal(load_image(paletted), np.asarray(paletted))
     assert load_image(Image.fromarray(rgb).convert("L")).shape == rgb.shape
 
 
@@ -161,9 +163,11 @@ def test_empty_bytes():
         load_image(b"")
 
 
-@pytest.mark.parametrize("payload", [b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, bytes(range(256)) * 4])
+@pytest.mark.parametrize(
+    "payload", [b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, bytes(range(256)) * 4]
+)
 def test_corrupt_bytes_and_files(tmp_path, payload):
-    with pytest.raises(ImageDecodeError, match="not a decodable image|could not be decoded"):
+    with pytest.raises(ImageDecodeError, match=r"not a decodable image|could not be decoded"):
         load_image(payload)
     (tmp_path / "bad.jpg").write_bytes(payload)
     with pytest.raises(ImageDecodeError):

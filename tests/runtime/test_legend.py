@@ -104,7 +104,7 @@ def test_many_classes_wrap_into_rows_and_long_names_are_cut():
     assert many.shape[0] > 5 * few.shape[0] and many.shape[1] == 256
     long_name = {0: "a very long class name " * 8}
     strip = draw_legend(legend_entries(np.zeros((2, 2), np.int32), long_name), width=200)
-    assert strip.shape == few.shape[:1] + (200, 3)  # one row, cut to fit
+    assert strip.shape == (*few.shape[:1], 200, 3)  # one row, cut to fit
     assert np.all(strip[:, -4:] == BACKGROUND)
 
 

@@ -23,16 +23,16 @@ HALF = {"image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
 RECIPES = {
     "beit-224-bilinear": ("beit", {"size": {"height": 224, "width": 224}, "resample": "bilinear", **HALF}),
     "beit-224-bicubic": ("beit", {"size": {"height": 224, "width": 224}, "resample": "bicubic", **HALF}),
-    "beit-256-crop-bicubic": ("beit", {"size": {"height": 256, "width": 256}, "resample": "bicubic", "do_center_crop": True,
-                                        "crop_size": {"height": 224, "width": 224}, **IMAGENET}),
+    "beit-256-crop-bicubic": ("beit", {"size": {"height": 256, "width": 256}, "resample": "bicubic",
+                                       "do_center_crop": True, "crop_size": {"height": 224, "width": 224}, **IMAGENET}),
     "vit-short-crop-bilinear": ("vit", {"size": {"shortest_edge": 256}, "resample": "bilinear", "do_center_crop": True,
                                          "crop_size": {"height": 224, "width": 224}, **IMAGENET}),
     "vit-short-crop-bicubic": ("vit", {"size": {"shortest_edge": 248}, "resample": "bicubic", "do_center_crop": True,
                                         "crop_size": {"height": 224, "width": 200}, **HALF}),
     "vit-short-bicubic": ("vit", {"size": {"shortest_edge": 160}, "resample": "bicubic", **HALF}),
     "vit-nearest": ("vit", {"size": {"height": 96, "width": 64}, "resample": "nearest", **HALF}),
-    "crop-larger-than-image": ("beit", {"size": {"height": 32, "width": 48}, "resample": "bilinear", "do_center_crop": True,
-                                         "crop_size": {"height": 40, "width": 40}, **IMAGENET}),
+    "crop-larger-than-image": ("beit", {"size": {"height": 32, "width": 48}, "resample": "bilinear",
+                                        "do_center_crop": True, "crop_size": {"height": 40, "width": 40}, **IMAGENET}),
 }
 
 
@@ -100,7 +100,8 @@ def test_aspect_preserving_size_follows_transformers():
         image = np.zeros((3, height, width), np.uint8)
         assert aspect_preserving_size(height, width, 256, None) == tuple(
             get_resize_output_image_size(image, 256, default_to_square=False, input_data_format="channels_first"))
-        assert aspect_preserving_size(height, width, 200, 300) == tuple(get_size_with_aspect_ratio((height, width), 200, 300))
+        expected = tuple(get_size_with_aspect_ratio((height, width), 200, 300))
+        assert aspect_preserving_size(height, width, 200, 300) == expected
 
 
 def test_batch_stacks_mixed_sizes(photos):
@@ -108,7 +109,8 @@ def test_batch_stacks_mixed_sizes(photos):
     batch = ours.batch([photos["astronaut"], photos["coffee-crop-7x5"], photos["rocket"]])
     assert batch.shape == (3, 3, 224, 224) and batch.dtype == np.float32
     np.testing.assert_array_equal(batch[1], ours(photos["coffee-crop-7x5"]))
-    np.testing.assert_array_equal(ours.batch([photos["astronaut"], photos["coffee-crop-7x5"], photos["rocket"]], parallel=False), batch)
+    serial = ours.batch([photos["astronaut"], photos["coffee-crop-7x5"], photos["rocket"]], parallel=False)
+    np.testing.assert_array_equal(serial, batch)
 
 
 def test_batch_refuses_different_output_sizes(photos):
@@ -120,7 +122,9 @@ def test_batch_refuses_different_output_sizes(photos):
 
 
 def test_no_resize_no_normalize_recipe():
-    recipe = _recipe({"do_resize": False, "size": {"height": 8, "width": 8}, "resample": "bilinear", "do_normalize": False, **HALF})
+    recipe = _recipe(
+        {"do_resize": False, "size": {"height": 8, "width": 8}, "resample": "bilinear", "do_normalize": False, **HALF}
+    )
     image = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
     out = Preprocessor.from_manifest(recipe)(image)
     np.testing.assert_allclose(out, image.transpose(2, 0, 1).astype(np.float64) / 255, rtol=1e-6)
@@ -152,11 +156,14 @@ def test_bad_recipes_raise_manifest_errors(change, message):
 
 
 def test_missing_recipe_keys():
+    recipe = _recipe(RECIPES["beit-224-bicubic"][1])
     with pytest.raises(ManifestError, match="missing image_mean"):
-        Preprocessor.from_manifest({k: v for k, v in _recipe(RECIPES["beit-224-bicubic"][1]).items() if k != "image_mean"})
+        Preprocessor.from_manifest({k: v for k, v in recipe.items() if k != "image_mean"})
 
 
-@pytest.mark.parametrize("image", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((0, 4, 3), np.uint8), "x.jpg"])
+@pytest.mark.parametrize(
+    "image", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((0, 4, 3), np.uint8), "x.jpg"]
+)
 def test_preprocessor_takes_decoded_rgb_only(image):
     with pytest.raises(ImageFormatError):
         Preprocessor.from_manifest(_recipe(RECIPES["beit-224-bicubic"][1]))(image)

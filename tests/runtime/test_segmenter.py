@@ -9,10 +9,9 @@ import torch
 import torch.nn.functional as F
 from skimage import data
 
-from beit_export.checkpoint import checkpoint_from_model
+from beit_export.checkpoint import checkpoint_from_model, processor_from_recipe
 from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
-from beit_export.checkpoint import processor_from_recipe
 from beit_runtime.errors import InputError
 from beit_runtime.segmenter import SegmentationResult, Segmenter
 from beit_runtime.sliding import rescale_to_scale
@@ -39,7 +38,8 @@ def _transformers_labels(model, preprocessing, image):
     processor = processor_from_recipe(preprocessing)
     with torch.no_grad():
         outputs = model(**processor(images=image, return_tensors="pt"))
-    return processor.post_process_semantic_segmentation(outputs, target_sizes=[image.shape[:2]])[0].numpy(), outputs.logits
+    labels = processor.post_process_semantic_segmentation(outputs, target_sizes=[image.shape[:2]])[0].numpy()
+    return labels, outputs.logits
 
 
 @pytest.mark.parametrize("fused", [True, False])
@@ -48,8 +48,8 @@ def test_whole_mode_matches_transformers(exported, fused):
     with Segmenter(folder, fused_postprocess=fused, batch_size=2) as segmenter:
         assert (segmenter.postprocess is not None) == fused
         results = segmenter.segment(list(PHOTOS.values()))
-        preprocessing = segmenter.manifest.preprocessing
-    for (name, image), result in zip(PHOTOS.items(), results):
+        preprocessing = segmenter.manifest.preprocessing.to_json()
+    for (name, image), result in zip(PHOTOS.items(), results, strict=True):
         expected, _ = _transformers_labels(model, preprocessing, image)
         assert result.labels.dtype == np.int32 and result.labels.shape == image.shape[:2], name
         assert (result.labels == expected).mean() >= 0.999, name
@@ -69,7 +69,7 @@ def test_batched_equals_single_and_inputs_of_any_kind(exported, tmp_path):
         from_path = segmenter(str(path))
         from_bgr = segmenter(PHOTOS["coffee"][:, :, ::-1].copy(), channel_order="bgr")
     assert isinstance(singles[0], SegmentationResult)
-    for one, many in zip(singles, batched):
+    for one, many in zip(singles, batched, strict=True):
         np.testing.assert_array_equal(one.labels, many.labels)
     np.testing.assert_array_equal(from_path.labels, singles[2].labels)
     np.testing.assert_array_equal(from_bgr.labels, singles[2].labels)
@@ -80,7 +80,7 @@ def test_scores_are_upsampled_logits(exported):
     image = PHOTOS["chelsea"]
     with Segmenter(folder) as segmenter:
         result = segmenter(image, return_scores=True)
-        preprocessing = segmenter.manifest.preprocessing
+        preprocessing = segmenter.manifest.preprocessing.to_json()
     _, logits = _transformers_labels(model, preprocessing, image)
     expected = F.interpolate(logits, size=image.shape[:2], mode="bilinear", align_corners=False)[0].numpy()
     assert result.scores.shape == (10, *image.shape[:2]) and result.scores.dtype == np.float32
@@ -120,7 +120,7 @@ def test_slide_mode_matches_reference(exported, shape, stride):
         logits = segmenter.slide_logits(image)
         result = segmenter(image, return_scores=True)
         batched = segmenter([image, PHOTOS["small"]])
-        preprocessing = segmenter.manifest.preprocessing
+        preprocessing = segmenter.manifest.preprocessing.to_json()
     expected = _reference_slide(model, preprocessing, image, crop=(32, 32), stride=segmenter.stride).numpy()
     assert logits.shape == expected.shape == (10, *shape)
     assert np.abs(logits - expected).max() <= 1e-4
@@ -133,7 +133,7 @@ def test_slide_scale_rescales_then_returns_original_size(exported):
     image = np.ascontiguousarray(PHOTOS["coffee"][:90, :130])
     with Segmenter(folder, mode="slide", slide_scale=(128, 48)) as segmenter:
         result = segmenter(image)
-        preprocessing = segmenter.manifest.preprocessing
+        preprocessing = segmenter.manifest.preprocessing.to_json()
     scaled = rescale_to_scale(image, (128, 48))
     assert scaled.shape[:2] == (48, 69)  # min(128 / 130, 48 / 90) = 0.533: mmseg's keep_ratio rescale
     logits = _reference_slide(model, preprocessing, scaled, crop=(32, 32), stride=(21, 21))

@@ -31,9 +31,9 @@ def test_classifier_threads_match_serial(beit_classifier_artifact, photos):
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             parallel = list(pool.map(classifier.logits, jobs * 2))
         top = list(ThreadPoolExecutor(max_workers=THREADS).map(lambda job: classifier(job, top_k=3), jobs))
-    for expected, actual in zip(serial * 2, parallel):
+    for expected, actual in zip(serial * 2, parallel, strict=True):
         np.testing.assert_array_equal(actual, expected)
-    assert top == [classifier_result for classifier_result in _serial_top(beit_classifier_artifact, jobs)]
+    assert top == _serial_top(beit_classifier_artifact, jobs)
 
 
 def _serial_top(artifact, jobs):
@@ -47,5 +47,5 @@ def test_feature_extractor_threads_match_serial(beit_backbone_artifact, photos):
         serial = [extractor.extract(job) for job in jobs]
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             parallel = list(pool.map(extractor.extract, jobs))
-    for expected, actual in zip(serial, parallel):
+    for expected, actual in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(actual, expected)

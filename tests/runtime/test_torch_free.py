@@ -24,7 +24,9 @@ import importlib, json, pkgutil, sys
 for name in {forbidden!r}:
     sys.modules[name] = None  # any import of these now raises ImportError
 import beit_runtime
-from beit_runtime import Classifier, FeatureExtractor, MaskedImageModeler, Preprocessor, load_engine, load_manifest, errors
+from beit_runtime import (
+    Classifier, FeatureExtractor, MaskedImageModeler, Preprocessor, load_engine, load_manifest, errors,
+)
 from beit_runtime.errors import BackendUnavailableError
 skipped = []
 for module in pkgutil.walk_packages(beit_runtime.__path__, "beit_runtime."):
@@ -36,8 +38,11 @@ for module in pkgutil.walk_packages(beit_runtime.__path__, "beit_runtime."):
         skipped.append(module.name)  # optional backends (TensorRT) absent here
 with Classifier(sys.argv[1]) as classifier:
     results = classifier.classify(sys.argv[2:], top_k=5)
-loaded = sorted(name for name, module in sys.modules.items() if module is not None and name.split(".")[0] in {forbidden!r})
-print(json.dumps({{"results": [[[p.label, p.id, p.score] for p in r] for r in results], "loaded": loaded, "skipped": skipped}}))
+loaded = sorted(
+    name for name, module in sys.modules.items() if module is not None and name.split(".")[0] in {forbidden!r}
+)
+rows = [[[p.label, p.id, p.score] for p in r] for r in results]
+print(json.dumps({{"results": rows, "loaded": loaded, "skipped": skipped}}))
 """
 
 
@@ -50,14 +55,14 @@ def test_classifier_runs_with_torch_transformers_and_exporter_blocked(beit_class
     script = SCRIPT.format(forbidden=FORBIDDEN)
     completed = subprocess.run(
         [sys.executable, "-c", script, str(beit_classifier_artifact), *paths],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env(),
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env(), check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []
     with Classifier(beit_classifier_artifact) as classifier:
         expected = classifier.classify(paths, top_k=5)
-    for got, want in zip(report["results"], expected):
+    for got, want in zip(report["results"], expected, strict=True):
         assert [row[1] for row in got] == [p.id for p in want]
         np.testing.assert_allclose([row[2] for row in got], [p.score for p in want], atol=1e-6)
 

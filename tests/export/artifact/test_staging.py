@@ -14,10 +14,13 @@ from beit_export.artifact import (
     file_records,
     graph_entry,
     staged_artifact,
-    write_manifest,
+    write_export_manifest,
 )
 from beit_runtime.errors import ArtifactIntegrityError, ManifestError
 from beit_runtime.manifest import load_manifest
+
+PREPROCESSING = {"do_resize": True, "size": {"height": 4, "width": 4}, "resample": "bilinear", "do_rescale": True,
+                 "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
 
 
 def _leftovers(parent):
@@ -38,7 +41,7 @@ def _fields(folder):
         "source": {"model": "x", "revision": None, "architecture": "A", "model_type": "beit", "random_init": True},
         "input": {"height": 4, "width": 4, "patch_size": 2, "dynamic_batch": True, "dynamic_resolution": False,
                   "num_channels": 3},
-        "preprocessing": {},
+        "preprocessing": PREPROCESSING,
         "labels": {"0": "a"},
         "graphs": {"fp32": graph_entry(folder, "model.onnx", precision="fp32", opset=18)},
     }
@@ -57,10 +60,9 @@ def test_success_moves_folder_into_place(tmp_path):
 
 @pytest.mark.parametrize("failure", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_failure_leaves_nothing(tmp_path, failure):
-    with pytest.raises(type(failure)):
-        with staged_artifact(tmp_path / "out") as staging:
-            (staging / "model.onnx").write_bytes(b"partial")
-            raise failure
+    with pytest.raises(type(failure)), staged_artifact(tmp_path / "out") as staging:
+        (staging / "model.onnx").write_bytes(b"partial")
+        raise failure
     assert _leftovers(tmp_path) == []
 
 
@@ -68,9 +70,8 @@ def test_failure_keeps_previous_artifact(tmp_path):
     output = tmp_path / "out"
     output.mkdir()
     (output / "old.txt").write_text("old")
-    with pytest.raises(RuntimeError):
-        with staged_artifact(output, overwrite=True):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), staged_artifact(output, overwrite=True):
+        raise RuntimeError("boom")
     assert (output / "old.txt").read_text() == "old" and _leftovers(tmp_path) == ["out"]
 
 
@@ -92,11 +93,13 @@ def test_existing_output(tmp_path):
 def test_manifest_is_complete_and_validated(tmp_path):
     folder = tmp_path / "art"
     folder.mkdir()
-    data = write_manifest(folder, _fields(folder))
+    written = write_export_manifest(folder, _fields(folder))
     manifest = load_manifest(folder)
-    assert manifest.data == json.loads((folder / "manifest.json").read_text())
-    assert data["format"] == "beit-deploy-artifact" and data["schema_version"] == 1
-    assert set(data["files"]) == {"model.onnx"} and data["files"] == file_records(folder)
+    assert manifest == written
+    data = json.loads((folder / "manifest.json").read_text())
+    assert manifest.to_json() == data
+    assert data["format"] == "beit-deploy-artifact" and data["schema_version"] == 2 and data["plans"] == {}
+    assert set(manifest.files) == {"model.onnx"} and manifest.files == file_records(folder)
     assert data["files"]["model.onnx"]["bytes"] == (folder / "model.onnx").stat().st_size
     assert len(data["files"]["model.onnx"]["sha256"]) == 64
     assert {"torch", "transformers", "onnx", "onnxruntime", "beit_deploy"} <= set(data["versions"])
@@ -113,7 +116,7 @@ def test_manifest_without_fp32_graph_is_refused(tmp_path):
     fields = _fields(tmp_path)
     fields["graphs"] = {"fp16": fields["graphs"]["fp32"]}
     with pytest.raises(ManifestError, match="fp32"):
-        write_manifest(tmp_path, fields)
+        write_export_manifest(tmp_path, fields)
 
 
 def test_the_exporter_never_records_unsafe_names(tmp_path):
@@ -129,7 +132,7 @@ def test_the_exporter_never_records_unsafe_names(tmp_path):
     (folder / "linked.onnx").symlink_to(outside)
     with pytest.raises(ExportError, match="refusing to record"):
         graph_entry(folder, "linked.onnx", precision="fp32", opset=18)
-    with pytest.raises(ExportError, match="symbolic link|outside"):
+    with pytest.raises(ExportError, match=r"symbolic link|outside"):
         file_records(folder)
     (folder / "linked.onnx").unlink()
     (folder / "inner.txt").write_text("x")

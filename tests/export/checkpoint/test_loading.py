@@ -8,8 +8,8 @@ import huggingface_hub.constants
 import pytest
 import torch
 
-from beit_export.errors import ModelLoadError, UnsupportedCheckpointError
 from beit_export.checkpoint import checkpoint_from_model, load_checkpoint
+from beit_export.errors import ModelLoadError, UnsupportedCheckpointError
 from tests.conftest import BEIT_PROCESSOR_CONFIG, save_model_folder
 from tests.tiny_models import tiny_model
 
@@ -76,7 +76,8 @@ def test_legacy_preprocessor_keys(tmp_path):
 def test_random_init_from_preset_draws_zero_initialised_tensors():
     checkpoint = load_checkpoint("microsoft/beit-base-patch16-224", random_init=True)
     assert checkpoint.task == "image-classification" and len(checkpoint.labels) == 1000
-    assert checkpoint.source["random_init"] is True and checkpoint.source["architecture"] == "BeitForImageClassification"
+    assert checkpoint.source["random_init"] is True
+    assert checkpoint.source["architecture"] == "BeitForImageClassification"
     tables = [p for n, p in checkpoint.model.named_parameters() if n.endswith("relative_position_bias_table")]
     assert len(tables) == 12 and all(table.abs().sum() > 0 for table in tables)
     assert checkpoint.preprocessing["resample"] == "bilinear"
@@ -101,7 +102,7 @@ def test_bad_model_values(tmp_path):
     with pytest.raises(ModelLoadError, match="no such folder"):
         load_checkpoint(str(tmp_path / "missing" / "deeper"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelLoadError, match="no config.json"):
+    with pytest.raises(ModelLoadError, match=r"no config\.json"):
         load_checkpoint(str(tmp_path / "empty"))
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(ModelLoadError, match="is a file"):
@@ -121,7 +122,8 @@ def test_unsupported_architecture(tmp_path):
     (folder / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
     with pytest.raises(UnsupportedCheckpointError, match="BEiT and ViT"):
         load_checkpoint(str(folder))
-    (folder / "config.json").write_text(json.dumps({"model_type": "vit", "architectures": ["ViTForMaskedImageModeling"]}))
+    mim_config = {"model_type": "vit", "architectures": ["ViTForMaskedImageModeling"]}
+    (folder / "config.json").write_text(json.dumps(mim_config))
     with pytest.raises(UnsupportedCheckpointError, match="ViTForMaskedImageModeling"):
         load_checkpoint(str(folder), random_init=True)
 

@@ -6,10 +6,9 @@ import pytest
 import torch
 import transformers
 
-from beit_export.errors import ModelLoadError
+from beit_export.checkpoint import load_preset, preset_names, recipe_from_processor_config
 from beit_export.checkpoint.loading import SUPPORTED_ARCHITECTURES, _config_from_dict
-from beit_export.checkpoint import load_preset, preset_names
-from beit_export.checkpoint import recipe_from_processor_config
+from beit_export.errors import ModelLoadError
 
 REQUIRED = (
     "microsoft/beit-base-patch16-224",
@@ -145,5 +144,6 @@ def test_model_card_and_deit_values():
                                            ("facebook/deit-base-patch16-384", 768, 384, 438)):
         config, recipe = _config(model_id), _recipe(model_id)
         assert config.model_type == "vit" and config.hidden_size == hidden and config.image_size == crop
-        assert recipe["size"] == {"height": resize, "width": resize} and recipe["crop_size"] == {"height": crop, "width": crop}
+        assert recipe["size"] == {"height": resize, "width": resize}
+        assert recipe["crop_size"] == {"height": crop, "width": crop}
         assert recipe["resample"] == "bicubic" and recipe["image_mean"] == [0.485, 0.456, 0.406]

@@ -96,10 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _HubHandler(_Handler):
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's names)
+    def do_HEAD(self) -> None:  # do_HEAD/do_GET: http.server's method names
         self._resolve(body=False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._resolve(body=True)
 
     def _error(self, status: int, code: str, message: str, *, commit: bool = False) -> None:
@@ -110,20 +110,26 @@ class _HubHandler(_Handler):
         self.layout.requests.append(f"{self.command} hub {self.path}")
         match = _RESOLVE.fullmatch(urlsplit(self.path).path)
         if match is None:
-            return self._error(404, "EntryNotFound", "not a resolve URL")
+            self._error(404, "EntryNotFound", "not a resolve URL")
+            return
         repo_id, revision, name = match["repo"], match["revision"], match["file"]
         if repo_id == DROPPED_REPO:
-            return self._drop()
+            self._drop()
+            return
         repo = self.layout.repos.get(repo_id)
         if repo is None:
-            return self._error(401, "RepoNotFound", "Repository not found")
+            self._error(401, "RepoNotFound", "Repository not found")
+            return
         if revision not in ("main", TAG, COMMIT):
-            return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            return
         data = repo.files.get(name)
         if data is None:
-            return self._error(404, "EntryNotFound", f"{name} does not exist on {revision!r}", commit=True)
+            self._error(404, "EntryNotFound", f"{name} does not exist on {revision!r}", commit=True)
+            return
         if name in LFS_FILES:
-            return self._redirect_to_cdn(repo_id, data)
+            self._redirect_to_cdn(repo_id, data)
+            return
         self._headers(200, {"X-Repo-Commit": COMMIT, "ETag": f'"{git_blob_sha1(data)}"',
                             "Content-Length": str(len(data))})
         if body:
@@ -142,18 +148,20 @@ class _HubHandler(_Handler):
 
 
 class _CdnHandler(_Handler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         repo_id, _, sha256 = urlsplit(self.path).path.strip("/").rpartition("/")
         wanted = self.headers.get("Range")
         self.layout.requests.append(f"GET cdn {self.path} range={wanted}")
         found = self.layout.blob(repo_id, sha256)
         if found is None:
-            return self._headers(404, {"Content-Length": "0"})
+            self._headers(404, {"Content-Length": "0"})
+            return
         data, mode = found
         if mode == "stalls":
             self.layout.stopping.wait(STALL_SECONDS)
         if mode in ("drops", "stalls"):
-            return self._drop()
+            self._drop()
+            return
         start = int(_RANGE.fullmatch(wanted)["start"]) if wanted and _RANGE.fullmatch(wanted) else 0
         payload = data[start:]
         headers = {"ETag": f'"{sha256}"', "Accept-Ranges": "bytes", "Content-Length": str(len(payload))}
@@ -162,7 +170,8 @@ class _CdnHandler(_Handler):
         self._headers(206 if start else 200, headers)
         if mode == "drops-once" and self.layout.first_cut(self.path):
             self.wfile.write(payload[: len(payload) // 2])  # then the connection closes mid-body
-            return self._drop()
+            self._drop()
+            return
         self.wfile.write(payload)
 
 

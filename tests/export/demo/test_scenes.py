@@ -13,14 +13,14 @@ def test_same_seed_same_scenes_other_seed_other_scenes():
     first = generate_scenes(4, seed=7)
     again = generate_scenes(4, seed=7)
     other = generate_scenes(4, seed=8)
-    for (image, mask), (image_again, mask_again) in zip(first, again):
+    for (image, mask), (image_again, mask_again) in zip(first, again, strict=True):
         assert np.array_equal(image, image_again) and np.array_equal(mask, mask_again)
-    assert not any(np.array_equal(a[0], b[0]) for a, b in zip(first, other) if a[0].shape == b[0].shape)
+    assert not any(np.array_equal(a[0], b[0]) for a, b in zip(first, other, strict=True) if a[0].shape == b[0].shape)
 
 
 def test_scene_i_does_not_depend_on_how_many_are_drawn():
     few, many = generate_scenes(2, seed=3), generate_scenes(5, seed=3)
-    assert all(np.array_equal(a[1], b[1]) for a, b in zip(few, many))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(few, many, strict=False))  # the first two of five
 
 
 def test_shapes_dtypes_and_sizes():
@@ -66,11 +66,11 @@ def test_every_class_appears_with_a_fair_share():
     counts = np.bincount(np.concatenate([mask.ravel() for _, mask in scenes]), minlength=len(CLASS_NAMES))
     share = counts / counts.sum()
     assert len(counts) == len(CLASS_NAMES)
-    assert share[0] > 0.3 and (share[1:] > 0.03).all(), dict(zip(CLASS_NAMES, share.round(3)))
+    assert share[0] > 0.3 and (share[1:] > 0.03).all(), dict(zip(CLASS_NAMES, share.round(3), strict=True))
 
 
 def test_noise_is_added_and_clipped():
-    rng_args = dict(height=64, width=64)
+    rng_args = {"height": 64, "width": 64}
     clean, mask = generate_scene(np.random.default_rng(5), noise=0.0, **rng_args)
     noisy, mask_noisy = generate_scene(np.random.default_rng(5), noise=10.0, **rng_args)
     assert np.array_equal(mask, mask_noisy)

@@ -11,10 +11,17 @@ import torch.nn.functional as F
 from onnx import TensorProto, helper
 
 from beit_export.errors import ExportError, GraphCheckError
-from beit_export.graph import INDEX_BUILDING_OPS, check_layer_norm_fused, check_no_index_building, op_histogram
+from beit_export.graph import (
+    INDEX_BUILDING_OPS,
+    check_layer_norm_fused,
+    check_no_index_building,
+    count_layer_norms,
+    export_onnx,
+    external_data_path,
+    op_histogram,
+)
 from beit_export.modeling import make_export_module
 from beit_export.modeling.interpolation import linear_matrix
-from beit_export.graph import count_layer_norms, export_onnx, external_data_path
 from tests.export.reference import example_inputs, hf_outputs, max_abs
 from tests.tiny_models import tiny_model
 
@@ -57,10 +64,10 @@ def exported(tmp_path_factory):
 def _check_parity(exported_entry, *, batch, height, width):
     model, task, module, _, session = exported_entry
     inputs = example_inputs(task, batch=batch, height=height, width=width, seed=batch + height)
-    feeds = {name: tensor.numpy() for name, tensor in zip(module.input_names, inputs)}
+    feeds = {name: tensor.numpy() for name, tensor in zip(module.input_names, inputs, strict=True)}
     got = session.run(module.output_names, feeds)
     expected = hf_outputs(model, task, inputs, module.output_names)
-    for name, ours, theirs in zip(module.output_names, got, expected):
+    for name, ours, theirs in zip(module.output_names, got, expected, strict=True):
         assert max_abs(ours, theirs) <= TOLERANCE, (name, batch, (height, width))
 
 
@@ -78,7 +85,7 @@ def test_dynamic_resolution_at_several_sizes(exported, key):
 
 @pytest.mark.parametrize("key", list(EXPORTS))
 def test_graph_structure(exported, key):
-    _, task, module, path, session = exported(key)
+    _, _, module, path, _ = exported(key)
     onnx.checker.check_model(str(path), full_check=True)
     graph = onnx.load(str(path))
     histogram = op_histogram(graph)
@@ -91,7 +98,7 @@ def test_graph_structure(exported, key):
     dynamic = EXPORTS[key][3]
     pixel_dims = [d.dim_param or d.dim_value for d in graph.graph.input[0].type.tensor_type.shape.dim]
     assert pixel_dims == (["batch", 3, "height", "width"] if dynamic else ["batch", 3, 32, 32])
-    for output, spec in zip(graph.graph.output, module.task_spec.outputs):
+    for output, spec in zip(graph.graph.output, module.task_spec.outputs, strict=True):
         dims = [d.dim_param or d.dim_value for d in output.type.tensor_type.shape.dim]
         assert dims[0] == "batch" and all(isinstance(d, int) or d in spec.axes for d in dims), dims
 

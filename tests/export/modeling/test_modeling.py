@@ -38,7 +38,7 @@ def _assert_equal_to_hf(model, task, module, sizes):
             got = module(*inputs)
         expected = hf_outputs(model, task, inputs, module.output_names)
         assert len(got) == len(expected) == len(module.output_names)
-        for name, ours, theirs in zip(module.output_names, got, expected):
+        for name, ours, theirs in zip(module.output_names, got, expected, strict=True):
             assert max_abs(ours, theirs) <= TOLERANCE, (task, name, (height, width))
 
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from beit_export.errors import UnsupportedCheckpointError
+from beit_export.graph import build_segmentation_postprocess, segmentation_postprocessing_record
 from beit_export.modeling.segmentation import (
     ExactAdaptiveAvgPool2d,
     _symbolic_bilinear_matrix,
@@ -23,9 +24,7 @@ from beit_export.modeling.segmentation import (
     resize_bilinear,
     unused_trailing_layers,
 )
-from beit_export.graph import build_segmentation_postprocess, segmentation_postprocessing_record
 from tests.tiny_models import tiny_beit_config, tiny_model
-
 
 
 @torch.no_grad()
@@ -44,7 +43,8 @@ def lively_segmentation_model(*, seed: int = 0, **overrides) -> nn.Module:
         elif name.endswith(("lambda_1", "lambda_2")):
             parameter.fill_(1.0)
         else:
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1 + (1.0 if name.endswith("weight") else 0.0))
+            centre = 1.0 if name.endswith("weight") else 0.0
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1 + centre)
     for module in model.modules():
         if isinstance(module, nn.BatchNorm2d):
             module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
@@ -74,7 +74,7 @@ def test_symbolic_pool_matrix_equals_constant_matrix(size, scale):
 def test_pool_matrix_rows_are_torch_bins():
     # 20 -> 3: bins [0, 7), [6, 14), [13, 20) overlap by one row, as in torch
     matrix = adaptive_pool_matrix(20, 3)
-    assert [np.flatnonzero(row).tolist() for row in matrix] == [list(range(0, 7)), list(range(6, 14)), list(range(13, 20))]
+    assert [np.flatnonzero(row).tolist() for row in matrix] == [list(range(7)), list(range(6, 14)), list(range(13, 20))]
     np.testing.assert_allclose(matrix.sum(axis=1), 1.0, rtol=1e-6)
 
 
@@ -91,7 +91,8 @@ def test_matrix_bilinear_equals_torch_interpolate(size, target):
 
 
 @pytest.mark.parametrize(
-    ("out_indices", "layers", "unused"), [([1, 2, 3, 4], 4, 1), ([0, 2, 3, 4], 4, 0), ([2, 3, 4, 5], 5, 1), ([1, 2, 3, 4], 6, 3)]
+    ("out_indices", "layers", "unused"),
+    [([1, 2, 3, 4], 4, 1), ([0, 2, 3, 4], 4, 0), ([2, 3, 4, 5], 5, 1), ([1, 2, 3, 4], 6, 3)],
 )
 def test_prepared_model_keeps_logits(out_indices, layers, unused):
     model = lively_segmentation_model(out_indices=out_indices, image_size=80, num_hidden_layers=layers)
@@ -102,7 +103,9 @@ def test_prepared_model_keeps_logits(out_indices, layers, unused):
     assert not any(isinstance(module, nn.AdaptiveAvgPool2d) for module in prepared.modules())
     pixels = torch.randn(2, 3, 80, 80, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        torch.testing.assert_close(prepared(pixel_values=pixels).logits, model(pixel_values=pixels).logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            prepared(pixel_values=pixels).logits, model(pixel_values=pixels).logits, atol=1e-5, rtol=1e-5
+        )
 
 
 def test_out_indices_are_validated_by_transformers_and_change_the_output():
@@ -123,8 +126,8 @@ def test_prepare_rejects_other_models():
 
 
 def _export(model, path, image_size, *, dynamic_resolution=False):
-    from beit_export.modeling import make_export_module
     from beit_export.graph import export_onnx
+    from beit_export.modeling import make_export_module
     from beit_export.tasks import TASKS
 
     module = make_export_module(model, task="semantic-segmentation", dynamic_resolution=dynamic_resolution)
@@ -162,7 +165,9 @@ def test_dynamic_resolution_graph_matches_pytorch_at_uneven_sizes(tmp_path):
         _assert_matches(session, model, batch, height, width)
 
 
-@pytest.mark.parametrize(("logit_size", "target"), [((16, 16), (512, 384)), ((16, 16), (9, 7)), ((20, 12), (20, 12)), ((16, 16), (1, 1))])
+@pytest.mark.parametrize(
+    ("logit_size", "target"), [((16, 16), (512, 384)), ((16, 16), (9, 7)), ((20, 12), (20, 12)), ((16, 16), (1, 1))]
+)
 def test_postprocess_graph_equals_torch_interpolate_and_argmax(logit_size, target):
     graph = build_segmentation_postprocess(num_labels=10)
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])

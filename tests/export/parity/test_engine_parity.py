@@ -17,7 +17,7 @@ ov_engine = pytest.importorskip("beit_runtime.engines.openvino_engine", reason="
 def test_manifest_records_openvino_parity(tmp_path):
     checkpoint = tiny_checkpoint("beit", "image-classification")
     folder = export_artifact(checkpoint, output=tmp_path / "a", options=ExportOptions(int8=True, photos=False))
-    parity = load_manifest(folder).data["parity"]
+    parity = load_manifest(folder).to_json()["parity"]
     fp32 = parity["fp32"]["engines"]["openvino"]
     assert fp32["measured"] and fp32["passed"] and fp32["precision"] == "fp32" and "openvino" in fp32["backend"]
     assert fp32["outputs"]["logits"]["max_abs"] <= 1e-4

@@ -9,8 +9,15 @@ from onnx import numpy_helper
 from transformers import BeitImageProcessorPil
 
 from beit_export.errors import ParityError
-from beit_export.parity import build_cases, check_parity, evaluate, format_report, parity_resolutions
-from beit_export.parity import hf_preprocess, sample_photos
+from beit_export.parity import (
+    build_cases,
+    check_parity,
+    evaluate,
+    format_report,
+    hf_preprocess,
+    parity_resolutions,
+    sample_photos,
+)
 from tests.conftest import BEIT_PROCESSOR_CONFIG, tiny_checkpoint
 
 
@@ -82,7 +89,8 @@ def test_photos_go_through_the_hf_pil_processor():
     assert all(image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 for _, image in photos)
     checkpoint = tiny_checkpoint("beit", "image-classification")
     ours = hf_preprocess([photos[1][1]], checkpoint.preprocessing, model_type="beit").numpy()
-    processor = BeitImageProcessorPil.from_dict({k: v for k, v in BEIT_PROCESSOR_CONFIG.items() if k != "image_processor_type"})
+    processor_config = {k: v for k, v in BEIT_PROCESSOR_CONFIG.items() if k != "image_processor_type"}
+    processor = BeitImageProcessorPil.from_dict(processor_config)
     theirs = processor(images=[photos[1][1]], return_tensors="np")["pixel_values"]
     assert ours.shape == (1, 3, 32, 32) and ours.dtype == np.float32
     np.testing.assert_array_equal(ours, theirs.astype(np.float32))
@@ -91,12 +99,12 @@ def test_photos_go_through_the_hf_pil_processor():
 def test_deit_recipe_reproduces_the_deit_processor():
     from transformers import DeiTImageProcessorPil
 
+    from beit_export.checkpoint import load_preset, recipe_from_processor_config
     from beit_export.checkpoint.loading import _config_from_dict
-    from beit_export.checkpoint import load_preset
-    from beit_export.checkpoint import recipe_from_processor_config
 
     preset = load_preset("facebook/deit-base-patch16-224")
-    recipe = recipe_from_processor_config(preset.preprocessor_config, config=_config_from_dict(preset.config, where="p"))
+    model_config = _config_from_dict(preset.config, where="p")
+    recipe = recipe_from_processor_config(preset.preprocessor_config, config=model_config)
     image = sample_photos(["chelsea"])[0][1]
     ours = hf_preprocess([image], recipe, model_type="vit").numpy()
     processor = DeiTImageProcessorPil.from_dict({k: v for k, v in preset.preprocessor_config.items()

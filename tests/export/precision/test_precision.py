@@ -20,7 +20,7 @@ VARIANT_PRECISION = {"fp32": "fp32", "fp16": "fp16", "int8": "int8", "int8-qdq":
 def _run(path, feeds):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [output.name for output in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds)))
+    return dict(zip(names, session.run(names, feeds), strict=True))
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANT_PRECISION))
@@ -130,7 +130,7 @@ def test_tolerances_cover_every_output_kind_and_loosen_with_precision():
     for precision in ("fp32", "fp16", "int8"):
         assert set(TOLERANCES[precision]) == kinds
     for kind in kinds:
-        for metric, limit in TOLERANCES["fp32"][kind].items():
+        for metric in TOLERANCES["fp32"][kind]:
             looser = [TOLERANCES[p][kind][metric] for p in ("fp32", "fp16", "int8")]
             assert looser == (sorted(looser, reverse=True) if metric.endswith("agreement") else sorted(looser))
 
@@ -174,15 +174,18 @@ def test_fp16_handles_an_initializer_shared_by_fp32_and_fp16_nodes():
     converted, _ = convert_model_to_fp16(model)
     onnx.checker.check_model(converted, full_check=True)
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
-    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    def run(m):
+        return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
     np.testing.assert_allclose(run(converted), run(model), atol=2e-3)
 
 
 def test_fp16_dynamic_resolution_graph_matches_pytorch_at_another_size(tmp_path):
     import torch
 
-    from beit_export.modeling import make_export_module
     from beit_export.graph import export_onnx
+    from beit_export.modeling import make_export_module
     from tests.tiny_models import tiny_model
 
     module = make_export_module(tiny_model("beit", "image-classification"), task="image-classification",

@@ -9,7 +9,9 @@ from pathlib import Path
 from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.manifest import FORMAT_NAME, MANIFEST_FILE, SCHEMA_VERSION, sha256_of
 
-GRAPH_FILES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx", "int8-qdq": "model.int8-qdq.onnx"}
+GRAPH_FILES = {
+    "fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx", "int8-qdq": "model.int8-qdq.onnx",
+}
 
 
 def tensorrt_unavailable_reason() -> str | None:
@@ -46,10 +48,13 @@ def write_artifact(folder: Path, graphs: dict[str, Path], *, task: str, size: in
         "format": FORMAT_NAME,
         "schema_version": SCHEMA_VERSION,
         "task": task,
-        "source": {"model": "tiny", "revision": None, "architecture": "test", "model_type": "beit", "random_init": True},
+        "source": {"model": "tiny", "revision": None, "architecture": "test", "model_type": "beit",
+                   "random_init": True},
         "input": {"height": size, "width": size, "patch_size": patch, "dynamic_batch": True,
                   "dynamic_resolution": dynamic_resolution, "num_channels": 3},
-        "preprocessing": {},
+        "preprocessing": {"do_resize": True, "size": {"height": size, "width": size}, "resample": "bilinear",
+                          "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True,
+                          "image_mean": [0.5] * 3, "image_std": [0.5] * 3},
         "labels": None,
         "graphs": records,
         "files": {name: {"sha256": sha256_of(folder / name), "bytes": (folder / name).stat().st_size}

@@ -11,7 +11,7 @@ import pytest
 from beit_export.errors import ExportError, TensorRTCompatibilityError
 from beit_export.tensorrt import TensorRTBuildOptions, build_engine, default_sizes, profile_shapes
 from beit_runtime.errors import BackendUnavailableError, ManifestError
-from beit_runtime.manifest import load_manifest
+from beit_runtime.manifest import InputRecord, TensorRecord, load_manifest
 from tests.export.precision_graphs import tiny_graphs
 from tests.export.tensorrt.support import pixel_input, tensorrt_unavailable_reason, write_artifact
 
@@ -27,15 +27,20 @@ def classifier_artifact(tmp_path_factory):
     return write_artifact(folder, variants, task="image-classification", inputs=[pixel_input()], outputs=LOGITS)
 
 
+def _tensors(records):
+    return [TensorRecord.from_json(record, "test input") for record in records]
+
+
 def test_static_profile_covers_the_batch_range():
-    profile = profile_shapes([pixel_input()], {"height": 32, "width": 32, "patch_size": 8}, batch=(1, 8, 32))
+    record = InputRecord(height=32, width=32, patch_size=8)
+    profile = profile_shapes(_tensors([pixel_input()]), record, batch=(1, 8, 32))
     assert profile == {"pixel_values": {"min": [1, 3, 32, 32], "opt": [8, 3, 32, 32], "max": [32, 3, 32, 32]}}
 
 
 def test_dynamic_profile_sizes_height_width_and_patches():
-    inputs = [pixel_input(dynamic_resolution=True),
-              {"name": "bool_masked_pos", "dtype": "bool", "shape": ["batch", "num_patches"]}]
-    record = {"height": 224, "width": 224, "patch_size": 16, "dynamic_resolution": True}
+    inputs = _tensors([pixel_input(dynamic_resolution=True),
+                       {"name": "bool_masked_pos", "dtype": "bool", "shape": ["batch", "num_patches"]}])
+    record = InputRecord(height=224, width=224, patch_size=16, dynamic_resolution=True)
     profile = profile_shapes(inputs, record, batch=(1, 4, 8))
     assert default_sizes((224, 224), 16) == ((112, 112), (224, 224), (448, 448))
     assert profile["pixel_values"]["max"] == [8, 3, 448, 448]
@@ -47,10 +52,10 @@ def test_dynamic_profile_sizes_height_width_and_patches():
 
 
 def test_profile_refuses_sizes_for_fixed_artifacts_and_unknown_dims():
-    record = {"height": 32, "width": 32, "patch_size": 8, "dynamic_resolution": False}
+    record = InputRecord(height=32, width=32, patch_size=8, dynamic_resolution=False)
     with pytest.raises(ExportError, match="dynamic-resolution"):
-        profile_shapes([pixel_input()], record, batch=(1, 1, 1), sizes=(None, None, (64, 64)))
-    odd = [{"name": "x", "dtype": "float32", "shape": ["batch", "tokens_plus_one"]}]
+        profile_shapes(_tensors([pixel_input()]), record, batch=(1, 1, 1), sizes=(None, None, (64, 64)))
+    odd = _tensors([{"name": "x", "dtype": "float32", "shape": ["batch", "tokens_plus_one"]}])
     with pytest.raises(ExportError, match="tokens_plus_one"):
         profile_shapes(odd, record, batch=(1, 1, 1))
 
@@ -66,7 +71,8 @@ def test_bad_options_and_graphs_fail_before_tensorrt_is_needed(classifier_artifa
         build_engine(classifier_artifact, options=TensorRTBuildOptions(graph_variant="bf16"))
 
 
-@pytest.mark.skipif(TENSORRT_REASON is None, reason="TensorRT is installed here: the unavailability path cannot be seen")
+@pytest.mark.skipif(TENSORRT_REASON is None,
+                    reason="TensorRT is installed here: the unavailability path cannot be seen")
 def test_missing_tensorrt_names_the_extra(classifier_artifact):
     with pytest.raises(BackendUnavailableError, match=r"pip install beit-deploy\[tensorrt\]"):
         build_engine(classifier_artifact)
@@ -88,9 +94,10 @@ def test_engine_builds_records_itself_and_matches_onnxruntime(classifier_artifac
     assert engine_file.is_file() and cache.is_file()
     manifest = load_manifest(classifier_artifact, verify_files=True)
     record = manifest.engines[variant]
-    assert record["file"] == engine_file.name and record["graph"] == variant
-    assert record["tensorrt_version"] and record["gpu_name"] and "." in record["compute_capability"]
-    assert record["profile"]["pixel_values"]["max"] == [16, 3, 32, 32]
+    assert record.file == engine_file.name and record.graph == variant
+    assert record.tensorrt_version and record.gpu_name and "." in record.compute_capability
+    assert record.profile["pixel_values"].max == (16, 3, 32, 32)
+    assert manifest.files[engine_file.name].bytes == engine_file.stat().st_size
     feeds = {"pixel_values": tiny_graphs("image-classification").feeds["pixel_values"][:5]}
     expected = _ort(manifest.graph_path("fp32"), feeds)
     with load_engine(engine_file) as engine:

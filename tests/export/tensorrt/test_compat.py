@@ -9,9 +9,8 @@ import torch
 from onnx import TensorProto, helper
 
 from beit_export.errors import TensorRTCompatibilityError
+from beit_export.graph import build_segmentation_postprocess, export_onnx
 from beit_export.modeling import make_export_module
-from beit_export.graph import export_onnx
-from beit_export.graph import build_segmentation_postprocess
 from beit_export.tensorrt import (
     check_tensorrt_compatibility,
     supported_operator_table,

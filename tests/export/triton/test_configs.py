@@ -4,16 +4,17 @@ say what the manifest says (names, dtypes, dims) and what the options ask for.""
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 
 import pytest
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
 from beit_export.triton import TritonOptionsError, TritonRepositoryOptions, repository_configs, to_pbtxt
-from beit_runtime.manifest import Manifest, load_manifest
+from beit_runtime.manifest import EngineRecord, Manifest, ShapeRange, load_manifest
 
-TASK_ARTIFACTS = ("beit_classifier_artifact", "beit_segmentation_artifact", "beit_backbone_artifact", "beit_mim_artifact")
+TASK_ARTIFACTS = ("beit_classifier_artifact", "beit_segmentation_artifact", "beit_backbone_artifact",
+                  "beit_mim_artifact")
 BACKENDS = {"onnxruntime": {}, "python": {}, "tensorrt": {"kind": "gpu"}}
 
 
@@ -22,14 +23,15 @@ def parsed(text: str) -> model_config_pb2.ModelConfig:
 
 
 def with_fakes(manifest: Manifest) -> Manifest:
-    """The manifest plus an fp16 graph record and a TensorRT plan record (configs read only the records)."""
-    data = copy.deepcopy(dict(manifest.data))
-    data["graphs"]["fp16"] = {**data["graphs"]["fp32"], "precision": "fp16", "file": "model.fp16.onnx"}
-    pixels = data["graphs"]["fp32"]["inputs"][0]["shape"][1:]
-    data["engines"] = {variant: {"file": f"model.{variant}.plan", "graph": variant,
-                                 "profile": {"pixel_values": {"min": [1, *pixels], "opt": [8, *pixels], "max": [32, *pixels]}}}
-                       for variant in ("fp32", "fp16")}
-    return Manifest(folder=manifest.folder, data=data)
+    """The manifest plus an fp16 graph record and TensorRT plan records (configs read only the records)."""
+    fp32 = manifest.graphs["fp32"]
+    pixels = tuple(int(dim) for dim in fp32.inputs[0].shape[1:])
+    profile = {"pixel_values": ShapeRange(min=(1, *pixels), opt=(8, *pixels), max=(32, *pixels))}
+    engines = {variant: EngineRecord(file=f"model.{variant}.plan", graph=variant, tensorrt_version="10.0",
+                                     gpu_name="test", compute_capability="9.0", profile=profile)
+               for variant in ("fp32", "fp16")}
+    graphs = {**manifest.graphs, "fp16": replace(fp32, precision="fp16", file="model.fp16.onnx")}
+    return replace(manifest, graphs=graphs, engines=engines)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -59,24 +61,28 @@ def test_strings_with_quotes_backslashes_and_unicode_round_trip():
 
 def test_classification_repository_models_and_tensors(beit_classifier_artifact):
     manifest = load_manifest(beit_classifier_artifact)
-    options = TritonRepositoryOptions(model_backend="python", top_k=3, max_batch_size=16, instances=2, max_queue_delay_us=500)
-    configs = {name: parsed(to_pbtxt(config)) for name, config in repository_configs(manifest, options, name="cls").items()}
+    options = TritonRepositoryOptions(model_backend="python", top_k=3, max_batch_size=16, instances=2,
+                                      max_queue_delay_us=500)
+    written = repository_configs(manifest, options, name="cls")
+    configs = {name: parsed(to_pbtxt(config)) for name, config in written.items()}
     assert sorted(configs) == ["cls", "cls_engine", "cls_postprocess", "cls_preprocess"]
     ensemble = configs["cls"]
     assert ensemble.platform == "ensemble" and ensemble.max_batch_size == 16
     assert [(t.name, model_config_pb2.DataType.Name(t.data_type), list(t.dims)) for t in ensemble.output] == [
         ("labels", "TYPE_STRING", [3]), ("scores", "TYPE_FP32", [3]), ("class_ids", "TYPE_INT32", [3])]
-    assert [step.model_name for step in ensemble.ensemble_scheduling.step] == ["cls_preprocess", "cls_engine", "cls_postprocess"]
+    steps = [step.model_name for step in ensemble.ensemble_scheduling.step]
+    assert steps == ["cls_preprocess", "cls_engine", "cls_postprocess"]
     assert ensemble.parameters["beit_task"].string_value == "image-classification"
     assert ensemble.parameters["beit_top_k"].string_value == "3"
     engine = configs["cls_engine"]
-    height, width = manifest.input["height"], manifest.input["width"]
+    height, width = manifest.input.height, manifest.input.width
     assert [(t.name, list(t.dims)) for t in engine.input] == [("pixel_values", [3, height, width])]
     assert [(t.name, list(t.dims)) for t in engine.output] == [("logits", [len(manifest.labels)])]
     for model in configs.values():
         if model.platform != "ensemble":
             assert model.dynamic_batching.max_queue_delay_microseconds == 500
-            assert [(g.kind, g.count) for g in model.instance_group] == [(model_config_pb2.ModelInstanceGroup.KIND_CPU, 2)]
+            groups = [(g.kind, g.count) for g in model.instance_group]
+            assert groups == [(model_config_pb2.ModelInstanceGroup.KIND_CPU, 2)]
 
 
 def test_segmentation_ensemble_feeds_the_original_size_to_postprocess(beit_segmentation_artifact):
@@ -86,7 +92,7 @@ def test_segmentation_ensemble_feeds_the_original_size_to_postprocess(beit_segme
     assert steps["seg_preprocess"]["output_map"] == {"pixel_values": "pixel_values", "original_size": "original_size"}
     assert steps["seg_postprocess"]["input_map"] == {"logits": "logits", "original_size": "original_size"}
     assert configs["seg"]["output"] == [{"name": "segmentation", "data_type": "TYPE_INT32", "dims": [-1, -1]}]
-    logits = manifest.graphs["fp32"]["outputs"][0]["shape"][1:]
+    logits = list(manifest.graphs["fp32"].outputs[0].shape[1:])
     assert configs["seg_engine"]["output"][0]["dims"] == logits
 
 
@@ -96,7 +102,8 @@ def test_backbone_and_masked_image_modeling(beit_backbone_artifact, beit_mim_art
     assert backbone["bb"]["output"] == [{"name": "embedding", "data_type": "TYPE_FP32", "dims": [32]}]
     mim = repository_configs(load_manifest(beit_mim_artifact), TritonRepositoryOptions(), name="mim")
     assert sorted(mim) == ["mim_engine", "mim_preprocess"]  # served engine-only
-    assert {t["name"]: t["data_type"] for t in mim["mim_engine"]["input"]} == {"pixel_values": "TYPE_FP32", "bool_masked_pos": "TYPE_BOOL"}
+    inputs = {t["name"]: t["data_type"] for t in mim["mim_engine"]["input"]}
+    assert inputs == {"pixel_values": "TYPE_FP32", "bool_masked_pos": "TYPE_BOOL"}
 
 
 def test_onnxruntime_engine_on_gpu_gets_the_tensorrt_accelerator(beit_classifier_artifact):
@@ -117,10 +124,12 @@ def test_tensorrt_needs_a_plan_that_covers_the_batch(beit_classifier_artifact):
     with pytest.raises(TritonOptionsError, match="build-engine"):
         repository_configs(manifest, TritonRepositoryOptions(model_backend="tensorrt", kind="gpu"), name="c")
     faked = with_fakes(manifest)
-    engine = repository_configs(faked, TritonRepositoryOptions(model_backend="tensorrt", kind="gpu", max_batch_size=32), name="c")["c_engine"]
+    options = TritonRepositoryOptions(model_backend="tensorrt", kind="gpu", max_batch_size=32)
+    engine = repository_configs(faked, options, name="c")["c_engine"]
     assert engine["platform"] == "tensorrt_plan" and engine["default_model_filename"] == "model.plan"
     with pytest.raises(TritonOptionsError, match="at most 32"):
-        repository_configs(faked, TritonRepositoryOptions(model_backend="tensorrt", kind="gpu", max_batch_size=64), name="c")
+        too_large = TritonRepositoryOptions(model_backend="tensorrt", kind="gpu", max_batch_size=64)
+        repository_configs(faked, too_large, name="c")
 
 
 @pytest.mark.parametrize("options, match", [

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
 from beit_export.cli import main
 from beit_export.triton import repository
 from beit_export.triton.vendoring import PACKAGE_DIR, runtime_digest
@@ -24,16 +22,19 @@ def test_python_backend_repository_layout(beit_segmentation_artifact, tmp_path, 
     for model in ("seg_engine", "seg_postprocess", "seg_preprocess"):
         version = output / model / "1"
         role = model.removeprefix("seg_")
-        assert f"beit_runtime.triton.backend.{role} import TritonPythonModel" in (version / "model.py").read_text()
-        assert runtime_digest(version / "beit_runtime") == runtime_digest(PACKAGE_DIR)  # byte for byte the writer's runtime
+        assert f"beit_runtime.triton_models.{role} import TritonPythonModel" in (version / "model.py").read_text()
+        # byte for byte the writer's runtime
+        assert runtime_digest(version / "beit_runtime") == runtime_digest(PACKAGE_DIR)
     engine_copy = load_manifest(output / "seg_engine" / "1" / "artifact")  # whole artifact, every hash verified
     assert engine_copy.task == "semantic-segmentation"
-    assert sorted(p.name for p in (output / "seg_postprocess" / "1" / "artifact").iterdir()) == ["manifest.json", "postprocess.onnx"]
+    postprocess_files = sorted(p.name for p in (output / "seg_postprocess" / "1" / "artifact").iterdir())
+    assert postprocess_files == ["manifest.json", "postprocess.onnx"]
     record = json.loads((output / "repository.json").read_text())
     assert record["models"]["engine"] == "seg_engine" and record["beit_runtime_sha256"] == runtime_digest()
     assert any(item.startswith("numpy") and "<2" in item for item in record["python_backend_requirements"])
     readme = (output / "README.md").read_text()
-    for expected in ("beit-serve REPO", "nvcr.io/nvidia/tritonserver", "RemoteSegmenter", "/v2/models/seg/infer", "numpy<2"):
+    for expected in ("beit-serve REPO", "nvcr.io/nvidia/tritonserver", "/v2/models/seg/infer", "numpy<2",
+                     "from beit_runtime.remote import RemoteSegmenter"):
         assert expected in readme
 
 
@@ -69,7 +70,8 @@ def test_existing_output_needs_overwrite_and_usage_errors_exit_2(beit_classifier
     assert "--overwrite" in capsys.readouterr().err and (output / "keep.txt").exists()
     assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--overwrite"]) == 0
     assert not (output / "keep.txt").exists()
-    assert main(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "r2"), "--model-backend", "tensorrt"]) == 2
+    tensorrt_on_cpu = ["--output", str(tmp_path / "r2"), "--model-backend", "tensorrt"]
+    assert main(["triton", str(beit_classifier_artifact), *tensorrt_on_cpu]) == 2
     assert "--kind gpu" in capsys.readouterr().err
     assert main(["triton", str(tmp_path / "nothing"), "--output", str(tmp_path / "r3")]) == 2
     assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
@@ -91,3 +93,19 @@ def test_help_lists_every_option(capsys):
     for option in ("--name", "--precision", "--model-backend", "--max-batch-size", "--instances", "--kind",
                    "--max-queue-delay-us", "--preferred-batch-sizes", "--top-k"):
         assert option in text
+
+
+def test_precision_auto_carries_the_plan_into_the_python_engine(beit_classifier_artifact, tmp_path, capsys):
+    from beit_runtime.planning.tune import TuneOptions, tune
+
+    _, plan = tune(beit_classifier_artifact, options=TuneOptions(rounds=3, batch_size=2, plan_path=tmp_path / "p.json"))
+    output = tmp_path / "repo"
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--name", "cls",
+                 "--model-backend", "python", "--precision", "auto", "--plan", str(plan)]) == 0
+    assert (output / "cls_engine" / "1" / "plan.json").read_bytes() == plan.read_bytes()
+    config = (output / "cls_engine" / "config.pbtxt").read_text()
+    assert '"auto"' in config and '"plan.json"' in config
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "r2"), "--precision", "auto"]) == 2
+    assert "--model-backend python" in capsys.readouterr().err
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "r3"), "--plan", str(plan),
+                 "--model-backend", "python"]) == 2

@@ -1,0 +1,72 @@
+"""The user's own images for calibration (``--calibration-data``) and parity (``--parity-data``).
+
+Images are found recursively in the folder (every extension Pillow opens), a deterministic sample of
+``size`` is taken (``beit_runtime.datasets.deterministic_sample``: the same files on every machine), and
+each is decoded as the runtime decodes it (Pillow, EXIF orientation applied). Unreadable files are
+skipped and counted; a folder without a single readable image is a ``DatasetError`` (a usage error,
+exit 2, from the CLI). The manifest records how many images were used and skipped and a digest of the
+file list (``record``), never the images or their names.
+
+The images are preprocessed by the checkpoint's Hugging Face image processor (``hf_preprocess``), the
+same reference preprocessing the photo cases use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from beit_runtime.datasets import deterministic_sample, file_list_digest, image_files
+from beit_runtime.errors import DatasetError, ImageError
+from beit_runtime.images import load_image
+
+from .photos import hf_preprocess
+
+
+@dataclass(frozen=True)
+class UserImages:
+    """Decoded RGB images sampled from a folder, and what the manifest records about them."""
+
+    images: tuple[np.ndarray, ...]
+    record: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def read_user_images(folder: str | Path, *, size: int, purpose: str) -> UserImages:
+    """Up to ``size`` decoded images from ``folder`` (see the module docstring); ``purpose`` names the option."""
+    root = Path(folder)
+    found = image_files(root)
+    chosen = deterministic_sample(found, root=root, size=size)
+    images, skipped = [], 0
+    for path in chosen:
+        try:
+            images.append(load_image(path))
+        except ImageError:
+            skipped += 1
+    if not images:
+        raise DatasetError(
+            f"{purpose} folder {root} has no readable image ({len(found)} image file(s) found, {skipped} unreadable); "
+            "pass a folder holding JPEG, PNG, WebP, TIFF... images (searched recursively)"
+        )
+    record = {"images": len(images), "skipped": skipped, "found": len(found),
+              "file_list_sha256": file_list_digest(chosen, root=root)}
+    return UserImages(images=tuple(images), record=record)
+
+
+def preprocessed(images: UserImages, preprocessing: Any, *, model_type: str) -> list[np.ndarray]:
+    """Each image as a (1, 3, H, W) float32 batch, preprocessed by the checkpoint's HF processor."""
+    return [hf_preprocess([image], preprocessing, model_type=model_type).numpy() for image in images.images]
+
+
+def grouped_batches(pixels: list[np.ndarray], *, batch_size: int = 8) -> list[np.ndarray]:
+    """(1, 3, H, W) arrays stacked into batches of at most ``batch_size`` images of one size, in order."""
+    groups: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for item in pixels:
+        groups.setdefault(tuple(item.shape[1:]), []).append(item[0])
+    return [np.stack(items[start:start + batch_size]) for items in groups.values()
+            for start in range(0, len(items), batch_size)]

@@ -1,0 +1,97 @@
+"""``beit-run ARTIFACT DIR_OR_FILES... --output OUT``: the folder run of the ``beit-run`` command.
+
+A run is a folder run when a folder is among the inputs, or with ``--ray``: it walks the folders
+(recursively, image extensions; ``--glob PATTERN``), writes OUT/results.jsonl, OUT/errors.jsonl and the
+per-image files (``beit_runtime.bulk.writers``), resumes into an OUT an earlier run left, shows progress
+on stderr, and prints a one-line summary. Files named alone keep ``beit-run``'s printing behaviour
+(``--output`` then holds pictures/embeddings named after each file, as before).
+
+Exit codes of a folder run: 0 every image succeeded (or was done before), 1 the run itself failed (bad
+artifact, engine error), 2 bad usage, 3 the run finished but some images failed (OUT/errors.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import BeitDeployError, InputError
+from ..options import RunOptions, positive_int
+from .local import BulkSummary, run_folder
+from .options import BulkOptions
+
+SOME_FAILED_EXIT = 3
+_FILE_RUN_ONLY = {"json": "--json", "side_by_side": "--side-by-side", "attention_maps": "--attention-maps"}
+_FOLDER_RUN_ONLY = {"glob": "--glob", "overlays": "--overlays"}
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options only folder runs take."""
+    group = parser.add_argument_group("folder runs (a folder among the inputs, or --ray; results in --output)")
+    group.add_argument("--glob", default=None, metavar="PATTERN",
+                       help="only images whose path relative to their folder matches (e.g. '**/*.jpg')")
+    group.add_argument("--overlays", action="store_true",
+                       help="segmentation: also write OUT/<path>.overlay.png (colour overlay and legend)")
+    group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="run on Ray Data: a local Ray, or the cluster at ADDRESS (auto, host:6379, ray://...); "
+                            "put it after the inputs or write --ray=ADDRESS")
+    group.add_argument("--ray-actors", type=int, default=2, help="with --ray: actors, each loading the artifact")
+    group.add_argument("--reader-threads", type=int, default=2,
+                       help="threads decoding and preprocessing ahead of the engine (default 2)")
+
+
+def is_folder_run(args: argparse.Namespace) -> bool:
+    return args.ray is not None or any(Path(path).is_dir() for path in args.images)
+
+
+def _check_flags(args: argparse.Namespace, *, folder_run: bool) -> None:
+    wrong = _FILE_RUN_ONLY if folder_run else _FOLDER_RUN_ONLY
+    used = [flag for name, flag in wrong.items() if getattr(args, name, None)]
+    if used and folder_run:
+        raise InputError(f"{', '.join(used)} apply to image files named alone; a folder run writes "
+                         "OUT/results.jsonl and label maps instead")
+    if used:
+        raise InputError(f"{', '.join(used)} apply to folder runs: pass a folder (or --ray) and --output")
+    if folder_run and args.output is None:
+        raise InputError("a folder run writes its results to a folder: add --output OUT")
+
+
+def _bulk_options(args: argparse.Namespace) -> BulkOptions:
+    return BulkOptions(output=args.output, pattern=args.glob, overlays=args.overlays,
+                       top_k=positive_int("--top-k", args.top_k),
+                       reader_threads=positive_int("--reader-threads", args.reader_threads))
+
+
+def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions) -> BulkSummary:
+    if args.ray is None:
+        return run_folder(args.artifact, args.images, options=options, run_options=run_options)
+    from .ray_data import run_on_ray
+
+    return run_on_ray(args.artifact, args.images, options=options, run_options=run_options,
+                      address=args.ray or None, actors=positive_int("--ray-actors", args.ray_actors))
+
+
+def run_folder_command(args: argparse.Namespace, *,
+                       run_options: Callable[[argparse.Namespace], RunOptions]) -> int | None:
+    """The exit code of a folder run; None when ``args`` are not one (the caller runs the files as before).
+    ``run_options``: how the command turns its arguments into ``RunOptions``."""
+    folder_run = is_folder_run(args)
+    try:
+        _check_flags(args, folder_run=folder_run)
+        if not folder_run:
+            return None
+        options, chosen = _bulk_options(args), run_options(args)
+    except InputError as error:
+        print(f"beit-run: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        summary = _run(args, options, chosen)
+    except BeitDeployError as error:
+        print(f"beit-run: error: {error}", file=sys.stderr)
+        return 1
+    failed = f", {summary.failed} failed (see {summary.output / 'errors.jsonl'})" if summary.failed else ""
+    print(f"beit-run: {summary.succeeded} images done, {summary.skipped} done before{failed}; "
+          f"results in {summary.output}")
+    return 0 if summary.all_succeeded else SOME_FAILED_EXIT

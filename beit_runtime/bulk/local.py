@@ -1,0 +1,81 @@
+"""``run_folder``: a folder run on this machine, the engine fed by a pipelined reader.
+
+    from beit_runtime.bulk import BulkOptions, run_folder
+
+    summary = run_folder("artifacts/demo", ["photos/"], options=BulkOptions(output="out/"), batch_size=8)
+    print(summary.succeeded, summary.failed)      # summary.all_succeeded: what beit-run's exit code says
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..manifest import load_manifest
+from ..model_base import task_class
+from ..options import RunOptions
+from .options import BulkOptions
+from .processing import BatchProcessor
+from .progress import Progress
+from .reader import prefetched
+from .walking import ImageItem, chunked, collect_items
+from .writers import OutputFolder
+
+
+@dataclass(frozen=True)
+class BulkSummary:
+    """How a folder run ended: ``images`` in the inputs, ``skipped`` (done by an earlier run), ``succeeded``
+    and ``failed`` in this run (failures are listed in OUT/errors.jsonl)."""
+
+    images: int
+    skipped: int
+    succeeded: int
+    failed: int
+    output: Path
+
+    @property
+    def all_succeeded(self) -> bool:
+        return self.failed == 0
+
+
+def run_settings(artifact: str | os.PathLike[str], *, task_name: str, run_options: RunOptions,
+                 options: BulkOptions) -> dict[str, Any]:
+    """What a rerun into the same folder must share with the run that made it (written to OUT/run.json)."""
+    return {"artifact": str(Path(artifact).resolve()), "task": task_name, "precision": run_options.precision,
+            "top_k": options.top_k, "overlays": options.overlays}
+
+
+def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
+                   options: BulkOptions, run_options: RunOptions) -> tuple[str, list[ImageItem], OutputFolder]:
+    """(task name, every image of the inputs, the output folder opened for resuming)."""
+    items = collect_items(inputs, pattern=options.pattern)
+    task_name = load_manifest(artifact, verify_files=False).task
+    settings = run_settings(artifact, task_name=task_name, run_options=run_options, options=options)
+    return task_name, items, OutputFolder(options.output, settings=settings, shard_size=options.shard_size)
+
+
+def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
+               options: BulkOptions, run_options: RunOptions | None = None, **run_keywords: Any) -> BulkSummary:
+    """Run ``artifact`` over every image of ``inputs`` (folders walked recursively, files as given) into
+    ``options.output``, resuming what an earlier run left; run options as ``RunOptions`` or keywords."""
+    run_options = RunOptions.resolve(run_options, run_keywords, owner="run_folder")
+    task_name, items, output = prepare_output(artifact, inputs, options=options, run_options=run_options)
+    todo = output.pending(items)
+    progress = Progress(len(todo), mode=options.progress)
+    try:
+        with task_class(task_name)(artifact, options=run_options) as model:
+            processor = BatchProcessor(model, top_k=options.top_k, overlays=options.overlays)
+            batches = prefetched(chunked(todo, model.batch_size), processor.prepare,
+                                 threads=options.reader_threads, depth=options.prefetch_batches)
+            for prepared in batches:
+                results = processor.complete(prepared)
+                output.write(results)
+                progress.advance(len(results), failed=sum(result.error is not None for result in results))
+            output.flush()
+    finally:
+        progress.close()
+    return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
+                       failed=progress.failed, output=options.output)

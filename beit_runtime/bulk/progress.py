@@ -1,0 +1,63 @@
+"""Progress of a folder run: a tqdm bar (images/s, ETA) on a terminal, plain lines otherwise.
+
+Plain lines (logs, CI, files) read "beit-run: 120/2000 images (1 failed), 35.2 images/s, ETA 0:00:53",
+one at most every ``every_s`` seconds and one at the end.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import timedelta
+from typing import IO, Any
+
+from .options import PROGRESS_MODES
+
+
+class Progress:
+    """Counts images done and failed; shows them as ``mode`` says ("auto", "bar", "lines", "off")."""
+
+    def __init__(self, total: int, *, mode: str = "auto", stream: IO[str] | None = None,
+                 every_s: float = 10.0) -> None:
+        if mode not in PROGRESS_MODES:
+            raise ValueError(f"mode must be one of {PROGRESS_MODES}, got {mode!r}")
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.every_s = every_s
+        self.done = 0
+        self.failed = 0
+        self._started = time.monotonic()
+        self._shown = self._started
+        if mode == "auto":
+            mode = "bar" if self.stream.isatty() else "lines"
+        self.mode = mode
+        self._bar: Any = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="img", file=self.stream, dynamic_ncols=True, desc="beit-run")
+
+    def advance(self, count: int, *, failed: int = 0) -> None:
+        self.done += count
+        self.failed += failed
+        if self._bar is not None:
+            self._bar.update(count)
+            if failed:
+                self._bar.set_postfix(failed=self.failed)
+        elif self.mode == "lines" and time.monotonic() - self._shown >= self.every_s:
+            self._line()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.mode == "lines":
+            self._line()
+
+    def _line(self) -> None:
+        now = time.monotonic()
+        self._shown = now
+        rate = self.done / max(now - self._started, 1e-9)
+        left = (self.total - self.done) / rate if rate > 0 else 0.0
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        print(f"beit-run: {self.done}/{self.total} images{failed}, {rate:.1f} images/s, "
+              f"ETA {timedelta(seconds=round(left))}", file=self.stream, flush=True)

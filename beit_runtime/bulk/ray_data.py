@@ -1,0 +1,113 @@
+"""``run_on_ray``: the same folder run on Ray Data, on a laptop or a cluster (``pip install "beit-deploy[ray]"``).
+
+    from beit_runtime.bulk import BulkOptions, run_on_ray
+
+    summary = run_on_ray("artifacts/demo", ["/shared/photos"], options=BulkOptions(output="out/"),
+                         address="auto", actors=4, batch_size=8)
+
+The driver (this process) walks the inputs, skips what the output folder already holds, and hands the
+rest to Ray Data as a list of files: ``map_batches`` runs an actor pool of ``RayBatchActor``s, each of
+which loads the artifact once (one task class instance) and decodes, preprocesses and runs its batches
+with the very code of the local run (``processing.BatchProcessor``). Results come back in input order
+and the driver writes them with the same writers as the local run, so the output folder, its resuming
+and its results are the same. The images and the artifact are read by the actors: on a cluster of
+several machines they must be at the same paths on every node (shared storage).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BackendUnavailableError
+from ..model_base import ArtifactModel, task_class
+from ..options import RunOptions, positive_int
+from .local import BulkSummary, prepare_output
+from .options import BulkOptions
+from .processing import BatchProcessor
+from .progress import Progress
+from .walking import ImageItem
+from .writers import OutputFolder
+
+
+class RayBatchActor:
+    """One actor of the pool: loads the artifact once, then turns batches of file names into results."""
+
+    def __init__(self, *, artifact: str, task_name: str, run_options: RunOptions, top_k: int, overlays: bool) -> None:
+        self.model: ArtifactModel = task_class(task_name)(artifact, options=run_options)
+        self.processor = BatchProcessor(self.model, top_k=top_k, overlays=overlays)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        items = [ImageItem(Path(str(path)), str(relative))
+                 for path, relative in zip(batch["path"], batch["relative"], strict=True)]
+        results = self.processor.process(items)
+        return {"result": np.array([pickle.dumps(result) for result in results], dtype=object)}
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError as error:
+        raise BackendUnavailableError(
+            f"Ray Data is not installed ({error}); install it with: pip install \"beit-deploy[ray]\""
+        ) from error
+    return ray
+
+
+def _connect(ray: Any, address: str | None) -> bool:
+    """Join the cluster at ``address`` (None: a new local Ray, or RAY_ADDRESS's); whether we started it."""
+    if ray.is_initialized():
+        return False
+    ray.init(address=address or None, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return True
+
+
+def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
+               options: BulkOptions, run_options: RunOptions | None = None, address: str | None = None,
+               actors: int = 2, actor_cpus: float = 1.0, **run_keywords: Any) -> BulkSummary:
+    """``run_folder``'s job on Ray Data with ``actors`` actors of ``actor_cpus`` CPUs each; ``address``: the
+    cluster ("auto", "ray://host:10001", "host:6379"; None: a local Ray). Uses the connection when Ray is
+    already initialised, else connects and disconnects at the end."""
+    run_options = RunOptions.resolve(run_options, run_keywords, owner="run_on_ray")
+    actors = positive_int("actors", actors)
+    ray = _import_ray()
+    task_name, items, output = prepare_output(artifact, inputs, options=options, run_options=run_options)
+    todo = output.pending(items)
+    progress = Progress(len(todo), mode=options.progress)
+    started = _connect(ray, address) if todo else False
+    try:
+        if todo:
+            _stream_results(ray, todo, output=output, progress=progress, actor_kwargs={
+                "artifact": str(Path(artifact).resolve()), "task_name": task_name, "run_options": run_options,
+                "top_k": options.top_k, "overlays": options.overlays,
+            }, batch_size=run_options.batch_size, actors=actors, actor_cpus=actor_cpus)
+        output.flush()
+    finally:
+        progress.close()
+        if started:
+            ray.shutdown()
+    return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
+                       failed=progress.failed, output=options.output)
+
+
+def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder, progress: Progress,
+                    actor_kwargs: dict[str, Any], batch_size: int, actors: int, actor_cpus: float) -> None:
+    """Ray Data: the file list -> map_batches on the actor pool -> results written here, in input order."""
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
+    files = ray.data.from_items([{"path": str(item.path.resolve()), "relative": item.relative} for item in todo],
+                                override_num_blocks=max(1, min(len(todo) // batch_size, 4 * actors * 8)))
+    results = files.map_batches(RayBatchActor, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
+                                batch_format="numpy", num_cpus=actor_cpus,
+                                compute=ray.data.ActorPoolStrategy(size=actors))
+    for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+        written = [pickle.loads(blob) for blob in batch["result"]]
+        output.write(written)
+        progress.advance(len(written), failed=sum(result.error is not None for result in written))

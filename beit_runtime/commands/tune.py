@@ -1,0 +1,73 @@
+"""``beit-run tune ARTIFACT [--data DIR]``: time every variant here, measure its accuracy, write this machine's plan.
+
+The plan picks the fastest variant whose accuracy drop from fp32 is at most ``--max-drop`` points and
+that is faster than fp32 in at least three rounds out of four here; a variant slower than fp32 on this
+machine is never picked. Accuracy: labelled ``--data`` (ImageFolder / images+masks): top-1 or mIoU;
+``--unlabelled`` data: agreement with fp32; no data: the exporter's parity agreement. The plan goes to
+the user cache (or ``--plan PATH``), and ``precision="auto"`` / ``beit-run --precision auto`` follow it
+on this machine only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import BeitDeployError, DatasetError, InputError
+from ..planning.machine import describe
+from ..planning.plan import Plan
+from ..planning.tune import TuneOptions, tune
+from .evaluate import positive
+
+PROG = "beit-run tune"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("artifact", type=Path, help="artifact folder")
+    add("--data", type=Path, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
+    add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
+    add("--max-drop", type=float, default=1.0, help="accuracy points a variant may lose against fp32 (default 1)")
+    add("--batch-size", type=positive, default=8, help="images per call, timed and measured (default 8)")
+    add("--rounds", type=positive, default=7, help="interleaved timing rounds (default 7)")
+    add("--threads", type=int, default=0, help="inference threads (default 0: the library's choice)")
+    add("--limit", type=positive, default=256, help="images measured for accuracy (default 256)")
+    add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
+    return parser
+
+
+def _summary(plan: Plan, path: Path) -> str:
+    lines = [f"machine: {describe(plan.machine)}", f"accuracy: {plan.accuracy_source}",
+             f"{'variant':<22}{'x fp32 [IQR]':>22}{'drop (points)':>15}  note"]
+    for row in plan.rows:
+        speed = (f"{row.speedup['median']:.2f} [{row.speedup['q1']:.2f}-{row.speedup['q3']:.2f}]"
+                 if row.speedup else "-")
+        drop = "-" if math.isnan(row.drop_points) else f"{row.drop_points:.2f}"
+        lines.append(f"{row.name:<22}{speed:>22}{drop:>15}  {row.note or ('eligible' if row.eligible else '')}")
+    lines += [f"chosen: {plan.chosen_backend} {plan.chosen_precision} ({plan.reason})", f"plan written to {path}"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv))
+    if args.unlabelled and args.data is None:
+        print(f"{PROG}: error: --unlabelled describes --data: pass --data DIR too", file=sys.stderr)
+        return 2
+    options = TuneOptions(data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop,
+                          batch_size=args.batch_size, rounds=args.rounds, threads=args.threads, limit=args.limit,
+                          plan_path=args.plan)
+    try:
+        plan, path = tune(args.artifact, options=options)
+    except (DatasetError, InputError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except BeitDeployError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    print(_summary(plan, path))
+    return 0

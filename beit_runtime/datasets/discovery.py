@@ -1,0 +1,69 @@
+"""Finding image files in a folder: recursive, in a stable order, by the extensions Pillow opens.
+
+``image_files(folder)`` lists every file under ``folder`` (recursively, symlinked folders not followed)
+whose extension is one Pillow registers an opener for, sorted by their path relative to ``folder`` so
+the order does not depend on the file system. ``deterministic_sample(paths, size=N)`` picks N of them
+the same way on every machine: by the SHA-256 of each relative path, so adding files to a folder keeps
+most of an earlier sample. ``file_list_digest`` is what a manifest records about a data set: how many
+files and a digest of their relative names and sizes, never the images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import DatasetError
+
+
+@lru_cache(maxsize=1)
+def image_extensions() -> frozenset[str]:
+    """Lower-case extensions (".jpg", ".png", ...) Pillow can open (not the save-only ones)."""
+    from PIL import Image
+
+    Image.init()
+    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
+def is_image_name(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() in image_extensions()
+
+
+def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None) -> list[Path]:
+    """Image files under ``folder``, recursively, sorted by relative path; ``pattern``: a glob on the
+    relative path (e.g. "**/*.jpg"). DatasetError when ``folder`` is not a folder."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder; pass a folder of images")
+    found = []
+    for current, folders, files in os.walk(root):
+        folders.sort()
+        for name in files:
+            path = Path(current) / name
+            if is_image_name(path) and (pattern is None or path.relative_to(root).match(pattern)):
+                found.append(path)
+    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+
+
+def deterministic_sample(paths: Sequence[Path], *, root: Path, size: int) -> list[Path]:
+    """``size`` of ``paths`` (all when fewer), chosen by the SHA-256 of each path relative to ``root``,
+    returned in relative-path order."""
+    if size >= len(paths):
+        return list(paths)
+
+    def rank(path: Path) -> str:
+        return hashlib.sha256(path.relative_to(root).as_posix().encode("utf-8")).hexdigest()
+
+    chosen = set(sorted(paths, key=rank)[:size])
+    return [path for path in paths if path in chosen]
+
+
+def file_list_digest(paths: Sequence[Path], *, root: Path) -> str:
+    """SHA-256 over the relative names and byte sizes of ``paths`` (what a manifest records of a data set)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
+    return digest.hexdigest()

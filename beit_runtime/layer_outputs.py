@@ -1,0 +1,122 @@
+"""``LayerOutputs``: the optional ``hidden_states`` / ``attentions`` outputs of an artifact, as task-class methods.
+
+An artifact exported with ``beit-export ... --outputs hidden_states,attentions`` carries two more graph
+outputs (``beit_runtime.tasks``: ``Task.optional_outputs``); ``FeatureExtractor`` and ``Classifier`` read
+them through these methods:
+
+- ``hidden_states(images)`` -> float32 (n, layers + 1, tokens, hidden): the embeddings and each layer's output;
+- ``attentions(images)`` -> float32 (n, exported layers, heads, tokens, tokens);
+- ``attention_maps(images, layer=-1)`` -> the CLS token's attention to the patches per head, (heads, H, W)
+  at the image's own size (``beit_runtime.attention``); a list for several images.
+
+An artifact without the output raises ``OutputUnavailableError`` naming the export flag; a call whose
+outputs would not fit in memory raises ``OutputTooLargeError`` before it runs (``attention.check_fits``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .attention import check_fits, cls_attention_maps
+from .errors import OutputUnavailableError
+from .model_base import ArtifactModel
+
+EXPORT_FLAGS = {"hidden_states": "--outputs hidden_states", "attentions": "--outputs attentions"}
+
+
+class LayerOutputs(ArtifactModel):
+    """An ``ArtifactModel`` whose artifact may carry the optional per-layer outputs."""
+
+    @property
+    def optional_outputs(self) -> tuple[str, ...]:
+        """The optional outputs this artifact's graph has ("hidden_states", "attentions")."""
+        names = {spec.name for spec in self.engine.outputs}
+        return tuple(name for name in EXPORT_FLAGS if name in names)
+
+    @property
+    def attention_layers(self) -> tuple[int, ...]:
+        """The 0-based encoder layers whose attention weights the artifact outputs (axis 1 of ``attentions``)."""
+        record = self._extra_record()
+        return tuple(int(layer) for layer in record.get("attention_layers", ()))
+
+    @property
+    def num_layers(self) -> int:
+        """The model's encoder layers (from the export record; 0 when the artifact has no optional output)."""
+        return int(self._extra_record().get("num_layers", 0))
+
+    def hidden_states(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+        """float32 (n, layers + 1, tokens, hidden) for a list, (layers + 1, tokens, hidden) for one image."""
+        return self._optional_output("hidden_states", images, channel_order=channel_order)
+
+    def attentions(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+        """float32 (n, layers, heads, tokens, tokens) for a list (one image: without n); ``attention_layers``
+        says which encoder layers axis 1 holds."""
+        return self._optional_output("attentions", images, channel_order=channel_order)
+
+    def attention_maps(self, images: Any, *, layer: int = -1,
+                       channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]:
+        """The CLS token's attention to the patches of encoder ``layer`` (negative: from the last), per head:
+        (heads, H, W) float32 at the image's own size; a list of them for several images."""
+        self._require("attentions")
+        position = self._layer_position(layer)
+        decoded, single = self.load_images(images, channel_order=channel_order)
+        maps = []
+        for image in decoded:  # one at a time: each at its own size, one image's attentions in memory
+            weights = self._run_checked("attentions", [image])[0, position]
+            maps.append(cls_attention_maps(weights, preprocessor=self.preprocessor, image_size=image.shape[:2],
+                                           patch_size=self.manifest.input.patch_size))
+        return maps[0] if single else maps
+
+    # ----------------------------------------------------------------- helpers
+    def _extra_record(self) -> dict[str, Any]:
+        export = self.manifest.export
+        record = None if export is None else export.extra_outputs
+        return dict(record) if record else {}
+
+    def _require(self, name: str) -> None:
+        if name not in self.optional_outputs:
+            raise OutputUnavailableError(
+                f"artifact {self.manifest.folder} was exported without the '{name}' output; re-export it with "
+                f"`beit-export --model ... {EXPORT_FLAGS[name]}` (add the other optional output with a comma)"
+            )
+
+    def _layer_position(self, layer: int) -> int:
+        layers, total = self.attention_layers, self.num_layers
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -total <= layer < total:
+            raise OutputUnavailableError(f"layer {layer!r} is not an encoder layer: the model has {total} "
+                                         f"(0 to {total - 1}, or -{total} to -1 from the last)")
+        index = int(layer) % total
+        if index not in layers:
+            raise OutputUnavailableError(
+                f"artifact {self.manifest.folder} holds the attentions of layers {list(layers)}, not of layer "
+                f"{index}; ask for one of those, or re-export with `--attention-layers {index}` (or all)")
+        return layers.index(index)
+
+    def _optional_output(self, name: str, images: Any, *, channel_order: str) -> np.ndarray:
+        self._require(name)
+        decoded, single = self.load_images(images, channel_order=channel_order)
+        values = self._run_checked(name, decoded)
+        return values[0] if single else values
+
+    def _run_checked(self, name: str, images: list[np.ndarray]) -> np.ndarray:
+        """Run ``images`` in batches after checking one batch's outputs fit in memory; output ``name``."""
+        height, width = self.preprocessor.output_size(*images[0].shape[:2])
+        patch = self.manifest.input.patch_size
+        tokens = (height // patch) * (width // patch) + 1
+        batch = min(self.batch_size, len(images))
+        check_fits(batch * self._bytes_per_image(tokens), what=f"the optional outputs of {batch} image(s) "
+                   f"at {height}x{width} ({tokens} tokens)",
+                   fix="pass fewer images per call or a smaller batch_size, or re-export with "
+                       "--attention-layers last (or N,M) to keep fewer layers")
+        return self.run_images(images)[name]
+
+    def _bytes_per_image(self, tokens: int) -> int:
+        """float32 bytes of every optional output for one image of ``tokens`` tokens (dynamic axes = tokens)."""
+        total = 0
+        for spec in self.engine.outputs:
+            if spec.name in EXPORT_FLAGS:
+                total += 4 * math.prod(dim if isinstance(dim, int) and dim > 0 else tokens for dim in spec.shape[1:])
+        return total

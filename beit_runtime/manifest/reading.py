@@ -1,0 +1,125 @@
+"""Loading an artifact's manifest: read once, parsed into frozen records, every named file checked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ArtifactIntegrityError, ManifestError
+from ..onnx_external_data import external_data_locations
+from .document import ManifestRecord, parse_manifest
+from .paths import MANIFEST_FILE, REEXPORT_HINT, artifact_file, sha256_of
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest(ManifestRecord):
+    """A validated manifest plus the folder it came from."""
+
+    folder: Path
+
+    @classmethod
+    def of(cls, folder: Path, record: ManifestRecord) -> Manifest:
+        values = {item.name: getattr(record, item.name) for item in fields(ManifestRecord)}
+        return cls(folder=folder, **values)
+
+    def file_path(self, name: str, *, what: str = "file") -> Path:
+        """The resolved path of a file this artifact names, checked to lie inside its folder (``artifact_file``)."""
+        return artifact_file(self.folder, name, what=what)
+
+    def graph_path(self, variant: str = "fp32") -> Path:
+        """The graph file of ``variant``, after checking that it and every external-data file it names
+        (in the manifest and inside the graph) exist inside the artifact folder."""
+        if variant not in self.graphs:
+            available = ", ".join(sorted(self.graphs)) or "none"
+            raise ManifestError(
+                f"artifact {self.folder} has no '{variant}' graph (it has: {available}); "
+                f"{REEXPORT_HINT} and the matching flag (--fp16, --int8)"
+            )
+        record = self.graphs[variant]
+        path = self.file_path(record.file, what=f"graph '{variant}' file")
+        if not path.is_file():
+            raise ArtifactIntegrityError(f"graph '{variant}' file {path} is missing; {REEXPORT_HINT}")
+        listed = [self.file_path(name, what=f"external data of graph '{variant}'") for name in record.external_data]
+        inside = [artifact_file(path.parent, location, what=f"external-data location inside {path.name}")
+                  for location in external_data_locations(path)]
+        for data_path in listed + inside:
+            if not data_path.is_file():
+                raise ArtifactIntegrityError(
+                    f"external data {data_path} of graph '{variant}' is missing; {REEXPORT_HINT}")
+        return path
+
+    def engine_path(self, variant: str) -> Path:
+        """The TensorRT engine file built from graph ``variant``; ManifestError naming build-engine when none."""
+        if variant not in self.engines:
+            available = ", ".join(sorted(self.engines)) or "none"
+            raise ManifestError(
+                f"artifact {self.folder} has no '{variant}' TensorRT engine (it has: {available}); "
+                "build one on the target machine with `beit-export build-engine FOLDER`"
+            )
+        return self.file_path(self.engines[variant].file, what=f"engine '{variant}' file")
+
+
+def read_manifest_json(folder: Path) -> Any:
+    """The parsed JSON of ``folder/manifest.json``; ManifestError when it is absent or not JSON."""
+    path = folder / MANIFEST_FILE
+    if not folder.is_dir():
+        raise ManifestError(f"artifact folder {folder} does not exist; {REEXPORT_HINT}")
+    if not path.is_file():
+        raise ManifestError(f"{folder} has no {MANIFEST_FILE}: it is not a beit-deploy artifact; {REEXPORT_HINT}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestError(f"{path} is not readable JSON ({error}); {REEXPORT_HINT}") from error
+
+
+def _named_files(record: ManifestRecord) -> list[tuple[str, str]]:
+    """(where, name) of every file the manifest names."""
+    named: list[tuple[str, str]] = []
+    for variant, graph in record.graphs.items():
+        named.append((f"graph '{variant}' file", graph.file))
+        named += [(f"external data of graph '{variant}'", name) for name in graph.external_data]
+    named += [(f"engine '{variant}' file", engine.file) for variant, engine in record.engines.items()]
+    return named + [("files record", name) for name in record.files]
+
+
+def _check_files(record: ManifestRecord, folder: Path) -> None:
+    for name, expected in record.files.items():
+        path = artifact_file(folder, name, what="files record")
+        if not path.is_file():
+            raise ArtifactIntegrityError(f"artifact file {path} is missing; {REEXPORT_HINT}")
+        if path.stat().st_size != expected.bytes or sha256_of(path) != expected.sha256:
+            raise ArtifactIntegrityError(
+                f"artifact file {path} does not match the hash in {MANIFEST_FILE} (changed or truncated "
+                f"after export); {REEXPORT_HINT}"
+            )
+
+
+def load_manifest(folder: str | Path, *, verify_files: bool = True) -> Manifest:
+    """Read, parse and validate ``folder/manifest.json``; with ``verify_files`` check every file's size and sha256.
+
+    Every file name the manifest holds is checked to lie inside ``folder`` (``artifact_file``) in both
+    cases; the external-data locations inside a graph are checked when ``Manifest.graph_path`` hands the
+    graph out to be loaded.
+    """
+    folder = Path(folder)
+    record = parse_manifest(read_manifest_json(folder), where=str(folder / MANIFEST_FILE))
+    for where, name in _named_files(record):
+        artifact_file(folder, name, what=where)
+    if verify_files:
+        _check_files(record, folder)
+    return Manifest.of(folder, record)
+
+
+def is_artifact(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a ``manifest.json`` (it may still fail to load)."""
+    return (Path(folder) / MANIFEST_FILE).is_file()
+
+
+def find_manifest(folder: str | Path, *, verify_files: bool = False) -> Manifest | None:
+    """The manifest of ``folder`` when it holds a ``manifest.json`` (e.g. the folder of an engine file), else
+    None; a manifest that is there but broken raises ManifestError as ``load_manifest`` does."""
+    if not is_artifact(folder):
+        return None
+    return load_manifest(folder, verify_files=verify_files)

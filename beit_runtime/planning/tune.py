@@ -1,0 +1,141 @@
+"""``tune``: measure every variant of an artifact on this machine and write the plan that picks one.
+
+Speed: each variant's task class is called on the same decoded batch (``batch_size`` images from the
+data folder, or a fixed random image of the model's size when there is none) in interleaved rounds;
+its speed-up is the per-round ratio fp32 time / variant time (``timing.per_round_ratio``). The call is
+the user's call (preprocessing, engine, post-processing), so the figure is what the user gets.
+
+Accuracy, in this order of preference:
+- labelled ``data`` (ImageFolder for classification, images/ + masks/ for segmentation): top-1 or mIoU,
+  and the drop from fp32 in points;
+- unlabelled ``data`` (any folder of images): agreement with fp32's decisions (per image or per pixel);
+  the drop is the disagreement, in points;
+- no ``data``: the agreement the exporter measured against PyTorch on its parity images, from the
+  manifest's parity record for the variant (a variant without one is not eligible).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets import image_files
+from ..errors import ImageError
+from ..evaluation.evaluate import EvaluationOptions, OpenVariants, VariantResult, measure_accuracy
+from ..evaluation.variants import REFERENCE, Variant
+from ..images import load_image
+from ..manifest import Manifest, engine_parity_name, load_manifest
+from .machine import machine_description, machine_key
+from .plan import SLOWER_NOTE, Plan, PlanRow, artifact_digest, choose, default_plan_path, write_plan
+from .timing import interleaved_rounds, per_round_ratio
+
+HEADLINE = {"image-classification": "top1", "semantic-segmentation": "miou"}
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    data: Path | None = None
+    labelled: bool = True
+    max_drop: float = 1.0  # accuracy points a variant may lose against fp32
+    batch_size: int = 8
+    rounds: int = 7
+    threads: int = 0
+    limit: int | None = 256  # images measured for accuracy
+    plan_path: Path | None = None
+
+
+def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple[Plan, Path]:
+    """Measure, choose, write; returns the plan and where it was written."""
+    manifest = load_manifest(artifact)
+    evaluation = EvaluationOptions(batch_size=options.batch_size, threads=options.threads, labelled=options.labelled,
+                                   limit=options.limit)
+    with OpenVariants(manifest, options=evaluation) as variants:
+        accuracy = measure_accuracy(variants, options.data, options=evaluation).results if options.data else None
+        speed = _time_variants(variants, _timing_images(manifest, options), rounds=options.rounds)
+        rows = [_row(result, speed, accuracy, manifest, options) for result in variants.results]
+    best, reason = choose(rows)
+    digest = artifact_digest(_file_hashes(manifest))
+    plan = Plan(
+        machine=machine_description(), machine_key=machine_key(), artifact_digest=digest,
+        artifact=str(manifest.folder), batch_size=options.batch_size, max_drop=options.max_drop,
+        accuracy_source=_accuracy_source(options), chosen_backend=best.backend if best else REFERENCE.backend,
+        chosen_precision=best.precision if best else REFERENCE.precision, reason=reason, rows=tuple(rows),
+    )
+    path = options.plan_path or default_plan_path(digest)
+    return plan, write_plan(plan, path)
+
+
+def _accuracy_source(options: TuneOptions) -> str:
+    if options.data is None:
+        return "agreement with PyTorch on the exporter's parity images (manifest)"
+    kind = "labelled" if options.labelled else "agreement with fp32 on"
+    return f"{kind} {options.data}"
+
+
+def _timing_images(manifest: Manifest, options: TuneOptions) -> list[np.ndarray]:
+    if options.data is not None:
+        for path in image_files(options.data if not options.labelled or manifest.task != "semantic-segmentation"
+                                else Path(options.data) / "images")[: options.batch_size * 4]:
+            try:
+                return [load_image(path)] * options.batch_size
+            except ImageError:  # an unreadable file: try the next one
+                continue
+    size = manifest.input.size
+    image = np.random.default_rng(0).integers(0, 256, size=(*size, 3), dtype=np.uint8)
+    return [image] * options.batch_size
+
+
+def _time_variants(variants: OpenVariants, images: list[np.ndarray], *, rounds: int) -> dict[Variant, list[float]]:
+    runs = {variant: partial(model, images) for variant, model in variants.models.items()}
+    return interleaved_rounds(runs, rounds=rounds, warmup=1)
+
+
+def _row(result: VariantResult, speed: dict[Variant, list[float]], accuracy: list[VariantResult] | None,
+         manifest: Manifest, options: TuneOptions) -> PlanRow:
+    variant = result.variant
+    if result.unavailable:
+        return PlanRow(variant.backend, variant.precision, {}, {}, 0.0, False, f"unavailable: {result.unavailable}")
+    ratio = per_round_ratio(slow=speed[REFERENCE], fast=speed[variant])
+    figures, drop = _accuracy(variant, accuracy, manifest)
+    note = ""
+    if variant != REFERENCE and ratio["q1"] <= 1.0:
+        note = SLOWER_NOTE if ratio["median"] < 1.0 else "not clearly faster than fp32 here"
+    elif drop is None or drop > options.max_drop:
+        note = "no accuracy figure" if drop is None else f"accuracy drop {drop:.2f} > {options.max_drop} points"
+    eligible = variant != REFERENCE and not note
+    return PlanRow(variant.backend, variant.precision, ratio, figures, drop if drop is not None else float("nan"),
+                   eligible, note)
+
+
+def _accuracy(variant: Variant, accuracy: list[VariantResult] | None,
+              manifest: Manifest) -> tuple[dict[str, float], float | None]:
+    if accuracy is None:
+        agreement = _parity_agreement(manifest, variant)
+        return ({"agreement": agreement}, 100.0 * (1.0 - agreement)) if agreement is not None else ({}, None)
+    by_variant = {result.variant: result.figures for result in accuracy}
+    figures, reference = by_variant.get(variant, {}), by_variant[REFERENCE]
+    key = HEADLINE.get(manifest.task, "agreement") if "agreement" not in figures or len(figures) > 1 else "agreement"
+    if key not in figures:
+        return figures, None
+    base = reference[key] if key != "agreement" else 1.0
+    return figures, round(100.0 * (base - figures[key]), 3)
+
+
+def _parity_agreement(manifest: Manifest, variant: Variant) -> float | None:
+    """The exporter's agreement figure for ``variant`` (top-1 / pixel agreement with PyTorch), if recorded."""
+    graph = "fp32" if variant.precision == "bf16" else variant.precision
+    engine = None if variant.backend == "onnxruntime" else engine_parity_name(
+        variant.backend, inference_precision=variant.precision if variant.precision == "bf16" else None)
+    record = manifest.parity_for(graph, engine=engine)
+    if record is None or not record.passed:
+        return None
+    values = [float(figure) for output in record.outputs.values() for name, figure in output.items()
+              if name in ("top1_agreement", "pixel_agreement")]
+    return min(values) if values else None
+
+
+def _file_hashes(manifest: Manifest) -> dict[str, str]:
+    return {name: record.sha256 for name, record in manifest.files.items()}

@@ -1,0 +1,135 @@
+"""``RemoteClassifier`` / ``RemoteSegmenter`` / ``RemoteFeatureExtractor``: the task classes' calls, served.
+
+    classifier = Classifier("artifacts/beit-base")                  # in-process
+    classifier = RemoteClassifier("127.0.0.1:8000", "beit-base")      # the same calls against beit-serve
+    classifier(images, top_k=3)                                      # -> list[Prediction] (per image)
+
+Each class is the ``remote_class`` of one task in the registry (``beit_runtime.tasks``), which also
+names the outputs it asks for (``Task.served_outputs``). The server runs the runtime's own
+preprocessing and post-processing, so results equal the local classes' (tests: labels exactly,
+scores to 1e-6). ``RemoteClassifier`` and ``RemoteFeatureExtractor`` also have ``hidden_states``,
+``attentions`` and ``attention_maps`` (``RemoteLayerOutputs``) when the served artifact was exported with
+``--outputs``; the ensemble sends those tensors only to calls that ask for them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..attention import cls_attention_maps
+from ..classifier import Prediction
+from ..errors import InputError, OutputUnavailableError
+from ..images import load_image
+from ..layer_outputs import EXPORT_FLAGS
+from ..options import positive_int
+from ..preprocess import Preprocessor
+from ..segmenter import SegmentationResult
+from ..serving_protocol import PARAMETER_LAYER_OUTPUTS, PARAMETER_TOP_K
+from .model import RemoteModel
+
+
+class RemoteLayerOutputs(RemoteModel):
+    """The optional outputs (``LayerOutputs``'s methods) of a served artifact exported with ``--outputs``."""
+
+    @property
+    def layer_outputs(self) -> dict[str, Any]:
+        """What the ensemble serves besides the task's outputs (``PARAMETER_LAYER_OUTPUTS``; {} for nothing)."""
+        return dict(json.loads(self.parameters.get(PARAMETER_LAYER_OUTPUTS) or "{}"))
+
+    def hidden_states(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+        """float32 (n, layers + 1, tokens, hidden), or (layers + 1, tokens, hidden) for one image."""
+        return self._optional("hidden_states", images, channel_order=channel_order)
+
+    def attentions(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+        """float32 (n, exported layers, heads, tokens, tokens), or without n for one image."""
+        return self._optional("attentions", images, channel_order=channel_order)
+
+    def attention_maps(self, images: Any, *, layer: int = -1, channel_order: str = "rgb") -> Any:
+        """The CLS token's attention per head of encoder ``layer``, (heads, H, W) at each image's own size."""
+        served = self.layer_outputs
+        self._require("attentions")
+        layers, total = list(served["attention_layers"]), int(served["num_layers"])
+        if not -total <= layer < total or layer % total not in layers:
+            raise OutputUnavailableError(f"model '{self.name}' serves the attentions of layers {layers} (of {total}), "
+                                         f"not layer {layer}; re-export with --attention-layers to serve it")
+        position = layers.index(layer % total)
+        preprocessor = Preprocessor.from_manifest(served["preprocessing"])
+        outputs, single = self.infer_images(images, channel_order=channel_order, outputs=["attentions"])
+        items = [images] if single else list(images)
+        maps = [cls_attention_maps(output["attentions"][0, position], preprocessor=preprocessor,
+                                   image_size=load_image(item, channel_order=channel_order).shape[:2],
+                                   patch_size=int(served["patch_size"]))
+                for item, output in zip(items, outputs, strict=True)]
+        return maps[0] if single else maps
+
+    def _require(self, name: str) -> None:
+        if name not in self.layer_outputs.get("outputs", ()):
+            raise OutputUnavailableError(f"model '{self.name}' does not serve '{name}': its artifact was exported "
+                                         f"without it; re-export with `beit-export ... {EXPORT_FLAGS[name]}` and "
+                                         "re-write the repository")
+
+    def _optional(self, name: str, images: Any, *, channel_order: str) -> np.ndarray:
+        self._require(name)
+        outputs, single = self.infer_images(images, channel_order=channel_order, outputs=[name])
+        values = np.concatenate([output[name] for output in outputs]).astype(np.float32, copy=False)
+        return values[0] if single else values
+
+
+class RemoteClassifier(RemoteLayerOutputs):
+    """``Classifier``'s ``classify(images, top_k=5)`` against a served classification repository."""
+
+    @property
+    def served_top_k(self) -> int:
+        return int(self.parameters.get(PARAMETER_TOP_K) or 0)
+
+    def classify(self, images: Any, *, top_k: int = 5, channel_order: str = "rgb") -> Any:
+        """Per image (or for the one image given): its ``top_k`` predictions, best first."""
+        top_k = positive_int("top_k", top_k)
+        if top_k > self.served_top_k and self.served_top_k < len(self.labels):
+            raise InputError(f"model '{self.name}' serves the top {self.served_top_k} classes; ask for at most "
+                             f"that, or re-write the repository with `beit-export triton ... --top-k {top_k}`")
+        outputs, single = self.infer_images(images, channel_order=channel_order)
+        results = [self._predictions(output, top_k) for output in outputs]
+        return results[0] if single else results
+
+    __call__ = classify
+
+    def _predictions(self, output: Mapping[str, np.ndarray], top_k: int) -> list[Prediction]:
+        labels, scores, ids = (output[name][0] for name in self.outputs)  # the registry's order: labels, scores, ids
+        return [Prediction(label=label.decode() if isinstance(label, bytes) else str(label), id=int(i),
+                           score=float(score))
+                for label, score, i in list(zip(labels, scores, ids, strict=True))[:top_k]]
+
+
+class RemoteSegmenter(RemoteModel):
+    """``Segmenter``'s ``segment(images)`` (whole mode) against a served segmentation repository."""
+
+    def segment(self, images: Any, *, channel_order: str = "rgb", return_scores: bool = False) -> Any:
+        """Per image (or for the one image given): its label map at the image's own size."""
+        if return_scores:
+            raise InputError("the served segmenter returns label maps only; "
+                             "use Segmenter(artifact) in-process for scores")
+        outputs, single = self.infer_images(images, channel_order=channel_order)
+        results = [SegmentationResult(output[self.outputs[0]][0], None, self.labels) for output in outputs]
+        return results[0] if single else results
+
+    __call__ = segment
+
+
+class RemoteFeatureExtractor(RemoteLayerOutputs):
+    """``FeatureExtractor``'s ``extract(images)`` (pooled embeddings) against a served backbone repository."""
+
+    def extract(self, images: Any, *, patch_tokens: bool = False, channel_order: str = "rgb") -> np.ndarray:
+        """(D,) for one image, (N, D) for a list: the pooled embeddings."""
+        if patch_tokens:
+            raise InputError("the served backbone returns pooled embeddings only; "
+                             "use FeatureExtractor(artifact) for patch tokens")
+        outputs, single = self.infer_images(images, channel_order=channel_order)
+        embeddings = np.concatenate([output[self.outputs[0]] for output in outputs])
+        return embeddings[0] if single else embeddings
+
+    __call__ = extract

@@ -1,0 +1,94 @@
+"""``NAME_postprocess``: engine outputs -> the task's served outputs (``Task.served_outputs``), with the
+task classes' own functions.
+
+- top-k outputs (classification): ``softmax`` + ``top_predictions`` (``Classifier.classify``'s code)
+  -> ``labels`` (TYPE_STRING [top_k]), ``scores`` (FP32 [top_k]), ``class_ids`` (INT32 [top_k]);
+- outputs at the image's size (segmentation): ``labels_at_size`` with the artifact's fused
+  "postprocess" graph when it has one (``Segmenter``'s default), at each image's ``original_size``
+  -> ``segmentation`` (INT32 [H, W]);
+- otherwise (backbone): ``pooled_embedding`` (``FeatureExtractor.extract``'s) -> ``embedding`` (FP32 [D]).
+
+Images of one request must share a size for segmentation (one output tensor per request): send one
+image per request and let dynamic batching group them; a request with several sizes gets INVALID_ARG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import triton_python_backend_utils as pb_utils  # noqa: F401  (present only inside Triton's python stub)
+
+from ..classifier import softmax, top_predictions
+from ..engines.base import Engine
+from ..errors import ArtifactIntegrityError, BeitDeployError, InputError
+from ..features import pooled_embedding
+from ..manifest import REEXPORT_HINT, Manifest, sha256_of
+from ..segmenter import POSTPROCESS_VARIANT, labels_at_size, load_postprocess_engine
+from ..serving_protocol import ORIGINAL_SIZE, PARAMETER_TOP_K, at_image_size, has_top_k, postprocess_inputs
+from ..tasks import task
+from .common import Outputs, artifact_manifest, check_numpy, input_array, model_parameters, responses
+
+
+def classify(logits: np.ndarray, *, top_k: int, labels: Mapping[int, str], names: Sequence[str]) -> Outputs:
+    """(B, C) logits -> (labels (B, k) bytes, scores (B, k) float32, class_ids (B, k) int32) under ``names``."""
+    rows = [top_predictions(row, top_k, labels) for row in softmax(logits)]
+    values = (np.array([[p.label.encode() for p in row] for row in rows], dtype=object),
+              np.array([[p.score for p in row] for row in rows], dtype=np.float32),
+              np.array([[p.id for p in row] for row in rows], dtype=np.int32))
+    return dict(zip(names, values, strict=True))
+
+
+def segment(logits: np.ndarray, sizes: np.ndarray, *, postprocess: Engine | None) -> np.ndarray:
+    """(B, C, h, w) logits + (B, 2) original sizes -> (B, H, W) int32 label maps."""
+    if len({tuple(size) for size in sizes.tolist()}) != 1:
+        raise InputError(f"one request holds images of different sizes {sizes.tolist()}; send one image per request")
+    return np.stack([labels_at_size(item, tuple(int(v) for v in size), postprocess=postprocess)
+                     for item, size in zip(logits, sizes, strict=True)])
+
+
+def verified_graph_manifest(manifest: Manifest, variant: str) -> Manifest:
+    """Check the one graph this model carries against the manifest's hash (the other files are not copied)."""
+    path = manifest.graph_path(variant)
+    record = manifest.files.get(manifest.graphs[variant].file)
+    if record is None or sha256_of(path) != record.sha256:
+        raise ArtifactIntegrityError(f"{path} does not match the hash in its manifest; {REEXPORT_HINT}")
+    return manifest
+
+
+class TritonPythonModel:
+    def initialize(self, args: Mapping[str, str]) -> None:
+        check_numpy()
+        self.manifest = artifact_manifest(args, verify_files=False)
+        self.entry = task(self.manifest.task)
+        self.inputs = postprocess_inputs(self.entry, self.manifest.graphs["fp32"].output_names)
+        self.top_k = int(model_parameters(args).get(PARAMETER_TOP_K) or 5)
+        self.postprocess: Engine | None = None
+        if at_image_size(self.entry) and POSTPROCESS_VARIANT in self.manifest.graphs:
+            verified_graph_manifest(self.manifest, POSTPROCESS_VARIANT)
+            self.postprocess = load_postprocess_engine(self.manifest, providers=["CPUExecutionProvider"])
+
+    def execute(self, requests: Sequence[Any]) -> list[Any]:
+        return responses([self._one(request) for request in requests], where="postprocess")
+
+    def _one(self, request: Any) -> Outputs | BaseException:
+        try:
+            return self._answer(request)
+        except BeitDeployError as error:
+            return error
+
+    def _answer(self, request: Any) -> Outputs:
+        names = self.entry.served_output_names
+        inputs = {name: input_array(request, name) for name in self.inputs}
+        if has_top_k(self.entry):
+            (logits,) = inputs.values()
+            return classify(logits, top_k=self.top_k, labels=self.manifest.labels, names=names)
+        if at_image_size(self.entry):
+            (logits,) = inputs.values()
+            return {names[0]: segment(logits, input_array(request, ORIGINAL_SIZE), postprocess=self.postprocess)}
+        return {names[0]: pooled_embedding(inputs)}
+
+    def finalize(self) -> None:
+        if self.postprocess is not None:
+            self.postprocess.close()

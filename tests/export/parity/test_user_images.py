@@ -1,0 +1,88 @@
+"""Export with the user's own images: static int8 calibrated on them, parity checked on them, recorded by count
+and digest only; unreadable files are skipped and counted, a folder without a readable image is a usage error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from beit_export.checkpoint import load_checkpoint
+from beit_export.cli import exit_code
+from beit_export.demo import DEMO_CLASSIFIER_ID
+from beit_export.demo.digits import train_split
+from beit_export.options import ExportOptions, ExportOptionsError
+from beit_export.parity.user_images import read_user_images
+from beit_export.pipeline import export_artifact
+from beit_runtime import load_manifest
+from beit_runtime.errors import DatasetError
+
+
+@pytest.fixture(scope="module")
+def digit_folder(tmp_path_factory):
+    """40 training digits as PNG files in nested folders, plus a corrupt file and a text file."""
+    root = tmp_path_factory.mktemp("calibration")
+    split = train_split()
+    for index in range(40):
+        folder = root / f"batch{index % 3}"
+        folder.mkdir(exist_ok=True)
+        Image.fromarray(split.images[index]).save(folder / f"{index:03d}.png")
+    (root / "batch0" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_read_user_images_samples_deterministically_and_counts_unreadable_files(digit_folder):
+    first = read_user_images(digit_folder, size=41, purpose="calibration")
+    assert first.record == read_user_images(digit_folder, size=41, purpose="calibration").record
+    assert first.record["found"] == 41 and first.record["images"] + first.record["skipped"] == 41
+    assert first.record["skipped"] == 1 and all(image.shape == (8, 8, 3) for image in first.images)
+    assert len(read_user_images(digit_folder, size=10, purpose="calibration")) <= 10
+
+
+def test_a_folder_without_readable_images_is_a_usage_error(tmp_path):
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DatasetError, match="no readable image") as raised:
+        read_user_images(tmp_path, size=8, purpose="calibration")
+    assert exit_code(raised.value) == 2
+
+
+def test_calibration_data_needs_static_int8_and_a_folder(tmp_path):
+    with pytest.raises(ExportOptionsError, match="static int8"):
+        ExportOptions(calibration_data=tmp_path)
+    with pytest.raises(ExportOptionsError, match="not a folder"):
+        ExportOptions(int8=True, calibration_data=tmp_path / "missing")
+    with pytest.raises(ExportOptionsError, match="positive"):
+        ExportOptions(int8=True, calibration_data=tmp_path, calibration_size=0)
+
+
+def test_static_int8_calibrated_and_checked_on_the_users_images(digit_folder, tmp_path):
+    options = ExportOptions(int8=True, photos=False, calibration_data=digit_folder, calibration_size=24)
+    artifact = export_artifact(load_checkpoint(DEMO_CLASSIFIER_ID), output=tmp_path / "a", options=options)
+    manifest = load_manifest(artifact)
+    assert manifest.export is not None
+    calibration, parity = manifest.export.calibration, manifest.export.parity_data
+    assert calibration["images"] + calibration["skipped"] == 24 and len(calibration["file_list_sha256"]) == 64
+    assert parity["images"] >= 1  # defaults to the calibration folder
+    conversion = manifest.parity["int8"].conversion or {}
+    assert "--calibration-data" in conversion["calibration_data"]
+    user_cases = [case["name"] for case in manifest.parity["int8"].cases if case["name"].startswith("user")]
+    assert user_cases and manifest.parity["int8"].passed
+    text = (artifact / "manifest.json").read_text()
+    assert str(digit_folder) not in text and "batch0" not in text  # counts and digests, never paths or names
+    assert json.loads(text)["export"]["calibration"]["images"] == calibration["images"]
+    assert np.isfinite(manifest.parity["int8"].outputs["logits"]["rel_l2"])
+
+
+def test_the_cli_takes_calibration_data_and_refuses_an_empty_folder(digit_folder, tmp_path, capsys):
+    from beit_export.cli import main
+
+    (tmp_path / "empty").mkdir()
+    code = main(["--model", DEMO_CLASSIFIER_ID, "--int8", "--calibration-data", str(tmp_path / "empty"),
+                 "--output", str(tmp_path / "never"), "--quiet"])
+    assert code == 2 and "no readable image" in capsys.readouterr().err and not (tmp_path / "never").exists()
+    assert main(["--model", DEMO_CLASSIFIER_ID, "--calibration-data", str(digit_folder),
+                 "--output", str(tmp_path / "never"), "--quiet"]) == 2
+    assert "static int8" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+"""beit-run with a folder: a folder run (results in --output, exit 0 only when every image succeeded); the
+folder-only and file-only flags are refused where they do not apply."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from beit_runtime.cli import main
+
+from .conftest import BROKEN, GOOD
+
+
+def test_a_folder_with_broken_images_exits_3_and_lists_them(beit_classifier_artifact, mixed_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main([str(beit_classifier_artifact), str(mixed_folder), "--output", str(out), "--top-k", "2"]) == 3
+    captured = capsys.readouterr()
+    assert f"beit-run: {len(GOOD)} images done, 0 done before, 2 failed (see {out / 'errors.jsonl'})" in captured.out
+    assert f"beit-run: {len(GOOD) + 2}/{len(GOOD) + 2} images (2 failed), " in captured.err  # lines: not a terminal
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["image"] for line in lines] == list(GOOD)
+    assert all(len(json.loads(line)["predictions"]) == 2 for line in lines)
+    assert [json.loads(line)["image"] for line in (out / "errors.jsonl").read_text().splitlines()] == list(BROKEN)
+
+
+def test_a_folder_of_good_images_exits_0_and_a_rerun_does_nothing(beit_segmentation_artifact, mixed_folder, tmp_path,
+                                                                   capsys):
+    argv = [str(beit_segmentation_artifact), str(mixed_folder / "gray"), "--output", str(tmp_path), "--overlays"]
+    assert main(argv) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "camera.png.overlay.png", "camera.png.png", "camera16.png.overlay.png", "camera16.png.png", "results.jsonl",
+        "run.json"]
+    assert main(argv) == 0
+    assert "beit-run: 0 images done, 2 done before; results in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--json"], "--json apply to image files named alone"),
+    (["--side-by-side"], "--side-by-side apply to image files named alone"),
+    ([], "a folder run writes its results to a folder: add --output OUT"),
+])
+def test_file_run_flags_in_a_folder_run_are_usage_errors(beit_classifier_artifact, mixed_folder, tmp_path, capsys,
+                                                         extra, message):
+    output = ["--output", str(tmp_path)] if extra else []
+    assert main([str(beit_classifier_artifact), str(mixed_folder), *output, *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_folder_run_flags_with_files_alone_are_usage_errors(beit_classifier_artifact, mixed_folder, capsys):
+    assert main([str(beit_classifier_artifact), str(mixed_folder / "rocket.jpg"), "--glob", "*.jpg"]) == 2
+    assert "--glob apply to folder runs: pass a folder (or --ray) and --output" in capsys.readouterr().err

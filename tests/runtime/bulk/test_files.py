@@ -1,0 +1,57 @@
+"""Write-then-rename files and whole-line JSON files: what a kill can leave, and how the next run cleans it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from beit_runtime.bulk.files import LineFile, remove_temporaries, temporary_name, write_atomically
+from beit_runtime.bulk.results import ImageResult
+from beit_runtime.bulk.writers import OutputFolder
+
+
+def test_an_atomic_write_leaves_only_the_target(tmp_path):
+    target = tmp_path / "a" / "b.png.png"
+    write_atomically(target, b"first")
+    write_atomically(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert sorted(path.name for path in target.parent.iterdir()) == ["b.png.png"]
+
+
+def test_temporaries_of_a_killed_run_are_removed(tmp_path):
+    left = temporary_name(tmp_path / "x" / "image.png.png")
+    left.parent.mkdir()
+    left.write_bytes(b"half")
+    (tmp_path / "x" / "kept.png").write_bytes(b"whole")
+    assert remove_temporaries(tmp_path) == 1
+    assert [path.name for path in tmp_path.rglob("*") if path.is_file()] == ["kept.png"]
+
+
+def test_a_cut_last_line_is_removed_and_whole_lines_are_kept(tmp_path):
+    lines = LineFile(tmp_path / "results.jsonl")
+    lines.append([{"image": "a.png"}, {"image": "b.png"}])
+    with open(lines.path, "ab") as handle:
+        handle.write(b'{"image": "c.p')  # a kill in the middle of a write
+    lines.repair()
+    assert [record["image"] for record in lines.records()] == ["a.png", "b.png"]
+    lines.append([{"image": "c.png"}])
+    assert lines.path.read_text().splitlines()[-1] == '{"image": "c.png"}'
+
+
+def test_resuming_drops_shards_no_line_names(tmp_path):
+    settings = {"task": "backbone"}
+    output = OutputFolder(tmp_path, settings=settings, shard_size=2)
+    output.write([ImageResult(name, {"dim": 2}, embedding=np.array([i, i], np.float32))
+                  for i, name in enumerate(["a", "b", "c"])])
+    names = [json.loads(line)["image"] for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert names == ["a", "b", "c"]
+    (tmp_path / "embeddings" / "shard-00001.npy").write_bytes(b"a shard whose lines a kill prevented")
+    resumed = OutputFolder(tmp_path, settings=settings, shard_size=2)
+    assert resumed.done == {"a", "b", "c"}
+    assert sorted(path.name for path in (tmp_path / "embeddings").iterdir()) == ["shard-00000.npy"]
+    resumed.write([ImageResult("d", {"dim": 2}, embedding=np.array([7, 7], np.float32))])
+    resumed.flush()
+    last = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
+    assert last["embedding"] == {"shard": "embeddings/shard-00001.npy", "row": 0}
+    np.testing.assert_array_equal(np.load(tmp_path / "embeddings" / "shard-00001.npy"), [[7, 7]])

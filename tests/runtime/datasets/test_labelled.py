@@ -1,0 +1,100 @@
+"""Finding images and reading labelled folders: layouts, deterministic samples, typed errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from beit_runtime.datasets import (
+    classification_samples,
+    deterministic_sample,
+    file_list_digest,
+    image_files,
+    read_mask,
+    segmentation_samples,
+)
+from beit_runtime.errors import DatasetError
+
+
+def _png(path: Path, array: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
+
+
+def test_image_files_are_recursive_sorted_and_skip_non_images(tmp_path):
+    _png(tmp_path / "b" / "deep" / "x.png", np.zeros((4, 4, 3), np.uint8))
+    _png(tmp_path / "a.PNG", np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    names = [p.relative_to(tmp_path).as_posix() for p in image_files(tmp_path)]
+    assert names == ["a.PNG", "b/deep/x.png"]
+    assert [p.name for p in image_files(tmp_path, pattern="b/**/*.png")] == ["x.png"]
+    with pytest.raises(DatasetError, match="not a folder"):
+        image_files(tmp_path / "missing")
+
+
+def test_deterministic_sample_is_stable_and_keeps_most_of_itself_when_files_are_added(tmp_path):
+    paths = [tmp_path / f"{i:03d}.png" for i in range(100)]
+    first = deterministic_sample(paths, root=tmp_path, size=20)
+    assert first == deterministic_sample(list(reversed(paths))[::-1], root=tmp_path, size=20)
+    assert len(first) == 20 and first == sorted(first)
+    grown = deterministic_sample(paths + [tmp_path / f"{i:03d}.png" for i in range(100, 110)], root=tmp_path, size=20)
+    assert len(set(first) & set(grown)) >= 15
+    assert deterministic_sample(paths[:5], root=tmp_path, size=20) == paths[:5]
+
+
+def test_file_list_digest_changes_with_names_and_sizes(tmp_path):
+    a = _png(tmp_path / "a.png", np.zeros((4, 4), np.uint8))
+    b = _png(tmp_path / "b.png", np.zeros((4, 4), np.uint8))
+    before = file_list_digest([a, b], root=tmp_path)
+    assert before == file_list_digest([a, b], root=tmp_path)
+    assert before != file_list_digest([a], root=tmp_path)
+    _png(b, np.zeros((40, 40), np.uint8))
+    assert before != file_list_digest([a, b], root=tmp_path)
+
+
+def test_classification_folders_map_to_label_ids_and_unknown_folders_are_named(tmp_path):
+    _png(tmp_path / "cat" / "1.png", np.zeros((4, 4, 3), np.uint8))
+    _png(tmp_path / "dog" / "sub" / "2.png", np.zeros((4, 4, 3), np.uint8))
+    samples = classification_samples(tmp_path, labels={0: "dog", 1: "cat"})
+    assert [(s.path.name, s.target) for s in samples] == [("1.png", 1), ("2.png", 0)]
+    _png(tmp_path / "horse" / "3.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(DatasetError, match=r"'horse'.*'dog', 'cat'"):
+        classification_samples(tmp_path, labels={0: "dog", 1: "cat"})
+
+
+def test_classification_of_an_empty_folder_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetError, match="no image files"):
+        classification_samples(tmp_path, labels={0: "a"})
+
+
+def test_segmentation_pairs_masks_and_reduces_labels_like_beit_image_processor(tmp_path):
+    _png(tmp_path / "images" / "s.jpg", np.zeros((3, 4, 3), np.uint8))
+    mask = np.array([[0, 1, 2, 255], [3, 0, 1, 2], [255, 4, 4, 0]], np.uint8)
+    _png(tmp_path / "masks" / "s.png", mask)
+    (sample,) = segmentation_samples(tmp_path)
+    assert np.array_equal(read_mask(sample, image_size=(3, 4)), mask.astype(np.int64))
+    reduced = read_mask(sample, image_size=(3, 4), reduce_labels=True)
+    expected = mask.astype(np.int64)  # BeitImageProcessor.reduce_label: 0 -> 255, k -> k - 1, 255 stays 255
+    expected[expected == 0] = 255
+    expected = expected - 1
+    expected[expected == 254] = 255
+    assert np.array_equal(reduced, expected)
+
+
+def test_segmentation_mask_of_another_size_or_missing_names_the_pair(tmp_path):
+    _png(tmp_path / "images" / "s.png", np.zeros((3, 4, 3), np.uint8))
+    with pytest.raises(DatasetError, match="has no mask"):
+        segmentation_samples(_with_empty_masks_folder(tmp_path))
+    _png(tmp_path / "masks" / "s.png", np.zeros((5, 4), np.uint8))
+    (sample,) = segmentation_samples(tmp_path)
+    with pytest.raises(DatasetError, match=r"s\.png is 4x5 but its image .*s\.png is 4x3"):
+        read_mask(sample, image_size=(3, 4))
+
+
+def _with_empty_masks_folder(root: Path) -> Path:
+    (root / "masks").mkdir(exist_ok=True)
+    return root

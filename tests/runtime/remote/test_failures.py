@@ -1,0 +1,134 @@
+"""Every transport failure ends as one of beit_runtime's typed errors, over HTTP and gRPC, against the real
+server of ``tests.runtime.serving.triton_server``: no server at the port, a request that outlives its
+timeout, an unknown model or version, and bad requests; classified by exception type and status code."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import numpy as np
+import pytest
+from tritonclient.utils import InferenceServerException
+
+from beit_runtime.errors import (
+    ArtifactError,
+    BeitDeployError,
+    ImageDecodeError,
+    InputError,
+    ServerError,
+    ServerTimeoutError,
+    ServerUnavailableError,
+)
+from beit_runtime.remote import RemoteClassifier
+from beit_runtime.remote.failures import STATUS_ERRORS, error_class, runtime_error
+from beit_runtime.remote.transport import Transport
+from beit_runtime.serving.launcher import free_port
+
+PROTOCOLS = ("http", "grpc")
+STATUS = {"http": {"invalid": "400", "not_found": "404"},
+          "grpc": {"invalid": "StatusCode.INVALID_ARGUMENT", "not_found": "StatusCode.NOT_FOUND"}}
+
+
+def url(address: str, protocol: str) -> str:
+    return f"{protocol}://{address}"
+
+
+def address(served, protocol: str) -> str:
+    return served.http if protocol == "http" else served.grpc
+
+
+def image_request(data: bytes) -> dict[str, np.ndarray]:
+    return {"image": np.array([[data]], dtype=object)}
+
+
+def status_of(error: BaseException) -> str:
+    cause = error.__cause__
+    assert isinstance(cause, InferenceServerException), repr(cause)
+    return str(cause.status())
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_no_server_at_the_port(protocol, photo_bytes):
+    closed = url(f"127.0.0.1:{free_port()}", protocol)
+    transport = Transport(closed, timeout_s=5)
+    try:
+        with pytest.raises(ServerUnavailableError, match="beit-serve REPO"):
+            transport.infer_many("cls", [image_request(photo_bytes[0])], ["labels"])
+        with pytest.raises(ServerUnavailableError):
+            transport.model_config("cls")
+    finally:
+        transport.close()
+    start = time.monotonic()
+    with pytest.raises(ServerUnavailableError, match=r"waited 0\.5 s for model 'cls' to be ready"):
+        RemoteClassifier(closed, "cls", ready_timeout_s=0.5)
+    assert time.monotonic() - start >= 0.5  # it polled for the whole timeout
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_request_that_outlives_its_timeout(served, protocol, photo_bytes):
+    transport = Transport(url(address(served, protocol), protocol), timeout_s=0.001)
+    try:
+        with pytest.raises(ServerTimeoutError, match=r"no answer within 0\.001 s") as caught:
+            transport.infer_many("cls", [image_request(photo_bytes[0])], ["labels"])
+    finally:
+        transport.close()
+    if protocol == "grpc":
+        assert status_of(caught.value) == "StatusCode.DEADLINE_EXCEEDED"
+    else:
+        assert isinstance(caught.value.__cause__, TimeoutError)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_unknown_model_or_version(served, protocol, photo_bytes):
+    transport = Transport(url(address(served, protocol), protocol))
+    try:
+        with pytest.raises(ArtifactError, match="unknown model") as caught:
+            transport.infer_many("no_such_model", [image_request(photo_bytes[0])], ["labels"])
+        assert status_of(caught.value) == STATUS[protocol]["not_found"]
+        with pytest.raises(ArtifactError, match="version 7"):
+            transport.infer_many("cls", [image_request(photo_bytes[0])], ["labels"], version="7")
+        with pytest.raises(ArtifactError, match="unknown model"):
+            transport.model_config("no_such_model")
+    finally:
+        transport.close()
+    start = time.monotonic()
+    with pytest.raises(ArtifactError, match="unknown model"):
+        RemoteClassifier(url(address(served, protocol), protocol), "cls", model_version="7")
+    assert time.monotonic() - start < 30  # refused at once, not after the 120 s ready timeout
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_bad_requests(served, protocol, photo_bytes):
+    transport = Transport(url(address(served, protocol), protocol))
+    try:
+        with pytest.raises(InputError, match="unexpected inference input 'img'") as caught:
+            transport.infer_many("cls", [{"img": np.array([[photo_bytes[0]]], dtype=object)}], ["labels"])
+        assert status_of(caught.value) == STATUS[protocol]["invalid"]
+        with pytest.raises(InputError, match="expects 'BYTES'"):
+            transport.infer_many("cls", [{"image": np.zeros((1, 1), dtype=np.float32)}], ["labels"])
+        with pytest.raises(ImageDecodeError, match="not a decodable image"):  # tagged by the python model
+            transport.infer_many("cls", [image_request(b"not an image")], ["labels"])
+        with pytest.raises(InputError, match="dtype complex64 has no Triton datatype"):  # refused before sending
+            transport.infer_many("cls", [{"image": np.zeros((1, 1), dtype=np.complex64)}], ["labels"])
+        answer = transport.infer_many("cls", [image_request(photo_bytes[0])], ["labels"])  # still answering
+        assert answer[0]["labels"].shape == (1, 5)
+    finally:
+        transport.close()
+
+
+@pytest.mark.parametrize("status, expected", sorted(STATUS_ERRORS.items()))
+def test_each_status_code_has_its_typed_error(status, expected):
+    error = runtime_error(InferenceServerException("the server's text", status=status), model="m", url="u", timeout_s=1)
+    assert type(error) is expected and "the server's text" in str(error)
+
+
+def test_errors_without_a_status_are_classified_by_type():
+    assert error_class(TimeoutError("timed out")) is ServerTimeoutError
+    assert error_class(queue.Empty()) is ServerTimeoutError
+    assert error_class(ConnectionRefusedError(111, "Connection refused")) is ServerUnavailableError
+    tagged = InferenceServerException("[beit_runtime.ImageDecodeError] bad", status="400")
+    assert error_class(tagged) is ImageDecodeError
+    assert error_class(InferenceServerException("[beit_runtime.NoSuchError] x", status="500")) is ServerError
+    assert error_class(InferenceServerException("internal", status="StatusCode.INTERNAL")) is ServerError
+    assert all(issubclass(kind, BeitDeployError) for kind in STATUS_ERRORS.values())

@@ -1,0 +1,41 @@
+"""RemoteClassifier's hidden_states / attentions / attention_maps against a real Triton server (issue 18): equal to
+the in-process Classifier's on real photos over HTTP and gRPC; a repository without them names the export flag."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from beit_runtime import Classifier
+from beit_runtime.errors import OutputUnavailableError
+from beit_runtime.remote import RemoteClassifier
+
+PROTOCOLS = ("http", "grpc")
+
+
+def url(served, protocol: str) -> str:
+    return served.http if protocol == "http" else f"grpc://{served.grpc}"
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_served_layer_outputs_equal_the_in_process_ones(served, protocol, beit_layer_outputs_artifact, photo_bytes):
+    with RemoteClassifier(url(served, protocol), "layers") as remote, \
+            Classifier(beit_layer_outputs_artifact, batch_size=1) as local:
+        np.testing.assert_allclose(remote.hidden_states(photo_bytes), local.hidden_states(photo_bytes), atol=1e-5)
+        np.testing.assert_allclose(remote.attentions(photo_bytes[0]), local.attentions(photo_bytes[0]), atol=1e-6)
+        for got, want in zip(remote.attention_maps(photo_bytes[:2]), local.attention_maps(photo_bytes[:2]),
+                             strict=True):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, atol=1e-6)
+        predictions = remote(photo_bytes[0], top_k=2)  # the task's outputs, without the layer outputs
+        assert [p.id for p in predictions] == [p.id for p in local(photo_bytes[0], top_k=2)]
+        with pytest.raises(OutputUnavailableError, match=r"layers \[1, 3\]"):
+            remote.attention_maps(photo_bytes[0], layer=0)
+
+
+def test_a_repository_without_them_names_the_flag(served, photo_bytes):
+    with RemoteClassifier(served.http, "cls") as remote:
+        with pytest.raises(OutputUnavailableError, match="--outputs hidden_states"):
+            remote.hidden_states(photo_bytes[0])
+        with pytest.raises(OutputUnavailableError, match="--outputs attentions"):
+            remote.attention_maps(photo_bytes[0])

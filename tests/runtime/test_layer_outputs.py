@@ -1,0 +1,97 @@
+"""hidden_states / attentions / attention_maps on FeatureExtractor and Classifier (issue 18), on real photos,
+and the attention-map pictures of ``beit-run --attention-maps``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from beit_runtime import Classifier, FeatureExtractor
+from beit_runtime.attention import cls_attention_maps
+from beit_runtime.cli import main as beit_run
+from beit_runtime.errors import OutputUnavailableError
+
+PHOTOS = ("chelsea", "astronaut", "coffee")
+
+
+@pytest.fixture(scope="module")
+def photos() -> list[np.ndarray]:
+    return [np.ascontiguousarray(getattr(skimage.data, name)()) for name in PHOTOS]
+
+
+@pytest.fixture(scope="module")
+def hidden_states_backbone(tmp_path_factory):
+    """A tiny DINO-style ViT backbone (no pooler) exported with --outputs hidden_states only."""
+    from beit_export.options import ExportOptions
+    from beit_export.pipeline import export_artifact
+    from tests.conftest import tiny_checkpoint
+
+    checkpoint = tiny_checkpoint("vit", "backbone")
+    return export_artifact(checkpoint, output=tmp_path_factory.mktemp("artifacts") / "vit-hidden",
+                           options=ExportOptions(outputs="hidden_states", photos=False))
+
+
+def test_classifier_outputs_on_photos(beit_layer_outputs_artifact, photos):
+    with Classifier(beit_layer_outputs_artifact, batch_size=2) as classifier:
+        assert classifier.optional_outputs == ("hidden_states", "attentions")
+        assert classifier.attention_layers == (1, 3) and classifier.num_layers == 4
+        hidden, attentions = classifier.hidden_states(photos), classifier.attentions(photos)
+        assert hidden.shape == (3, 5, 17, 32) and hidden.dtype == np.float32
+        assert attentions.shape == (3, 2, 2, 17, 17)
+        np.testing.assert_allclose(attentions.sum(axis=-1), 1.0, atol=1e-5)  # softmax rows
+        np.testing.assert_array_equal(classifier.hidden_states(photos[0]), hidden[0])
+        assert classifier(photos[0], top_k=1)  # the task's own call is unchanged
+        assert classifier.logits(photos).shape == (3, 10)
+
+
+def test_attention_maps_at_each_images_own_size(beit_layer_outputs_artifact, photos):
+    with Classifier(beit_layer_outputs_artifact) as classifier:
+        maps = classifier.attention_maps(photos, layer=-1)
+        attentions = classifier.attentions(photos)
+        for image, image_maps, weights in zip(photos, maps, attentions, strict=True):
+            assert image_maps.shape == (2, *image.shape[:2])
+            expected = cls_attention_maps(weights[1], preprocessor=classifier.preprocessor,
+                                          image_size=image.shape[:2], patch_size=8)
+            np.testing.assert_array_equal(image_maps, expected)
+            # 32x32 resize, no crop: the photo's corners lie in the first and the last patch
+            assert image_maps[0, 0, 0] == weights[1, 0, 0, 1] and image_maps[1, -1, -1] == weights[1, 1, 0, -1]
+        single = classifier.attention_maps(photos[0], layer=1)
+        assert single.shape == (2, *photos[0].shape[:2])
+
+
+def test_missing_outputs_and_layers_name_the_export_flag(beit_classifier_artifact, beit_layer_outputs_artifact,
+                                                         hidden_states_backbone, photos):
+    with Classifier(beit_classifier_artifact) as classifier:
+        with pytest.raises(OutputUnavailableError, match="--outputs hidden_states"):
+            classifier.hidden_states(photos[0])
+        with pytest.raises(OutputUnavailableError, match="--outputs attentions"):
+            classifier.attention_maps(photos[0])
+    with Classifier(beit_layer_outputs_artifact) as classifier:
+        with pytest.raises(OutputUnavailableError, match=r"layers \[1, 3\], not of layer 0.*--attention-layers 0"):
+            classifier.attention_maps(photos[0], layer=0)
+        with pytest.raises(OutputUnavailableError, match="the model has 4"):
+            classifier.attention_maps(photos[0], layer=4)
+    with FeatureExtractor(hidden_states_backbone) as extractor:
+        assert extractor.hidden_states(photos[:2]).shape == (2, 5, 17, 32)
+        with pytest.raises(OutputUnavailableError, match="--outputs attentions"):
+            extractor.attentions(photos[0])
+
+
+def test_beit_run_writes_readable_attention_pictures(beit_layer_outputs_artifact, beit_segmentation_artifact,
+                                                      photos, tmp_path, capsys):
+    path = tmp_path / "cat.png"
+    Image.fromarray(photos[0]).save(path)
+    out = tmp_path / "maps"
+    assert beit_run([str(beit_layer_outputs_artifact), str(path), "--attention-maps", str(out), "--top-k", "1"]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["cat.head0.png", "cat.head1.png", "cat.mean.png"]
+    picture = np.asarray(Image.open(out / "cat.mean.png"))
+    height, width = photos[0].shape[:2]
+    assert picture.shape[0] > height and picture.shape[1] > width + 40  # title above, colour scale beside
+    scale = picture[-height:, width + 6 : width + 22]  # the bar: viridis from yellow (top) to violet (bottom)
+    assert scale[2, 8, 0] > 200 and scale[-3, 8, 2] > 60 and scale[-3, 8, 1] < 40
+    assert "saved" in capsys.readouterr().out
+    assert beit_run([str(beit_segmentation_artifact), str(path), "--attention-maps", str(out)]) == 1
+    assert "--outputs attentions" in capsys.readouterr().err
