@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from beit_runtime.attention import output_bytes
-from beit_runtime.tasks import Task
+from beit_runtime.tasks import TASKS, Task
 
 from .options import ExportOptionsError
 
-OUTPUT_CHOICES = ("hidden_states", "attentions")
+# every optional output some task offers, in registry order ("hidden_states", "attentions")
+OUTPUT_CHOICES = tuple(dict.fromkeys(spec.name for entry in TASKS.values() for spec in entry.optional_outputs))
 LAYER_KEYWORDS = ("all", "last")
 ATTENTION_LAYERS_HELP = (
     "attentions of which encoder layers: all, last, or 0-based numbers N,M (negative: from the last); "

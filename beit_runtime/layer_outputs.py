@@ -23,8 +23,10 @@ import numpy as np
 from .attention import check_fits, cls_attention_maps
 from .errors import OutputUnavailableError
 from .model_base import ArtifactModel
+from .tasks import OPTIONAL_OUTPUTS
 
-EXPORT_FLAGS = {"hidden_states": "--outputs hidden_states", "attentions": "--outputs attentions"}
+# optional output -> the beit-export flag that adds it
+EXPORT_FLAGS = {spec.name: f"--outputs {spec.name}" for spec in OPTIONAL_OUTPUTS}
 
 
 class LayerOutputs(ArtifactModel):

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from beit_export.errors import UnsupportedCheckpointError
-from beit_export.modeling.outputs import extended_task_spec, output_flags, stacked_outputs
+from beit_export.modeling.outputs import extended_task_spec, output_flags, segmentation_layers, stacked_outputs
 from beit_export.modeling.position_embeddings import install_dynamic_interpolation, install_static_interpolation
 from beit_export.modeling.relative_position import (
     DynamicRelativePositionBias,
@@ -112,10 +112,10 @@ def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
             _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)
 
 
-def _prepare_segmentation(model: nn.Module, *, keep_all_layers: bool) -> nn.Module:
+def _prepare_segmentation(model: nn.Module, *, keep_layers: int | None) -> nn.Module:
     from beit_export.modeling.segmentation import prepare_segmentation_model  # written by helper SEGMENTATION
 
-    prepared = prepare_segmentation_model(model, keep_all_layers=keep_all_layers)
+    prepared = prepare_segmentation_model(model, keep_layers=keep_layers)
     return model if prepared is None else prepared
 
 
@@ -137,9 +137,12 @@ def make_export_module(
     working.set_attn_implementation("eager")
     resolution = tuple(resolution) if resolution is not None else config_image_size(working.config)
     _prepare_encoder(base_model(working), dynamic=dynamic_resolution, resolution=resolution)
+    dead_layer_norms = 0
     if task == "semantic-segmentation":
-        working = _prepare_segmentation(working, keep_all_layers=extra_outputs is not None)
+        keep_layers, dead_layer_norms = segmentation_layers(working, extra_outputs)
+        working = _prepare_segmentation(working, keep_layers=keep_layers)
     module_class = MaskedImageExportModule if len(task_spec.graph_inputs) == 2 else ImageExportModule
     module = module_class(working, task_spec=task_spec, dynamic_resolution=dynamic_resolution, resolution=resolution,
                           extra_outputs=extra_outputs)
+    module.dead_layer_norms = dead_layer_norms
     return module.eval()

@@ -43,3 +43,20 @@ def stacked_outputs(result: Any, extra: ExtraOutputs) -> dict[str, torch.Tensor]
         layers = tuple(result.attentions)
         stacked["attentions"] = torch.stack([layers[index] for index in extra.attention_layers], dim=1)
     return stacked
+
+
+def segmentation_layers(model: Any, extra: ExtraOutputs | None) -> tuple[int | None, int]:
+    """(encoder layers a segmentation export keeps, None: only those its feature maps read; how many LayerNorms
+    of the kept layers feed nothing). UperNet reads no layer after ``max(out_indices) - 1``: the hidden states
+    need every layer, attentions up to the last one exported, whose own MLP (and ``layernorm_after``) then feeds
+    nothing, so the exporter drops it and the graph holds one LayerNormalization fewer than the module."""
+    from .segmentation import unused_trailing_layers
+
+    if extra is None:
+        return None, 0
+    total = len(model.beit.layers)
+    if extra.hidden_states:
+        return total, 0
+    read = total - unused_trailing_layers(model)
+    attended = max(extra.attention_layers) + 1
+    return (read, 0) if attended <= read else (attended, 1)

@@ -209,19 +209,19 @@ def unused_trailing_layers(model: nn.Module) -> int:
     return max(layers - (max(out_indices) - 1), 0)
 
 
-def prepare_segmentation_model(model: nn.Module, *, keep_all_layers: bool = False) -> nn.Module:
+def prepare_segmentation_model(model: nn.Module, *, keep_layers: int | None = None) -> nn.Module:
     """Make ``model`` exact and exportable, in place; returns ``model`` in eval mode.
 
     Drops the auxiliary head, the encoder layers no feature map reads (see ``unused_trailing_layers``;
     hidden-state indices are unchanged by this) and the final LayerNorm (it only makes
     ``last_hidden_state``, which segmentation does not output), and makes the UperNet head Resize-free
     and exact. ``out_indices`` stay as the checkpoint has them and the model's own forward maps them
-    onto hidden states, so the export follows transformers by construction. ``keep_all_layers`` keeps the
-    trailing layers (an export with the ``hidden_states`` / ``attentions`` outputs reports every layer).
+    onto hidden states, so the export follows transformers by construction. ``keep_layers`` keeps that many
+    encoder layers instead (an export with the ``hidden_states`` / ``attentions`` outputs needs more of them).
     """
     _check_segmentation_model(model)
     model.auxiliary_head = None
-    unused = 0 if keep_all_layers else unused_trailing_layers(model)
+    unused = unused_trailing_layers(model) if keep_layers is None else len(model.beit.layers) - keep_layers
     if unused:
         model.beit.layers = model.beit.layers[: len(model.beit.layers) - unused]
     model.beit.layernorm = nn.Identity()

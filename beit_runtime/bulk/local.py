@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..manifest import load_manifest
-from ..model_base import task_class
+from ..model_base import ArtifactModel, task_class
 from ..options import RunOptions
 from .options import BulkOptions
 from .processing import BatchProcessor
@@ -52,9 +52,9 @@ def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.P
                    options: BulkOptions, run_options: RunOptions) -> tuple[str, list[ImageItem], OutputFolder]:
     """(task name, every image of the inputs, the output folder opened for resuming)."""
     items = collect_items(inputs, pattern=options.pattern)
-    task_name = load_manifest(artifact, verify_files=False).task
+    task_name = load_manifest(Path(artifact), verify_files=False).task
     settings = run_settings(artifact, task_name=task_name, run_options=run_options, options=options)
-    return task_name, items, OutputFolder(options.output, settings=settings, shard_size=options.shard_size)
+    return task_name, items, OutputFolder(Path(options.output), settings=settings, shard_size=options.shard_size)
 
 
 def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
@@ -66,16 +66,22 @@ def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
     todo = output.pending(items)
     progress = Progress(len(todo), mode=options.progress)
     try:
-        with task_class(task_name)(artifact, options=run_options) as model:
-            processor = BatchProcessor(model, top_k=options.top_k, overlays=options.overlays)
-            batches = prefetched(chunked(todo, model.batch_size), processor.prepare,
-                                 threads=options.reader_threads, depth=options.prefetch_batches)
-            for prepared in batches:
-                results = processor.complete(prepared)
-                output.write(results)
-                progress.advance(len(results), failed=sum(result.error is not None for result in results))
-            output.flush()
+        with task_class(task_name)(Path(artifact), options=run_options) as model:
+            run_items(model, todo, output=output, options=options, progress=progress)
     finally:
         progress.close()
     return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
-                       failed=progress.failed, output=options.output)
+                       failed=progress.failed, output=Path(options.output))
+
+
+def run_items(model: ArtifactModel, todo: Sequence[ImageItem], *, output: OutputFolder, options: BulkOptions,
+              progress: Progress) -> None:
+    """The pipelined loop: batches prepared ahead on reader threads, run by ``model`` here, written in order."""
+    processor = BatchProcessor(model, top_k=options.top_k, overlays=options.overlays)
+    batches = prefetched(chunked(todo, model.batch_size), processor.prepare,
+                         threads=options.reader_threads, depth=options.prefetch_batches)
+    for prepared in batches:
+        results = processor.complete(prepared)
+        output.write(results)
+        progress.advance(len(results), failed=sum(result.error is not None for result in results))
+    output.flush()

@@ -6,6 +6,7 @@ folder run adds: where results go, which files are taken, and how the reading pi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ class BulkOptions:
     terminal, plain lines otherwise), "bar", "lines" or "off".
     """
 
-    output: Path
+    output: str | os.PathLike[str]  # kept as a Path
     pattern: str | None = None
     overlays: bool = False
     top_k: int = 5

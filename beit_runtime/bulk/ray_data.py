@@ -93,7 +93,7 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
         if started:
             ray.shutdown()
     return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
-                       failed=progress.failed, output=options.output)
+                       failed=progress.failed, output=Path(options.output))
 
 
 def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder, progress: Progress,

@@ -14,31 +14,20 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BeitDeployError, DatasetError, InputError
 from ..evaluation import EvaluationOptions, evaluate
 from ..evaluation.report import json_lines, table, write_report
 from ..evaluation.variants import ENGINE_BACKENDS, PRECISION_ORDER
+from .common import positive, run_reporting_errors, subcommand_parser
 
 PROG = "beit-run evaluate"
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subcommand_parser(PROG, __doc__)
     add = parser.add_argument
-    add("artifact", type=Path, help="artifact folder")
     add("--data", type=Path, required=True, help="labelled images (see above)")
     add("--backend", choices=("all", *ENGINE_BACKENDS), default="all", help="engines to measure (default all)")
     add("--precision", choices=("all", *PRECISION_ORDER), default="all", help="precisions to measure (default all)")
-    add("--batch-size", type=positive, default=8, help="images per call (default 8)")
-    add("--threads", type=int, default=0, help="inference threads (default 0: the library's choice)")
     add("--reduce-labels", action="store_true", help="segmentation: 0 is 'other' (ignored), ids shift down by one")
     add("--limit", type=positive, default=None, help="evaluate the first N images only")
     add("--json", action="store_true", help="one JSON object per variant instead of the table")
@@ -50,14 +39,9 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     options = EvaluationOptions(backend=args.backend, precision=args.precision, batch_size=args.batch_size,
                                 threads=args.threads, reduce_labels=args.reduce_labels, limit=args.limit)
-    try:
-        report = evaluate(args.artifact, args.data, options=options)
-    except (DatasetError, InputError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except BeitDeployError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
+    report, code = run_reporting_errors(PROG, lambda: evaluate(args.artifact, args.data, options=options))
+    if report is None:
+        return code
     print(json_lines(report) if args.json else table(report))
     if args.output is not None:
         print(f"wrote {write_report(report, args.output)}", file=sys.stderr)

@@ -16,26 +16,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import BeitDeployError, DatasetError, InputError
 from ..planning.machine import describe
 from ..planning.plan import Plan
 from ..planning.tune import TuneOptions, tune
-from .evaluate import positive
+from .common import positive, run_reporting_errors, subcommand_parser
 
 PROG = "beit-run tune"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subcommand_parser(PROG, __doc__)
     add = parser.add_argument
-    add("artifact", type=Path, help="artifact folder")
     add("--data", type=Path, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
     add("--max-drop", type=float, default=1.0, help="accuracy points a variant may lose against fp32 (default 1)")
-    add("--batch-size", type=positive, default=8, help="images per call, timed and measured (default 8)")
     add("--rounds", type=positive, default=7, help="interleaved timing rounds (default 7)")
-    add("--threads", type=int, default=0, help="inference threads (default 0: the library's choice)")
     add("--limit", type=positive, default=256, help="images measured for accuracy (default 256)")
     add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
     return parser
@@ -61,13 +56,9 @@ def main(argv: Sequence[str]) -> int:
     options = TuneOptions(data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop,
                           batch_size=args.batch_size, rounds=args.rounds, threads=args.threads, limit=args.limit,
                           plan_path=args.plan)
-    try:
-        plan, path = tune(args.artifact, options=options)
-    except (DatasetError, InputError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
-    except BeitDeployError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
+    result, code = run_reporting_errors(PROG, lambda: tune(args.artifact, options=options))
+    if result is None:
+        return code
+    plan, path = result
     print(_summary(plan, path))
     return 0

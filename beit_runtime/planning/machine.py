@@ -39,9 +39,10 @@ def _cpuinfo() -> dict[str, str]:
     return fields
 
 
-def _library_versions() -> dict[str, str]:
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of the distributions ``names`` (absent ones left out)."""
     versions = {}
-    for name in LIBRARIES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -60,7 +61,7 @@ def machine_description() -> dict[str, Any]:
         "cpu_model": info.get("model", ""),
         "kernel_flags": [flag for flag in KERNEL_FLAGS if flag in flags],
         "architecture": platform.machine(),
-        "libraries": _library_versions(),
+        "libraries": library_versions(),
     }
 
 

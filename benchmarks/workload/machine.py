@@ -7,8 +7,8 @@ import os
 import platform
 import shutil
 import subprocess
-from importlib import metadata
 
+from beit_runtime.planning.machine import library_versions as plan_library_versions
 from beit_runtime.planning.machine import machine_description
 
 LIBRARIES = (
@@ -28,13 +28,7 @@ def cpu_flags() -> list[str]:
 
 
 def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    return {"python": platform.python_version(), **plan_library_versions(LIBRARIES)}
 
 
 def gpu_name() -> str | None:

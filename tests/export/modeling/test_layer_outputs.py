@@ -114,3 +114,23 @@ def test_axes_are_named_and_layers_follow_the_choice(exported):
     assert extra.attention_layers == (0, 3)
     _, _, _, segmentation, _ = exported("beit-segmentation-static")
     assert segmentation.attention_layers == (3,)  # segmentation defaults to the last layer
+
+
+@pytest.mark.parametrize(("layers", "kept", "dead"), [("last", 4, 1), ((1,), 3, 0)])
+def test_segmentation_attentions_keep_only_the_layers_they_need(tmp_path, layers, kept, dead):
+    """UperNet reads hidden states 0-3 of the tiny model (layers 0-2): attentions of layer 3 keep it (its MLP feeds
+    nothing, one LayerNorm fewer in the graph), attentions of layer 1 need no extra layer."""
+    model = tiny_model("beit", "semantic-segmentation")
+    extra = resolve_extra_outputs(("attentions",), layers, config=model.config,
+                                  entry=registry_task("semantic-segmentation"))
+    module = make_export_module(model, task="semantic-segmentation", extra_outputs=extra)
+    assert len(module.model.beit.layers) == kept and module.dead_layer_norms == dead
+    path = tmp_path / "model.onnx"
+    inputs = example_inputs("semantic-segmentation", batch=2, height=32, width=32)
+    export_onnx(module, task_spec=module.task_spec, path=path, example_inputs=inputs)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, attentions = session.run(["logits", "attentions"], {"pixel_values": inputs[0].numpy()})
+    expected = _transformers(model, "semantic-segmentation", inputs, extra)["attentions"]
+    assert float(np.abs(attentions - expected).max()) <= TOLERANCE
+    with torch.no_grad():
+        assert float(np.abs(logits - model(inputs[0]).logits.numpy()).max()) <= 1e-4

@@ -49,3 +49,18 @@ def test_two_nodes_write_what_the_local_run_writes(two_node_cluster, beit_segmen
     again = run_on_ray(beit_segmentation_artifact, [mixed_folder], batch_size=2,
                        options=BulkOptions(output=tmp_path / "ray", overlays=True, progress="off"))
     assert (again.skipped, again.succeeded, again.failed) == (len(GOOD), 0, len(BROKEN))  # resumes like the local run
+
+
+def test_beit_run_ray_uses_the_connected_cluster(two_node_cluster, beit_classifier_artifact, mixed_folder, tmp_path):
+    from beit_runtime.cli import main
+
+    local, on_ray = tmp_path / "local", tmp_path / "ray"
+    assert main([str(beit_classifier_artifact), str(mixed_folder), "--output", str(local)]) == 3
+    assert main([str(beit_classifier_artifact), str(mixed_folder), "--output", str(on_ray), "--ray"]) == 3
+    records = [[json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+               for folder in (local, on_ray)]
+    assert [r["image"] for r in records[1]] == [r["image"] for r in records[0]] == list(GOOD)
+    for got, expected in zip(*records, strict=True):
+        assert [p["id"] for p in got["predictions"]] == [p["id"] for p in expected["predictions"]]
+        assert [p["score"] for p in got["predictions"]] == pytest.approx([p["score"] for p in expected["predictions"]])
+    assert ray.is_initialized()  # the command left the test's connection open
