@@ -84,3 +84,7 @@ class ServerTimeoutError(ServerError):
 
 class ServeSetupError(BeitDeployError):
     """``beit-serve --setup`` could not prepare the server or its Python environment."""
+
+
+class ServeOptionError(BeitDeployError, ValueError):
+    """A ``beit-serve`` option is out of range or one the chosen tritonserver cannot honour."""

@@ -2,6 +2,7 @@
 photos and from files, in interleaved rounds (``benchmarks.harness.preprocessing``).
 
     python -m benchmarks.preprocess_bench --recipe beit-base-224 --rounds 30
+    python -m benchmarks.preprocess_bench --floor [--write-results]   # vs Pillow's resize (issue 20)
 """
 
 from __future__ import annotations
@@ -30,13 +31,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--serial", action="store_true", help="run the runtime without its thread pool")
     parser.add_argument("--photos", type=Path, default=None, help="folder for the sample photos (default: temporary)")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parser.add_argument("--floor", action="store_true",
+                        help="time the runtime against Pillow's own resize (one thread) for the 224 and 640 recipes")
+    parser.add_argument("--write-results", action="store_true",
+                        help=f"with --floor: write {FLOOR_RESULTS.name} and its block in RESULTS.md")
     return parser
+
+
+FLOOR_RESULTS = Path(__file__).parent / "RESULTS-preprocess-floor.json"
+FLOOR_RECIPES = ["beit-base-224", "beit-ade-640", "deit-base-224"]
+BEGIN, END = "<!-- preprocess-floor:begin -->", "<!-- preprocess-floor:end -->"
+
+
+def run_floor(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from benchmarks.harness.preprocess_floor import floor_result, floor_table
+
+    with tempfile.TemporaryDirectory() as scratch:
+        arrays = [np.asarray(Image.open(path).convert("RGB")) for path in write_photos(args.photos or Path(scratch))]
+    result = floor_result(FLOOR_RECIPES, arrays, rounds=args.rounds)
+    block = floor_table(result)
+    print(block, end="")
+    if args.write_results:
+        FLOOR_RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        results_md = FLOOR_RESULTS.parent / "RESULTS.md"
+        text = results_md.read_text(encoding="utf-8")
+        start, end = text.index(BEGIN), text.index(END) + len(END)
+        results_md.write_text(text[:start] + f"{BEGIN}\n{block}{END}" + text[end:], encoding="utf-8")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     from beit_runtime.preprocess import Preprocessor
 
     args = build_parser().parse_args(argv)
+    if args.floor:
+        return run_floor(args)
     family, recipe = RECIPES[args.recipe]
     ours, theirs = Preprocessor.from_manifest(recipe), hf_processor(family, recipe)
     plan = TimingPlan(iterations=args.rounds, warmup=3, time_limit_s=300.0)

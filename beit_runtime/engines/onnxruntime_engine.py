@@ -4,6 +4,11 @@ Under the CUDA provider the engine runs through IO binding (``onnxruntime_bindin
 device buffers per input shape, copies counted in ``copies``; ``run_on_device`` leaves the outputs on
 the device for a next graph there. ``cuda_graph_batch_sizes`` adds one CUDA-graph session per batch
 size (``onnxruntime_cuda_graph``); other shapes run on the plain session. CPU users see no change.
+
+CPU-only sessions go through the optimized-model cache (``onnxruntime_cache``): the first load on a
+machine writes the optimized graph, later loads read it with optimizations off; ``optimized_cache``
+says what happened ("hit", "written", "off"). ``optimized_cache=False`` (or ``BEIT_DEPLOY_CACHE=off``)
+loads the graph as before.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailableError, InputError
+from . import onnxruntime_cache
 from .base import EngineBase, TensorSpec, check_feeds
 from .onnxruntime_binding import CUDA_PROVIDER, BoundRunner, CopyCounter, session_device
 from .onnxruntime_cuda_graph import CudaGraphRunners, check_batch_sizes
@@ -68,10 +74,12 @@ class OnnxRuntimeEngine(EngineBase):
         optimization_level: str = "all",
         io_binding: bool | None = None,
         cuda_graph_batch_sizes: Sequence[int] = (),
+        optimized_cache: bool = True,
     ) -> None:
         """``io_binding``: None (default) binds device buffers when the CUDA provider runs the session,
         True binds them on any provider (host buffers on the CPU one), False never.
-        ``cuda_graph_batch_sizes``: batch sizes that each get a CUDA-graph session (CUDA provider only)."""
+        ``cuda_graph_batch_sizes``: batch sizes that each get a CUDA-graph session (CUDA provider only).
+        ``optimized_cache``: load a CPU-only session through the optimized-model cache (module docstring)."""
         ort = _import_onnxruntime()
         path = Path(path)
         if not path.is_file():
@@ -88,10 +96,9 @@ class OnnxRuntimeEngine(EngineBase):
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = inter_op_threads
         options.graph_optimization_level = _optimization_level(ort, optimization_level)
-        try:
-            self._session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
-        except Exception as error:  # onnxruntime raises its own untyped errors
-            raise ArtifactError(f"ONNX Runtime could not load {path}: {error}") from error
+        cached = optimized_cache and not cuda_graph_batch_sizes
+        self._session, self.optimized_cache = _load_session(ort, path, options, providers=chosen, cached=cached,
+                                                            level=optimization_level)
         self.path = path
         self.providers = tuple(self._session.get_providers())
         self.inputs = tuple(_spec(node) for node in self._session.get_inputs())
@@ -179,6 +186,41 @@ class OnnxRuntimeEngine(EngineBase):
 
     def close(self) -> None:
         self._session = self._bound = self._graphs = None
+
+
+def _new_session(ort: Any, path: Path, options: Any, providers: Sequence[str]) -> Any:
+    return ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+
+
+def _load_session(ort: Any, path: Path, options: Any, *, providers: Sequence[str], cached: bool,
+                  level: str, retry: bool = True) -> tuple[Any, str]:
+    """(session, cache status). A cache entry ONNX Runtime refuses is removed and the graph itself loaded
+    (and the entry written again, once); a failed write loads the graph without the cache."""
+    if cached:
+        fresh = _copy_options(ort, options)
+        load = onnxruntime_cache.plan_load(ort, path, options, providers=tuple(providers), level=level)
+        try:
+            session = _new_session(ort, load.path, load.options, providers)
+            return session, onnxruntime_cache.commit(load)
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            onnxruntime_cache.discard(load)
+            if load.status == "hit":
+                onnxruntime_cache.warn_once(f"ONNX Runtime refused the cached optimized graph {load.path} "
+                                            f"({error}); it was removed and is written again")
+                return _load_session(ort, path, fresh, providers=providers, cached=retry, level=level, retry=False)
+            options = fresh
+    try:
+        return _new_session(ort, path, options, providers), "off"
+    except Exception as error:  # onnxruntime raises its own untyped errors
+        raise ArtifactError(f"ONNX Runtime could not load {path}: {error}") from error
+
+
+def _copy_options(ort: Any, options: Any) -> Any:
+    """A fresh SessionOptions with the thread counts and optimization level of ``options``."""
+    fresh = ort.SessionOptions()
+    for name in ("intra_op_num_threads", "inter_op_num_threads", "graph_optimization_level"):
+        setattr(fresh, name, getattr(options, name))
+    return fresh
 
 
 def _optimization_level(ort: ModuleType, name: str) -> Any:  # a GraphOptimizationLevel

@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import ArtifactIntegrityError, ManifestError
 from ..onnx_external_data import external_data_locations
 from .document import ManifestRecord, parse_manifest
-from .paths import MANIFEST_FILE, REEXPORT_HINT, artifact_file, sha256_of
+from .paths import MANIFEST_FILE, REEXPORT_HINT, artifact_file
+from .verified import verified_sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +90,7 @@ def _check_files(record: ManifestRecord, folder: Path) -> None:
         path = artifact_file(folder, name, what="files record")
         if not path.is_file():
             raise ArtifactIntegrityError(f"artifact file {path} is missing; {REEXPORT_HINT}")
-        if path.stat().st_size != expected.bytes or sha256_of(path) != expected.sha256:
+        if path.stat().st_size != expected.bytes or verified_sha256(path) != expected.sha256:
             raise ArtifactIntegrityError(
                 f"artifact file {path} does not match the hash in {MANIFEST_FILE} (changed or truncated "
                 f"after export); {REEXPORT_HINT}"

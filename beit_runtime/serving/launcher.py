@@ -2,14 +2,17 @@
 
 Flags and why (measured with Triton 2.51 on CPU): ``--http-address``/``--grpc-address`` (Triton
 listens on 0.0.0.0 otherwise); ``--backend-directory`` when the server is not under /opt/tritonserver
-(python models fail to load without it); ``--model-control-mode=none`` + ``--strict-readiness`` +
-``--exit-on-error`` (the endpoints open only once every model has loaded; a model that fails to load
-stops the server instead of serving half a repository); ``--disable-auto-complete-config`` (the
-configs are complete; auto-complete starts an extra stub per model); ``--allow-metrics=false`` unless
-a metrics port is asked for (no NVML/DCGM attempts on CPU); ``--pinned-memory-pool-byte-size=0`` on
-CPU-only servers; ``--exit-timeout-secs`` bounds a shutdown that open client connections would
-otherwise hold for 30 s; ``shm-region-prefix-name`` names this server's /dev/shm regions so the ones a
-crash leaves can be removed.
+(python models fail to load without it); ``--model-control-mode=explicit --load-model=*`` +
+``--strict-readiness`` + ``--exit-on-error`` (every model loads at start and the endpoints open only
+once all have; a model that fails to load stops the server instead of serving half a repository;
+explicit mode lets ``beit-serve`` unload models to turn readiness false before a stop, and reload a
+model whose stub died: ``control``); ``--disable-auto-complete-config`` (the configs are complete;
+auto-complete starts an extra stub per model); ``--allow-metrics=false`` unless a metrics port is
+asked for (no NVML/DCGM attempts on CPU); ``--pinned-memory-pool-byte-size=0`` on CPU-only servers;
+``--exit-timeout-secs`` bounds how long a stop waits for idle keep-alive client connections (Triton
+waits for every open connection otherwise); ``--http-max-input-size`` (bytes; only servers that know
+the flag, Triton >= 2.58) caps a request's body; ``shm-region-prefix-name`` names this server's
+/dev/shm regions and marks its python stubs (``stubs``), so the ones a crash leaves can be removed.
 
 The python stubs inherit the server's environment: with a ``python_env`` (the venv of ``beit-serve
 --setup``), ``PATH`` and ``LD_LIBRARY_PATH`` start with its ``bin``/``lib`` (as Triton's own
@@ -33,12 +36,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from ..errors import ArtifactError, ServerError, ServerTimeoutError
+from .stubs import kill_stubs
 
 _PR_SET_PDEATHSIG = 1
 
@@ -65,14 +69,16 @@ class LaunchPlan:
     python_env: Path | None = None
     cpu_only: bool = True
     log_verbose: int = 0
-    exit_timeout_s: int = 10
+    exit_timeout_s: int = 5
+    max_input_bytes: int | None = None
     extra_flags: tuple[str, ...] = field(default_factory=tuple)
 
     def command(self, shm_prefix: str) -> list[str]:
         flags = [str(self.binary), *[f"--model-repository={path}" for path in self.repositories],
                  f"--http-address={self.host}", f"--http-port={self.http_port}",
                  f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
-                 "--model-control-mode=none", "--strict-readiness=true", "--exit-on-error=true",
+                 "--model-control-mode=explicit", "--load-model=*", "--strict-readiness=true",
+                 "--exit-on-error=true",
                  "--disable-auto-complete-config", f"--exit-timeout-secs={self.exit_timeout_s}",
                  f"--backend-config=python,shm-region-prefix-name={shm_prefix}", f"--log-verbose={self.log_verbose}"]
         if self.backends is not None:
@@ -83,6 +89,8 @@ class LaunchPlan:
             flags += ["--allow-metrics=true", f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}"]
         if self.cpu_only:
             flags.append("--pinned-memory-pool-byte-size=0")
+        if self.max_input_bytes is not None:
+            flags.append(f"--http-max-input-size={self.max_input_bytes}")
         return flags + list(self.extra_flags)
 
     def environment(self) -> dict[str, str]:
@@ -95,6 +103,14 @@ class LaunchPlan:
             libraries = [str(self.python_env / "lib"), env.get("LD_LIBRARY_PATH", "")]
             env["LD_LIBRARY_PATH"] = os.pathsep.join(libraries).rstrip(os.pathsep)
         return env
+
+
+def knows_flag(binary: Path, flag: str) -> bool:
+    """Whether ``binary --help`` lists ``flag`` (e.g. ``--http-max-input-size``, new in Triton 2.58)."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=30, check=False)
+        return f"{flag} " in done.stdout + done.stderr
+    return False
 
 
 def _die_with_parent() -> None:
@@ -142,10 +158,27 @@ class TritonProcess:
         except json.JSONDecodeError:
             return status, text
 
-    def wait_ready(self, *, timeout_s: float = 300.0) -> list[str]:
-        """Block until the server reports ready; returns the names of its ready models."""
+    def model_states(self) -> dict[str, str]:
+        """{model: state} from the repository index (READY, LOADING, UNLOADING, UNAVAILABLE)."""
+        status, index = self.request("/v2/repository/index", body={})
+        if status != 200:
+            raise ServerError(f"repository index: HTTP {status}: {index}")
+        return {entry["name"]: entry.get("state", "") for entry in index or []}
+
+    def control(self, model: str, action: Literal["load", "unload"], *, timeout_s: float) -> None:
+        """``load`` or ``unload`` one model (explicit model control). Triton 2.51 also unloads the ensembles
+        that use an unloaded model, and loads them again with it."""
+        body = {"parameters": {"unload_dependents": False}} if action == "unload" else {}
+        status, answer = self.request(f"/v2/repository/models/{model}/{action}", body=body, timeout_s=timeout_s)
+        if status != 200:
+            raise ServerError(f"{action} of model '{model}': HTTP {status}: {answer}")
+
+    def wait_ready(self, *, timeout_s: float = 300.0, cancelled: Callable[[], bool] | None = None) -> list[str]:
+        """Block until the server reports ready (or ``cancelled()``: then []); the names of its ready models."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if cancelled is not None and cancelled():
+                return []
             if self.process.poll() is not None:
                 raise ServerError(f"tritonserver exited with {self.process.returncode} before it was ready "
                                   "(see its log above)")
@@ -164,17 +197,23 @@ class TritonProcess:
         statistics: dict[str, Any] = body["model_stats"][0]
         return statistics
 
-    def stop(self, *, signum: int = signal.SIGTERM) -> int:
-        """Ask the server to stop, wait (SIGKILL after the exit timeout + 10 s), remove leftover shm; its exit code."""
+    def stop(self, *, signum: int = signal.SIGTERM, wait_s: float | None = None) -> int:
+        """Ask the server to stop, wait (SIGKILL after ``wait_s``, default the exit timeout + 10 s), then kill
+        the stubs it left and remove leftover shm; its exit code (negative: killed by that signal)."""
         if self.process.poll() is None:
             self.process.send_signal(signum)
             try:
-                self.process.wait(self.plan.exit_timeout_s + 10)
+                self.process.wait(self.plan.exit_timeout_s + 10 if wait_s is None else wait_s)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.remove_leftover_shm()
+        self.clean_up()
         return self.process.returncode
+
+    def clean_up(self) -> None:
+        """After the server exited: SIGKILL the python stubs it left, remove its /dev/shm regions."""
+        kill_stubs(self.shm_prefix)
+        self.remove_leftover_shm()
 
     def remove_leftover_shm(self) -> list[str]:
         left = glob.glob(f"/dev/shm/{self.shm_prefix}*")

@@ -7,15 +7,34 @@ A ``tritonserver`` on PATH (an NGC container, a local build) is used when presen
 PATH``); its python models then use that server's python unless ``--python-env`` names a venv.
 Otherwise the server and venv of ``--setup`` are used. A port of 0 means any free port. Once every
 model is ready it prints one line ``beit-serve: ready http://HOST:PORT grpc HOST:PORT models: ...`` on
-stdout (the server's own log goes to stderr or ``--log-file``); SIGTERM or Ctrl-C stops the server in
-order and exits 0 when it stopped cleanly.
+stdout (the server's own log goes to stderr or ``--log-file``). Models are loaded with Triton's explicit
+model control, all at start; one that fails to load stops the server (beit-serve exits 1).
 
-Exit codes: 0 stopped cleanly, 1 the server failed or stopped uncleanly, 2 usage (bad REPO or option),
-3 not set up (run ``beit-serve --setup``).
+Stop (SIGTERM, as Kubernetes sends, or Ctrl-C): readiness (``/v2/health/ready``) turns false at once,
+the requests in flight finish, new ones get an error, then the server stops; beit-serve exits 0 within
+``--grace-period`` seconds (default 30, Kubernetes' default terminationGracePeriodSeconds; give the
+pod's value). Connected keep-alive clients hold the last phase for at most 2-5 s (a quarter of the
+grace period). If the server does not stop in time it is killed and beit-serve exits 1.
 
-Not watched: a python stub killed from outside (e.g. by the OOM killer) is not restarted by Triton
-2.51 and readiness still says 200; run a liveness probe that makes a real inference (Kubernetes) and
-restart on failure.
+Supervision: a python stub that dies (e.g. killed by the OOM killer) is noticed within ~0.2 s; its
+model is unloaded (readiness false: requests get errors, never wrong answers), loaded again (after at
+most 3 s for the dead instance to end), and readiness turns true once it is loaded (stderr:
+``beit-serve: stub of MODEL died; reloaded in X s``; measured 0.4-3.3 s for the test models).
+If tritonserver itself exits, beit-serve removes what it left (stubs, /dev/shm) and exits 1 at once,
+for the orchestrator to restart it.
+
+After a stub died under load, Triton 2.51 never finishes unloading the dead instance (it still holds
+the requests it had): the model is reloaded all the same, but the next stop waits the whole exit timeout
+and Triton exits 1 (beit-serve says so on stderr and exits 1).
+
+Request size: an HTTP request body over ``--max-request-mb`` MiB (default 64) gets an error response,
+on servers with Triton's ``--http-max-input-size`` (Triton 2.58 and newer). Triton 2.51 (the server of
+``--setup``) has neither that flag nor a limit of its own (measured: a 260 MiB body reaches the models,
+which answer with an error): there only the default is accepted, and beit-serve says at start that
+request bodies are not limited (put a limit in front of it: an ingress' body size limit).
+
+Exit codes: 0 stopped cleanly, 1 the server failed, died or stopped uncleanly, 2 usage (bad REPO or
+option), 3 not set up (run ``beit-serve --setup``).
 """
 
 from __future__ import annotations
@@ -30,16 +49,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from ..errors import ArtifactError, BeitDeployError, ServeSetupError
+from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
+from .drain import drain_and_stop, exit_timeout_for
 from .install import ServeLayout, serve_home, setup
-from .launcher import LaunchPlan, TritonProcess, free_port, repository_paths
+from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, repository_paths
+from .supervisor import Supervisor
 
 PROG = "beit-serve"
 EXIT_OK, EXIT_SERVER, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
+DEFAULT_MAX_REQUEST_MB = 64
+POLL_S = 0.2
 
 
-class _StopRequested(Exception):
-    pass
+class _StopFlag:
+    """Set by SIGTERM/SIGINT (a plain attribute: safe in a signal handler, unlike a lock)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def set(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--ready-timeout", type=float, default=300.0, help="seconds to wait for every model to load (default 300)")
     add("--log-file", type=Path, help="write the server's log here instead of stderr")
     add("--log-verbose", type=int, default=0, help="Triton's --log-verbose level (default 0)")
+    add("--grace-period", type=float, default=30.0,
+        help="seconds a stop (SIGTERM/Ctrl-C) may take in all: readiness false, requests in flight finish, the "
+             "server stops (default 30, Kubernetes' default; give terminationGracePeriodSeconds)")
+    add("--max-request-mb", type=int, default=DEFAULT_MAX_REQUEST_MB,
+        help="largest HTTP request body in MiB; larger ones get an error (default 64; needs Triton >= 2.58: "
+             "Triton 2.51 has no limit and accepts only the default, see above)")
     return parser
 
 
@@ -68,55 +106,96 @@ def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     ports = {name: getattr(args, name) or free_port(args.host if args.host != "0.0.0.0" else "127.0.0.1")
              for name in ("http_port", "grpc_port")}
     repositories = repository_paths(args.repositories)
+    if found is None and (not layout.server_ready() or not layout.env_ready()):
+        raise ServeSetupError(f"no tritonserver on PATH and none set up in {layout.home}: run `{PROG} --setup` first")
+    if args.grace_period < 1:
+        raise ServeOptionError(f"--grace-period must be at least 1 s (got {args.grace_period}); give the pod's "
+                               "terminationGracePeriodSeconds (Kubernetes' default: 30)")
+    binary = Path(found) if found is not None else layout.binary
     common = dict(repositories=repositories, host=args.host, metrics_port=args.metrics_port,
-                  log_verbose=args.log_verbose, **ports)
+                  log_verbose=args.log_verbose, exit_timeout_s=exit_timeout_for(args.grace_period),
+                  max_input_bytes=_max_input_bytes(binary, args.max_request_mb), **ports)
     if found is not None:
         backends = Path(found).resolve().parent.parent / "backends"
         return LaunchPlan(binary=Path(found), backends=backends if backends.is_dir() else None,
                           python_env=args.python_env, cpu_only=False, **common)
-    if not layout.server_ready() or not layout.env_ready():
-        raise ServeSetupError(f"no tritonserver on PATH and none set up in {layout.home}: run `{PROG} --setup` first")
     return LaunchPlan(binary=layout.binary, backends=layout.backends, python_env=args.python_env or layout.env_dir,
                       **common)
 
 
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _StopRequested
+def _max_input_bytes(binary: Path, megabytes: int) -> int | None:
+    """``--http-max-input-size`` in bytes, or None for a server without that flag (then bodies are not limited)."""
+    if megabytes < 1:
+        raise ServeOptionError(f"--max-request-mb must be at least 1 (got {megabytes})")
+    if binary.exists() and knows_flag(binary, "--http-max-input-size"):
+        return megabytes * 2**20
+    if megabytes != DEFAULT_MAX_REQUEST_MB:
+        raise ServeOptionError(f"{binary} has no --http-max-input-size (Triton < 2.58) and no HTTP request size "
+                               "limit of its own; drop --max-request-mb (and limit bodies in front of the server, "
+                               "e.g. in the ingress) or use Triton >= 2.58")
+    print(f"{PROG}: note: {binary.name} has no --http-max-input-size (Triton < 2.58): HTTP request bodies are not "
+          "limited by the server; limit them in front of it (e.g. the ingress)", file=sys.stderr, flush=True)
+    return None
 
 
-def serve(plan: LaunchPlan, *, ready_timeout_s: float, log_file: Path | None) -> int:
+def serve(plan: LaunchPlan, *, ready_timeout_s: float, log_file: Path | None, grace_period_s: float = 30.0) -> int:
     """Run the server until SIGTERM/SIGINT (or until it exits), its log in ``log_file`` (default stderr);
     the exit code for beit-serve."""
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(open(log_file, "a", encoding="utf-8")) if log_file else sys.stderr
-        return _serve_until_stopped(plan, ready_timeout_s=ready_timeout_s, log=log)
+        return _serve_until_stopped(plan, ready_timeout_s=ready_timeout_s, grace_period_s=grace_period_s, log=log)
 
 
-def _serve_until_stopped(plan: LaunchPlan, *, ready_timeout_s: float, log: IO[str]) -> int:
-    previous = {signum: signal.signal(signum, _raise_stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+def _serve_until_stopped(plan: LaunchPlan, *, ready_timeout_s: float, grace_period_s: float, log: IO[str]) -> int:
+    stop = _StopFlag()
+    previous = {signum: signal.signal(signum, stop.set) for signum in (signal.SIGTERM, signal.SIGINT)}
     server = None
     try:
         start = time.monotonic()
         server = TritonProcess(plan, log=log)
-        models = server.wait_ready(timeout_s=ready_timeout_s)
-        print(f"{PROG}: ready http://{server.http_url} grpc {server.grpc_url} models: {', '.join(models)} "
-              f"({time.monotonic() - start:.1f} s)", flush=True)
-        code = server.process.wait()
-        print(f"{PROG}: tritonserver exited on its own with {code}", file=sys.stderr, flush=True)
-        return EXIT_SERVER
-    except _StopRequested:
-        for signum in previous:
-            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not abandon the orderly stop
-        code = server.stop() if server is not None else 0
-        print(f"{PROG}: stopped (tritonserver exit code {code})", file=sys.stderr, flush=True)
+        models = server.wait_ready(timeout_s=ready_timeout_s, cancelled=stop)
+        if not stop():
+            print(f"{PROG}: ready http://{server.http_url} grpc {server.grpc_url} models: {', '.join(models)} "
+                  f"({time.monotonic() - start:.1f} s)", flush=True)
+            supervisor = Supervisor(server, reload_timeout_s=ready_timeout_s)
+            if not _supervise(server, supervisor, stop=stop):
+                return EXIT_SERVER
+            if supervisor.stuck:
+                stuck = ", ".join(sorted(supervisor.stuck))
+                print(f"{PROG}: {stuck}: the instance whose stub died still holds its requests; Triton cannot "
+                      "finish unloading it and will stop uncleanly", file=sys.stderr, flush=True)
+        stopping = time.monotonic()
+        code = drain_and_stop(server, grace_period_s=grace_period_s)
+        print(f"{PROG}: stopped in {time.monotonic() - stopping:.1f} s (tritonserver exit code {code})",
+              file=sys.stderr, flush=True)
         return EXIT_OK if code == 0 else EXIT_SERVER
     except BaseException:
         if server is not None:
-            server.stop()
+            server.stop(wait_s=plan.exit_timeout_s + 2.0)
         raise
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _supervise(server: TritonProcess, supervisor: Supervisor, *, stop: _StopFlag) -> bool:
+    """Watch the server and its stubs until a stop is asked for (True) or the server is lost (False: it
+    exited, or a model whose stub died did not come back; then it is stopped and its leftovers removed)."""
+    while not stop():
+        code = server.process.poll()
+        if code is not None:
+            server.clean_up()
+            print(f"{PROG}: tritonserver exited on its own with {code}", file=sys.stderr, flush=True)
+            return False
+        try:
+            supervisor.check(cancelled=stop)
+        except (OSError, ServerError) as error:
+            if server.process.poll() is None and not stop():
+                print(f"{PROG}: error: {error}; stopping", file=sys.stderr, flush=True)
+                server.stop(signum=signal.SIGKILL, wait_s=5)
+                return False
+        time.sleep(POLL_S)
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,11 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: give a repository (or --setup)", file=sys.stderr)
             return EXIT_USAGE
         plan = launch_plan(args, layout)
-        return serve(plan, ready_timeout_s=args.ready_timeout, log_file=args.log_file)
+        return serve(plan, ready_timeout_s=args.ready_timeout, log_file=args.log_file,
+                     grace_period_s=args.grace_period)
     except ServeSetupError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_SETUP
-    except ArtifactError as error:
+    except (ArtifactError, ServeOptionError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except BeitDeployError as error:

@@ -4,7 +4,9 @@ The server and its python environment come from ``beit-serve --setup`` (run here
 bounded in time; ``.ci/run`` runs it first). It serves two repositories written by ``beit-export
 triton --model-backend python`` from the tiny session artifacts: ``cls`` (classifier) and ``seg``
 (segmenter). ``tests/runtime/conftest.py`` registers the fixtures for tests/runtime/serving and
-tests/runtime/remote, so one session starts one server for both.
+tests/runtime/remote, so one session starts one server for both. ``ClientLoad`` keeps keep-alive
+clients connected and busy while a test stops or breaks a server, and counts right, wrong and failed
+answers.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -23,6 +29,7 @@ import pytest
 import skimage.data
 
 from beit_export.cli import main as beit_export
+from beit_runtime.remote import RemoteClassifier
 from beit_runtime.serving.install import ServeLayout, serve_home, setup
 
 SETUP_TIMEOUT_S = 600
@@ -43,17 +50,20 @@ def serve_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "beit_runtime.serving.server", *args]
 
 
-def launch_beit_serve(repositories: Iterable[Path], *, log: Path, extra: Sequence[str] = ()) -> subprocess.Popen:
-    """``beit-serve REPO...`` with its log in ``log``, not waited for (ports 0 unless ``extra`` names them)."""
+def launch_beit_serve(repositories: Iterable[Path], *, log: Path, extra: Sequence[str] = (),
+                      stderr: IO[str] | None = None) -> subprocess.Popen:
+    """``beit-serve REPO...`` with its log in ``log``, not waited for (ports 0 unless ``extra`` names them);
+    beit-serve's own messages go to ``stderr`` (default: this process's)."""
     ports = [] if "--http-port" in extra else ["--http-port", "0", "--grpc-port", "0"]
     return subprocess.Popen(serve_command(*map(str, repositories), *ports, "--log-file", str(log), "--ready-timeout",
-                                          str(READY_TIMEOUT_S), *extra), stdout=subprocess.PIPE, text=True)
+                                          str(READY_TIMEOUT_S), *extra), stdout=subprocess.PIPE, stderr=stderr,
+                            text=True)
 
 
-def start_beit_serve(repositories: Iterable[Path], *, log: Path,
-                     extra: Sequence[str] = ()) -> tuple[subprocess.Popen, str]:
+def start_beit_serve(repositories: Iterable[Path], *, log: Path, extra: Sequence[str] = (),
+                     stderr: IO[str] | None = None) -> tuple[subprocess.Popen, str]:
     """``beit-serve REPO... --http-port 0 --grpc-port 0``; returns the process and its ready line."""
-    process = launch_beit_serve(repositories, log=log, extra=extra)
+    process = launch_beit_serve(repositories, log=log, extra=extra, stderr=stderr)
     line = process.stdout.readline()
     if "ready" not in line:
         process.kill()
@@ -65,6 +75,90 @@ def endpoints(line: str) -> tuple[str, str]:
     match = re.search(r"ready http://(\S+) grpc (\S+)", line)
     assert match, line
     return match.group(1), match.group(2)
+
+
+def readiness(http: str) -> int:
+    """Status of ``GET /v2/health/ready`` (0: nothing answered)."""
+    try:
+        with urllib.request.urlopen(f"http://{http}/v2/health/ready", timeout=2) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def leftovers(serve_pid: int) -> list[str]:
+    """Processes (server, stubs) and /dev/shm regions that carry that beit-serve's shm prefix."""
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True)
+    prefix = f"beit_serve_{serve_pid}_"
+    return [line for line in ps.stdout.splitlines() if prefix in line] + [
+        str(path) for path in Path("/dev/shm").glob(f"{prefix}*")]
+
+
+def signature(predictions) -> list[tuple[str, int, float]]:
+    """What must not change between two answers for one image: labels, ids, scores (to 1e-5)."""
+    return [(p.label, p.id, round(p.score, 5)) for p in predictions]
+
+
+@dataclass
+class ClientLoad:
+    """``clients`` keep-alive HTTP clients of ``model``, one thread each with its own ``RemoteClassifier``
+    (tritonclient's HTTP client is not thread-safe): each makes ``warmup`` requests, then the first ``busy``
+    send requests until ``stop()`` while the others stay connected, idle. Answers are compared with ``want``."""
+
+    http: str
+    image: bytes
+    want: list[tuple[str, int, float]]
+    model: str = "cls"
+    clients: int = 8
+    busy: int = 4
+    warmup: int = 8
+    correct: int = 0
+    errors: list[str] = field(default_factory=list)
+    wrong: list[object] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stopped, self.lock = threading.Event(), threading.Lock()
+        self.warm = threading.Barrier(self.clients + 1, timeout=120)
+        self.threads = [threading.Thread(target=self._client, args=(index,), daemon=True)
+                        for index in range(self.clients)]
+
+    def start(self) -> ClientLoad:
+        """Start the clients; returns once each has made its warm-up requests (all answered correctly)."""
+        for thread in self.threads:
+            thread.start()
+        self.warm.wait()
+        assert self.correct == self.clients * self.warmup and not self.errors and not self.wrong
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def _client(self, index: int) -> None:
+        with RemoteClassifier(self.http, self.model, max_in_flight=1) as client:
+            for _ in range(self.warmup):
+                self._ask(client)
+            self.warm.wait()
+            while index < self.busy and not self.stopped.is_set():
+                self._ask(client)
+            self.stopped.wait()
+
+    def _ask(self, client: RemoteClassifier) -> None:
+        try:
+            got = signature(client.classify(self.image, top_k=5))
+        except Exception as error:  # any error is an allowed outcome; a wrong answer is not
+            with self.lock:
+                self.errors.append(f"{type(error).__name__}: {error}")
+            self.stopped.wait(0.05)
+            return
+        with self.lock:
+            if got == self.want:
+                self.correct += 1
+            else:
+                self.wrong.append(got)
 
 
 @pytest.fixture(scope="session")
