@@ -10,6 +10,7 @@ too). Treat them as read-only.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,23 @@ BEIT_PROCESSOR_CONFIG = {
     "image_mean": [0.5, 0.5, 0.5],
     "image_std": [0.5, 0.5, 0.5],
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory) -> Iterator[Path]:
+    """beit-deploy's caches (optimized graphs, verified digests, plans) in a folder of this test session, not the
+    user's ~/.cache (``$BEIT_DEPLOY_CACHE``; inherited by the servers and subprocesses tests start). The Triton
+    server of ``beit-serve --setup`` stays where it is (``$BEIT_SERVE_HOME``)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("beit-deploy-cache")
+    previous = os.environ.get("BEIT_DEPLOY_CACHE")
+    os.environ["BEIT_DEPLOY_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("BEIT_DEPLOY_CACHE", None)
+    else:
+        os.environ["BEIT_DEPLOY_CACHE"] = previous
 
 
 def tiny_checkpoint(model_type: str, task: str, *, processor_config=None, **config_overrides):

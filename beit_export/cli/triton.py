@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .common import PROG
+
+if TYPE_CHECKING:
+    from ..triton import TritonRepositoryOptions
+    from ..triton.kubernetes import KubernetesOptions
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -45,8 +50,58 @@ def build_parser() -> argparse.ArgumentParser:
         help="ONNX Runtime threads per engine instance (default 0: its choice)")
     add("--execution-env", help="EXECUTION_ENV_PATH for the python models (a conda-pack archive or venv path, "
                                 "may use $$TRITON_MODEL_DIRECTORY; default none: the server's python)")
-    add("--overwrite", action="store_true", help="replace --output if it exists")
+    add("--no-warmup", dest="warmup", action="store_false",
+        help="do not warm each model with a real image before it is ready (Triton's model_warmup; default: warm)")
+    add("--overwrite", action="store_true", help="replace --output (and --kubernetes) if it exists")
+    _add_kubernetes(parser)
     return parser
+
+
+def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
+    from ..triton.kubernetes.options import DEFAULT_BASE_IMAGE
+
+    group = parser.add_argument_group(
+        "Kubernetes", "with --kubernetes DIR: a docker build context (Dockerfile, the repository) and manifests "
+                      "(Deployment, Service, HPA; KServe ServingRuntime + InferenceService) in DIR")
+    add = group.add_argument
+    add("--kubernetes", type=Path, metavar="DIR", help="folder to write (staged, renamed when complete)")
+    add("--image", help="image the manifests run, as `docker build -t` names it (default beit-triton:latest)")
+    add("--base-image", help=f"NGC tritonserver image to build on (default {DEFAULT_BASE_IMAGE}: Triton 2.51.0)")
+    add("--app-name", help="Kubernetes name of the Deployment, Service, ... (default: from the model name)")
+    add("--namespace", help="namespace written into the manifests (default: none, kubectl's)")
+    add("--grace-period", type=int, help="seconds beit-serve may take to stop (default 30); "
+                                         "terminationGracePeriodSeconds = preStop sleep + this + 5")
+    add("--prestop-sleep", type=int, help="seconds the preStop hook waits before SIGTERM (default 5)")
+    add("--ready-timeout", type=int, help="seconds the models may take to load (default 300)")
+    add("--replicas", type=int, help="replicas, the autoscaler's minimum (default 1)")
+    add("--max-replicas", type=int, help="the autoscaler's maximum (default 4)")
+    add("--cpu-request", help="CPU request per pod, e.g. 1 or 500m (default 1)")
+    add("--cpu-target-percent", type=int, help="the autoscaler's CPU utilization target (default 70)")
+    add("--memory-request-mib", type=int,
+        help="memory request per pod (default: measured on the local Triton of `beit-serve --setup`, +25%%)")
+    add("--shm-size-mib", type=int, help="size of the pod's /dev/shm memory volume (default 256)")
+    add("--gpus", type=int, help="nvidia.com/gpu per pod (default 1 with --kind gpu, else 0)")
+
+
+_KUBERNETES_FIELDS = {"image": "image", "base_image": "base_image", "app_name": "app_name", "namespace": "namespace",
+                      "grace_period": "grace_period_s", "prestop_sleep": "prestop_sleep_s",
+                      "ready_timeout": "ready_timeout_s", "replicas": "replicas", "max_replicas": "max_replicas",
+                      "cpu_request": "cpu_request", "cpu_target_percent": "cpu_target_percent",
+                      "memory_request_mib": "memory_request_mib", "shm_size_mib": "shm_size_mib", "gpus": "gpus"}
+
+
+def kubernetes_options(args: argparse.Namespace) -> KubernetesOptions | None:
+    """KubernetesOptions from the arguments given (None without --kubernetes; an error if some are given then)."""
+    from ..triton.kubernetes import KubernetesOptions, KubernetesOptionsError
+
+    given = {field: getattr(args, arg) for arg, field in _KUBERNETES_FIELDS.items() if getattr(args, arg) is not None}
+    if args.kubernetes is None:
+        if given:
+            names = ", ".join(f"--{arg.replace('_', '-')}" for arg in _KUBERNETES_FIELDS
+                              if getattr(args, arg) is not None)
+            raise KubernetesOptionsError(f"{names} configure the Kubernetes files: add --kubernetes DIR")
+        return None
+    return KubernetesOptions(**given)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +111,44 @@ def run(args: argparse.Namespace) -> int:
         name=args.name, precision=args.precision, model_backend=args.model_backend, max_batch_size=args.max_batch_size,
         instances=args.instances, kind=args.kind, max_queue_delay_us=args.max_queue_delay_us,
         preferred_batch_sizes=args.preferred_batch_sizes, top_k=args.top_k, intra_op_threads=args.intra_op_threads,
-        execution_env=args.execution_env, plan=args.plan,
+        execution_env=args.execution_env, plan=args.plan, warmup=args.warmup,
     )
+    kubernetes = kubernetes_options(args)
+    if kubernetes is not None:
+        _check_kubernetes_first(args, kubernetes)
     path = write_repository(args.artifact, args.output, options=options, overwrite=args.overwrite)
     print(f"wrote Triton model repository {path}; serve it with `beit-serve {path}`")
+    if kubernetes is not None:
+        _write_kubernetes(args, kubernetes, repository=path, repository_options=options)
     return 0
+
+
+def _check_kubernetes_first(args: argparse.Namespace, kubernetes: KubernetesOptions) -> None:
+    """What would fail after the repository is written, checked before: DIR exists, no server to measure on."""
+    from ..artifact.staging import check_output
+    from ..triton.kubernetes import KubernetesOptionsError, require_local_server
+
+    if args.execution_env:
+        raise KubernetesOptionsError("--execution-env points the python models at an environment of this machine; "
+                                     "the image brings its own (/opt/beit/env): drop --execution-env")
+    if Path(args.kubernetes).expanduser().absolute() == Path(args.output).expanduser().absolute():
+        raise KubernetesOptionsError("--kubernetes and --output name the same folder; give the build context its own "
+                                     "(it gets a copy of the repository in models/)")
+    check_output(args.kubernetes, overwrite=args.overwrite)
+    if kubernetes.memory_request_mib is None:
+        require_local_server()
+
+
+def _write_kubernetes(args: argparse.Namespace, kubernetes: KubernetesOptions, *, repository: Path,
+                      repository_options: TritonRepositoryOptions) -> None:
+    from ..triton.kubernetes import measure, write_kubernetes
+
+    memory = None
+    if kubernetes.memory_request_mib is None:
+        print("measuring the memory the pods need on the local Triton ...")
+        memory = measure(args.artifact, repository, options=repository_options,
+                         ready_timeout_s=kubernetes.ready_timeout_s)
+        print(f"measured {memory.describe()}")
+    folder = write_kubernetes(repository, args.kubernetes, options=kubernetes, memory=memory,
+                              overwrite=args.overwrite)
+    print(f"wrote the image's build context and the manifests in {folder}; see {folder / 'README.md'}")

@@ -46,6 +46,7 @@ class TritonRepositoryOptions:
     intra_op_threads: int = 0
     execution_env: str | None = None
     plan: Path | None = None  # with precision "auto": a plan file (beit-run tune --plan) carried into the engine
+    warmup: bool = True  # model_warmup: one real image through every model before Triton says ready (warmup.py)
 
     def __post_init__(self) -> None:
         for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):

@@ -2,10 +2,11 @@
 
 A config is a plain dict shaped like ``inference.ModelConfig`` (Triton's ``model_config.proto``), the
 form ``google.protobuf.json_format.ParseDict`` takes: maps (``parameters``, ``input_map``,
-``output_map``) are dicts, repeated fields are lists, enum values are their names. Keeping configs as
-data lets the tests compare each written file, parsed with Triton's own schema, against the dict it
-came from. Strings are written with JSON escapes, which text format reads the same way for the
-characters JSON escapes (quotes, backslashes, control characters); non-ASCII text is kept as UTF-8.
+``output_map``, ``model_warmup``'s ``inputs``) are dicts, written as one ``key: ... value ...`` entry
+each, repeated fields are lists, enum values are their names. Keeping configs as data lets the tests
+compare each written file, parsed with Triton's own schema, against the dict it came from. Strings are
+written with JSON escapes, which text format reads the same way for the characters JSON escapes
+(quotes, backslashes, control characters); non-ASCII text is kept as UTF-8.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 ENUM_FIELDS = frozenset({"data_type", "kind", "format"})
-MAP_FIELDS = frozenset({"parameters", "input_map", "output_map"})
+MAP_FIELDS = frozenset({"parameters", "input_map", "output_map", "inputs"})  # inputs: ModelWarmup's
 _INDENT = "  "
 
 

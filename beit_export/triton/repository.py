@@ -7,6 +7,7 @@ Layout for artifact NAME (``beit_runtime.serving_protocol.model_names``)::
     REPO/NAME_preprocess/1/model.py, artifact/manifest.json, beit_runtime/
     REPO/NAME_engine/1/<graph>.onnx | model.plan | (python) model.py, artifact/ (the whole artifact), beit_runtime/
     REPO/NAME_postprocess/1/model.py, artifact/manifest.json [+ postprocess.onnx], beit_runtime/
+    REPO/NAME_*/warmup/<input>               model_warmup samples: one real image (``warmup``; not the ensemble)
 
 The repository is written into a hidden folder beside ``output`` by ``beit_export.artifact.staged_artifact``
 and renamed when complete: a failure or Ctrl-C leaves no partial repository. Large files are
@@ -36,6 +37,7 @@ from .options import TritonOptionsError, TritonRepositoryOptions
 from .pbtxt import to_pbtxt
 from .readme import repository_readme
 from .vendoring import model_py, runtime_digest, vendor_runtime
+from .warmup import WARMUP_FOLDER, warmup_samples, with_warmup
 
 FORMAT_NAME = "beit-deploy-triton-repository"
 DEFAULT_OPTIONS = TritonRepositoryOptions()  # frozen: one shared default
@@ -70,6 +72,8 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
     manifest = load_manifest(artifact)
     name = options.name or default_name(manifest.folder)
     configs = repository_configs(manifest, options, name=name)
+    samples = warmup_samples(configs, manifest, options, name=name) if options.warmup else {}
+    configs = with_warmup(configs, samples)
     names = protocol.model_names(name)
     digest = runtime_digest()
     with staged_artifact(Path(output), overwrite=overwrite) as stage:
@@ -77,6 +81,10 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
             version_dir = stage / model / "1"
             version_dir.mkdir(parents=True)  # an ensemble needs its (empty) version folder too
             (stage / model / "config.pbtxt").write_text(to_pbtxt(config), encoding="utf-8")
+            if model in samples:
+                (stage / model / WARMUP_FOLDER).mkdir()
+                for file_name, data in samples[model].files.items():
+                    (stage / model / WARMUP_FOLDER / file_name).write_bytes(data)
             if config.get("backend") == "python":
                 role = next(role for role, value in names.items() if value == model)
                 _python_model_files(version_dir, manifest, role=role, model=model, digest=digest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
@@ -81,7 +82,7 @@ def _check_one(spec: TensorSpec, value: np.ndarray) -> None:
             raise InputError(f"input '{spec.name}' is empty on axis {axis} (shape {value.shape})")
 
 
-class EngineBase:
+class EngineBase(abc.ABC):
     """Shared context-manager plumbing; subclasses set ``inputs``/``outputs`` and implement run/close."""
 
     inputs: tuple[TensorSpec, ...] = ()
@@ -93,9 +94,9 @@ class EngineBase:
                 return spec
         raise InputError(f"engine has no input '{name}'; its inputs are {[s.name for s in self.inputs]}")
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Release the backend's native resources (each backend implements it)."""
-        raise NotImplementedError
 
     def __enter__(self: _Self) -> _Self:
         return self

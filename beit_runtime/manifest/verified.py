@@ -30,14 +30,18 @@ CACHE_OFF = "off"
 _FOLDER = "verified"
 
 
-def cache_root() -> Path | None:
-    """The beit-deploy cache folder (it may not exist yet); None when ``$BEIT_DEPLOY_CACHE`` is ``off``."""
+def cache_home() -> Path:
+    """``$BEIT_DEPLOY_CACHE`` or ``$XDG_CACHE_HOME/beit-deploy`` or ``~/.cache/beit-deploy`` (``off`` ignored: plans
+    are kept there even when the caches are off)."""
     chosen = os.environ.get(CACHE_VARIABLE)
-    if chosen == CACHE_OFF:
-        return None
-    base = chosen or os.path.join(
+    base = chosen if chosen and chosen != CACHE_OFF else os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "beit-deploy")
     return Path(base).absolute()
+
+
+def cache_root() -> Path | None:
+    """The beit-deploy cache folder (it may not exist yet); None when ``$BEIT_DEPLOY_CACHE`` is ``off``."""
+    return None if os.environ.get(CACHE_VARIABLE) == CACHE_OFF else cache_home()
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..manifest.verified import cache_home
 from .machine import describe, machine_description, machine_key
 
 PLAN_FORMAT = "beit-deploy-plan"
@@ -98,9 +99,7 @@ def choose(rows: list[PlanRow]) -> tuple[PlanRow | None, str]:
 
 
 def plans_folder() -> Path:
-    base = os.environ.get("BEIT_DEPLOY_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "beit-deploy")
-    return Path(base) / "plans"
+    return cache_home() / "plans"
 
 
 def default_plan_path(digest: str, *, key: str | None = None) -> Path:

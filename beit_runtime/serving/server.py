@@ -2,6 +2,12 @@
 
     beit-serve --setup                                   # once: server + python environment (install)
     beit-serve REPO [REPO...] [--http-port 8000] [--grpc-port 8001] [--host 127.0.0.1]
+    beit-serve --check http://127.0.0.1:8000 [--check-timeout 5] [--check-model NAME]   # liveness probe
+
+``--check URL`` (``check``) asks a running server for one real inference per ensemble (or per
+``--check-model``) within ``--check-timeout`` seconds in all, after checking that it is live and every
+model is READY; it prints ``beit-serve: check ok: MODEL (N ms), ...`` or ``beit-serve: check failed:
+REASON`` and exits 0 or 1 (a Kubernetes exec liveness probe).
 
 A ``tritonserver`` on PATH (an NGC container, a local build) is used when present (or ``--tritonserver
 PATH``); its python models then use that server's python unless ``--python-env`` names a venv.
@@ -50,6 +56,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
+from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
 from .install import ServeLayout, serve_home, setup
 from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, repository_paths
@@ -97,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-request-mb", type=int, default=DEFAULT_MAX_REQUEST_MB,
         help="largest HTTP request body in MiB; larger ones get an error (default 64; needs Triton >= 2.58: "
              "Triton 2.51 has no limit and accepts only the default, see above)")
+    add("--check", metavar="URL", help="check the server at URL instead of serving: live, every model READY, one real "
+                                       "inference per ensemble; exit 0 healthy, 1 not (a liveness probe)")
+    add("--check-timeout", type=float, default=5.0, metavar="S", help="seconds --check may take in all (default 5)")
+    add("--check-model", action="append", default=[], metavar="NAME",
+        help="with --check: ask this model (repeatable; default: every ensemble, else every NAME_preprocess)")
     return parser
 
 
@@ -200,6 +212,8 @@ def _supervise(server: TritonProcess, supervisor: Supervisor, *, stop: _StopFlag
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.check:
+        return run_check(args.check, timeout_s=args.check_timeout, models=args.check_model, prog=PROG)
     layout = ServeLayout(serve_home())
     try:
         if args.setup:

@@ -5,26 +5,63 @@ and ``Preprocessor.from_manifest`` on the artifact's manifest copied into this m
 tensor is the one ``Classifier``/``Segmenter`` make in-process (which is the HF processor's). The
 requests of a dynamic batch are decoded and preprocessed in parallel on the runtime's thread pool
 (Pillow releases the GIL); only the Triton tensor calls stay on the stub's thread.
+
+Limits (the server's own answer to oversized or hostile images, per image, each an INVALID_ARG error
+response for that request alone, tagged with its class): an encoded image over ``MAX_IMAGE_BYTES``
+(64 MiB, beit-serve's ``--max-request-mb`` default) is refused before it is decoded (``InputError``);
+an image declaring more than ``MAX_IMAGE_PIXELS`` pixels (Pillow's decompression-bomb limit,
+89,478,485: ~256 MiB as RGB) is refused from its header, before its pixels are decoded
+(``ImageDecodeError``): a few KB of PNG can declare gigabytes of pixels. In-process, Pillow only warns
+between that limit and twice it; the server refuses at the limit itself.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils  # noqa: F401  (present only inside Triton's python stub)
+from PIL import Image
 
-from ..errors import BeitDeployError
+from ..errors import BeitDeployError, ImageDecodeError, InputError
 from ..images import load_image
 from ..preprocess import Preprocessor, parallel_map
 from ..serving_protocol import IMAGE_INPUT, ORIGINAL_SIZE, PIXEL_VALUES
 from .common import Outputs, artifact_manifest, check_numpy, input_array, responses
 
+MAX_IMAGE_BYTES = 64 * 2**20
+MAX_IMAGE_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS' default
+_OPEN_ERRORS = (OSError, SyntaxError, ValueError, EOFError)  # what Pillow raises on malformed input
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """The (width, height) an encoded image's header declares, without decoding it (None: not an image)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except _OPEN_ERRORS:
+        return None  # load_image names what is wrong with it
+    return int(width), int(height)
+
+
+def decode(data: bytes) -> np.ndarray:
+    """One encoded image -> HxWx3 uint8, within the limits of the module docstring."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InputError(f"an encoded image of {len(data) / 2**20:.1f} MiB is over this server's limit of "
+                         f"{MAX_IMAGE_BYTES // 2**20} MiB per image; downscale or re-encode it (JPEG) before sending")
+    size = declared_size(data)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise ImageDecodeError(
+            f"the image declares {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over this server's limit of "
+            f"{MAX_IMAGE_PIXELS:,} pixels per image (Pillow's decompression-bomb limit); downscale it before sending")
+    return load_image(data)
+
 
 def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor) -> dict[str, np.ndarray]:
     """One request's (B, 1) object array of encoded images -> pixel_values (B, 3, H, W), original_size (B, 2)."""
-    images = [load_image(bytes(row)) for row in rows.reshape(-1)]
+    images = [decode(bytes(row)) for row in rows.reshape(-1)]
     return {
         PIXEL_VALUES: preprocessor.batch(images, parallel=False),
         ORIGINAL_SIZE: np.array([image.shape[:2] for image in images], dtype=np.int32),
@@ -34,6 +71,7 @@ def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor) -> dict[str, n
 class TritonPythonModel:
     def initialize(self, args: Mapping[str, str]) -> None:
         check_numpy()
+        Image.MAX_IMAGE_PIXELS = None  # decode() refuses from the header, at Pillow's limit (not twice it)
         self.preprocessor = Preprocessor.from_manifest(artifact_manifest(args, verify_files=False))
 
     def execute(self, requests: Sequence[Any]) -> list[Any]:

@@ -11,6 +11,7 @@ import pytest
 from beit_runtime.errors import ArtifactIntegrityError
 from beit_runtime.manifest import load_manifest, sha256_of
 from beit_runtime.manifest.verified import cache_root, verified_sha256
+from beit_runtime.planning.plan import plans_folder
 
 
 def test_digest_is_recorded_once_and_reused(tmp_path):
@@ -54,6 +55,7 @@ def test_cache_root_follows_the_environment(tmp_path, monkeypatch):
     assert cache_root() == tmp_path / "xdg" / "beit-deploy"
     monkeypatch.setenv("BEIT_DEPLOY_CACHE", "off")
     assert cache_root() is None
+    assert plans_folder() == tmp_path / "xdg" / "beit-deploy" / "plans"  # plans are kept with the caches off
 
 
 def test_load_manifest_still_refuses_a_changed_graph_after_a_verified_load(tmp_path, monkeypatch,

@@ -11,6 +11,7 @@ from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
 from beit_export.triton import TritonOptionsError, TritonRepositoryOptions, repository_configs, to_pbtxt
+from beit_export.triton.warmup import warmup_samples, with_warmup
 from beit_runtime.manifest import EngineRecord, Manifest, ShapeRange, load_manifest
 
 TASK_ARTIFACTS = ("beit_classifier_artifact", "beit_segmentation_artifact", "beit_backbone_artifact",
@@ -46,6 +47,56 @@ def test_configs_parse_with_tritons_schema_into_the_data_they_came_from(artifact
             message = parsed(to_pbtxt(config))
             assert message == json_format.ParseDict(config, model_config_pb2.ModelConfig()), name
             assert message.name == name
+
+
+@pytest.mark.parametrize("artifact", TASK_ARTIFACTS)
+def test_configs_with_warmup_parse_and_feed_every_backends_engine_the_same_pixels(artifact, request):
+    manifest = with_fakes(load_manifest(request.getfixturevalue(artifact)))
+    pixels = set()
+    for backend, extra in BACKENDS.items():
+        options = TritonRepositoryOptions(model_backend=backend, **extra)
+        configs = repository_configs(manifest, options, name="m")
+        samples = warmup_samples(configs, manifest, options, name="m")
+        for name, config in with_warmup(configs, samples).items():
+            message = parsed(to_pbtxt(config))
+            assert message == json_format.ParseDict(config, model_config_pb2.ModelConfig()), name
+            assert len(message.model_warmup) == (0 if message.platform == "ensemble" else 1), name
+            for sample in message.model_warmup:  # every input named, one file each (or zeros)
+                assert sorted(sample.inputs) == sorted(spec.name for spec in message.input), name
+                files = {spec.input_data_file for spec in sample.inputs.values() if not spec.zero_data}
+                assert files == set(samples[name].files), name
+        pixels.add(samples["m_engine"].files["pixel_values"])
+    assert len(pixels) == 1
+
+
+def test_warmup_inputs_are_written_as_a_map_field():
+    sample = {"name": "s", "batch_size": 1, "inputs": {
+        "image": {"data_type": "TYPE_STRING", "dims": [1], "input_data_file": "image"},
+        "mask": {"data_type": "TYPE_BOOL", "dims": [4], "zero_data": True}}}
+    text = to_pbtxt({"name": "m", "model_warmup": [sample]})
+    assert text == """name: "m"
+model_warmup {
+  name: "s"
+  batch_size: 1
+  inputs {
+    key: "image"
+    value {
+      data_type: TYPE_STRING
+      dims: [ 1 ]
+      input_data_file: "image"
+    }
+  }
+  inputs {
+    key: "mask"
+    value {
+      data_type: TYPE_BOOL
+      dims: [ 4 ]
+      zero_data: true
+    }
+  }
+}
+"""
+    assert parsed(text).model_warmup[0].inputs["mask"].zero_data
 
 
 def test_a_typo_in_a_config_does_not_parse():

@@ -1,6 +1,7 @@
 """Every transport failure ends as one of beit_runtime's typed errors, over HTTP and gRPC, against the real
 server of ``tests.runtime.serving.triton_server``: no server at the port, a request that outlives its
-timeout, an unknown model or version, and bad requests; classified by exception type and status code."""
+timeout, an unknown model or version; classified by exception type and status code. Bad requests (inputs,
+sizes, bombs, batches) are in ``tests/runtime/serving/test_bad_requests.py``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from beit_runtime.errors import (
     ArtifactError,
     BeitDeployError,
     ImageDecodeError,
-    InputError,
     ServerError,
     ServerTimeoutError,
     ServerUnavailableError,
@@ -26,8 +26,7 @@ from beit_runtime.remote.transport import Transport
 from beit_runtime.serving.launcher import free_port
 
 PROTOCOLS = ("http", "grpc")
-STATUS = {"http": {"invalid": "400", "not_found": "404"},
-          "grpc": {"invalid": "StatusCode.INVALID_ARGUMENT", "not_found": "StatusCode.NOT_FOUND"}}
+STATUS = {"http": {"not_found": "404"}, "grpc": {"not_found": "StatusCode.NOT_FOUND"}}
 
 
 def url(address: str, protocol: str) -> str:
@@ -96,25 +95,6 @@ def test_unknown_model_or_version(served, protocol, photo_bytes):
     with pytest.raises(ArtifactError, match="unknown model"):
         RemoteClassifier(url(address(served, protocol), protocol), "cls", model_version="7")
     assert time.monotonic() - start < 30  # refused at once, not after the 120 s ready timeout
-
-
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_bad_requests(served, protocol, photo_bytes):
-    transport = Transport(url(address(served, protocol), protocol))
-    try:
-        with pytest.raises(InputError, match="unexpected inference input 'img'") as caught:
-            transport.infer_many("cls", [{"img": np.array([[photo_bytes[0]]], dtype=object)}], ["labels"])
-        assert status_of(caught.value) == STATUS[protocol]["invalid"]
-        with pytest.raises(InputError, match="expects 'BYTES'"):
-            transport.infer_many("cls", [{"image": np.zeros((1, 1), dtype=np.float32)}], ["labels"])
-        with pytest.raises(ImageDecodeError, match="not a decodable image"):  # tagged by the python model
-            transport.infer_many("cls", [image_request(b"not an image")], ["labels"])
-        with pytest.raises(InputError, match="dtype complex64 has no Triton datatype"):  # refused before sending
-            transport.infer_many("cls", [{"image": np.zeros((1, 1), dtype=np.complex64)}], ["labels"])
-        answer = transport.infer_many("cls", [image_request(photo_bytes[0])], ["labels"])  # still answering
-        assert answer[0]["labels"].shape == (1, 5)
-    finally:
-        transport.close()
 
 
 @pytest.mark.parametrize("status, expected", sorted(STATUS_ERRORS.items()))

@@ -1,0 +1,16 @@
+"""Kubernetes deployment of a Triton repository (``beit-export triton ... --kubernetes DIR``).
+
+``options`` (``KubernetesOptions``: image, probes' and stops' time budget, replicas, resources),
+``memory`` (the peak measured on the local Triton), ``dockerfile`` (the image), ``manifests`` (Deployment,
+Service, HPA), ``kserve`` (ServingRuntime, InferenceService), ``readme`` and ``writer`` (DIR, staged).
+"""
+
+from __future__ import annotations
+
+from .memory import MemoryMeasurement, MemoryMeasurementError, measure_peak, require_local_server
+from .options import KubernetesOptions, KubernetesOptionsError, kubernetes_name, memory_request_mib
+from .writer import MANIFEST_FILES, manifests, measure, write_kubernetes
+
+__all__ = ["MANIFEST_FILES", "KubernetesOptions", "KubernetesOptionsError", "MemoryMeasurement",
+           "MemoryMeasurementError", "kubernetes_name", "manifests", "measure", "measure_peak",
+           "memory_request_mib", "require_local_server", "write_kubernetes"]

@@ -1,0 +1,220 @@
+"""The memory a served repository needs, measured on the local Triton (``beit-serve --setup``'s server).
+
+How: the real ``beit-serve`` serves the repository (``python -m beit_runtime.serving.server``, loopback,
+free ports, metrics on as in the image) and is waited for until it prints its ready line; then
+``rounds`` x ``max_batch_size`` requests of one 1024x768 PNG each are sent, ``max_batch_size`` at a time,
+to the ensemble (the dynamic batcher forms full batches; segmentation outputs are at a large image's
+size), every answer must be HTTP 200; then the peak resident set (``VmHWM`` in ``/proc/PID/status``) of
+beit-serve, its tritonserver and each python stub (``beit_runtime.serving.stubs``) is read and summed,
+and beit-serve is stopped with SIGTERM. The sum over-counts the shared pages (libraries, the /dev/shm
+tensors both sides map): an upper bound, the safe side for a request. The local server runs only the
+python backend, so ``writer.measure`` measures a repository written for the onnxruntime or TensorRT
+backend through a python-backend repository of the same artifact and precision (the same ONNX Runtime
+runs the graph, inside the engine's stub).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import select
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from beit_runtime import serving_protocol as protocol
+from beit_runtime.serving.install import ServeLayout, serve_home
+from beit_runtime.serving.launcher import free_port
+from beit_runtime.serving.stubs import stub_processes
+
+from ...errors import ExportError
+from .options import KubernetesOptionsError
+
+MEASURE_IMAGE_SIZE = (1024, 768)  # width, height
+REQUEST_TIMEOUT_S = 120.0
+
+
+class MemoryMeasurementError(ExportError):
+    """Serving the repository on the local Triton to measure its memory failed; the message has the log."""
+
+
+@dataclass(frozen=True)
+class MemoryMeasurement:
+    """Peak resident memory of a served repository: the sum over the server and its stubs, MiB."""
+
+    peak_mib: float
+    processes: dict[str, float] = field(default_factory=dict)  # "tritonserver" / stub's model: VmHWM MiB
+    requests: int = 0
+    batch_size: int = 0
+    measured: str = ""  # ISO time (UTC)
+    cpu: str = ""
+    server: str = ""  # "Triton 2.51.0"
+
+    def describe(self) -> str:
+        return (f"{self.peak_mib:.0f} MiB peak RSS (VmHWM, sum of beit-serve, tritonserver and "
+                f"{len(self.processes) - 2} python stubs) after {self.requests} requests at batch size "
+                f"{self.batch_size}, {self.server} on {self.cpu}, {self.measured}")
+
+
+def local_server() -> ServeLayout | None:
+    """``beit-serve --setup``'s layout when its server and environment are ready, else None."""
+    layout = ServeLayout(serve_home())
+    return layout if layout.server_ready() and layout.env_ready() else None
+
+
+def require_local_server() -> ServeLayout:
+    layout = local_server()
+    if layout is None:
+        raise KubernetesOptionsError(
+            f"no local Triton server is set up in {serve_home()} to measure the memory the pods need: run "
+            "`beit-serve --setup` once, or give the request yourself with --memory-request-mib N")
+    return layout
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measure_peak(repository: Path, *, rounds: int = 3, ready_timeout_s: float = 300.0) -> MemoryMeasurement:
+    """Serve ``repository`` (python backend only) with ``beit-serve`` on the local server, send the requests,
+    read the peak memory of beit-serve, tritonserver and the stubs, stop it."""
+    require_local_server()
+    record = json.loads((repository / protocol.REPOSITORY_RECORD).read_text(encoding="utf-8"))
+    ensemble = record["models"].get("ensemble")
+    if ensemble is None:
+        raise KubernetesOptionsError(f"{record['name']} is served engine-only ({record['task']}): there is no "
+                                     "image request to measure with; give --memory-request-mib N")
+    batch = int(record["options"]["max_batch_size"])
+    with tempfile.TemporaryDirectory(prefix="beit-measure-log-") as folder:
+        log = Path(folder) / "server.log"
+        http, process = free_port(), None
+        try:
+            process = _start_beit_serve(repository, http=http, log=log, ready_timeout_s=ready_timeout_s)
+            _send(f"127.0.0.1:{http}", ensemble, count=rounds * batch, parallel=batch)
+            processes = {name: _peak_mib(pid) for name, pid in _server_processes(process.pid, http).items()}
+            version = _server_version(http)
+        except Exception as error:
+            text = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log.exists() else ""
+            raise MemoryMeasurementError(f"measuring the memory of {repository} on the local Triton failed: "
+                                         f"{error}\nserver log (end):\n{text}") from error
+        finally:
+            if process is not None:
+                _stop(process)
+    return MemoryMeasurement(
+        peak_mib=round(sum(processes.values()), 1), processes=processes, requests=rounds * batch, batch_size=batch,
+        measured=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpu=cpu_name(), server=version)
+
+
+def _start_beit_serve(repository: Path, *, http: int, log: Path, ready_timeout_s: float) -> subprocess.Popen[str]:
+    """``beit-serve REPO`` on loopback and free ports (metrics on, as in the image), once it printed its ready
+    line; its own messages and the server's log go to ``log``."""
+    command = [sys.executable, "-m", "beit_runtime.serving.server", str(repository), "--http-port", str(http),
+               "--grpc-port", str(free_port()), "--metrics-port", str(free_port()), "--ready-timeout",
+               str(ready_timeout_s), "--log-file", str(log)]
+    with open(log, "a", encoding="utf-8") as messages:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=messages, stdin=subprocess.DEVNULL,
+                                   text=True)
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], ready_timeout_s + 10)
+    line = process.stdout.readline() if ready else ""
+    if "ready" not in line:
+        _stop(process)
+        raise MemoryMeasurementError(f"beit-serve did not get ready (exit {process.returncode}): {line!r}")
+    return process
+
+
+def _server_processes(serve_pid: int, http: int) -> dict[str, int]:
+    """{name: pid} of beit-serve, its tritonserver and that server's python stubs."""
+    found = {"beit-serve": serve_pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _parent(int(entry.name)) == serve_pid:
+            found["tritonserver"] = int(entry.name)
+    if "tritonserver" not in found:
+        raise MemoryMeasurementError(f"beit-serve ({serve_pid}) has no tritonserver process")
+    stubs = stub_processes(f"beit_serve_{serve_pid}_{http}_")
+    found.update({f"stub {model}": pid for pid, model in sorted(stubs.items())})
+    return found
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _server_version(http: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{http}/v2", timeout=5) as reply:
+        return f"Triton {json.loads(reply.read()).get('version', '?')}"
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """SIGTERM (beit-serve drains and stops Triton), SIGKILL if it has not ended in a minute."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def _peak_mib(pid: int) -> float:
+    """``VmHWM`` (peak resident set) of a process, MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise MemoryMeasurementError(f"/proc/{pid}/status has no VmHWM line")
+
+
+def measure_image() -> bytes:
+    """A 1024x768 PNG (smooth colour ramps: decodes like a photo, compresses small)."""
+    width, height = MEASURE_IMAGE_SIZE
+    x, y = np.meshgrid(np.linspace(0, 255, width), np.linspace(0, 255, height))
+    image = np.stack([x, y, (x + y) / 2], axis=-1).astype(np.uint8)
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise MemoryMeasurementError("OpenCV could not encode the measurement image")
+    return bytes(encoded.tobytes())
+
+
+def _send(http: str, model: str, *, count: int, parallel: int) -> None:
+    """``count`` inference requests of one image each, ``parallel`` at a time (binary tensor extension)."""
+    image = measure_image()
+    header = json.dumps({"inputs": [{"name": protocol.IMAGE_INPUT, "shape": [1, 1], "datatype": "BYTES",
+                                     "parameters": {"binary_data_size": 4 + len(image)}}],
+                         "parameters": {"binary_data_output": True}}).encode()
+    body = header + struct.pack("<I", len(image)) + image
+    url = f"http://{http}/v2/models/{model}/infer"
+
+    def one(_: int) -> None:
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))})
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as reply:
+                reply.read()
+        except urllib.error.HTTPError as error:
+            raise MemoryMeasurementError(f"inference on {model} answered HTTP {error.code}: "
+                                         f"{error.read()[:500]!r}") from error
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(one, range(count)))

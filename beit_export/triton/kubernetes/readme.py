@@ -1,0 +1,95 @@
+"""DIR/README.md: from this folder to a running service (build, push, apply, verify), how a rollout stops
+pods cleanly and how the memory request was sized."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import dockerfile as image
+from .memory import MemoryMeasurement
+from .options import (
+    GRACE_MARGIN_S,
+    HTTP_PORT,
+    MEMORY_HEADROOM,
+    MEMORY_LIMIT_FACTOR,
+    TRITON_RELEASE,
+    KubernetesOptions,
+)
+
+
+def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None,
+                    resources: dict[str, Any]) -> str:
+    requests, limits = resources["requests"], resources["limits"]
+    if options.memory_request_mib is not None or memory is None:
+        how = "given with `--memory-request-mib` (not measured)."
+    else:
+        parts = ", ".join(f"{process} {mib:.0f} MiB" for process, mib in memory.processes.items())
+        how = (f"measured: {memory.describe()}.\nPer process: {parts}.\n"
+               f"request = peak x {MEMORY_HEADROOM} (rounded up to 16 MiB); limit = request x {MEMORY_LIMIT_FACTOR}.")
+    return (f"Memory request {requests['memory']}, limit {limits['memory']}; {how}\n"
+            f"CPU request {requests['cpu']} (the autoscaler's utilization is relative to it), no CPU limit. "
+            f"/dev/shm is a {options.shm_size_mib} MiB memory volume (the python backend's tensors; it counts "
+            "against the memory limit).\n")
+
+
+def deploy_readme(options: KubernetesOptions, *, name: str, record: dict[str, Any],
+                  memory: MemoryMeasurement | None, documents: dict[str, dict[str, Any]]) -> str:
+    """The README of the --kubernetes folder."""
+    container = documents["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    namespace = f" -n {options.namespace}" if options.namespace else ""
+    return f"""# Deploy {record['name']} on Kubernetes
+
+Written by `beit-export triton --kubernetes` from the repository in `models/` ({record['task']}, model
+`{record['name']}`). This folder is the docker build context: the image is NGC's Triton
+{TRITON_RELEASE} (`{options.base_image}`, Triton 2.51.0) with the repository, beit_runtime (for
+`beit-serve`) and a python 3.11 venv with `requirements.txt` for the python models.
+
+## Build and push
+
+```bash
+docker build -t {options.image} .
+docker push {options.image}
+```
+
+## Apply (plain Kubernetes)
+
+```bash
+kubectl apply{namespace} -f kubernetes/
+kubectl rollout status{namespace} deployment/{name}
+```
+
+## Apply (KServe, v2 protocol)
+
+```bash
+kubectl apply{namespace} -f kserve/servingruntime.yaml -f kserve/inferenceservice.yaml
+kubectl get inferenceservice{namespace} {name}
+```
+
+## Verify
+
+```bash
+kubectl port-forward{namespace} service/{name} {HTTP_PORT}:{HTTP_PORT} &
+curl -fsS localhost:{HTTP_PORT}/v2/health/ready && echo ready
+curl -fsS localhost:{HTTP_PORT}/v2/models/{record['name']}
+```
+
+then call it with `beit_runtime.remote` (`RemoteClassifier("127.0.0.1:{HTTP_PORT}", "{record['name']}")` and
+the like) or any v2 client.
+
+## Probes and stops
+
+- startup: `GET /v2/health/ready` every {container['startupProbe']['periodSeconds']} s, up to
+  {options.ready_timeout_s} s for the models to load (`beit-serve --ready-timeout`).
+- readiness: `GET /v2/health/ready` (false as soon as a stop begins).
+- liveness: `{' '.join(container['livenessProbe']['exec']['command'])}` every 10 s.
+- A rollout or scale-down deletes a pod: the preStop hook sleeps {options.prestop_sleep_s} s (the pod
+  still answers while Services and ingresses drop it), then `beit-serve` gets SIGTERM, unloads the models
+  (readiness false), lets requests in flight finish and stops Triton within `--grace-period
+  {options.grace_period_s}`. `terminationGracePeriodSeconds` is {options.termination_grace_period_s} =
+  {options.prestop_sleep_s} (preStop) + {options.grace_period_s} (grace) + {GRACE_MARGIN_S} (exit margin).
+
+## Resources
+
+{_memory_section(options, memory, container['resources'])}
+Entry point: `{' '.join(image.entrypoint())} {' '.join(image.serve_arguments(options))}`.
+"""

@@ -1,0 +1,125 @@
+"""``write_kubernetes``: a repository -> a docker build context with the manifests, staged and renamed.
+
+Layout of DIR::
+
+    Dockerfile, .dockerignore, requirements.txt    the image (``dockerfile``)
+    models/                                        the repository (hard-linked when on one filesystem)
+    beit_runtime/, bin/beit-serve                  what runs beit-serve in the image
+    docker/install_stub.py                         the python 3.11 stub of Triton 2.51.0, put in place at build
+    kubernetes/deployment.yaml, service.yaml, hpa.yaml
+    kserve/servingruntime.yaml, inferenceservice.yaml
+    README.md                                      build, push, apply, verify; how memory was sized
+
+Written into a hidden folder beside DIR (``beit_export.artifact.staged_artifact``) and renamed when
+complete: a failure leaves no partial DIR, an existing DIR is replaced only with ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from beit_runtime import serving_protocol as protocol
+
+from ... import __version__
+from ...artifact import staged_artifact
+from ..options import TritonRepositoryOptions
+from ..repository import write_repository
+from ..vendoring import vendor_runtime
+from . import dockerfile as image
+from .kserve import inference_service, serving_runtime
+from .manifests import autoscaler, deployment, memory_annotations, service
+from .memory import MemoryMeasurement, measure_peak
+from .options import KubernetesOptions, KubernetesOptionsError, kubernetes_name, memory_request_mib
+from .readme import deploy_readme
+
+MANIFEST_FILES = {"kubernetes/deployment.yaml": "Deployment", "kubernetes/service.yaml": "Service",
+                  "kubernetes/hpa.yaml": "HorizontalPodAutoscaler",
+                  "kserve/servingruntime.yaml": "ServingRuntime", "kserve/inferenceservice.yaml": "InferenceService"}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: a value used twice (the annotations, a probe's httpGet) is written twice, not aliased."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def to_yaml(document: dict[str, Any]) -> str:
+    return str(yaml.dump(document, Dumper=_Dumper, sort_keys=False))
+
+
+def read_record(repository: Path) -> dict[str, Any]:
+    return dict(json.loads((Path(repository) / protocol.REPOSITORY_RECORD).read_text(encoding="utf-8")))
+
+
+def measure(artifact: Path, repository: Path, *, options: TritonRepositoryOptions,
+            ready_timeout_s: float = 300.0) -> MemoryMeasurement:
+    """Measure ``repository``'s memory; one for another backend through a python-backend copy of it."""
+    if options.model_backend == "python":
+        return measure_peak(Path(repository), ready_timeout_s=ready_timeout_s)
+    python = dataclasses.replace(options, model_backend="python", kind="cpu")
+    with tempfile.TemporaryDirectory(prefix="beit-measure-") as folder:
+        copy = write_repository(artifact, Path(folder) / "repository", options=python)
+        return measure_peak(copy, ready_timeout_s=ready_timeout_s)
+
+
+def manifests(options: KubernetesOptions, *, name: str,
+              memory: MemoryMeasurement | None) -> dict[str, dict[str, Any]]:
+    """{path in DIR: manifest} for every manifest (the memory request from ``memory`` or the options)."""
+    if options.memory_request_mib is not None:
+        request = options.memory_request_mib
+    elif memory is not None:
+        request = memory_request_mib(memory.peak_mib)
+    else:
+        raise KubernetesOptionsError("no memory measurement and no --memory-request-mib: give one of them")
+    annotations = memory_annotations(None if options.memory_request_mib is not None else memory, request)
+    return {
+        "kubernetes/deployment.yaml": deployment(options, name=name, request_mib=request, annotations=annotations),
+        "kubernetes/service.yaml": service(options, name=name),
+        "kubernetes/hpa.yaml": autoscaler(options, name=name),
+        "kserve/servingruntime.yaml": serving_runtime(options, name=name, request_mib=request),
+        "kserve/inferenceservice.yaml": inference_service(
+            options, name=name, request_mib=request,
+            memory=None if options.memory_request_mib is not None else memory),
+    }
+
+
+def write_kubernetes(repository: str | Path, output: str | Path, *, options: KubernetesOptions,
+                     memory: MemoryMeasurement | None = None, overwrite: bool = False) -> Path:
+    """Write DIR (see the module docstring) for ``repository``; returns DIR (absolute)."""
+    repository = Path(repository).expanduser().absolute()
+    record = read_record(repository)
+    name = options.app_name or kubernetes_name(record["name"])
+    if options.gpus is None:
+        options = dataclasses.replace(options, gpus=1 if record["options"].get("kind") == "gpu" else 0)
+    documents = manifests(options, name=name, memory=memory)
+    with staged_artifact(Path(output), overwrite=overwrite) as stage:
+        shutil.copytree(repository, stage / "models", copy_function=_link_or_copy)
+        vendor_runtime(stage)
+        files = {
+            "Dockerfile": image.dockerfile(options, name=record["name"], version=__version__),
+            ".dockerignore": image.DOCKERIGNORE, "requirements.txt": image.requirements(record),
+            "docker/install_stub.py": image.INSTALL_STUB, "bin/beit-serve": image.BEIT_SERVE_SCRIPT,
+            "README.md": deploy_readme(options, name=name, record=record, memory=memory, documents=documents),
+        }
+        files.update({path: to_yaml(document) for path, document in documents.items()})
+        for path, text in files.items():
+            (stage / path).parent.mkdir(parents=True, exist_ok=True)
+            (stage / path).write_text(text, encoding="utf-8")
+        (stage / "bin" / "beit-serve").chmod(0o755)
+    return Path(output).expanduser().absolute()
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

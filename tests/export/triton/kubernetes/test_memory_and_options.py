@@ -1,0 +1,146 @@
+"""The memory request comes from the peak measured on the real local Triton (plus the stated headroom) or
+from --memory-request-mib; bad options are typed errors naming the fix; DIR is written whole or not at
+all, and an existing one is kept without --overwrite."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from beit_export.cli import main as beit_export
+from beit_export.triton.kubernetes import KubernetesOptions, KubernetesOptionsError, memory_request_mib
+from beit_export.triton.kubernetes import writer as writer_module
+from beit_export.triton.kubernetes.options import MEMORY_HEADROOM, MEMORY_LIMIT_FACTOR
+
+from .conftest import documents
+
+PEAK = "beit-deploy.io/memory-peak-mib"
+
+
+def resources(folder) -> dict:
+    return documents(folder)["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]["resources"]
+
+
+def mebibytes(quantity: str) -> int:
+    assert quantity.endswith("Mi"), quantity
+    return int(quantity[:-2])
+
+
+def test_memory_request_is_the_measured_peak_with_headroom(classifier_folder):
+    deployment = documents(classifier_folder)["kubernetes/deployment.yaml"]
+    peak = float(deployment["metadata"]["annotations"][PEAK])
+    assert 100 < peak < 8192  # tritonserver + 3 python stubs with numpy, OpenCV and ONNX Runtime loaded
+    request = mebibytes(resources(classifier_folder)["requests"]["memory"])
+    assert request == memory_request_mib(peak) and peak * MEMORY_HEADROOM <= request < peak * MEMORY_HEADROOM + 16
+    assert mebibytes(resources(classifier_folder)["limits"]["memory"]) == int(request * MEMORY_LIMIT_FACTOR)
+    measured = deployment["metadata"]["annotations"]["beit-deploy.io/memory-measured"]
+    assert re.search(r"after 12 requests at batch size 4, Triton 2\.51\.0 on ", measured), measured
+    assert deployment["spec"]["template"]["metadata"]["annotations"][PEAK] == f"{peak:.1f}"
+    readme = (classifier_folder / "README.md").read_text(encoding="utf-8")
+    assert f"{peak:.0f} MiB peak RSS" in readme
+    assert "docker build -t registry.example.com/beit/cls:1.0 ." in readme
+
+
+def test_memory_request_given_is_used_as_is(segmenter_folder):
+    assert resources(segmenter_folder)["requests"]["memory"] == "700Mi"
+    assert resources(segmenter_folder)["limits"]["memory"] == f"{int(700 * MEMORY_LIMIT_FACTOR)}Mi"
+    annotations = documents(segmenter_folder)["kubernetes/deployment.yaml"]["metadata"]["annotations"]
+    assert PEAK not in annotations and "--memory-request-mib" in annotations["beit-deploy.io/memory-request"]
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"replicas": 0}, "--replicas must be an integer >= 1"),
+    ({"replicas": 3, "max_replicas": 2}, "raise --max-replicas"),
+    ({"image": "Not An Image"}, "--image"),
+    ({"cpu_request": "lots"}, "500m"),
+    ({"grace_period_s": 0}, "--grace-period"),
+    ({"memory_request_mib": 10}, "--memory-request-mib must be an integer >= 64"),
+    ({"app_name": "Bad_Name"}, "DNS-1123"),
+])
+def test_bad_options_are_typed_errors_naming_the_fix(options, words):
+    with pytest.raises(KubernetesOptionsError, match=re.escape(words)):
+        KubernetesOptions(**options)
+
+
+def test_stop_budget_adds_up():
+    options = KubernetesOptions(grace_period_s=40, prestop_sleep_s=7)
+    assert options.termination_grace_period_s == 7 + 40 + 5
+
+
+def test_kubernetes_options_without_kubernetes_are_refused(beit_classifier_artifact, tmp_path, capsys):
+    code = beit_export(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"), "--replicas", "2"])
+    assert code == 2 and "add --kubernetes DIR" in capsys.readouterr().err
+    assert not (tmp_path / "repo").exists()
+
+
+def test_bad_option_writes_nothing(beit_classifier_artifact, tmp_path, capsys):
+    code = beit_export(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"),
+                        "--kubernetes", str(tmp_path / "deploy"), "--cpu-request", "lots"])
+    assert code == 2 and "--cpu-request" in capsys.readouterr().err
+    assert not (tmp_path / "repo").exists() and not (tmp_path / "deploy").exists()
+
+
+def test_no_local_server_asks_for_memory_request(beit_classifier_artifact, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("BEIT_SERVE_HOME", str(tmp_path / "no-server"))
+    code = beit_export(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"),
+                        "--kubernetes", str(tmp_path / "deploy")])
+    err = capsys.readouterr().err
+    assert code == 2 and "beit-serve --setup" in err and "--memory-request-mib" in err
+    assert not (tmp_path / "repo").exists() and not (tmp_path / "deploy").exists()
+
+
+def test_existing_folder_is_kept_without_overwrite(beit_classifier_artifact, tmp_path, capsys):
+    deploy = tmp_path / "deploy"
+    deploy.mkdir()
+    (deploy / "mine.txt").write_text("keep", encoding="utf-8")
+    argv = ["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"), "--kubernetes", str(deploy),
+            "--memory-request-mib", "512"]
+    assert beit_export(argv) == 2 and "--overwrite" in capsys.readouterr().err
+    assert [path.name for path in deploy.iterdir()] == ["mine.txt"] and not (tmp_path / "repo").exists()
+    assert beit_export([*argv, "--overwrite"]) == 0
+    assert not (deploy / "mine.txt").exists() and (deploy / "Dockerfile").is_file()
+
+
+def test_a_failure_leaves_no_partial_folder(beit_classifier_artifact, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(writer_module, "deploy_readme", broken)
+    with pytest.raises(OSError, match="injected"):
+        beit_export(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"),
+                     "--kubernetes", str(tmp_path / "deploy"), "--memory-request-mib", "512"])
+    assert not (tmp_path / "deploy").exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["repo"]  # no hidden staging folder or lock left
+
+
+def test_gpu_pods_ask_for_a_gpu():
+    import kubernetes_validate
+
+    from beit_export.triton.kubernetes import manifests
+
+    found = manifests(KubernetesOptions(gpus=1, memory_request_mib=512), name="gpu", memory=None)
+    deployment = found["kubernetes/deployment.yaml"]
+    limits = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    assert limits == {"memory": f"{int(512 * MEMORY_LIMIT_FACTOR)}Mi", "nvidia.com/gpu": 1}
+    kubernetes_validate.validate(deployment, kubernetes_validate.latest_version(), strict=True)
+    assert found["kserve/inferenceservice.yaml"]["spec"]["predictor"]["model"]["resources"]["limits"] == limits
+
+
+@pytest.mark.parametrize(("folder_name", "extra", "words"), [
+    ("deploy", ["--execution-env", "/somewhere/env"], "drop --execution-env"),
+    ("repo", [], "the same folder"),
+])
+def test_conflicting_folders_and_environments_are_refused(beit_classifier_artifact, tmp_path, capsys, folder_name,
+                                                          extra, words):
+    argv = ["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"),
+            "--kubernetes", str(tmp_path / folder_name), "--memory-request-mib", "512", *extra]
+    assert beit_export(argv) == 2 and words in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gpu_repository_gets_a_gpu_per_pod(beit_classifier_artifact, tmp_path):
+    argv = ["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"), "--kind", "gpu",
+            "--kubernetes", str(tmp_path / "deploy"), "--memory-request-mib", "512"]
+    assert beit_export(argv) == 0
+    assert resources(tmp_path / "deploy")["limits"]["nvidia.com/gpu"] == 1
