@@ -5,7 +5,9 @@ Why Python 3.11 beside the image's own 3.10 (Ubuntu 22.04's): the python models 
 1.32 and Pillow 13 publish no cp310 wheels (checked with ``pip download --only-binary=:all:
 --python-version 3.10``: the newest are onnxruntime 1.23.2 and Pillow 12.3.0; Pillow 13 changed how
 downscales are computed, so an older one would change the served answers). Triton's python backend runs
-its models in the interpreter its stub was built for, so the image gets Ubuntu's ``python3.11``, a venv
+its models in the interpreter its stub was built for, so the image gets Ubuntu's ``python3.11`` (22.04's
+jammy-updates universe has python3.11, python3.11-venv and libpython3.11 at 3.11.0~rc1-1~22.04.1: checked in
+the archive's package index on 2026-12-05; pip takes it as 3.11.0), a venv
 with the requirements, and the python-3.11 stub of the same Triton release (2.51.0) taken from the
 ``nvidia-pytriton`` wheel that ``beit-serve --setup`` also uses (``install_stub.py``, below).
 

@@ -19,7 +19,6 @@ import json
 import platform
 import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import cv2
 import numpy as np
 
 from beit_runtime import serving_protocol as protocol
+from beit_runtime.serving import check
 from beit_runtime.serving.install import ServeLayout, serve_home
 from beit_runtime.serving.launcher import free_port
 from beit_runtime.serving.stubs import stub_processes
@@ -198,23 +198,15 @@ def measure_image() -> bytes:
 
 
 def _send(http: str, model: str, *, count: int, parallel: int) -> None:
-    """``count`` inference requests of one image each, ``parallel`` at a time (binary tensor extension)."""
-    image = measure_image()
-    header = json.dumps({"inputs": [{"name": protocol.IMAGE_INPUT, "shape": [1, 1], "datatype": "BYTES",
-                                     "parameters": {"binary_data_size": 4 + len(image)}}],
-                         "parameters": {"binary_data_output": True}}).encode()
-    body = header + struct.pack("<I", len(image)) + image
-    url = f"http://{http}/v2/models/{model}/infer"
+    """``count`` inference requests of one image each, ``parallel`` at a time (the request code of
+    ``beit-serve --check``: Triton's binary tensor extension over urllib)."""
+    image, url = measure_image(), f"http://{http}"
+    config = check.Server(url, timeout_s=REQUEST_TIMEOUT_S).json(f"{check.model_path(model)}/config",
+                                                                 what=f"{model}'s config")
+    outputs = check.expected_outputs(config)
 
     def one(_: int) -> None:
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))})
-        try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as reply:
-                reply.read()
-        except urllib.error.HTTPError as error:
-            raise MemoryMeasurementError(f"inference on {model} answered HTTP {error.code}: "
-                                         f"{error.read()[:500]!r}") from error
+        check.infer(check.Server(url, timeout_s=REQUEST_TIMEOUT_S), model, outputs, image)
 
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(one, range(count)))
