@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.harness.arguments import names_in, positive_ints
 from benchmarks.workload.int8_variants import RECIPES, Candidate, build_candidates
 from benchmarks.workload.prepare import prepare_model
 
@@ -154,29 +155,14 @@ def markdown(rows: list[dict[str, Any]], cpu: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    values = tuple(int(v) for v in text.split(",") if v.strip())
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
-    return values
-
-
-def _names(text: str) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in text.split(",") if v.strip())
-    unknown = [n for n in names if n not in RECIPES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown candidates {unknown}; choose from {', '.join(RECIPES)}")
-    return names
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help=f"preset id, random init (default {DEFAULT_MODEL}; tiny-beit with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny-beit, 2 rounds, few iterations")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7; 2 with --quick)")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
-    parser.add_argument("--batch-sizes", type=_ints, default=(1, 8), help="comma-separated (default 1,8)")
-    parser.add_argument("--candidates", type=_names, default=tuple(RECIPES),
+    parser.add_argument("--batch-sizes", type=positive_ints, default=(1, 8), help="comma-separated (default 1,8)")
+    parser.add_argument("--candidates", type=names_in(RECIPES, what="candidates"), default=tuple(RECIPES),
                         help=f"comma-separated subset of {','.join(RECIPES)} (default: all)")
     parser.add_argument("--max-rel-l2", type=float,
                         help="a stricter logits rel-L2 limit on top of the exporter's int8 tolerances (default none)")

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.backends import DEFAULT_BACKENDS, REGISTRY
+from benchmarks.harness.arguments import names_in, positive_ints
 from benchmarks.harness.suite import Settings, run_suite
 from benchmarks.report.tables import printed_summary
 from benchmarks.workload.jobs import TimingPlan
@@ -22,33 +23,18 @@ from benchmarks.workload.tiny import TINY_MODELS
 DEFAULT_MODEL = "microsoft/beit-base-patch16-224"
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    values = tuple(int(v) for v in text.split(",") if v.strip())
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
-    return values
-
-
-def _backends(text: str) -> tuple[str, ...]:
-    names = tuple(v.strip() for v in text.split(",") if v.strip())
-    unknown = [n for n in names if n not in REGISTRY]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown backends {unknown}; choose from {', '.join(REGISTRY)}")
-    return names
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help=f"preset id (random init; repeatable or comma-separated); "
                         f"default {DEFAULT_MODEL}; e.g. microsoft/beit-large-patch16-224, "
                         f"microsoft/beit-base-finetuned-ade-640-640; tiny test models: {', '.join(TINY_MODELS)}")
-    parser.add_argument("--batch-sizes", type=_ints, help="comma-separated (default 1,8; 1 for segmentation)")
+    parser.add_argument("--batch-sizes", type=positive_ints, help="comma-separated (default 1,8; 1 for segmentation)")
     parser.add_argument("--threads", type=int, help="intra-op threads for every backend (default 2; 1 with --quick)")
     parser.add_argument("--iterations", type=int, default=30, help="timed iterations per measurement (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up iterations (default 3)")
     parser.add_argument("--time-limit", type=float, default=60.0,
                         help="seconds per measurement before stopping early, min 3 iterations (default 60)")
-    parser.add_argument("--backends", type=_backends, default=DEFAULT_BACKENDS,
+    parser.add_argument("--backends", type=names_in(REGISTRY, what="backends"), default=DEFAULT_BACKENDS,
                         help=f"comma-separated subset of {','.join(REGISTRY)} (default: all; absent ones are "
                         "listed as skipped with the reason)")
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/out"))

@@ -9,6 +9,7 @@ post-processing, same pooled embedding), so a folder run's results equal the in-
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -65,7 +66,7 @@ def encode_rgb_png(picture: np.ndarray) -> bytes:
     return bytes(encoded)
 
 
-class Finisher:
+class Finisher(abc.ABC):
     """Turns one batch's engine outputs into ``ImageResult``s (base: the parts every task shares)."""
 
     keeps_images = False  # the decoded images are needed after the engine ran (sizes, overlays)
@@ -84,12 +85,17 @@ class Finisher:
         """Engine inputs besides the pixels, for ``count`` images."""
         return {}
 
+    @abc.abstractmethod
     def finish(self, items: Sequence[ImageItem], images: Sequence[np.ndarray],
                outputs: Mapping[str, np.ndarray]) -> list[ImageResult]:
-        raise NotImplementedError
+        """The results of one engine call on these items' feeds (each task implements it)."""
 
     def run_images(self, items: Sequence[ImageItem], images: Sequence[np.ndarray]) -> list[ImageResult]:
-        raise NotImplementedError(f"{type(self).__name__} runs engine feeds")
+        """The results for decoded images, the engine run here (a task whose model runs the images itself, as
+        segmentation's sliding window, overrides it)."""
+        feeds = self.model.pixel_feeds(list(images))
+        feeds.update(self.extra_feeds(len(images)))
+        return self.finish(items, images, self.model.run(feeds))
 
 
 class TopK(Finisher):
