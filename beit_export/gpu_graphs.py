@@ -2,8 +2,12 @@
 
 * ``--fused-attention``: ``fp16-fused`` (``model.fp16-fused.onnx``): the fp16 graph's precision rules with
   each self-attention block as one com.microsoft.MultiHeadAttention node (relative position bias as
-  attention_bias); held to the fp16 tolerances against PyTorch like the fp16 graph. ONNX Runtime only
-  (no TensorRT, no OpenVINO: the node is an ONNX Runtime contrib op).
+  attention_bias, q/k/v biases as its bias input) and layer scales folded into their linear layers;
+  held to the fp16 tolerances against PyTorch like the fp16 graph. ONNX Runtime only (no TensorRT, no
+  OpenVINO: the node is an ONNX Runtime contrib op). With ``--fused-norms`` the same graph is built
+  with ONNX Runtime's SkipLayerNormalization/BiasGelu fusions and every op in fp16 (the residual stream
+  is fp16; LayerNorm statistics and softmax still accumulate in fp32 inside the kernels), held to the
+  same tolerances.
 * ``--uint8-input``: a ``<variant>-uint8`` copy of each float model graph written (fp32, fp16,
   fp16-fused) taking uint8 ``pixels`` (NHWC) and normalising them in the graph with the runtime's own
   per-level table (``graph.uint8_input``). Checked here to give exactly the outputs of its source graph
@@ -32,9 +36,10 @@ ONNXRUNTIME_ONLY = (FUSED_VARIANT, "fp16-fused-uint8")
 
 def write_fused_attention(state: Any) -> None:
     """The ``fp16-fused`` graph, its record and its parity (fp16 tolerances, ONNX Runtime CPU vs PyTorch)."""
-    file = GPU_VARIANT_FILES[FUSED_VARIANT]
-    state.progress(f"writing the {FUSED_VARIANT} graph (attention fused into MultiHeadAttention)")
-    report = convert_to_fused_fp16(state.folder / "model.onnx", state.folder / file)
+    file, norms = GPU_VARIANT_FILES[FUSED_VARIANT], state.options.fused_norms
+    fusions = "attention fused into MultiHeadAttention" + (", LayerNorm/GELU fusions" if norms else "")
+    state.progress(f"writing the {FUSED_VARIANT} graph ({fusions})")
+    report = convert_to_fused_fp16(state.folder / "model.onnx", state.folder / file, fuse_norms=norms)
     state.graphs[FUSED_VARIANT] = graph_entry(state.folder, file, precision="fp16", opset=state.options.opset,
                                               notes=str(report["notes"]))
     state.progress(f"parity check of the {FUSED_VARIANT} graph on ONNX Runtime vs PyTorch ({len(state.cases)} cases)")

@@ -50,6 +50,7 @@ class ExportOptions:
     parity_data: Path | None = None
     parity_size: int = 32
     fused_attention: bool = False  # also an fp16 graph with MultiHeadAttention nodes (ONNX Runtime GPU)
+    fused_norms: bool = False  # that graph also with ONNX Runtime's LayerNorm/GELU fusions (fp16 residual stream)
     uint8_input: bool = False  # also uint8-input copies of the float graphs (normalisation in the graph)
     # optional graph outputs ("hidden_states", "attentions"; a list or "a,b") and which layers' attentions
     # ("all", "last", layer numbers; None: the task's default), ``beit_export.outputs``
@@ -58,7 +59,7 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         for name in ("fp16", "int8", "tensorrt", "dynamic_resolution", "photos", "overwrite", "fused_attention",
-                     "uint8_input"):
+                     "fused_norms", "uint8_input"):
             if not isinstance(getattr(self, name), bool):
                 raise ExportOptionsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.int8_mode not in INT8_MODES:
@@ -83,6 +84,9 @@ class ExportOptions:
         if self.attention_layers is not None and "attentions" not in self.outputs:
             raise ExportOptionsError("--attention-layers chooses the layers of the attentions output: add "
                                      "--outputs attentions, or drop --attention-layers")
+        if self.fused_norms and not self.fused_attention:
+            raise ExportOptionsError("--fused-norms changes how the fused-attention graph is built: add "
+                                     "--fused-attention (and --fp16), or drop --fused-norms")
         if self.fused_attention and "attentions" in self.outputs:
             raise ExportOptionsError("--fused-attention fuses the softmax away, so that graph cannot output attention "
                                      "weights: drop --fused-attention or export the attentions in another artifact")
@@ -122,7 +126,8 @@ class ExportOptions:
             del values[name]
         if not self.int8:
             del values["int8_mode"]
-        for name in ("fused_attention", "uint8_input"):  # recorded only when asked for (older records unchanged)
+        # recorded only when asked for (older records unchanged)
+        for name in ("fused_attention", "fused_norms", "uint8_input"):
             if not values[name]:
                 del values[name]
         return values

@@ -22,6 +22,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+MS_DOMAIN = "com.microsoft"  # ONNX Runtime's contrib ops (MultiHeadAttention, Attention)
+
 
 @dataclass
 class AttentionBlock:

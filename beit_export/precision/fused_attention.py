@@ -16,22 +16,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 
 from ..errors import ExportError
 from ..graph import load_graph, save_graph, topologically_sorted
-from .attention_pattern import AttentionBlock, GraphIndex, drop_zero_mask, match_attention
+from .attention_pattern import MS_DOMAIN, AttentionBlock, GraphIndex, drop_zero_mask, match_attention
 from .fp16 import convert_model_to_fp16, notes_from_report
+from .linear_folding import fold_layer_scales, split_projection_bias
+from .packed_attention import pack_attention
 
-MS_DOMAIN = "com.microsoft"
 
-
-def _fused_node(block: AttentionBlock, index: int) -> onnx.NodeProto:
+def _fused_node(block: AttentionBlock, index: int, *, projection_bias: str = "") -> onnx.NodeProto:
     return helper.make_node(
-        "MultiHeadAttention", [block.q, block.k, block.v, "", "", block.bias], [block.output],
+        "MultiHeadAttention", [block.q, block.k, block.v, projection_bias, "", block.bias], [block.output],
         name=f"fused_attention_{index}", domain=MS_DOMAIN, num_heads=block.num_heads, scale=block.scale,
     )
+
+
+def _projection_bias(graph: onnx.GraphProto, index: GraphIndex, block: AttentionBlock, number: int) -> str:
+    """Move the q/k/v projection biases into one [3C] initializer for the node's ``bias`` input (a zero
+    part for a projection without one, like BEiT's key); rewires ``block`` to the bare MatMul outputs.
+    Returns the initializer's name, or "" when no projection has a bias (or their widths differ)."""
+    parts = [split_projection_bias(index, name) for name in (block.q, block.k, block.v)]
+    widths = {bias.shape[0] for _, bias, _ in parts if bias is not None}
+    if len(widths) != 1:
+        return ""
+    width = widths.pop()
+    block.q, block.k, block.v = (bare for bare, _, _ in parts)
+    value = np.concatenate([bias if bias is not None else np.zeros(width, np.float32) for _, bias, _ in parts])
+    name = f"fused_attention_{number}.qkv_bias"
+    graph.initializer.append(numpy_helper.from_array(value.astype(np.float32), name))
+    return name
 
 
 def fuse_attention(model: onnx.ModelProto) -> int:
@@ -45,18 +62,19 @@ def fuse_attention(model: onnx.ModelProto) -> int:
             continue
         block.bias = drop_zero_mask(index, block.bias)
         removed.update(id(node) for node in block.nodes)
-        fused.append(_fused_node(block, len(fused)))
+        bias = _projection_bias(model.graph, index, block, len(fused))
+        fused.append(_fused_node(block, len(fused), projection_bias=bias))
     kept = [node for node in model.graph.node if id(node) not in removed]
     model.graph.ClearField("node")
     model.graph.node.extend(kept + fused)
     topologically_sorted(model)
-    _remove_dead(model.graph)
+    remove_dead_nodes(model.graph)
     if fused and not any(opset.domain == MS_DOMAIN for opset in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return len(fused)
 
 
-def _remove_dead(graph: onnx.GraphProto) -> None:
+def remove_dead_nodes(graph: onnx.GraphProto) -> None:
     """Remove nodes whose outputs nobody reads (the dropped mask), then unread initializers and value_info."""
     while True:
         used = {name for node in graph.node for name in node.input} | {out.name for out in graph.output}
@@ -90,23 +108,31 @@ def _with_fused_norms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict]:
                              "nodes": len(optimized.model.graph.node)}
 
 
-def convert_to_fused_fp16(src: str | Path, dst: str | Path, *, fuse_norms: bool = False) -> dict:
+def convert_to_fused_fp16(src: str | Path, dst: str | Path, *, fuse_norms: bool = False,
+                          pack_qkv: bool = False) -> dict:
     """Write the fused-attention fp16 copy of the fp32 graph ``src`` to ``dst``; report what was done.
 
-    ``fuse_norms=False`` (the exported variant): the fp16 graph's precision rules, attention fused.
-    ``fuse_norms=True``: also ONNX Runtime's LayerNorm/GELU fusions, with an fp16 residual stream (a
-    measured GPU experiment, not an export option). Raises ExportError when no attention block matched
-    (the graph is not the dynamo export of a BEiT/ViT encoder this module knows).
+    ``fuse_norms=False``: the fp16 graph's precision rules, attention fused, layer scales folded.
+    ``fuse_norms=True`` (``--fused-norms``): also ONNX Runtime's LayerNorm/GELU fusions, with an fp16
+    residual stream. ``pack_qkv=True`` (a GPU benchmark experiment, not an export option): each block as
+    com.microsoft.Attention with one packed q/k/v projection (``packed_attention``). Raises ExportError
+    when no attention block matched (the graph is not the dynamo export of a BEiT/ViT encoder this
+    module knows).
     """
     model = load_graph(src)
     blocks = fuse_attention(model)
     if not blocks:
         raise ExportError(f"no self-attention block of {src} matched the fusion pattern; export without "
                           "--fused-attention, or report the transformers version that wrote this graph")
+    scales = fold_layer_scales(model)
+    packed = pack_attention(model) if pack_qkv else 0
+    remove_dead_nodes(model.graph)
     converted, report = _with_fused_norms(model) if fuse_norms else convert_model_to_fp16(model)
-    report["fused_attention_blocks"] = blocks
-    report["attention_op"] = f"{MS_DOMAIN}.MultiHeadAttention (relative position bias as attention_bias)"
+    report.update(fused_attention_blocks=blocks, layer_scales_folded=scales, packed_attention_blocks=packed)
+    op = "Attention (one packed q/k/v projection)" if packed else "MultiHeadAttention"
+    report["attention_op"] = f"{MS_DOMAIN}.{op} (relative position bias as attention_bias)"
     report["external_data"] = save_graph(converted, dst)
     rules = ("ONNX Runtime LayerNorm/GELU fusions, all ops fp16" if fuse_norms else notes_from_report(report))
-    report["notes"] = f"{blocks} attention blocks fused into MultiHeadAttention; {rules}"
+    report["notes"] = (f"{blocks} attention blocks fused into {op} (q/k/v biases as its bias input); "
+                       f"{scales} layer scales folded into their linear layers; {rules}")
     return report

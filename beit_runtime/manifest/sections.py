@@ -141,6 +141,7 @@ class ExportRecord:
     seed: int | None = None
     photos: bool = True
     fused_attention: bool = False  # the fp16-fused graph (ONNX Runtime CUDA), --fused-attention
+    fused_norms: bool = False  # that graph also with LayerNorm/GELU fusions, --fused-norms
     uint8_input: bool = False  # uint8-input copies of the float graphs, --uint8-input
     # the user's own images (--calibration-data / --parity-data): counts and a digest of the file list
     calibration: Mapping[str, Any] | None = None
@@ -157,7 +158,8 @@ class ExportRecord:
                    int8_mode=fields.text("int8_mode", None), tensorrt=fields.flag("tensorrt", False),
                    dynamic_resolution=fields.flag("dynamic_resolution", False), opset=fields.integer("opset", None),
                    seed=fields.integer("seed", None), photos=fields.flag("photos", True),
-                   fused_attention=fields.flag("fused_attention", False), uint8_input=fields.flag("uint8_input", False),
+                   fused_attention=fields.flag("fused_attention", False), fused_norms=fields.flag("fused_norms", False),
+                   uint8_input=fields.flag("uint8_input", False),
                    calibration=fields.frozen("calibration", None), parity_data=fields.frozen("parity_data", None),
                    extra_outputs=fields.frozen("extra_outputs", None),
                    tensorrt_compatibility=fields.frozen("tensorrt_compatibility", {}))
@@ -167,7 +169,8 @@ class ExportRecord:
                                 "tensorrt": self.tensorrt, "dynamic_resolution": self.dynamic_resolution,
                                 "opset": self.opset, "seed": self.seed, "photos": self.photos,
                                 "tensorrt_compatibility": thaw(self.tensorrt_compatibility)}
-        for flag in ("fused_attention", "uint8_input"):  # written only when set, as the exporter records them
+        # written only when set, as the exporter records them
+        for flag in ("fused_attention", "fused_norms", "uint8_input"):
             if getattr(self, flag):
                 data[flag] = True
         for name in ("calibration", "parity_data", "extra_outputs"):

@@ -91,7 +91,8 @@ def classifier_stages(args: argparse.Namespace, results: Results, *, deadline: f
     started = time.monotonic()
     variants = args.variants.split(",")
     graphs = graph_variants(args.classifier, work=args.work / "classifier",
-                            norms=any("norms" in variant for variant in variants))
+                            norms=any("norms" in variant for variant in variants),
+                            packed=any("packed" in variant for variant in variants))
     results.add("classifier_graphs", {k: str(v) for k, v in graphs.items()}, started=started)
     model = None
     if not args.dry_run:
@@ -113,11 +114,11 @@ def classifier_stages(args: argparse.Namespace, results: Results, *, deadline: f
     preprocessor = Preprocessor.from_manifest(load_manifest(args.classifier, verify_files=False))
     if args.end_to_end:
         started = time.monotonic()
-        best = "fp16-fused"
+        best = "fp16-fused-norms" if "fp16-fused-norms-uint8" in graphs else "fp16-fused"
         options = {"providers": providers, "io_binding": True}
-        results.add("classifier_end_to_end", end_to_end_rows(
-            graphs[best], graphs[f"{best}-uint8"], preprocessor, options=options,
-            batch_sizes=batch_sizes, dry_run=args.dry_run), started=started)
+        rows_e2e = end_to_end_rows(graphs[best], graphs[f"{best}-uint8"], preprocessor, options=options,
+                                   batch_sizes=batch_sizes, dry_run=args.dry_run)
+        results.add("classifier_end_to_end", {**rows_e2e, "graph": best}, started=started)
     if args.kernel_profile and not args.dry_run:
         started = time.monotonic()
         results.add("classifier_kernels", _kernels(graphs, args.kernel_profile.split(",")), started=started)
@@ -147,11 +148,14 @@ def _kernels(graphs: dict[str, Path], variants: list[str]) -> dict[str, Any]:
 
 def segmentation_stage(args: argparse.Namespace, results: Results) -> None:
     manifest = load_manifest(args.segmenter, verify_files=False)
-    graphs = graph_variants(args.segmenter, work=args.work / "segmenter")
+    variants = args.segmentation_variants.split(",")
+    graphs = graph_variants(args.segmenter, work=args.work / "segmenter",
+                            norms=any("norms" in variant for variant in variants),
+                            packed=any("packed" in variant for variant in variants))
     size = (manifest.input.height, manifest.input.width)
     rows = []
     started = time.monotonic()
-    for variant in ("fp16", "fp16-fused"):
+    for variant in variants:
         rows += segmentation_rows(graphs[variant], manifest.graph_path("postprocess"), variant=variant,
                                   providers=CPU if args.dry_run else CUDA, size=size,
                                   cuda_graphs=not args.dry_run, dry_run=args.dry_run)
@@ -168,8 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/gpu-work"))
     parser.add_argument("--budget-s", type=float, default=420.0, help="stop starting PyTorch compile rows after this")
     parser.add_argument("--dry-run", action="store_true", help="CPU provider, few iterations, no PyTorch rows")
-    parser.add_argument("--variants", default="fp32,fp16,fp16-fused", help="classifier graph variants to time "
-                        "(also fp16-fused-norms, fp16-fused-uint8, fp16-fused-norms-uint8)")
+    parser.add_argument("--variants", default="fp16-fused,fp16-fused-norms,fp16-fused-norms-uint8,"
+                        "fp16-fused-norms-packed,fp16-fused-norms-packed-uint8",
+                        help="classifier graph variants to time (also fp32, fp16, fp16-fused-uint8)")
+    parser.add_argument("--segmentation-variants", default="fp16-fused,fp16-fused-norms,fp16-fused-norms-packed",
+                        help="segmentation graph variants to time (also fp16)")
     parser.add_argument("--modes", default=",".join(MODES), help=f"I/O modes to time, from {MODES}")
     parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
                         help="skip the decoded-photos rows")

@@ -1,14 +1,16 @@
-"""``--fused-attention`` and ``--uint8-input`` through the real pipeline: the extra graphs, their manifest
-records and parity, and the options that ask for them."""
+"""``--fused-attention`` (with and without ``--fused-norms``) and ``--uint8-input`` through the real
+pipeline: the extra graphs, their manifest records and parity, and the options that ask for them."""
 
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
 from beit_export.cli.export import build_parser, export_options
 from beit_export.options import ExportOptions, ExportOptionsError
 from beit_export.pipeline import export_artifact
+from beit_runtime import Classifier
 from beit_runtime.engines import load_engine
 from beit_runtime.manifest import load_manifest
 from tests.conftest import tiny_checkpoint
@@ -54,3 +56,36 @@ def test_options_and_cli_flags():
     args = build_parser().parse_args(["--model", "m", "--fused-attention", "--uint8-input"])
     options = export_options(args)
     assert options.fused_attention and options.uint8_input and not options.fp16
+
+
+@pytest.fixture(scope="module")
+def norms_artifact(tmp_path_factory):
+    options = ExportOptions(fp16=True, fused_attention=True, fused_norms=True)
+    return export_artifact(tiny_checkpoint("beit", "image-classification"),
+                           output=tmp_path_factory.mktemp("gpu-norms") / "artifact", options=options)
+
+
+def test_fused_norms_graph_is_recorded_checked_and_run_by_the_runtime(norms_artifact, artifact):
+    manifest = load_manifest(norms_artifact)
+    assert manifest.export.fused_norms and not load_manifest(artifact).export.fused_norms
+    record = manifest.parity["fp16-fused"]
+    assert record.passed and record.conversion["fused_operators"]["SkipLayerNormalization"] > 0
+    assert "LayerNorm/GELU fusions" in manifest.graphs["fp16-fused"].notes
+    ops = {node.op_type for node in onnx.load(str(norms_artifact / "model.fp16-fused.onnx")).graph.node}
+    assert {"SkipLayerNormalization", "BiasGelu", "MultiHeadAttention"} <= ops and "Mul" not in ops
+    image = np.random.default_rng(4).integers(0, 256, (40, 52, 3), dtype=np.uint8)
+    cpu = ["CPUExecutionProvider"]
+    with Classifier(norms_artifact, precision="fp16", fused_attention=True, providers=cpu) as fused, \
+            Classifier(norms_artifact, providers=cpu) as reference:
+        assert fused.engine.path.name == "model.fp16-fused.onnx"
+        got, expected = fused.logits(image), reference.logits(image)
+    np.testing.assert_allclose(got, expected, atol=5e-3 * float(np.abs(expected).max()))
+
+
+def test_fused_norms_needs_fused_attention():
+    with pytest.raises(ExportOptionsError, match="add --fused-attention"):
+        ExportOptions(fp16=True, fused_norms=True)
+    assert ExportOptions(fp16=True, fused_attention=True, fused_norms=True).record()["fused_norms"] is True
+    assert "fused_norms" not in ExportOptions(fp16=True, fused_attention=True).record()
+    args = build_parser().parse_args(["--model", "m", "--fp16", "--fused-attention", "--fused-norms"])
+    assert export_options(args).fused_norms

@@ -35,14 +35,17 @@ def test_dry_run_writes_every_stage(artifacts, tmp_path):
     parity = stages["classifier_parity"]["value"]["variants"]
     assert all(figures["logits"]["failures"] == [] for figures in parity.values())
     rows = stages["classifier_ort"]["value"]
-    assert {(r["variant"], r["mode"]) for r in rows} == {(v, m) for v in ("fp32", "fp16", "fp16-fused")
-                                                         for m in ("host", "iobound")}
+    defaults = ("fp16-fused", "fp16-fused-norms", "fp16-fused-norms-uint8", "fp16-fused-norms-packed",
+                "fp16-fused-norms-packed-uint8")
+    assert {(r["variant"], r["mode"]) for r in rows} == {(v, m) for v in defaults for m in ("host", "iobound")}
     assert all(r["copies_per_call"] == {"host_to_device": 1.0, "device_to_host": 1.0}
                for r in rows if r["mode"] == "iobound")
     assert all(r["copies_per_call"] == {"host_to_device": 0.0, "device_to_host": 0.0}
                for r in rows if r["mode"] == "host")
     assert stages["classifier_end_to_end"]["value"]["max_abs_between_paths"] == {"logits": 0.0}
+    assert stages["classifier_end_to_end"]["value"]["graph"] == "fp16-fused-norms"
     segmentation = stages["segmentation_640"]["value"]
+    assert {r["variant"] for r in segmentation} == {"fp16-fused", "fp16-fused-norms", "fp16-fused-norms-packed"}
     device_rows = [r for r in segmentation if r["mode"] == "device"]
     assert device_rows and all(r["pixel_agreement_with_host"] == 1.0 for r in device_rows)
     assert all(r["model_copies"]["device_to_host"] == 0 for r in device_rows)  # logits stayed on the device

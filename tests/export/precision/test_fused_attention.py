@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from beit_export.errors import ExportError
 from beit_export.parity.tolerances import check_tolerances, drift_metrics, output_kind
@@ -44,9 +44,13 @@ def test_every_attention_block_is_fused(graphs):
     assert fuse_attention(model) == layers
     ops = Counter(node.op_type for node in model.graph.node)
     assert ops["MultiHeadAttention"] == layers and ops["Softmax"] == 0
+    biases = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
     for node in (n for n in model.graph.node if n.op_type == "MultiHeadAttention"):
         assert node.domain == MS_DOMAIN and len(node.input) == 6 and node.input[5]  # attention_bias is bound
-        assert node.input[3] == node.input[4] == ""
+        assert node.input[4] == ""
+        hidden = tiny_model("beit", graphs.task).config.hidden_size
+        qkv_bias = biases[node.input[3]]  # the projections' biases, key's part zero (BEiT's key has none)
+        assert qkv_bias.shape == (3 * hidden,) and not qkv_bias[hidden:2 * hidden].any()
     onnx.checker.check_model(model, full_check=True)
 
 
@@ -64,13 +68,13 @@ def test_fused_fp16_graph_is_within_fp16_tolerances(graphs):
 
 
 def test_norm_fusions_variant_is_within_fp16_tolerances(graphs):
-    if graphs.task != "image-classification":
-        pytest.skip("one task is enough for the GPU experiment's conversion")
     report = convert_to_fused_fp16(graphs.path("fp32"), graphs.folder / "norms.onnx", fuse_norms=True)
     assert report["fused_operators"]["SkipLayerNormalization"] > 0 and report["fused_operators"]["BiasGelu"] > 0
-    logits = _run(graphs.folder / "norms.onnx", graphs.feeds)["logits"]
-    metrics = drift_metrics(graphs.reference["logits"], logits, kind="logits")
-    assert check_tolerances(metrics, precision="fp16", kind="logits") == []
+    outputs = _run(graphs.folder / "norms.onnx", graphs.feeds)
+    for name, reference in graphs.reference.items():
+        kind = output_kind(graphs.task, name)
+        metrics = drift_metrics(reference, outputs[name], kind=kind)
+        assert check_tolerances(metrics, precision="fp16", kind=kind) == [], name
 
 
 def test_graph_without_attention_is_refused(tmp_path):
