@@ -56,10 +56,10 @@ def run_floor(args: argparse.Namespace) -> int:
     print(block, end="")
     if args.write_results:
         FLOOR_RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        results_md = FLOOR_RESULTS.parent / "RESULTS.md"
-        text = results_md.read_text(encoding="utf-8")
-        start, end = text.index(BEGIN), text.index(END) + len(END)
-        results_md.write_text(text[:start] + f"{BEGIN}\n{block}{END}" + text[end:], encoding="utf-8")
+        from benchmarks.report.blocks import replace_block
+
+        replace_block(FLOOR_RESULTS.parent / "RESULTS.md", begin=BEGIN, end=END, body=block,
+                      title="Preprocessing floor")
     return 0
 
 

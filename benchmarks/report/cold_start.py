@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .blocks import replace_block
+
 BEGIN, END = "<!-- cold-start:begin -->", "<!-- cold-start:end -->"
 GOAL_TOTAL_S, GOAL_RSS_RATIO = 1.0, 1.5
 _PHASES = ("start_s", "import_s", "load_s", "first_result_s")
@@ -77,11 +79,4 @@ def section(data: dict[str, Any]) -> str:
 
 def write_section(results_md: Path, data: dict[str, Any]) -> None:
     """Replace the block between the markers in ``results_md`` (append a titled block when it has none)."""
-    text = results_md.read_text(encoding="utf-8") if results_md.is_file() else ""
-    block = section(data)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + "## Cold start (ORT fp32)\n\n" + block + "\n"
-    results_md.write_text(text, encoding="utf-8")
+    replace_block(results_md, begin=BEGIN, end=END, body=render(data), title="Cold start (ORT fp32)")
