@@ -93,13 +93,26 @@ def remove_dead_nodes(graph: onnx.GraphProto) -> None:
     graph.value_info.extend(infos)
 
 
+def _attention_shape(model: onnx.ModelProto) -> tuple[int, int]:
+    """(heads, hidden size) of the fused attention nodes, which the optimizer asks for (it warns at 0)."""
+    inits = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        bias = {"MultiHeadAttention": 3, "Attention": 2}.get(node.op_type)
+        if node.domain == MS_DOMAIN and bias is not None and len(node.input) > bias and node.input[bias] in inits:
+            heads = next(a.i for a in node.attribute if a.name == "num_heads")
+            return heads, int(np.prod(inits[node.input[bias]].dims)) // 3
+    return 0, 0  # the optimizer's own detection
+
+
 def _with_fused_norms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict]:
     """ONNX Runtime's transformer fusions (residual add + LayerNorm -> SkipLayerNormalization, bias + GELU
     -> BiasGelu) on the attention-fused fp32 graph, then every op in fp16 (fp32 inputs/outputs). The fused
     kernels keep LayerNorm statistics in fp32, but the residual stream between them is fp16."""
     from onnxruntime.transformers.optimizer import optimize_model
 
-    optimized = optimize_model(model, model_type="vit", num_heads=0, hidden_size=0, opt_level=0, use_gpu=True)
+    num_heads, hidden_size = _attention_shape(model)
+    optimized = optimize_model(model, model_type="vit", num_heads=num_heads, hidden_size=hidden_size, opt_level=0,
+                               use_gpu=True)
     fused = {op: count for op, count in optimized.get_fused_operator_statistics().items() if count}
     optimized.convert_float_to_float16(keep_io_types=True)
     topologically_sorted(optimized.model)  # the converter appends its input casts at the end
