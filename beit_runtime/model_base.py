@@ -65,6 +65,7 @@ class ArtifactModel:
         self.backend, variant, extra = self._choose_backend(self.options.backend)
         variant = run_variant(variant, options=self.options, graphs=self.manifest.graphs, backend=self.backend,
                               task_name=self.task)
+        self.graph_variant = variant  # the graph that runs: the precision's, or its fused / uint8 form
         self.engine: Engine = self._load_engine(variant, extra)
 
     def _resolve_auto(self) -> str:
@@ -153,7 +154,9 @@ class ArtifactModel:
     def __repr__(self) -> str:
         folder = str(self.manifest.folder)
         chosen = f", choice={self.choice!r}" if self.choice != "asked for" else ""
-        return f"{type(self).__name__}({folder!r}, precision={self.precision!r}, backend={self.backend!r}{chosen})"
+        graph = f", graph={self.graph_variant!r}" if self.graph_variant != self.precision else ""
+        return (f"{type(self).__name__}({folder!r}, precision={self.precision!r}, backend={self.backend!r}"
+                f"{graph}{chosen})")
 
     # ----------------------------------------------------------------- inputs
     @property

@@ -38,6 +38,7 @@ PARAMETER_INTRA_OP_THREADS = "intra_op_threads"
 # JSON {"outputs": [...], "attention_layers": [...], "num_layers": int, "patch_size": int, "preprocessing": {...}}:
 # the optional outputs (hidden_states, attentions) the ensemble also serves when asked for them by name
 PARAMETER_LAYER_OUTPUTS = "beit_layer_outputs"
+PARAMETER_FUSED_ATTENTION = "fused_attention"  # "true": the engine runs the fp16-fused graph
 PARAMETER_PLAN = "plan"  # precision "auto": the plan file's name inside the engine model's version folder
 PLAN_FILE = "plan.json"
 

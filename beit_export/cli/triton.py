@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--precision", choices=PRECISIONS, default="fp32",
         help="graph variant to serve (default fp32); auto: the serving machine's plan (python backend)")
     add("--plan", type=Path, default=None, help="with --precision auto: a plan file (beit-run tune --plan) to carry")
+    add("--fused-attention", action="store_true",
+        help="with --precision fp16: serve the fp16-fused graph (export --fp16 --fused-attention; ONNX Runtime's "
+             "CUDA provider is what it is for; not with --model-backend tensorrt)")
     add("--model-backend", choices=MODEL_BACKENDS, default="onnxruntime",
         help="what runs the graph: Triton's onnxruntime backend (default), a TensorRT plan of the artifact, or "
              "beit_runtime in the python backend (Triton builds without onnxruntime, e.g. beit-serve --setup's)")
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name, precision=args.precision, model_backend=args.model_backend, max_batch_size=args.max_batch_size,
         instances=args.instances, kind=args.kind, max_queue_delay_us=args.max_queue_delay_us,
         preferred_batch_sizes=args.preferred_batch_sizes, top_k=args.top_k, intra_op_threads=args.intra_op_threads,
-        execution_env=args.execution_env, plan=args.plan, warmup=args.warmup,
+        execution_env=args.execution_env, plan=args.plan, warmup=args.warmup, fused_attention=args.fused_attention,
     )
     kubernetes = kubernetes_options(args)
     if kubernetes is not None:

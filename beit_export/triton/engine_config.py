@@ -4,7 +4,8 @@
   external data, ``default_model_filename`` keeping its own name so the external-data locations inside
   it still resolve). ``--kind gpu`` adds the TensorRT execution-provider accelerator block (FP16 for
   ``--precision fp16``, INT8 for the QDQ int8 graph); ONNX Runtime falls back to CUDA/CPU for what
-  TensorRT does not take.
+  TensorRT does not take. ``--fused-attention`` serves the fp16-fused graph on the CUDA provider
+  itself (its contrib ops are ONNX Runtime's, so no TensorRT accelerator is configured).
 - ``tensorrt``: ``platform: "tensorrt_plan"`` on the artifact's plan for ``--precision`` (built by
   ``beit-export build-engine`` on the serving GPU); its optimisation profile must cover ``--max-batch-size``.
 - ``python``: beit_runtime's own task class in Triton's python backend, on the whole artifact copied
@@ -32,6 +33,8 @@ def engine_config(names: Mapping[str, str], manifest: Manifest, options: TritonR
     if options.model_backend == "python":
         parameters = {protocol.PARAMETER_PRECISION: options.precision,
                       protocol.PARAMETER_INTRA_OP_THREADS: str(options.intra_op_threads)}
+        if options.fused_attention:
+            parameters[protocol.PARAMETER_FUSED_ATTENTION] = "true"
         if options.plan is not None:
             parameters[protocol.PARAMETER_PLAN] = protocol.PLAN_FILE
         return python_model(name, inputs, outputs, options, parameters=parameters, kind=options.kind)
@@ -43,7 +46,7 @@ def engine_config(names: Mapping[str, str], manifest: Manifest, options: TritonR
     config.update(platform="onnxruntime_onnx", default_model_filename=manifest.graphs[options.graph_variant].file)
     if options.intra_op_threads:
         config["parameters"] = {"intra_op_thread_count": {"string_value": str(options.intra_op_threads)}}
-    if options.kind == "gpu":
+    if options.kind == "gpu" and not options.fused_attention:  # contrib ops: CUDA EP, not TensorRT EP
         precision_mode = TENSORRT_PRECISION_MODES[options.graph_variant]
         accelerator = {"name": "tensorrt", "parameters": {"precision_mode": precision_mode,
                                                            "max_workspace_size_bytes": str(4 << 30)}}

@@ -16,6 +16,7 @@ from ..options import ExportOptionsError
 MODEL_BACKENDS = ("onnxruntime", "tensorrt", "python")
 PRECISIONS = ("fp32", "fp16", "int8", "auto")  # auto: the serving machine's plan (python backend only)
 AUTO = "auto"
+FUSED_VARIANT = "fp16-fused"  # the graph written by beit-export --fused-attention (beit_export.gpu_graphs)
 KINDS = ("cpu", "gpu")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -47,6 +48,7 @@ class TritonRepositoryOptions:
     execution_env: str | None = None
     plan: Path | None = None  # with precision "auto": a plan file (beit-run tune --plan) carried into the engine
     warmup: bool = True  # model_warmup: one real image through every model before Triton says ready (warmup.py)
+    fused_attention: bool = False  # serve the fp16-fused graph (export --fp16 --fused-attention): ONNX Runtime only
 
     def __post_init__(self) -> None:
         for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):
@@ -58,6 +60,7 @@ class TritonRepositoryOptions:
                 f"--name {self.name!r} is not a usable Triton model name: letters, digits, '_', '-', '.', not first"
             )
         self._check_auto()
+        self._check_fused()
         _positive("--max-batch-size", self.max_batch_size)
         _positive("--instances", self.instances)
         _positive("--top-k", self.top_k)
@@ -86,7 +89,25 @@ class TritonRepositoryOptions:
             raise TritonOptionsError(
                 f"--plan {self.plan} does not exist; write one with `beit-run tune ARTIFACT --plan PATH`")
 
+    def _check_fused(self) -> None:
+        if not isinstance(self.fused_attention, bool):
+            raise TritonOptionsError(f"fused_attention must be True or False, got {self.fused_attention!r}")
+        if self.fused_attention and self.precision != "fp16":
+            raise TritonOptionsError(f"--fused-attention serves the fp16-fused graph: use --precision fp16, "
+                                     f"not {self.precision}")
+        if self.fused_attention and self.model_backend == "tensorrt":
+            raise TritonOptionsError("--fused-attention serves ONNX Runtime contrib ops, which TensorRT plans do not "
+                                     "hold: use --model-backend onnxruntime or python")
+
     @property
     def graph_variant(self) -> str:
-        """The graph whose tensors the configs describe: fp32 for "auto" (every variant has its float I/O)."""
+        """The graph whose tensors the configs describe: fp32 for "auto" (every variant has its float I/O),
+        fp16-fused with ``fused_attention``."""
+        if self.fused_attention:
+            return FUSED_VARIANT
         return "fp32" if self.precision == AUTO else self.precision
+
+    @property
+    def export_flags(self) -> str:
+        """The ``beit-export`` flags that write the graph this repository serves."""
+        return "--fp16 --fused-attention" if self.fused_attention else f"--{self.graph_variant}"

@@ -37,7 +37,8 @@ def _models_table(record: dict) -> str:
             f"{served_outputs_text(entry)}{_optional_outputs_text(record, entry)} |"] if "ensemble" in models else []
     rows.append(f"| `{models['preprocess']}` | python: beit_runtime's `load_image` + `Preprocessor` from the "
                 "artifact's manifest -> `pixel_values`, `original_size` |")
-    rows.append(f"| `{models['engine']}` | the {options['precision']} graph on the `{options['model_backend']}` "
+    graph = "fp16-fused" if options.get("fused_attention") else options["precision"]
+    rows.append(f"| `{models['engine']}` | the {graph} graph on the `{options['model_backend']}` "
                 f"backend ({options['kind']}, {options['instances']} instance(s), "
                 f"max batch {options['max_batch_size']}) |")
     if "postprocess" in models:

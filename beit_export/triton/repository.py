@@ -55,7 +55,7 @@ def repository_configs(manifest: Manifest, options: TritonRepositoryOptions, *, 
         raise TritonOptionsError(
             f"artifact {manifest.folder} has no {options.graph_variant} graph "
             f"(it has {', '.join(sorted(manifest.graphs))}); "
-            f"re-export with --{options.graph_variant} or choose another --precision"
+            f"re-export with {options.export_flags} or choose another --precision"
         )
     names = protocol.model_names(name)
     configs = {names["preprocess"]: preprocess_config(names, manifest, options),

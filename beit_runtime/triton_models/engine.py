@@ -24,6 +24,7 @@ from ..errors import BeitDeployError
 from ..manifest import load_manifest
 from ..serving_protocol import (
     ARTIFACT_FOLDER,
+    PARAMETER_FUSED_ATTENTION,
     PARAMETER_INTRA_OP_THREADS,
     PARAMETER_PLAN,
     PARAMETER_PRECISION,
@@ -36,14 +37,17 @@ from .common import check_numpy, input_array, model_parameters, responses, versi
 Feeds = dict[str, np.ndarray]
 
 
-def load_task_model(folder: Path, *, precision: str, intra_op_threads: int, gpu: bool, plan: Path | None = None) -> Any:
+def load_task_model(folder: Path, *, precision: str, intra_op_threads: int, gpu: bool, plan: Path | None = None,
+                    fused_attention: bool = False) -> Any:
     """The artifact's task class (CPU only unless the instance is a GPU one); precision "auto" follows ``plan``
-    (or the server user's cached plan) when it was made on this machine, else runs fp32."""
+    (or the server user's cached plan) when it was made on this machine, else runs fp32; ``fused_attention``
+    runs the fp16-fused graph."""
     entry = task(load_manifest(folder, verify_files=False).task)
     auto = precision == "auto"
     options: dict[str, Any] = {"precision": precision, "backend": "auto" if auto else "onnxruntime",
                                "intra_op_threads": intra_op_threads, "plan": plan if auto else None,
-                               "providers": None if gpu else ["CPUExecutionProvider"]}
+                               "providers": None if gpu else ["CPUExecutionProvider"],
+                               "fused_attention": fused_attention}
     if at_image_size(entry):
         options["fused_postprocess"] = False  # NAME_postprocess brings the logits to each image's size
     return getattr(beit_runtime, entry.runtime_class)(folder, **options)
@@ -74,6 +78,7 @@ class TritonPythonModel:
             intra_op_threads=int(parameters.get(PARAMETER_INTRA_OP_THREADS) or 0),
             gpu=args.get("model_instance_kind") == "GPU",
             plan=version_folder(args) / plan_name if plan_name else None,
+            fused_attention=parameters.get(PARAMETER_FUSED_ATTENTION) == "true",
         )
         print(f"[beit_runtime] {args.get('model_name')}: running {self.model!r}", file=sys.stderr, flush=True)
         self.inputs = [spec.name for spec in self.model.engine.inputs]
