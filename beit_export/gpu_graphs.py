@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from beit_runtime.device_input import FUSED_VARIANT
+
 from .artifact import graph_entry
 from .errors import ParityError
 from .graph.uint8_input import LAYOUTS, UINT8_INPUT, normalisation_table, write_uint8_input_graph
 from .parity import check_parity
 from .precision.fused_attention import convert_to_fused_fp16
 
-FUSED_VARIANT = "fp16-fused"
 UINT8_SOURCES = ("fp32", "fp16", FUSED_VARIANT)
 GPU_VARIANT_FILES = {FUSED_VARIANT: "model.fp16-fused.onnx", "fp32-uint8": "model.uint8.onnx",
                      "fp16-uint8": "model.fp16.uint8.onnx", "fp16-fused-uint8": "model.fp16-fused.uint8.onnx"}

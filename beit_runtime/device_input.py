@@ -19,6 +19,7 @@ from .preprocess import Preprocessor, parallel_map
 from .tasks import task
 
 UINT8_INPUT = "pixels"
+FUSED_VARIANT = "fp16-fused"  # the graph beit-export --fp16 --fused-attention writes
 LAYOUTS = ("nhwc", "nchw")
 
 
@@ -52,7 +53,7 @@ def run_variant(variant: str, *, options: RunOptions, graphs: Collection[str], b
     if options.fused_attention:
         if variant != "fp16":
             raise InputError(f"fused_attention runs the fp16-fused graph: pass precision='fp16', not {variant!r}")
-        variant, flags = "fp16-fused", ["--fp16 --fused-attention"]
+        variant, flags = FUSED_VARIANT, ["--fp16 --fused-attention"]
     if options.device_normalisation:
         if not task(task_name).device_normalisation:
             raise InputError(f"device_normalisation is not available for {task_name} (its task class works on "

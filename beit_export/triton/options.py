@@ -11,12 +11,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from beit_runtime.device_input import FUSED_VARIANT
+
 from ..options import ExportOptionsError
 
 MODEL_BACKENDS = ("onnxruntime", "tensorrt", "python")
 PRECISIONS = ("fp32", "fp16", "int8", "auto")  # auto: the serving machine's plan (python backend only)
 AUTO = "auto"
-FUSED_VARIANT = "fp16-fused"  # the graph written by beit-export --fused-attention (beit_export.gpu_graphs)
 KINDS = ("cpu", "gpu")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

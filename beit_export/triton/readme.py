@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from beit_runtime.device_input import FUSED_VARIANT
 from beit_runtime.serving.install import TRITON_VERSION
 from beit_runtime.serving_protocol import has_top_k
 from beit_runtime.tasks import Task, task
@@ -37,7 +38,7 @@ def _models_table(record: dict) -> str:
             f"{served_outputs_text(entry)}{_optional_outputs_text(record, entry)} |"] if "ensemble" in models else []
     rows.append(f"| `{models['preprocess']}` | python: beit_runtime's `load_image` + `Preprocessor` from the "
                 "artifact's manifest -> `pixel_values`, `original_size` |")
-    graph = "fp16-fused" if options.get("fused_attention") else options["precision"]
+    graph = FUSED_VARIANT if options.get("fused_attention") else options["precision"]
     rows.append(f"| `{models['engine']}` | the {graph} graph on the `{options['model_backend']}` "
                 f"backend ({options['kind']}, {options['instances']} instance(s), "
                 f"max batch {options['max_batch_size']}) |")
