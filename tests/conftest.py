@@ -90,19 +90,28 @@ def save_model_folder(model, folder: Path, *, processor_config=None, safe: bool 
     return Path(folder)
 
 
-def _export(tmp_path_factory, name: str, model_type: str, task: str, *, dynamic_resolution=False, **overrides) -> Path:
+def _export(tmp_path_factory, name: str, model_type: str, task: str, *, dynamic_resolution=False,
+            export_options: dict | None = None, **overrides) -> Path:
     from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
 
     checkpoint = tiny_checkpoint(model_type, task, **overrides)
     output = tmp_path_factory.mktemp("artifacts") / name
-    return export_artifact(checkpoint, output=output, options=ExportOptions(dynamic_resolution=dynamic_resolution))
+    options = ExportOptions(dynamic_resolution=dynamic_resolution, **(export_options or {}))
+    return export_artifact(checkpoint, output=output, options=options)
 
 
 @pytest.fixture(scope="session")
 def beit_classifier_artifact(tmp_path_factory) -> Path:
     """Tiny BeitForImageClassification (per-layer relative position bias), fixed 32x32, fp32."""
     return _export(tmp_path_factory, "beit-classifier", "beit", "image-classification")
+
+
+@pytest.fixture(scope="session")
+def beit_fused_norms_artifact(tmp_path_factory) -> Path:
+    """Tiny BeitForImageClassification with the GPU-shaped graph: --fp16 --fused-attention --fused-norms."""
+    return _export(tmp_path_factory, "beit-fused-norms", "beit", "image-classification",
+                   export_options={"fp16": True, "fused_attention": True, "fused_norms": True})
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ class Linear:
     bias_index: int = -1
 
 
-def _linear(g: GraphIndex, name: str) -> Linear | None:
+def linear_layer(g: GraphIndex, name: str) -> Linear | None:
     """``name`` = [Add(]MatMul(x, W)[, b)] with constant 2-D W and 1-D b, each produced for one reader;
     else None."""
     add = g.node_of(name, "Add")
@@ -72,7 +72,7 @@ def _new_initializer(graph: onnx.GraphProto, value: np.ndarray, name: str) -> st
 
 def _fold_one(g: GraphIndex, mul: onnx.NodeProto, index: int) -> bool:
     for linear_out, factor in ((mul.input[0], mul.input[1]), (mul.input[1], mul.input[0])):
-        linear = _linear(g, linear_out) if g.private(linear_out) else None
+        linear = linear_layer(g, linear_out) if g.private(linear_out) else None
         if linear is None:
             continue
         gamma = _per_channel(g, factor, linear.weight.shape[1])
@@ -92,17 +92,18 @@ def _fold_one(g: GraphIndex, mul: onnx.NodeProto, index: int) -> bool:
 
 def fold_layer_scales(model: onnx.ModelProto) -> int:
     """Fold every per-channel constant Mul after a linear layer into that layer, in place; returns how many."""
-    folded = 0
+    folded, index = 0, GraphIndex(model.graph)
     for mul in [node for node in model.graph.node if node.op_type == "Mul"]:
-        if _fold_one(GraphIndex(model.graph), mul, folded):
+        if _fold_one(index, mul, folded):
             folded += 1
+            index = GraphIndex(model.graph)  # the fold rewired producers: look again from the new graph
     return folded
 
 
 def split_projection_bias(g: GraphIndex, name: str) -> tuple[str, np.ndarray | None, onnx.NodeProto | None]:
     """``name`` = Add(MatMul(x, W), b), read only by the attention -> (MatMul output, b, the Add);
     otherwise (``name``, None, None): the projection is used as it is, with no bias of its own."""
-    linear = _linear(g, name) if g.private(name) else None
+    linear = linear_layer(g, name) if g.private(name) else None
     if linear is None or linear.add is None:
         return name, None, None
     return linear.matmul.output[0], linear.bias, linear.add

@@ -15,17 +15,13 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .attention_pattern import MS_DOMAIN, GraphIndex
+from .linear_folding import linear_layer
 
 
 def _projection(g: GraphIndex, name: str) -> tuple[onnx.NodeProto, np.ndarray] | None:
     """``name`` = MatMul(x, W), read only by the attention, W a constant float32 matrix -> (matmul, W)."""
-    matmul = g.node_of(name, "MatMul")
-    if matmul is None or not g.private(name):
-        return None
-    weight = g.const(matmul.input[1])
-    if weight is None or weight.ndim != 2 or weight.dtype != np.float32:
-        return None
-    return matmul, weight
+    linear = linear_layer(g, name) if g.private(name) else None
+    return None if linear is None or linear.add is not None else (linear.matmul, linear.weight)
 
 
 def _packed_node(g: GraphIndex, mha: onnx.NodeProto, number: int) -> tuple[onnx.NodeProto, list] | None:

@@ -7,14 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from beit_runtime.planning.machine import describe
+
 BEGIN, END = "<!-- tune:begin -->", "<!-- tune:end -->"
-
-
-def _cpu(entry: dict[str, Any]) -> str:
-    cpu = entry["cpu"]
-    family, model, _ = (cpu.get("family_model_stepping") or ["?", "?", "?"])[:3]
-    flags = ", ".join(cpu.get("flags") or []) or "no AVX flags"
-    return f"{cpu['model']} (family {family} model {model}; {flags})"
 
 
 def _row(row: dict[str, Any]) -> str:
@@ -28,7 +23,7 @@ def _row(row: dict[str, Any]) -> str:
 
 def entry_lines(entry: dict[str, Any]) -> list[str]:
     plan = entry["plan"]
-    lines = [f"**{_cpu(entry)}**: {entry['model']} (random weights), batch {entry['batch_size']}, "
+    lines = [f"**{describe(plan['machine'])}**: {entry['model']} (random weights), batch {entry['batch_size']}, "
              f"{entry['threads']} threads, {entry['rounds']} interleaved rounds; accuracy: {plan['accuracy_source']}.",
              "", "| variant | x fp32 [IQR] | drop (points) | note |", "|---|---|---|---|"]
     lines += [_row(row) for row in plan["rows"]]

@@ -58,14 +58,8 @@ def test_options_and_cli_flags():
     assert options.fused_attention and options.uint8_input and not options.fp16
 
 
-@pytest.fixture(scope="module")
-def norms_artifact(tmp_path_factory):
-    options = ExportOptions(fp16=True, fused_attention=True, fused_norms=True)
-    return export_artifact(tiny_checkpoint("beit", "image-classification"),
-                           output=tmp_path_factory.mktemp("gpu-norms") / "artifact", options=options)
-
-
-def test_fused_norms_graph_is_recorded_checked_and_run_by_the_runtime(norms_artifact, artifact):
+def test_fused_norms_graph_is_recorded_checked_and_run_by_the_runtime(beit_fused_norms_artifact, artifact):
+    norms_artifact = beit_fused_norms_artifact
     manifest = load_manifest(norms_artifact)
     assert manifest.export.fused_norms and not load_manifest(artifact).export.fused_norms
     record = manifest.parity["fp16-fused"]

@@ -11,32 +11,22 @@ import onnx
 import pytest
 
 from beit_export.cli import main as beit_export
-from beit_export.options import ExportOptions
-from beit_export.pipeline import export_artifact
 from beit_export.triton import TritonOptionsError, TritonRepositoryOptions, repository_configs
 from beit_runtime import Classifier
 from beit_runtime.manifest import load_manifest
 from beit_runtime.remote import RemoteClassifier
-from tests.conftest import tiny_checkpoint
 from tests.runtime.serving.triton_server import endpoints, signature, start_beit_serve
 
 FUSED = TritonRepositoryOptions(precision="fp16", fused_attention=True)
 
 
-@pytest.fixture(scope="module")
-def fused_artifact(tmp_path_factory):
-    options = ExportOptions(fp16=True, fused_attention=True, fused_norms=True)
-    return export_artifact(tiny_checkpoint("beit", "image-classification"),
-                           output=tmp_path_factory.mktemp("fused") / "artifact", options=options)
-
-
-def test_onnxruntime_engine_loads_the_fused_graph_without_tensorrt(fused_artifact):
-    manifest = load_manifest(fused_artifact)
+def test_onnxruntime_engine_loads_the_fused_graph_without_tensorrt(beit_fused_norms_artifact):
+    manifest = load_manifest(beit_fused_norms_artifact)
     for kind in ("cpu", "gpu"):
         options = TritonRepositoryOptions(precision="fp16", fused_attention=True, kind=kind)
         engine = repository_configs(manifest, options, name="f")["f_engine"]
         assert engine["default_model_filename"] == "model.fp16-fused.onnx" and "optimization" not in engine
-    ops = {node.op_type for node in onnx.load(str(fused_artifact / "model.fp16-fused.onnx")).graph.node}
+    ops = {node.op_type for node in onnx.load(str(beit_fused_norms_artifact / "model.fp16-fused.onnx")).graph.node}
     assert "SkipLayerNormalization" in ops  # the graph the engine loads is the --fused-norms one
 
 
@@ -49,9 +39,10 @@ def test_options_that_cannot_serve_the_fused_graph_are_refused(beit_classifier_a
         repository_configs(load_manifest(beit_classifier_artifact), FUSED, name="c")
 
 
-def test_served_fused_graph_answers_like_the_in_process_one(serve_layout, fused_artifact, photo_bytes, tmp_path):
+def test_served_fused_graph_answers_like_the_in_process_one(serve_layout, beit_fused_norms_artifact, photo_bytes,
+                                                            tmp_path):
     repository = tmp_path / "fused"
-    assert beit_export(["triton", str(fused_artifact), "--output", str(repository), "--name", "fused",
+    assert beit_export(["triton", str(beit_fused_norms_artifact), "--output", str(repository), "--name", "fused",
                         "--model-backend", "python", "--precision", "fp16", "--fused-attention"]) == 0
     assert "the fp16-fused graph" in (repository / "README.md").read_text()
     process, ready = start_beit_serve([repository], log=tmp_path / "server.log")
@@ -59,7 +50,7 @@ def test_served_fused_graph_answers_like_the_in_process_one(serve_layout, fused_
         http, _ = endpoints(ready)
         cpu = ["CPUExecutionProvider"]
         with RemoteClassifier(http, "fused") as remote, \
-                Classifier(fused_artifact, precision="fp16", fused_attention=True, providers=cpu) as local:
+                Classifier(beit_fused_norms_artifact, precision="fp16", fused_attention=True, providers=cpu) as local:
             assert local.engine.path.name == "model.fp16-fused.onnx"
             for photo in photo_bytes:
                 assert signature(remote.classify(photo, top_k=5)) == signature(local.classify(photo, top_k=5))
