@@ -20,13 +20,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from beit_runtime.device_input import LAYOUTS, UINT8_INPUT
 from beit_runtime.preprocess import Preprocessor
 
 from ..errors import ExportError
 from .io import load_graph, save_graph, topologically_sorted
 
-UINT8_INPUT = "pixels"
-LAYOUTS = ("nhwc", "nchw")
 _PIXEL_VALUES = "pixel_values"
 
 

@@ -186,9 +186,20 @@ def quantize_int8_static(
     model, nodes = _prepared(src)
     convolutions = head_convolution_nodes(model, choice=head_convolutions)
     float_convolutions = sorted(set(head_convolution_nodes(model)) - set(convolutions))
-    nodes = nodes + convolutions
     reader = _BatchReader(_single_images(itertools.chain([first], batches)), [i.name for i in model.graph.input])
-    method = _calibration_method(q, calibrate_method)
+    _run_static_quantizer(q, model, dst, reader, nodes=nodes + convolutions, per_channel=per_channel,
+                          calibrate_method=_calibration_method(q, calibrate_method),
+                          external_data=_needs_external_data(src))
+    report = _static_report(dst, per_channel=per_channel, calibrate_method=calibrate_method, batches=reader.count)
+    report["quantized_convolutions"] = len(convolutions)
+    report["head_convolutions"] = head_convolutions
+    report["float_convolutions"] = float_convolutions
+    return report
+
+
+def _run_static_quantizer(q, model, dst: Path, reader: _BatchReader, *, nodes: list[str], per_channel: bool,
+                          calibrate_method, external_data: bool) -> None:
+    """ORT's quantize_static with this package's settings: QDQ, signed 8-bit, symmetric, 7-bit weights."""
     with tempfile.TemporaryDirectory(prefix="beit-calibrate-") as scratch:
         symmetric = {"ActivationSymmetric": True, "WeightSymmetric": True, "CalibTensorRangeSymmetric": True}
         q.quantize_static(
@@ -200,16 +211,11 @@ def quantize_int8_static(
             reduce_range=True,  # 7-bit weights, as for dynamic int8 (the module docstring says why)
             activation_type=q.QuantType.QInt8,
             weight_type=q.QuantType.QInt8,
-            use_external_data_format=_needs_external_data(src),
-            calibrate_method=method,
+            use_external_data_format=external_data,
+            calibrate_method=calibrate_method,
             # symmetric: TensorRT needs zero points of 0
             extra_options={**symmetric, "MatMulConstBOnly": True, "TmpDir": scratch},
         )
-    report = _static_report(dst, per_channel=per_channel, calibrate_method=calibrate_method, batches=reader.count)
-    report["quantized_convolutions"] = len(convolutions)
-    report["head_convolutions"] = head_convolutions
-    report["float_convolutions"] = float_convolutions
-    return report
 
 
 def _calibration_method(q, name: str):

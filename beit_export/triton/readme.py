@@ -48,17 +48,10 @@ def _models_table(record: dict) -> str:
     return "\n".join(["| model | what |", "|---|---|", *rows])
 
 
-def _call_section(record: dict) -> str:
-    name, entry = record["name"], task(record["task"])
-    if not entry.served or entry.remote_class is None:
-        others = "".join(f" and `{tensor}`" for tensor in entry.input_names[1:])
-        return (f"The {entry.name} task is served engine-only: send `{entry.input_names[0]}` (from "
-                f"`{record['models']['preprocess']}`){others} to `{record['models']['engine']}`.\n")
-    first = record["outputs"][0]
+def _curl_section(name: str, first_output: str) -> str:
     header = ('{"inputs":[{"name":"image","shape":[1,1],"datatype":"BYTES",'
               '"parameters":{"binary_data_size":\'$((N + 4))\'}}],'
-              f'"outputs":[{{"name":"{first}","parameters":{{"binary_data":false}}}}]}}')
-    remote, (variable, call) = entry.remote_class, client_call(entry)
+              f'"outputs":[{{"name":"{first_output}","parameters":{{"binary_data":false}}}}]}}')
     return f"""```bash
 curl -sf http://127.0.0.1:8000/v2/health/ready && echo ready
 curl -s http://127.0.0.1:8000/v2/models/{name}/config
@@ -76,8 +69,12 @@ HEADER='{header}'
     -H "Inference-Header-Content-Length: ${{#HEADER}}" --data-binary @-
 ```
 <!-- /curl-infer -->
+"""
 
-tritonclient (`pip install "tritonclient[http]"`):
+
+def _client_section(name: str, first_output: str, entry: Task) -> str:
+    remote, (variable, call) = entry.remote_class, client_call(entry)
+    return f"""tritonclient (`pip install "tritonclient[http]"`):
 
 ```python
 import numpy as np
@@ -87,7 +84,7 @@ with httpclient.InferenceServerClient("127.0.0.1:8000") as client:
     image = httpclient.InferInput("image", [1, 1], "BYTES")
     image.set_data_from_numpy(np.array([[open("cat.jpg", "rb").read()]], dtype=object))
     result = client.infer("{name}", [image])
-    print(result.as_numpy("{first}"))
+    print(result.as_numpy("{first_output}"))
 ```
 
 beit_runtime's client (`pip install "beit-deploy[triton]"`), the call signature of the in-process class:
@@ -99,6 +96,16 @@ with {remote}("127.0.0.1:8000", "{name}") as {variable}:      # or "grpc://127.0
     print({call})
 ```
 """
+
+
+def _call_section(record: dict) -> str:
+    name, entry = record["name"], task(record["task"])
+    if not entry.served or entry.remote_class is None:
+        others = "".join(f" and `{tensor}`" for tensor in entry.input_names[1:])
+        return (f"The {entry.name} task is served engine-only: send `{entry.input_names[0]}` (from "
+                f"`{record['models']['preprocess']}`){others} to `{record['models']['engine']}`.\n")
+    first = record["outputs"][0]
+    return f"{_curl_section(name, first)}\n{_client_section(name, first, entry)}"
 
 
 def repository_readme(record: dict) -> str:

@@ -61,6 +61,19 @@ def _spec(node: Any) -> TensorSpec:  # an onnxruntime NodeArg
     return TensorSpec(name=node.name, dtype=np.dtype(_ORT_TYPES[node.type]), shape=shape)
 
 
+def _chosen_providers(ort: Any, providers: Sequence[str] | None) -> list[str]:
+    """The providers asked for (each must be available here), or the default order of those available."""
+    available = ort.get_available_providers()
+    chosen = list(providers) if providers is not None else default_providers(available)
+    unknown = [name for name in chosen if name not in available]
+    if unknown:
+        raise BackendUnavailableError(
+            f"ONNX Runtime providers {unknown} are not available here (available: {available}); "
+            "install `beit-deploy[gpu]` for CUDA/TensorRT providers or pass providers=['CPUExecutionProvider']"
+        )
+    return chosen
+
+
 class OnnxRuntimeEngine(EngineBase):
     """One ``InferenceSession``; ``run`` is safe to call from several threads at once."""
 
@@ -84,14 +97,7 @@ class OnnxRuntimeEngine(EngineBase):
         path = Path(path)
         if not path.is_file():
             raise ArtifactError(f"ONNX graph {path} does not exist")
-        available = ort.get_available_providers()
-        chosen = list(providers) if providers is not None else default_providers(available)
-        unknown = [name for name in chosen if name not in available]
-        if unknown:
-            raise BackendUnavailableError(
-                f"ONNX Runtime providers {unknown} are not available here (available: {available}); "
-                "install `beit-deploy[gpu]` for CUDA/TensorRT providers or pass providers=['CPUExecutionProvider']"
-            )
+        chosen = _chosen_providers(ort, providers)
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = inter_op_threads

@@ -102,23 +102,10 @@ def classifier_stages(args: argparse.Namespace, results: Results, *, deadline: f
     started = time.monotonic()
     results.add("classifier_parity", _parity(graphs, args.classifier, providers=providers, model=model),
                 started=started)
-    rows: list[dict[str, Any]] = []
-    started = time.monotonic()
-    for variant in variants:
-        for mode in args.modes.split(","):
-            if mode == "cudagraph" and args.dry_run:
-                continue
-            rows += mode_rows(graphs[variant], variant=variant, mode=mode, providers=providers,
-                              batch_sizes=batch_sizes, dry_run=args.dry_run)
-            results.add("classifier_ort", rows, started=started)
+    _classifier_ort_rows(args, graphs, results, providers=providers, batch_sizes=batch_sizes)
     preprocessor = Preprocessor.from_manifest(load_manifest(args.classifier, verify_files=False))
     if args.end_to_end:
-        started = time.monotonic()
-        best = "fp16-fused-norms" if "fp16-fused-norms-uint8" in graphs else "fp16-fused"
-        options = {"providers": providers, "io_binding": True}
-        rows_e2e = end_to_end_rows(graphs[best], graphs[f"{best}-uint8"], preprocessor, options=options,
-                                   batch_sizes=batch_sizes, dry_run=args.dry_run)
-        results.add("classifier_end_to_end", {**rows_e2e, "graph": best}, started=started)
+        _classifier_end_to_end(args, graphs, preprocessor, results, providers=providers, batch_sizes=batch_sizes)
     if args.kernel_profile and not args.dry_run:
         started = time.monotonic()
         results.add("classifier_kernels", _kernels(graphs, args.kernel_profile.split(",")), started=started)
@@ -131,6 +118,31 @@ def classifier_stages(args: argparse.Namespace, results: Results, *, deadline: f
         results.add("classifier_torch", torch_rows(model, batch_sizes=batch_sizes, shape=shape,
                                                    compile_batch_sizes=compile_batches, deadline=deadline),
                     started=started)
+
+
+def _classifier_ort_rows(args: argparse.Namespace, graphs: dict[str, Path], results: Results, *,
+                         providers: list[str], batch_sizes: tuple[int, ...]) -> None:
+    """One row per variant x mode x batch size (CUDA graphs only on the GPU), saved after each variant."""
+    rows: list[dict[str, Any]] = []
+    started = time.monotonic()
+    for variant in args.variants.split(","):
+        for mode in args.modes.split(","):
+            if mode == "cudagraph" and args.dry_run:
+                continue
+            rows += mode_rows(graphs[variant], variant=variant, mode=mode, providers=providers,
+                              batch_sizes=batch_sizes, dry_run=args.dry_run)
+            results.add("classifier_ort", rows, started=started)
+
+
+def _classifier_end_to_end(args: argparse.Namespace, graphs: dict[str, Path], preprocessor: Preprocessor,
+                           results: Results, *, providers: list[str], batch_sizes: tuple[int, ...]) -> None:
+    """Images in, labels out through the public API, on the best graph that has a uint8-input twin."""
+    started = time.monotonic()
+    best = "fp16-fused-norms" if "fp16-fused-norms-uint8" in graphs else "fp16-fused"
+    options = {"providers": providers, "io_binding": True}
+    rows_e2e = end_to_end_rows(graphs[best], graphs[f"{best}-uint8"], preprocessor, options=options,
+                               batch_sizes=batch_sizes, dry_run=args.dry_run)
+    results.add("classifier_end_to_end", {**rows_e2e, "graph": best}, started=started)
 
 
 def _kernels(graphs: dict[str, Path], variants: list[str]) -> dict[str, Any]:

@@ -32,19 +32,9 @@ def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None
             "against the memory limit).\n")
 
 
-def deploy_readme(options: KubernetesOptions, *, name: str, record: dict[str, Any],
-                  memory: MemoryMeasurement | None, documents: dict[str, dict[str, Any]]) -> str:
-    """The README of the --kubernetes folder."""
-    container = documents["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]
+def _commands_section(options: KubernetesOptions, *, name: str, record: dict[str, Any]) -> str:
     namespace = f" -n {options.namespace}" if options.namespace else ""
-    return f"""# Deploy {record['name']} on Kubernetes
-
-Written by `beit-export triton --kubernetes` from the repository in `models/` ({record['task']}, model
-`{record['name']}`). This folder is the docker build context: the image is NGC's Triton
-{TRITON_RELEASE} (`{options.base_image}`, Triton 2.51.0) with the repository, beit_runtime (for
-`beit-serve`) and a python 3.11 venv with `requirements.txt` for the python models.
-
-## Build and push
+    return f"""## Build and push
 
 ```bash
 docker build -t {options.image} .
@@ -75,8 +65,11 @@ curl -fsS localhost:{HTTP_PORT}/v2/models/{record['name']}
 
 then call it with `beit_runtime.remote` (`RemoteClassifier("127.0.0.1:{HTTP_PORT}", "{record['name']}")` and
 the like) or any v2 client.
+"""
 
-## Probes and stops
+
+def _probes_section(options: KubernetesOptions, container: dict[str, Any]) -> str:
+    return f"""## Probes and stops
 
 - startup: `GET /v2/health/ready` every {container['startupProbe']['periodSeconds']} s, up to
   {options.ready_timeout_s} s for the models to load (`beit-serve --ready-timeout`).
@@ -87,7 +80,22 @@ the like) or any v2 client.
   (readiness false), lets requests in flight finish and stops Triton within `--grace-period
   {options.grace_period_s}`. `terminationGracePeriodSeconds` is {options.termination_grace_period_s} =
   {options.prestop_sleep_s} (preStop) + {options.grace_period_s} (grace) + {GRACE_MARGIN_S} (exit margin).
+"""
 
+
+def deploy_readme(options: KubernetesOptions, *, name: str, record: dict[str, Any],
+                  memory: MemoryMeasurement | None, documents: dict[str, dict[str, Any]]) -> str:
+    """The README of the --kubernetes folder."""
+    container = documents["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    return f"""# Deploy {record['name']} on Kubernetes
+
+Written by `beit-export triton --kubernetes` from the repository in `models/` ({record['task']}, model
+`{record['name']}`). This folder is the docker build context: the image is NGC's Triton
+{TRITON_RELEASE} (`{options.base_image}`, Triton 2.51.0) with the repository, beit_runtime (for
+`beit-serve`) and a python 3.11 venv with `requirements.txt` for the python models.
+
+{_commands_section(options, name=name, record=record)}
+{_probes_section(options, container)}
 ## Resources
 
 {_memory_section(options, memory, container['resources'])}
