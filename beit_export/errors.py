@@ -13,6 +13,19 @@ class ModelLoadError(ExportError):
     """--model names nothing loadable: a missing folder, an unknown hub id, or an offline cache miss."""
 
 
+class CheckpointConfigError(ModelLoadError):
+    """A --model folder's config.json or preprocessor_config.json holds a value no model can be built from,
+    or its weights do not fit its config.json; the message names the file, the field and what is expected."""
+
+
+class OutputPathError(ExportError):
+    """--output names a path that cannot be written (its folder is a file, not writable) or would destroy an input."""
+
+
+class OutputWriteError(ExportError):
+    """Writing the artifact failed for a reason of the machine, not of the path (disk full, I/O error)."""
+
+
 class UnsupportedCheckpointError(ExportError):
     """The checkpoint's architecture or task is not one beit-deploy exports."""
 

@@ -45,7 +45,7 @@ def write_fused_attention(state: Any) -> None:
                                               notes=str(report["notes"]))
     state.progress(f"parity check of the {FUSED_VARIANT} graph on ONNX Runtime vs PyTorch ({len(state.cases)} cases)")
     state.parity[FUSED_VARIANT] = check_parity(state.folder / file, state.checkpoint, precision="fp16",
-                                               cases=state.cases)
+                                               cases=state.cases, shown_as=state.output / file)
     state.parity[FUSED_VARIANT]["conversion"] = {k: v for k, v in report.items() if k != "notes"}
 
 

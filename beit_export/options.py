@@ -18,6 +18,11 @@ class ExportOptionsError(ExportError):
     """An export option has a value the exporter cannot use; the message names the accepted values."""
 
 
+def flag(name: str) -> str:
+    """The ``beit-export`` flag of an ``ExportOptions`` field (``calibration_size`` -> ``--calibration-size``)."""
+    return "--" + name.replace("_", "-")
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """What to export besides the fp32 graph, and how.
@@ -63,14 +68,14 @@ class ExportOptions:
             if not isinstance(getattr(self, name), bool):
                 raise ExportOptionsError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.int8_mode not in INT8_MODES:
-            raise ExportOptionsError(f"int8 mode must be one of {INT8_MODES}, got {self.int8_mode!r}")
+            raise ExportOptionsError(f"--int8-mode must be one of {INT8_MODES}, got {self.int8_mode!r}")
         if isinstance(self.opset, bool) or not isinstance(self.opset, int) or self.opset < MIN_OPSET:
             raise ExportOptionsError(
                 f"opset {self.opset!r} is too old: LayerNormalization as one node needs >= 17 and the exporter is "
                 f"checked at >= {MIN_OPSET}; use --opset {MIN_OPSET}"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ExportOptionsError(f"seed must be a non-negative integer, got {self.seed!r}")
+            raise ExportOptionsError(f"--seed must be a non-negative integer, got {self.seed!r}")
         self._check_user_data()
         self._check_extra_outputs()
 
@@ -95,7 +100,7 @@ class ExportOptions:
         for name in ("calibration_size", "parity_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ExportOptionsError(f"{name} must be a positive number of images, got {value!r}")
+                raise ExportOptionsError(f"{flag(name)} must be a positive number of images, got {value!r}")
         if self.calibration_data is not None and not (self.int8 and self.int8_mode == "static"):
             raise ExportOptionsError(
                 "calibration data is used by static int8 only: add --int8 (and no --int8-mode dynamic), "
@@ -104,7 +109,7 @@ class ExportOptions:
         for name in ("calibration_data", "parity_data"):
             folder = getattr(self, name)
             if folder is not None and not Path(folder).is_dir():
-                raise ExportOptionsError(f"{name} {folder} is not a folder; pass a folder of images")
+                raise ExportOptionsError(f"{flag(name)} {folder} is not a folder; pass a folder of images")
 
     @property
     def parity_folder(self) -> Path | None:

@@ -8,7 +8,6 @@ leaves nothing behind. What to export is an ``ExportOptions`` (``beit_export.opt
 from __future__ import annotations
 
 import functools
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,10 @@ import numpy as np
 import onnx
 import torch
 
-from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.manifest import GraphRecord
 
-from .artifact import check_output, graph_entry, staged_artifact, write_export_manifest
-from .errors import ExportError, ParityError
+from .artifact import graph_entry, staged_artifact, write_export_manifest
+from .errors import ParityError
 from .gpu_graphs import GPU_VARIANT_FILES, ONNXRUNTIME_ONLY, write_fused_attention, write_uint8_inputs
 from .graph import build_segmentation_postprocess, export_onnx, graph_summary, segmentation_postprocessing_record
 from .modeling import config_image_size, make_export_module
@@ -29,8 +27,10 @@ from .modeling.outputs import extended_task_spec
 from .options import ExportOptions
 from .outputs import export_extra_outputs, record_of
 from .parity import build_cases, check_parity, check_postprocess_parity, engine_failures, engine_parity
+from .parity.gate import calibration_advice
 from .parity.user_images import grouped_batches, preprocessed, read_user_images
 from .precision import HEAD_CONVOLUTION_CHOICES, convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
+from .preflight import check_before_export
 from .tasks import resolve_task_spec
 from .tensorrt import TensorRTBuildOptions, build_engine, check_tensorrt_compatibility, tensorrt_compatibility_report
 
@@ -49,10 +49,9 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
     """Export ``checkpoint`` (a ``LoadedCheckpoint``) to the artifact folder ``output``; returns its path."""
     options = options or ExportOptions()
     progress = progress or _silent
-    output = check_output(Path(output), overwrite=options.overwrite)
-    _check_environment(checkpoint, options)
+    output = check_before_export(checkpoint, output=Path(output), options=options)
     with staged_artifact(output, overwrite=options.overwrite, progress=progress) as folder:
-        state = _State(checkpoint=checkpoint, folder=folder, options=options, progress=progress)
+        state = _State(checkpoint=checkpoint, folder=folder, output=output, options=options, progress=progress)
         _export_fp32(state)
         _read_user_images(state)
         progress("building parity cases (random inputs and scikit-image photos through the HF processor)")
@@ -82,8 +81,9 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
 class _State:
     """What the steps share: the checkpoint, the options, the staging folder, and the graphs/parity so far."""
 
-    def __init__(self, *, checkpoint, folder: Path, options: ExportOptions, progress: Progress):
+    def __init__(self, *, checkpoint, folder: Path, output: Path, options: ExportOptions, progress: Progress):
         self.checkpoint, self.folder, self.options, self.progress = checkpoint, folder, options, progress
+        self.output = output  # the final artifact path, named in messages instead of the staging folder
         self.extra = export_extra_outputs(checkpoint, options)  # --outputs (None: the default graph)
         self.task_spec = extended_task_spec(resolve_task_spec(checkpoint.model, checkpoint.task), self.extra)
         self.graphs: dict[str, GraphRecord] = {}
@@ -103,37 +103,23 @@ def _read_user_images(state: _State) -> None:
     if options.calibration_data is not None:
         state.progress(f"reading calibration images from {options.calibration_data}")
         images = read_user_images(options.calibration_data, size=options.calibration_size, purpose="calibration")
+        _report_skipped(state, images.record, flag="--calibration-data")
         pixels = preprocessed(images, checkpoint.preprocessing, model_type=model_type)
         state.calibration_feeds = [{"pixel_values": item} for item in pixels]
         state.user_data["calibration"] = images.record
     if options.parity_folder is not None:
         state.progress(f"reading parity images from {options.parity_folder}")
         images = read_user_images(options.parity_folder, size=options.parity_size, purpose="parity")
+        _report_skipped(state, images.record, flag="--parity-data" if options.parity_data else "--calibration-data")
         pixels = preprocessed(images, checkpoint.preprocessing, model_type=model_type)
         state.user_parity_batches = grouped_batches(pixels)
         state.user_data["parity_data"] = images.record
 
 
-def _check_environment(checkpoint, options: ExportOptions) -> None:
-    if options.tensorrt and importlib.util.find_spec("tensorrt") is None:
-        raise BackendUnavailableError(
-            "--tensorrt builds an engine here and needs TensorRT: install `beit-deploy[tensorrt]` on a CUDA "
-            "machine, or export without --tensorrt and run `beit-export build-engine FOLDER` on the target GPU"
-        )
-    _check_preprocessing_size(checkpoint, dynamic_resolution=options.dynamic_resolution)
-
-
-def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
-    recipe = checkpoint.preprocessing
-    produced = recipe["crop_size"] if recipe["do_center_crop"] else recipe["size"]
-    native = config_image_size(checkpoint.config)
-    if dynamic_resolution:
-        return
-    if (produced.get("height"), produced.get("width")) != native:
-        raise ExportError(
-            f"the checkpoint's image processor produces {produced} images but a fixed-resolution graph takes "
-            f"{native[0]}x{native[1]}; export with --dynamic-resolution or fix preprocessor_config.json"
-        )
+def _report_skipped(state: _State, record: dict[str, Any], *, flag: str) -> None:
+    if record["skipped"]:
+        state.progress(f"{flag}: using {record['images']} image(s); skipped {record['skipped']} unreadable file(s) "
+                       "(dangling links, unreadable or undecodable)")
 
 
 def _example_inputs(state: _State) -> tuple[torch.Tensor, ...]:
@@ -162,14 +148,22 @@ def _export_fp32(state: _State) -> None:
 
 def _verify(state: _State, variant: str) -> None:
     state.progress(f"parity check of the {variant} graph on ONNX Runtime vs PyTorch ({len(state.cases)} cases)")
-    state.parity[variant] = check_parity(state.folder / VARIANT_FILES[variant], state.checkpoint,
-                                         precision=variant, cases=state.cases)
+    shown_as = state.output / VARIANT_FILES[variant]  # the staging folder is gone when the error is read
+    state.parity[variant] = check_parity(state.folder / VARIANT_FILES[variant], state.checkpoint, precision=variant,
+                                         cases=state.cases, shown_as=shown_as, **_parity_advice(state, variant))
     others = engine_parity(state.folder / VARIANT_FILES[variant], state.cases, task=state.checkpoint.task,
                            variant=variant, dynamic_int8=state.options.int8_mode == "dynamic")
     if others:
         state.progress(f"parity of the {variant} graph on other engines: " + ", ".join(
             f"{name} {_engine_status(record)}" for name, record in others.items()))
         state.parity[variant]["engines"] = others
+
+
+def _parity_advice(state: _State, variant: str) -> dict[str, str]:
+    """What to change when ``variant`` fails parity: for a calibrated int8 graph, the calibration images."""
+    if variant != "int8" or state.options.int8_mode != "static":
+        return {}
+    return {"advice": calibration_advice(len(state.calibration_feeds) or None)}
 
 
 def _engine_status(record: dict) -> str:
@@ -239,7 +233,7 @@ def _postprocess_graph(state: _State) -> None:
     onnx.checker.check_model(str(path), full_check=True)
     state.graphs["postprocess"] = graph_entry(state.folder, path.name, precision="fp32", opset=state.options.opset,
                                               role="postprocess", notes="logits -> bilinear resize -> argmax")
-    state.parity["postprocess"] = check_postprocess_parity(path, state.cases)
+    state.parity["postprocess"] = check_postprocess_parity(path, state.cases, shown_as=state.output / path.name)
 
 
 def _tensorrt_compatibility(state: _State) -> None:

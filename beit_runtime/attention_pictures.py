@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from .errors import InputError
 from .images import load_image
 from .legend import _font
+from .output_files import write_with
 from .palette import write_rgb
 
 BACKGROUND = (255, 255, 255)
@@ -32,6 +33,7 @@ PAD = 6
 TICKS = (1.0, 0.5, 0.0)  # fractions of the largest value, top to bottom
 PHOTO_WEIGHT = 0.35  # the photo's share of each pixel under the colour wash
 MIN_HEIGHT = 160  # small images are enlarged (nearest) so the text and the bar stay readable
+PICTURE_SUFFIXES = (".head*.png", ".mean.png")  # what STEM gets ("*": the head number), as written below
 
 
 def colour_wash(image: np.ndarray, attention_map: np.ndarray, *, top: float) -> np.ndarray:
@@ -91,18 +93,28 @@ def write_attention_pictures(image: np.ndarray, maps: np.ndarray, folder: str | 
     written = []
     for head, attention_map in enumerate(maps):
         picture = attention_picture(image, attention_map, title=f"layer {layer}, head {head}: CLS attention")
-        written.append(write_rgb(picture, folder / f"{stem}.head{head}.png"))
+        written.append(_write_picture(picture, folder / f"{stem}.head{head}.png"))
     mean = attention_picture(image, maps.mean(axis=0), title=f"layer {layer}, mean of {len(maps)} heads")
-    written.append(write_rgb(mean, folder / f"{stem}.mean.png"))
+    written.append(_write_picture(mean, folder / f"{stem}.mean.png"))
     return written
+
+
+def _write_picture(picture: np.ndarray, target: Path) -> Path:
+    """``picture`` at ``target``, written then renamed (a kill leaves no half picture)."""
+    return write_with(target, lambda temporary: write_rgb(picture, temporary))
+
+
+def check_attention_source(model: Any) -> None:
+    """InputError when ``model`` (a task class) cannot give attention maps (before any image is run)."""
+    if not callable(getattr(model, "attention_maps", None)):
+        raise InputError(f"{type(model).__name__} has no attention maps; --attention-maps needs a backbone or "
+                         "image-classification artifact exported with --outputs attentions")
 
 
 def write_image_attention_pictures(model: Any, images: Sequence[str | Path], folder: str | Path, *,
                                    layer: int = -1) -> dict[str, list[Path]]:
     """For each image file: its attention pictures from ``model.attention_maps`` (a ``LayerOutputs`` task class)."""
-    if not callable(getattr(model, "attention_maps", None)):
-        raise InputError(f"{type(model).__name__} has no attention maps; --attention-maps needs a backbone or "
-                         "image-classification artifact exported with --outputs attentions")
+    check_attention_source(model)
     shown_layer = layer % model.num_layers if model.num_layers else layer
     written = {}
     for path in images:

@@ -7,7 +7,8 @@
   above a legend of the classes present, and with ``--side-by-side`` also NAME.side-by-side.png, the
   image and the overlay next to each other above the legend.
 
-Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied).
+Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied). Every output
+path is checked before any image runs: one over an input, or shared by two inputs, is a usage error (exit 2).
 ``--precision auto`` runs what this machine's plan chose (``--verbose`` says what and why).
 Subcommands: ``beit-run evaluate`` and ``beit-run tune`` (``beit_runtime.commands``).
 A folder among the inputs (or ``--ray``) makes a folder run: ``beit_runtime.bulk.command``.
@@ -25,15 +26,16 @@ from typing import Any
 
 import numpy as np
 
-from .bulk.command import add_folder_arguments, run_folder_command
+from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
 from .errors import BeitDeployError, InputError
 from .images import load_image
-from .manifest import load_manifest
 from .model_base import ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, non_negative_int, positive_int
+from .output_files import write_with
 from .preprocess import parallel_map
+from .run_checks import checked_request, output_target
 from .tasks import task
 
 
@@ -138,10 +140,8 @@ def _save(output: Path | None, image_path: Path, suffix: str, write: Callable[[P
 
 
 def _write(output: Path, image_path: Path, suffix: str, write: Callable[[Path], object]) -> str:
-    output.mkdir(parents=True, exist_ok=True)
-    target = output / (image_path.stem + suffix)
-    write(target)
-    return str(target)
+    """``write`` into ``_target``'s temporary, renamed over it when whole; the target's path."""
+    return str(write_with(output_target(output, image_path, suffix), write))
 
 
 def _saved(saved: str | None) -> list[str]:
@@ -157,12 +157,16 @@ _REPORTS: Mapping[str, Callable[[argparse.Namespace, Any], None]] = {
 }
 
 
-def _run(args: argparse.Namespace, options: RunOptions) -> None:
-    entry = task(load_manifest(args.artifact, verify_files=False).task)
+def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> None:
+    entry = task(task_name)
     model: ArtifactModel
     with task_class(entry.name)(args.artifact, options=options) as model:
         if args.verbose:
             print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
+        if args.attention_maps is not None:
+            from .attention_pictures import check_attention_source
+
+            check_attention_source(model)
         _REPORTS[entry.runtime_class](args, model)
         if args.attention_maps is not None:
             _attention_maps(args, model)
@@ -186,14 +190,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return folder_exit
     try:
         options = _run_options(args)
+        task_name = checked_request(args)
     except InputError as error:
-        print(f"beit-run: error: {error}", file=sys.stderr)
-        return 2
+        return report_error(error, exit_code=2)
+    except BeitDeployError as error:  # the artifact cannot be read
+        return report_error(error, exit_code=1)
     try:
-        _run(args, options)
+        _run(args, options, task_name)
     except BeitDeployError as error:
-        print(f"beit-run: error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error, exit_code=1)
     return 0
 
 

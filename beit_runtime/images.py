@@ -40,6 +40,7 @@ from .errors import ImageDecodeError, ImageFormatError, InputError
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_PREMULTIPLIED = {"La": "LA", "RGBa": "RGBA"}
 _UNSUPPORTED_FILE_MODES = {"I": "32-bit integer", "F": "32-bit float"}
 # What Pillow raises on malformed input (the exceptions its own fuzzers accept as "handled").
 _PILLOW_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
@@ -60,6 +61,8 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
     """
     check_channel_order(channel_order)
     if isinstance(source, (str, os.PathLike)):
+        if not os.fspath(source):
+            raise ImageDecodeError("the image path is empty; pass the path of an image file")
         image = open_image(_read_file(Path(source)), origin=str(source), exif_orientation=exif_orientation)
         return pil_to_rgb8(image, decoded=True)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -68,6 +71,7 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
     if isinstance(source, np.ndarray):
         return to_rgb8(source, channel_order=channel_order)
     if isinstance(source, Image.Image):
+        _load_pixels(source)
         return pil_to_rgb8(upright(source) if exif_orientation else source)
     raise ImageFormatError(
         f"cannot use a {type(source).__name__} as an image; pass a file path, encoded bytes, "
@@ -110,6 +114,19 @@ def open_image(data: bytes, *, origin: str = "the given bytes", exif_orientation
     return image
 
 
+def _load_pixels(image: Image.Image) -> None:
+    """Decode a lazily opened PIL image now; ImageDecodeError naming its file when it is closed or truncated."""
+    filename = getattr(image, "filename", "")
+    origin = f"PIL image of {filename}" if filename else "PIL image"
+    try:
+        image.load()
+    except (*_PILLOW_DECODE_ERRORS, AssertionError) as error:  # Pillow asserts on a file closed by `with`
+        closed = "closed" in str(error) or getattr(image, "fp", "") is None
+        why = ("is closed; load it before closing it (call load_image inside the `with Image.open(...)` block)"
+               if closed else "cannot be decoded: the file is truncated or unreadable")
+        raise ImageDecodeError(f"the {origin} {why} ({str(error) or type(error).__name__})") from error
+
+
 def upright(image: Image.Image) -> Image.Image:
     """``PIL.ImageOps.exif_transpose(image)`` when its EXIF Orientation tag asks for a turn, else ``image``."""
     try:
@@ -135,9 +152,21 @@ def pil_to_rgb8(image: Image.Image, *, decoded: bool = False) -> np.ndarray:
     if image.mode in _SIXTEEN_BIT_MODES:
         return to_rgb8(np.asarray(image).astype(np.uint16, copy=False))
     if image.mode not in ("RGB", "RGBA", "L"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        image = _convert(image, "RGBA" if "A" in image.getbands() else "RGB")
     array = np.array(image)  # a writable copy (np.asarray would be a read-only view of image.tobytes())
     return to_rgb8(array)
+
+
+def _convert(image: Image.Image, mode: str) -> Image.Image:
+    """``image.convert(mode)``, premultiplied-alpha modes ("La", "RGBa") through their plain form first;
+    ImageFormatError naming the mode when Pillow has no conversion."""
+    try:
+        plain = image.convert(_PREMULTIPLIED[image.mode]) if image.mode in _PREMULTIPLIED else image
+        return plain.convert(mode)
+    except ValueError as error:
+        raise ImageFormatError(
+            f"PIL image mode {image.mode!r} cannot be converted to RGB ({error}); convert it to 'RGB' or 'L' first"
+        ) from error
 
 
 def _check_dtype(array: np.ndarray) -> None:

@@ -16,12 +16,15 @@ outputs would not fit in memory raises ``OutputTooLargeError`` before it runs (`
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .attention import check_fits, cls_attention_maps
-from .errors import OutputUnavailableError
+from .errors import InputError, OutputUnavailableError
+from .manifest import Manifest
 from .model_base import ArtifactModel
 from .tasks import OPTIONAL_OUTPUTS
 
@@ -41,13 +44,12 @@ class LayerOutputs(ArtifactModel):
     @property
     def attention_layers(self) -> tuple[int, ...]:
         """The 0-based encoder layers whose attention weights the artifact outputs (axis 1 of ``attentions``)."""
-        record = self._extra_record()
-        return tuple(int(layer) for layer in record.get("attention_layers", ()))
+        return exported_layers(self.manifest)[0]
 
     @property
     def num_layers(self) -> int:
         """The model's encoder layers (from the export record; 0 when the artifact has no optional output)."""
-        return int(self._extra_record().get("num_layers", 0))
+        return exported_layers(self.manifest)[1]
 
     def hidden_states(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
         """float32 (n, layers + 1, tokens, hidden) for a list, (layers + 1, tokens, hidden) for one image."""
@@ -63,7 +65,8 @@ class LayerOutputs(ArtifactModel):
         """The CLS token's attention to the patches of encoder ``layer`` (negative: from the last), per head:
         (heads, H, W) float32 at the image's own size; a list of them for several images."""
         self._require("attentions")
-        position = self._layer_position(layer)
+        position = attention_layer_position(layer, exported=self.attention_layers, total=self.num_layers,
+                                            folder=self.manifest.folder)
         decoded, single = self.load_images(images, channel_order=channel_order)
         maps = []
         for image in decoded:  # one at a time: each at its own size, one image's attentions in memory
@@ -73,29 +76,12 @@ class LayerOutputs(ArtifactModel):
         return maps[0] if single else maps
 
     # ----------------------------------------------------------------- helpers
-    def _extra_record(self) -> dict[str, Any]:
-        export = self.manifest.export
-        record = None if export is None else export.extra_outputs
-        return dict(record) if record else {}
-
     def _require(self, name: str) -> None:
         if name not in self.optional_outputs:
             raise OutputUnavailableError(
                 f"artifact {self.manifest.folder} was exported without the '{name}' output; re-export it with "
                 f"`beit-export --model ... {EXPORT_FLAGS[name]}` (add the other optional output with a comma)"
             )
-
-    def _layer_position(self, layer: int) -> int:
-        layers, total = self.attention_layers, self.num_layers
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -total <= layer < total:
-            raise OutputUnavailableError(f"layer {layer!r} is not an encoder layer: the model has {total} "
-                                         f"(0 to {total - 1}, or -{total} to -1 from the last)")
-        index = int(layer) % total
-        if index not in layers:
-            raise OutputUnavailableError(
-                f"artifact {self.manifest.folder} holds the attentions of layers {list(layers)}, not of layer "
-                f"{index}; ask for one of those, or re-export with `--attention-layers {index}` (or all)")
-        return layers.index(index)
 
     def _optional_output(self, name: str, images: Any, *, channel_order: str) -> np.ndarray:
         self._require(name)
@@ -122,3 +108,29 @@ class LayerOutputs(ArtifactModel):
             if spec.name in EXPORT_FLAGS:
                 total += 4 * math.prod(dim if isinstance(dim, int) and dim > 0 else tokens for dim in spec.shape[1:])
         return total
+
+
+def exported_layers(manifest: Manifest) -> tuple[tuple[int, ...], int]:
+    """(the encoder layers whose attentions the artifact outputs, the model's encoder layers) from its export
+    record; ((), 0) for an artifact without optional outputs."""
+    export = manifest.export
+    record = dict(export.extra_outputs) if export is not None and export.extra_outputs else {}
+    return tuple(int(layer) for layer in record.get("attention_layers", ())), int(record.get("num_layers", 0))
+
+
+def attention_layer_position(layer: Any, *, exported: Sequence[int], total: int, folder: Path | str) -> int:
+    """Where encoder layer ``layer`` (negative: from the last) lies among the ``exported`` ones: InputError when
+    it is not a whole number, OutputUnavailableError when the model has no such layer or the artifact in
+    ``folder`` does not hold its attentions."""
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise InputError(f"layer must be a whole number (0 to {total - 1}, or -{total} to -1 from the last), "
+                         f"got {layer!r}")
+    if not -total <= layer < total:
+        raise OutputUnavailableError(f"layer {layer!r} is not an encoder layer: the model has {total} "
+                                     f"(0 to {total - 1}, or -{total} to -1 from the last)")
+    index = int(layer) % total
+    if index not in exported:
+        raise OutputUnavailableError(
+            f"artifact {folder} holds the attentions of layers {list(exported)}, not of layer "
+            f"{index}; ask for one of those, or re-export with `--attention-layers {index}` (or all)")
+    return list(exported).index(index)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -41,6 +42,15 @@ def _tensorrt_installed() -> bool:
     return importlib.util.find_spec("tensorrt") is not None
 
 
+def _check_folder_argument(artifact_dir: object, *, owner: str) -> None:
+    """InputError unless ``artifact_dir`` is a path (``str`` or ``os.PathLike``)."""
+    if not isinstance(artifact_dir, (str, os.PathLike)):
+        raise InputError(
+            f"{owner} takes the artifact folder beit-export wrote, as a str or pathlib.Path; got "
+            f"{artifact_dir!r} ({type(artifact_dir).__name__})"
+        )
+
+
 class ArtifactModel:
     """Base of the task classes. Subclasses set ``task`` to the manifest task they accept.
 
@@ -54,6 +64,7 @@ class ArtifactModel:
 
     def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None, **run_options: Any) -> None:
         self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__)
+        _check_folder_argument(artifact_dir, owner=type(self).__name__)
         self.manifest: Manifest = load_manifest(artifact_dir, verify_files=self.options.verify_files)
         if self.manifest.task != self.task:
             raise ManifestError(

@@ -8,7 +8,7 @@
 
 Every task class takes ``options=`` and the fields below as keywords (keywords replace the fields of
 ``options``); each class adds only its own options (``Segmenter``: mode, crop_size, stride, ...).
-``positive_int`` / ``non_negative_int`` are the runtime's one integer check.
+``positive_int`` / ``non_negative_int`` are the runtime's one integer check, ``flag`` its one bool check.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .engines import BACKENDS
 from .errors import InputError
@@ -45,6 +47,13 @@ def positive_int(name: str, value: object) -> int:
 def non_negative_int(name: str, value: object) -> int:
     """``value`` as an int when it is a whole number >= 0 (bools refused); InputError naming ``name`` otherwise."""
     return _whole_number(name, value, minimum=0, wanted="a non-negative integer")
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` when it is a bool (numpy's too); InputError naming ``name`` otherwise ("no" is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def _one_of(name: str, value: object, choices: Sequence[str]) -> str:
@@ -105,13 +114,13 @@ class RunOptions:
             "batch_size": positive_int("batch_size", self.batch_size),
             "intra_op_threads": non_negative_int("intra_op_threads", self.intra_op_threads),
             "providers": _providers(self.providers),
-            "verify_files": bool(self.verify_files),
-            "exif_orientation": bool(self.exif_orientation),
+            "verify_files": flag("verify_files", self.verify_files),
+            "exif_orientation": flag("exif_orientation", self.exif_orientation),
             "parity_policy": _one_of("parity_policy", self.parity_policy, PARITY_POLICIES),
             "cuda_graph_batch_sizes": tuple(positive_int("cuda_graph_batch_sizes entry", size)
                                             for size in self.cuda_graph_batch_sizes),
-            "fused_attention": bool(self.fused_attention),
-            "device_normalisation": bool(self.device_normalisation),
+            "fused_attention": flag("fused_attention", self.fused_attention),
+            "device_normalisation": flag("device_normalisation", self.device_normalisation),
             "plan": self._plan(),
         }
         for name, value in checked.items():

@@ -59,6 +59,12 @@ def _size_dict(value: Any, *, name: str) -> dict[str, int]:
     return dict(value)
 
 
+def _finite_number(value: Any) -> bool:
+    """A real number (not a bool or a string) that is not NaN or infinite."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and bool(np.isfinite(value))
+
+
 def aspect_preserving_size(height: int, width: int, shortest: int, longest: int | None) -> tuple[int, int]:
     """transformers' ``get_resize_output_image_size`` / ``get_size_with_aspect_ratio`` arithmetic."""
     if longest is None:
@@ -105,10 +111,12 @@ class Preprocessor:
                 raise _bad(f"'crop_size' must have 'height' and 'width', got {self.crop_size!r}")
         for name in ("image_mean", "image_std"):
             values = getattr(self, name)
-            if not isinstance(values, Sequence) or len(values) != 3:
-                raise _bad(f"'{name}' must be a list of 3 numbers, got {values!r}")
+            if not isinstance(values, Sequence) or len(values) != 3 or not all(map(_finite_number, values)):
+                raise _bad(f"'{name}' must be a list of 3 finite numbers, got {values!r}")
         if self.do_normalize and any(float(s) == 0.0 for s in self.image_std):
             raise _bad(f"'image_std' must be non-zero, got {list(self.image_std)}")
+        if self.do_rescale and not (_finite_number(self.rescale_factor) and float(self.rescale_factor) > 0):
+            raise _bad(f"'rescale_factor' must be a finite number > 0 (1/255 for 8-bit), got {self.rescale_factor!r}")
         object.__setattr__(self, "_table", self._value_table())
 
     @classmethod

@@ -37,7 +37,7 @@ from .engines import Engine, load_engine
 from .errors import InputError, ManifestError
 from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
-from .options import RunOptions, positive_int
+from .options import RunOptions, flag, positive_int
 from .sliding import (
     cut_crops,
     merge_crops,
@@ -70,12 +70,12 @@ def _pair(value: int | Sequence[int] | None, *, name: str) -> tuple[int, int] | 
     """None, or ``value`` (one int, or a (height, width) pair) as a pair of positive ints; InputError otherwise."""
     if value is None:
         return None
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     try:
+        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
         if len(pair) != 2:
             raise InputError(f"{name} has {len(pair)} values")
         return positive_int(name, pair[0]), positive_int(name, pair[1])
-    except InputError:
+    except (InputError, TypeError):
         raise InputError(
             f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}"
         ) from None
@@ -100,7 +100,7 @@ class SegmenterOptions:
             raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
         for name in ("crop_size", "stride", "slide_scale"):
             object.__setattr__(self, name, _pair(getattr(self, name), name=name))
-        object.__setattr__(self, "fused_postprocess", bool(self.fused_postprocess))
+        object.__setattr__(self, "fused_postprocess", flag("fused_postprocess", self.fused_postprocess))
 
 
 def load_postprocess_engine(manifest: Manifest, *, providers: Sequence[str] | None = None,

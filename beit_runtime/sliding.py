@@ -78,7 +78,7 @@ def rescale_to_scale(image_rgb: np.ndarray, scale: Sequence[int]) -> np.ndarray:
     long_edge, short_edge = max(scale), min(scale)
     height, width = image_rgb.shape[:2]
     factor = min(long_edge / max(height, width), short_edge / min(height, width))
-    new_size = (int(width * factor + 0.5), int(height * factor + 0.5))
+    new_size = (max(1, int(width * factor + 0.5)), max(1, int(height * factor + 0.5)))  # a thin side keeps 1 pixel
     if new_size == (width, height):
         return image_rgb
     return cv2.resize(image_rgb, new_size, interpolation=cv2.INTER_LINEAR)

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from beit_runtime.output_files import write_atomically
 from benchmarks.int8_options import cpu_record
 from benchmarks.report.blocks import replace_block
 from benchmarks.report.tune import BEGIN, END, render
@@ -85,10 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     results = merge(existing, entry)
     print(render({"machines": [entry]}), end="")
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_name(f".{path.name}.partial")
-        staged.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-        staged.replace(path)  # a killed run leaves the previous file whole
+        write_atomically(path, json.dumps(results, indent=1, allow_nan=False) + "\n")  # a kill keeps the old file
         replace_block(path.with_name("RESULTS.md"), begin=BEGIN, end=END, body=render(results),
                       title="Tune: the plan each CPU picks (issue 17)")
         print(f"[tune-evidence] wrote {path} and its block in {path.with_name('RESULTS.md')}", file=sys.stderr)

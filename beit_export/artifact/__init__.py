@@ -8,7 +8,7 @@ about the files; the writing itself is ``beit_runtime.manifest.write_manifest``)
 from __future__ import annotations
 
 from .records import file_records, graph_entry, library_versions, new_manifest_record, write_export_manifest
-from .staging import OutputExistsError, check_output, remove_stale_staging, staged_artifact
+from .staging import OutputExistsError, check_output, output_error, remove_stale_staging, staged_artifact
 
 __all__ = [
     "OutputExistsError",
@@ -17,6 +17,7 @@ __all__ = [
     "graph_entry",
     "library_versions",
     "new_manifest_record",
+    "output_error",
     "remove_stale_staging",
     "staged_artifact",
     "write_export_manifest",

@@ -15,55 +15,103 @@ of an interrupted overwrite) whose lock it can take, or that has no lock file, a
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import ExportError
+from beit_runtime.errors import InputError
+from beit_runtime.output_files import checked_folder
+
+from ..errors import ExportError, OutputPathError, OutputWriteError
 
 
 class OutputExistsError(ExportError):
     """--output names a non-empty folder (or a file) and --overwrite was not given."""
 
 
-def check_output(output: Path, *, overwrite: bool) -> Path:
-    """The absolute target path; OutputExistsError when it holds something and ``overwrite`` is off."""
+def check_output(output: Path, *, overwrite: bool, inputs: Mapping[str, str | Path | None] | None = None,
+                 flag: str = "--output") -> Path:
+    """The absolute target path; OutputExistsError when it holds something and ``overwrite`` is off,
+    OutputPathError when its folder cannot be written or ``overwrite`` would delete one of ``inputs``
+    (flag -> path, e.g. ``{"--model": folder}``). Messages name the path as ``flag``."""
     output = Path(output).expanduser().absolute()
     if output.exists() and not output.is_dir():
-        raise OutputExistsError(f"--output {output} is a file; expected a folder path (it is created)")
+        raise OutputExistsError(f"{flag} {output} is a file; expected a folder path (it is created)")
+    try:
+        checked_folder(output.parent, option=f"{flag}'s folder")
+    except InputError as error:
+        raise OutputPathError(str(error)) from None
     if output.is_dir() and any(output.iterdir()) and not overwrite:
         raise OutputExistsError(
-            f"--output {output} exists and is not empty; pass --overwrite to replace it or choose another folder"
+            f"{flag} {output} exists and is not empty; pass --overwrite to replace it or choose another folder"
         )
+    if overwrite:
+        _check_inputs_survive(output, inputs or {}, flag=flag)
     return output
 
 
+def _check_inputs_survive(output: Path, inputs: Mapping[str, str | Path | None], *, flag: str) -> None:
+    """OutputPathError when replacing ``output`` would delete an input folder (the same folder or one inside)."""
+    target = output.resolve()
+    for name, path in inputs.items():
+        source = Path(path).expanduser() if path is not None else None
+        if source is None or not source.exists():
+            continue
+        resolved = source.resolve()
+        if resolved == target or target in resolved.parents:
+            relation = "is" if resolved == target else "contains"
+            raise OutputPathError(
+                f"{flag} {output} {relation} the {name} folder {path}: --overwrite would delete it. "
+                f"Choose a {flag} outside {name} (nothing was deleted)"
+            )
+
+
+def output_error(output: Path, error: OSError) -> ExportError:
+    """The typed error for an OSError met while writing the artifact ``output`` (names ``output``, not the
+    staging folder): OutputWriteError for a full disk or I/O failure, OutputPathError otherwise."""
+    cause = error.strerror or str(error) or type(error).__name__
+    if error.errno in _ENVIRONMENT_ERRNOS:
+        return OutputWriteError(
+            f"could not write the artifact {output} ({cause}); no artifact was written. Free space on that disk "
+            "(or fix the device) and export again, or choose an --output on another disk"
+        )
+    return OutputPathError(f"--output {output} cannot be written ({cause}): choose a folder you can write to")
+
+
+_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.ENOMEM})
+
+
 @contextmanager
-def staged_artifact(output: Path, *, overwrite: bool = False,
-                    progress: Callable[[str], None] | None = None) -> Iterator[Path]:
+def staged_artifact(output: Path, *, overwrite: bool = False, progress: Callable[[str], None] | None = None,
+                    flag: str = "--output") -> Iterator[Path]:
     """Yield a staging folder beside ``output``; move it to ``output`` when the block completes.
 
     Stale staging folders of killed exports to the same ``output`` are removed first (``progress``
     gets one line naming them).
     """
-    output = check_output(output, overwrite=overwrite)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    removed = remove_stale_staging(output)
+    output = check_output(output, overwrite=overwrite, flag=flag)
+    try:
+        removed = remove_stale_staging(output)
+        lock_fd, lock_path = _take_new_lock(output)
+    except OSError as error:
+        raise output_error(output, error) from error
     if removed and progress is not None:
         progress(f"removed {len(removed)} stale staging folder(s) of killed exports: {', '.join(removed)}")
-    lock_fd, lock_path = _take_new_lock(output)
     staging = lock_path.with_name(lock_path.name[: -len(LOCK_SUFFIX)])
     try:
-        staging.mkdir(mode=0o777 & ~_umask())
         try:
+            staging.mkdir(mode=0o777 & ~_umask())
             yield staging
             _move_into_place(staging, output)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(error, OSError) and _is_write_failure(error, output):
+                raise output_error(output, error) from error
             raise
     finally:
         lock_path.unlink(missing_ok=True)
@@ -71,6 +119,12 @@ def staged_artifact(output: Path, *, overwrite: bool = False,
 
 
 LOCK_SUFFIX = ".lock"
+
+
+def _is_write_failure(error: OSError, output: Path) -> bool:
+    """A full disk or failing device, or an error about a path beside ``output`` (the staging folder)."""
+    filename = Path(str(error.filename)).absolute() if error.filename else None
+    return error.errno in _ENVIRONMENT_ERRNOS or (filename is not None and output.parent in filename.parents)
 
 
 def _take_new_lock(output: Path) -> tuple[int, Path]:

@@ -18,9 +18,10 @@ from typing import Any
 
 import torch
 
-from ..errors import ModelLoadError, UnsupportedCheckpointError
+from ..errors import CheckpointConfigError, ModelLoadError, UnsupportedCheckpointError
 from ..tasks import BACKBONE, TASKS
 from . import presets
+from .config_values import check_config_values, json_object
 from .hub import download_checkpoint
 from .random_init import randomize_zero_initialised
 from .recipe import recipe_from_processor_config
@@ -131,12 +132,14 @@ def _looks_like_hub_id(model: str) -> bool:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when there is no such file."""
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelLoadError(f"{path} is not valid JSON ({error}); re-download or re-save the checkpoint") from error
+    return json_object(data, where=str(path))
 
 
 def _read_config(folder: Path):
@@ -150,9 +153,10 @@ def _read_config(folder: Path):
 
 
 def _config_from_dict(data: dict[str, Any], *, where: str):
+    from huggingface_hub.errors import StrictDataclassError
     from transformers import AutoConfig
 
-    values = dict(data)
+    values = dict(json_object(data, where=where))
     model_type = values.pop("model_type", None)
     if model_type not in ("beit", "vit"):
         raise UnsupportedCheckpointError(
@@ -162,9 +166,12 @@ def _config_from_dict(data: dict[str, Any], *, where: str):
         )
     values.pop("transformers_version", None)
     try:
-        return AutoConfig.for_model(model_type, **values)
-    except (TypeError, ValueError) as error:
-        raise ModelLoadError(f"{where} is not a valid {model_type} config: {error}") from error
+        config = AutoConfig.for_model(model_type, **values)
+    except (TypeError, ValueError, AttributeError, StrictDataclassError) as error:
+        cause = " ".join(str(error).split())
+        raise CheckpointConfigError(f"{where} is not a valid {model_type} config: {cause}") from error
+    check_config_values(config, where=where)
+    return config
 
 
 def _architecture(config, task: str | None) -> str:
@@ -222,19 +229,35 @@ def _pretrained_model(folder: Path, config, architecture: str) -> torch.nn.Modul
             f"{folder} has a config.json but no weights ({' or '.join(WEIGHT_FILES[::2])}); add the weights, "
             "or pass --random-init to export the architecture with random weights"
         )
-    options = {"use_safetensors": names[0].startswith("model.safetensors")}
+    # mismatched shapes are reported in the loading info (then refused below), not raised as an unreadable file
+    options = {"use_safetensors": names[0].startswith("model.safetensors"), "ignore_mismatched_sizes": True}
     model, info = _from_pretrained(folder, config, architecture, options)
     missing = list(info.get("missing_keys") or [])
     if missing and architecture in BACKBONE.hf_classes.values() and all(k.startswith("pooler.") for k in missing):
         model, info = _from_pretrained(folder, config, architecture, dict(options, add_pooling_layer=False))
         missing = list(info.get("missing_keys") or [])
-    if missing or info.get("mismatched_keys"):
-        problems = sorted(missing)[:6] + [str(k) for k in (info.get("mismatched_keys") or [])][:6]
-        raise ModelLoadError(
+    mismatched = sorted(info.get("mismatched_keys") or [], key=str)
+    if mismatched:
+        raise CheckpointConfigError(
+            f"the weights in {folder} do not belong with its config.json: {len(mismatched)} parameter(s) have "
+            f"another shape, e.g. {_shape_mismatch(mismatched[0])}; restore the config.json saved with these "
+            "weights (or the weights saved with this config.json)"
+        )
+    if missing:
+        raise CheckpointConfigError(
             f"the weights in {folder} do not fit a {architecture} built from its config.json "
-            f"({len(missing)} missing, e.g. {problems}); check that config.json and the weights belong together"
+            f"({len(missing)} missing, e.g. {sorted(missing)[:6]}); check that config.json and the weights "
+            "belong together"
         )
     return model
+
+
+def _shape_mismatch(entry) -> str:
+    """``name: weights (a, b) vs config (c, d)`` for one of transformers' mismatched_keys entries."""
+    if isinstance(entry, (tuple, list)) and len(entry) == 3:
+        name, found, expected = entry
+        return f"{name}: {tuple(found)} in the weights vs {tuple(expected)} from config.json"
+    return str(entry)
 
 
 def _from_pretrained(folder: Path, config, architecture: str, options: dict[str, Any]):

@@ -18,10 +18,10 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDeployError, DatasetError
+from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDeployError, DatasetError, InputError
 
 from ..artifact import OutputExistsError
-from ..errors import GraphCheckError, ModelLoadError, ParityError, UnsupportedCheckpointError
+from ..errors import GraphCheckError, ModelLoadError, OutputPathError, ParityError, UnsupportedCheckpointError
 from . import build_engine, export, triton
 from .common import PROG, parse
 
@@ -41,8 +41,8 @@ def exit_code(error: BaseException) -> int:
         return EXIT_GRAPH
     if isinstance(error, (BackendUnavailableError, ImportError)):
         return EXIT_DEPENDENCY
-    usage = (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError, ExportOptionsError,
-             DatasetError)
+    usage = (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError, OutputPathError,
+             ExportOptionsError, DatasetError, InputError)
     if isinstance(error, usage):
         return EXIT_USAGE
     return EXIT_ERROR
@@ -63,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = "interrupted; no artifact was written" if isinstance(error, KeyboardInterrupt) else str(error)
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return exit_code(error)
+    except OSError as error:  # a file system failure no step translated: one line, not a traceback
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"{PROG}: error: {error.strerror or error}{where}; no artifact was written", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import PROG, size_argument
+from .common import PROG, non_negative_int, positive_float, positive_int, size_argument
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,22 +15,28 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("artifact", type=Path, help="artifact folder written by beit-export")
     add("--graph", default="fp16", help="graph variant to build from: fp32, fp16 or int8 (default fp16)")
-    add("--min-batch", type=int, default=1)
-    add("--opt-batch", type=int, default=8)
-    add("--max-batch", type=int, default=32)
-    add("--workspace-gib", type=float, default=4.0)
+    add("--min-batch", type=positive_int, default=1)
+    add("--opt-batch", type=positive_int, default=8)
+    add("--max-batch", type=positive_int, default=32)
+    add("--workspace-gib", type=positive_float, default=4.0)
     add("--timing-cache", type=Path, help="TensorRT timing cache file to reuse/update")
     for name in ("min", "opt", "max"):
         add(f"--{name}-size", type=size_argument, metavar="HxW",
             help=f"{name} image size of the optimisation profile (dynamic-resolution artifacts only)")
-    add("--device-id", type=int, default=0, help="CUDA device to build on (default 0)")
+    add("--device-id", type=non_negative_int, default=0, help="CUDA device to build on (default 0)")
     return parser
 
 
 def build_options(args: argparse.Namespace):
     """The ``TensorRTBuildOptions`` the arguments ask for (validated when made)."""
+    from ..options import ExportOptionsError
     from ..tensorrt import TensorRTBuildOptions
 
+    if not args.min_batch <= args.opt_batch <= args.max_batch:
+        raise ExportOptionsError(
+            f"batch sizes must satisfy --min-batch <= --opt-batch <= --max-batch, got {args.min_batch}, "
+            f"{args.opt_batch}, {args.max_batch}"
+        )
     return TensorRTBuildOptions(
         graph_variant=args.graph, min_batch=args.min_batch, opt_batch=args.opt_batch, max_batch=args.max_batch,
         workspace_gib=args.workspace_gib, timing_cache=args.timing_cache, min_size=args.min_size,

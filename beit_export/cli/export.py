@@ -90,9 +90,11 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
     from ..parity import format_report
     from ..pipeline import export_artifact
+    from ..preflight import export_inputs
 
     options = export_options(args)
-    output = check_output(args.output or _default_output(args.model), overwrite=options.overwrite)  # before loading
+    output = check_output(args.output or _default_output(args.model), overwrite=options.overwrite,
+                          inputs=export_inputs(args.model, options=options))  # before loading
     progress = Progress(quiet=args.quiet)
     if args.quiet:
         from transformers.utils import logging as hf_logging

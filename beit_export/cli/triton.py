@@ -127,17 +127,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_kubernetes_first(args: argparse.Namespace, kubernetes: KubernetesOptions) -> None:
-    """What would fail after the repository is written, checked before: DIR exists, no server to measure on."""
-    from ..artifact.staging import check_output
-    from ..triton.kubernetes import KubernetesOptionsError, require_local_server
+    """What would fail after the repository is written, checked before: DIR overlaps --output or exists, GPUs for
+    CPU instances, no server to measure on."""
+    from ..triton.kubernetes import KubernetesOptionsError, check_folders, check_gpus, require_local_server
 
     if args.execution_env:
         raise KubernetesOptionsError("--execution-env points the python models at an environment of this machine; "
                                      "the image brings its own (/opt/beit/env): drop --execution-env")
-    if Path(args.kubernetes).expanduser().absolute() == Path(args.output).expanduser().absolute():
-        raise KubernetesOptionsError("--kubernetes and --output name the same folder; give the build context its own "
-                                     "(it gets a copy of the repository in models/)")
-    check_output(args.kubernetes, overwrite=args.overwrite)
+    check_folders(args.output, args.kubernetes, overwrite=args.overwrite, artifact=args.artifact)
+    check_gpus(kubernetes, kind=args.kind)
     if kubernetes.memory_request_mib is None:
         require_local_server()
 

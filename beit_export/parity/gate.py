@@ -119,25 +119,40 @@ def format_report(report: dict[str, Any], *, graph: Path | str = "graph") -> str
     return "\n".join(lines)
 
 
+DEFAULT_ADVICE = "Re-run with a supported transformers version or report the figures above."
+
+
+def calibration_advice(images: int | None) -> str:
+    """The advice of a failed static int8 graph, calibrated on ``images`` of the user's (None: the shipped photos)."""
+    used = f"{images} image(s) of --calibration-data" if images else "the shipped sample photos"
+    return (f"The int8 graph was calibrated on {used}; too few or too uniform calibration images (e.g. one black "
+            "image) give activation ranges that do not fit real inputs. Pass --calibration-data with a folder of a "
+            "few hundred varied images like the ones the model will see (--calibration-size N), or drop --int8.")
+
+
 def check_parity(graph: Path, checkpoint, *, precision: str = "fp32", dynamic_resolution: bool = False,
-                 seed: int = 0, photos: bool = True, cases: list[ParityCase] | None = None) -> dict[str, Any]:
-    """Evaluate ``graph`` against ``checkpoint.model``; return the report, raise ParityError when it fails."""
+                 seed: int = 0, photos: bool = True, cases: list[ParityCase] | None = None,
+                 shown_as: Path | str | None = None, advice: str = DEFAULT_ADVICE) -> dict[str, Any]:
+    """Evaluate ``graph`` against ``checkpoint.model``; return the report, raise ParityError when it fails.
+    The error names ``shown_as`` (e.g. the final artifact path of a staged graph) and ends with ``advice``."""
     if cases is None:
         cases = build_cases(checkpoint, dynamic_resolution=dynamic_resolution, seed=seed, photos=photos)
     report = evaluate(Path(graph), cases, task=checkpoint.task, precision=precision)
     if not report["passed"]:
         raise ParityError(
-            format_report(report, graph=graph) + "\nThe exported graph does not reproduce the PyTorch model; "
-            "no artifact was written. Re-run with a supported transformers version or report the figures above.",
+            format_report(report, graph=shown_as or graph) + "\nThe exported graph does not reproduce the PyTorch "
+            f"model; no artifact was written. {advice}",
             report=report,
         )
     return report
 
 
 @torch.no_grad()
-def check_postprocess_parity(graph: Path, cases: list[ParityCase], *, precision: str = "fp32") -> dict[str, Any]:
+def check_postprocess_parity(graph: Path, cases: list[ParityCase], *, precision: str = "fp32",
+                             shown_as: Path | str | None = None) -> dict[str, Any]:
     """The fused segmentation post-processing graph vs ``post_process_semantic_segmentation``'s arithmetic
-    (bilinear, align_corners=False, then argmax) on the reference logits of ``cases``; raises ParityError."""
+    (bilinear, align_corners=False, then argmax) on the reference logits of ``cases``; raises ParityError (naming
+    ``shown_as`` when given)."""
     engine = load_engine(graph, backend="onnxruntime", providers=["CPUExecutionProvider"])
     case_reports, failures = [], []
     try:
@@ -165,5 +180,5 @@ def check_postprocess_parity(graph: Path, cases: list[ParityCase], *, precision:
         "cases": case_reports, "failures": failures,
     }
     if failures:
-        raise ParityError(format_report(report, graph=graph), report=report)
+        raise ParityError(format_report(report, graph=shown_as or graph), report=report)
     return report

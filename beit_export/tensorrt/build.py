@@ -14,7 +14,6 @@ version, GPU name, compute capability, profile) are written into the artifact.
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +21,7 @@ from types import MappingProxyType
 from beit_runtime.engines.tensorrt_cuda import INSTALL_HINT, check, cudart, device_properties
 from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.manifest import EngineRecord, Manifest, ManifestRecord, ShapeRange, load_manifest, update_manifest
+from beit_runtime.output_files import write_atomically
 
 from ..errors import ExportError, TensorRTCompatibilityError
 from .compat import check_tensorrt_compatibility
@@ -78,12 +78,6 @@ def _config(trt, builder, network, profile: dict, *, workspace_gib: float, cache
     return config
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
-
-
 def _record_engine(folder: Path, variant: str, record: EngineRecord) -> None:
     """Add (or replace) the ``engines[variant]`` record through the manifest writer (files re-hashed)."""
     def change(manifest: Manifest) -> ManifestRecord:
@@ -107,7 +101,7 @@ def _serialize(graph: Path, profile: dict, *, workspace_gib: float, cache_path: 
             f"workspace_gib than {workspace_gib} or a smaller maximum batch/size"
         )
     if cache_path is not None:
-        _write_atomic(cache_path, bytes(config.get_timing_cache().serialize()))
+        write_atomically(cache_path, bytes(config.get_timing_cache().serialize()))
     return bytes(serialized), trt.__version__
 
 
@@ -131,7 +125,7 @@ def build_engine(artifact_dir: str | Path, *, options: TensorRTBuildOptions | No
     serialized, version = _serialize(graph, profile, workspace_gib=options.workspace_gib,
                                      cache_path=options.timing_cache)
     engine_file = folder / f"model.{variant}.plan"
-    _write_atomic(engine_file, serialized)
+    write_atomically(engine_file, serialized)
     record = EngineRecord(
         file=engine_file.name, graph=variant, tensorrt_version=version, gpu_name=device["gpu_name"],
         compute_capability=device["compute_capability"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from beit_runtime.device_input import FUSED_VARIANT
+from beit_runtime.errors import InputError
 
 from ..options import ExportOptionsError
 
@@ -30,6 +31,19 @@ def _positive(name: str, value: object, *, allow_zero: bool = False) -> None:
     low = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise TritonOptionsError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_plan(path: Path) -> None:
+    """TritonOptionsError naming --plan unless ``path`` is a plan file ``beit-run tune`` wrote."""
+    from beit_runtime.planning import read_plan
+
+    if not path.is_file():
+        raise TritonOptionsError(f"--plan {path} does not exist or is not a file; write one with "
+                                 "`beit-run tune ARTIFACT --plan PATH`")
+    try:
+        read_plan(path)
+    except InputError as error:
+        raise TritonOptionsError(f"--plan {path} is not a usable plan: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -86,9 +100,8 @@ class TritonRepositoryOptions:
             )
         if self.plan is not None and self.precision != AUTO:
             raise TritonOptionsError("--plan is followed by --precision auto only; add --precision auto")
-        if self.plan is not None and not Path(self.plan).is_file():
-            raise TritonOptionsError(
-                f"--plan {self.plan} does not exist; write one with `beit-run tune ARTIFACT --plan PATH`")
+        if self.plan is not None:
+            _check_plan(Path(self.plan))
 
     def _check_fused(self) -> None:
         if not isinstance(self.fused_attention, bool):

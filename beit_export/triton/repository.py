@@ -30,7 +30,7 @@ from beit_runtime.serving.install import backend_requirements
 from beit_runtime.tasks import task
 
 from .. import __version__
-from ..artifact import staged_artifact
+from ..artifact import check_output, staged_artifact
 from .configs import ensemble_config, postprocess_config, preprocess_config
 from .engine_config import engine_config, engine_files
 from .options import TritonOptionsError, TritonRepositoryOptions
@@ -70,6 +70,7 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
                      overwrite: bool = False) -> Path:
     """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute)."""
     manifest = load_manifest(artifact)
+    check_output(Path(output), overwrite=overwrite, inputs={"ARTIFACT": manifest.folder})  # before the warmup runs
     name = options.name or default_name(manifest.folder)
     configs = repository_configs(manifest, options, name=name)
     samples = warmup_samples(configs, manifest, options, name=name) if options.warmup else {}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import BeitDeployError, InputError
 from ..options import RunOptions, positive_int
+from ..output_files import checked_folder
 from .local import BulkSummary, run_folder
 from .options import BulkOptions
 
@@ -59,9 +60,10 @@ def _check_flags(args: argparse.Namespace, *, folder_run: bool) -> None:
 
 
 def _bulk_options(args: argparse.Namespace) -> BulkOptions:
-    return BulkOptions(output=args.output, pattern=args.glob, overlays=args.overlays,
-                       top_k=positive_int("--top-k", args.top_k),
-                       reader_threads=positive_int("--reader-threads", args.reader_threads))
+    """The folder run's options; the --output folder created (InputError naming it when it cannot be)."""
+    top_k, threads = positive_int("--top-k", args.top_k), positive_int("--reader-threads", args.reader_threads)
+    return BulkOptions(output=checked_folder(args.output, option="--output"), pattern=args.glob,
+                       overlays=args.overlays, top_k=top_k, reader_threads=threads)
 
 
 def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions) -> BulkSummary:
@@ -73,6 +75,12 @@ def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions
                       address=args.ray or None, actors=positive_int("--ray-actors", args.ray_actors))
 
 
+def report_error(error: BeitDeployError, *, exit_code: int) -> int:
+    """``beit-run: error: ...`` on stderr; ``exit_code``."""
+    print(f"beit-run: error: {error}", file=sys.stderr)
+    return exit_code
+
+
 def run_folder_command(args: argparse.Namespace, *,
                        run_options: Callable[[argparse.Namespace], RunOptions]) -> int | None:
     """The exit code of a folder run; None when ``args`` are not one (the caller runs the files as before).
@@ -82,15 +90,16 @@ def run_folder_command(args: argparse.Namespace, *,
         _check_flags(args, folder_run=folder_run)
         if not folder_run:
             return None
-        options, chosen = _bulk_options(args), run_options(args)
+        chosen = run_options(args)
+        options = _bulk_options(args)  # last: creates --output
     except InputError as error:
-        print(f"beit-run: error: {error}", file=sys.stderr)
-        return 2
+        return report_error(error, exit_code=2)
     try:
         summary = _run(args, options, chosen)
+    except InputError as error:  # found once the inputs are walked: no image, a clash, another run's folder
+        return report_error(error, exit_code=2)
     except BeitDeployError as error:
-        print(f"beit-run: error: {error}", file=sys.stderr)
-        return 1
+        return report_error(error, exit_code=1)
     failed = f", {summary.failed} failed (see {summary.output / 'errors.jsonl'})" if summary.failed else ""
     print(f"beit-run: {summary.succeeded} images done, {summary.skipped} done before{failed}; "
           f"results in {summary.output}")

@@ -11,35 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-TEMP_MARK = ".beit-partial-"
-
-
-def temporary_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
-
-
-def is_temporary(name: str) -> bool:
-    return name.startswith(".") and TEMP_MARK in name
-
-
-def write_atomically(target: Path, data: bytes) -> None:
-    """``data`` to ``target``: written to a temporary file beside it, fsynced, then renamed over it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_name(target)
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+from ..output_files import is_temporary, write_atomically
 
 
 def remove_temporaries(folder: Path) -> int:

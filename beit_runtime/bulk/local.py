@@ -51,7 +51,7 @@ def run_settings(artifact: str | os.PathLike[str], *, task_name: str, run_option
 def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
                    options: BulkOptions, run_options: RunOptions) -> tuple[str, list[ImageItem], OutputFolder]:
     """(task name, every image of the inputs, the output folder opened for resuming)."""
-    items = collect_items(inputs, pattern=options.pattern)
+    items = collect_items(inputs, pattern=options.pattern, output=options.output)
     task_name = load_manifest(Path(artifact), verify_files=False).task
     settings = run_settings(artifact, task_name=task_name, run_options=run_options, options=options)
     return task_name, items, OutputFolder(Path(options.output), settings=settings, shard_size=options.shard_size)

@@ -2,7 +2,9 @@
 
 Each image gets the name its results carry: its path relative to the folder it was found in (posix
 separators), or its file name when it was named directly. Two inputs giving the same name would
-write the same outputs, so they are refused before anything runs.
+write the same outputs, so they are refused before anything runs; so are inputs with no image at all. The
+output folder is never walked (a rerun into OUT inside a FOLDER must not read its own outputs), nor are
+pipes, sockets or devices read (``datasets.discovery.image_files`` skips them).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..datasets.discovery import image_files
+from ..datasets.discovery import image_extensions, image_files
 from ..errors import InputError
+
+COMMON_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 
 
 @dataclass(frozen=True)
@@ -24,21 +28,44 @@ class ImageItem:
     relative: str
 
 
-def collect_items(inputs: Sequence[str | os.PathLike[str]], *, pattern: str | None = None) -> list[ImageItem]:
-    """Images of ``inputs``: folders walked recursively (image extensions Pillow opens, ``pattern`` a glob
-    on the relative path), files taken as given. InputError for a missing input or two equal names."""
+def collect_items(inputs: Sequence[str | os.PathLike[str]], *, pattern: str | None = None,
+                  output: str | os.PathLike[str] | None = None) -> list[ImageItem]:
+    """Images of ``inputs``: folders walked recursively (regular files with an image extension Pillow opens,
+    ``pattern`` a glob on the relative path, the ``output`` folder skipped), files taken as given. InputError
+    for a missing or special input, two equal names, an input folder that is ``output``, or no image at all."""
     if not inputs:
         raise InputError("no inputs given; pass image files or folders")
+    skipped = [] if output is None else [Path(output)]
     items: list[ImageItem] = []
     for source in map(Path, inputs):
         if source.is_dir():
+            _check_not_output(source, output)
             items.extend(ImageItem(path, path.relative_to(source).as_posix())
-                         for path in image_files(source, pattern=pattern))
+                         for path in image_files(source, pattern=pattern, skip_folders=skipped))
         elif source.is_file():
             items.append(ImageItem(source, source.name))
+        elif source.exists():
+            raise InputError(f"{source} is not a regular file (a pipe, socket or device); pass image files or folders")
         else:
             raise InputError(f"{source} does not exist; pass image files or folders")
+    if not items:
+        raise InputError(_nothing_found(inputs, pattern))
     return _unique(items)
+
+
+def _check_not_output(folder: Path, output: str | os.PathLike[str] | None) -> None:
+    if output is not None and Path(output).is_dir() and folder.samefile(output):
+        raise InputError(f"--output {output} is the input folder {folder}: its outputs would be read as images "
+                         f"by the next run; pass a folder of its own (for example {folder / 'beit-results'})")
+
+
+def _nothing_found(inputs: Sequence[str | os.PathLike[str]], pattern: str | None) -> str:
+    where = ", ".join(str(source) for source in inputs)
+    matching = f" matching --glob {pattern!r}" if pattern is not None else ""
+    common = [ext for ext in COMMON_EXTENSIONS if ext in image_extensions()]
+    return (f"no image found under {where}{matching}; a folder run reads regular files ending in "
+            f"{', '.join(common)} (or another of the {len(image_extensions())} extensions Pillow opens)"
+            + ("; check the pattern" if pattern is not None else "; check the folder"))
 
 
 def _unique(items: Sequence[ImageItem]) -> list[ImageItem]:

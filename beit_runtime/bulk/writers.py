@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .files import LineFile, remove_temporaries, write_atomically
+from ..output_files import write_atomically
+from .files import LineFile, remove_temporaries
 from .results import ImageResult
 from .walking import ImageItem
 

@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..evaluation import EvaluationOptions, evaluate
+from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
 from ..evaluation.report import json_lines, table, write_report
 from ..evaluation.variants import ENGINE_BACKENDS, PRECISION_ORDER
+from ..output_files import checked_folder
 from .common import positive, run_reporting_errors, subcommand_parser
 
 PROG = "beit-run evaluate"
@@ -35,11 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _evaluate(args: argparse.Namespace, options: EvaluationOptions) -> EvaluationReport:
+    """``evaluate``, with ``--output`` checked before any inference."""
+    if args.output is not None:
+        checked_folder(args.output, option="--output")
+    return evaluate(args.artifact, args.data, options=options)
+
+
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     options = EvaluationOptions(backend=args.backend, precision=args.precision, batch_size=args.batch_size,
                                 threads=args.threads, reduce_labels=args.reduce_labels, limit=args.limit)
-    report, code = run_reporting_errors(PROG, lambda: evaluate(args.artifact, args.data, options=options))
+    report, code = run_reporting_errors(PROG, lambda: _evaluate(args, options))
     if report is None:
         return code
     print(json_lines(report) if args.json else table(report))

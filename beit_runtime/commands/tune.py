@@ -16,10 +16,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..output_files import checked_file
 from ..planning.machine import describe
 from ..planning.plan import Plan
 from ..planning.tune import TuneOptions, tune
-from .common import positive, run_reporting_errors, subcommand_parser
+from .common import non_negative_finite, positive, run_reporting_errors, subcommand_parser
 
 PROG = "beit-run tune"
 
@@ -29,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--data", type=Path, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
-    add("--max-drop", type=float, default=1.0, help="accuracy points a variant may lose against fp32 (default 1)")
+    add("--max-drop", type=non_negative_finite, default=1.0,
+        help="accuracy points a variant may lose against fp32 (default 1)")
     add("--rounds", type=positive, default=7, help="interleaved timing rounds (default 7)")
     add("--limit", type=positive, default=256, help="images measured for accuracy (default 256)")
     add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
@@ -48,6 +50,13 @@ def _summary(plan: Plan, path: Path) -> str:
     return "\n".join(lines)
 
 
+def _tune(artifact: Path, *, options: TuneOptions) -> tuple[Plan, Path]:
+    """``tune``, with ``--plan`` checked before any measurement."""
+    if options.plan_path is not None:
+        checked_file(options.plan_path, option="--plan")
+    return tune(artifact, options=options)
+
+
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.unlabelled and args.data is None:
@@ -56,7 +65,7 @@ def main(argv: Sequence[str]) -> int:
     options = TuneOptions(data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop,
                           batch_size=args.batch_size, rounds=args.rounds, threads=args.threads, limit=args.limit,
                           plan_path=args.plan)
-    result, code = run_reporting_errors(PROG, lambda: tune(args.artifact, options=options))
+    result, code = run_reporting_errors(PROG, lambda: _tune(args.artifact, options=options))
     if result is None:
         return code
     plan, path = result

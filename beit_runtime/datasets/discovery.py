@@ -1,7 +1,8 @@
 """Finding image files in a folder: recursive, in a stable order, by the extensions Pillow opens.
 
-``image_files(folder)`` lists every file under ``folder`` (recursively, symlinked folders not followed)
-whose extension is one Pillow registers an opener for, sorted by their path relative to ``folder`` so
+``image_files(folder)`` lists every regular file under ``folder`` (recursively, symlinked folders not
+followed; pipes, sockets and devices skipped, as reading them could block) whose extension is one Pillow
+registers an opener for, sorted by their path relative to ``folder`` so
 the order does not depend on the file system. ``deterministic_sample(paths, size=N)`` picks N of them
 the same way on every machine: by the SHA-256 of each relative path, so adding files to a folder keeps
 most of an earlier sample. ``file_list_digest`` is what a manifest records about a data set: how many
@@ -32,20 +33,29 @@ def is_image_name(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in image_extensions()
 
 
-def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None) -> list[Path]:
+def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
+                skip_folders: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
     """Image files under ``folder``, recursively, sorted by relative path; ``pattern``: a glob on the
-    relative path (e.g. "**/*.jpg"). DatasetError when ``folder`` is not a folder."""
+    relative path (e.g. "**/*.jpg"); ``skip_folders``: folders not walked (an output folder inside ``folder``).
+    DatasetError when ``folder`` is not a folder."""
     root = Path(folder)
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder; pass a folder of images")
+    skipped = {_identity(path) for path in map(Path, skip_folders) if path.is_dir()}
     found = []
     for current, folders, files in os.walk(root):
-        folders.sort()
+        folders[:] = sorted(name for name in folders if not skipped or _identity(Path(current) / name) not in skipped)
         for name in files:
             path = Path(current) / name
-            if is_image_name(path) and (pattern is None or path.relative_to(root).match(pattern)):
+            if is_image_name(path) and (pattern is None or path.relative_to(root).match(pattern)) and path.is_file():
                 found.append(path)
     return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    """(device, inode): the same folder whatever path names it."""
+    status = folder.stat()
+    return status.st_dev, status.st_ino
 
 
 def deterministic_sample(paths: Sequence[Path], *, root: Path, size: int) -> list[Path]:

@@ -62,10 +62,12 @@ class SegmentationScore:
         if predicted.shape != target.shape:
             raise InputError(f"label map {predicted.shape} and mask {target.shape} differ in size")
         valid = target != IGNORE_INDEX
-        if np.any(target[valid] >= self.num_classes) or np.any(target[valid] < 0):
+        outside = np.unique(target[valid & ((target >= self.num_classes) | (target < 0))])
+        if outside.size:
             raise InputError(
-                f"mask holds class ids outside 0..{self.num_classes - 1} (255 is ignored); "
-                "check the mask or pass --reduce-labels when 0 means 'other'"
+                f"mask holds class id(s) {', '.join(str(int(v)) for v in outside[:8])} outside "
+                f"0..{self.num_classes - 1} (255 is ignored); check the mask, or reduce its labels "
+                "(--reduce-labels) when 0 means 'other'"
             )
         pred, true = predicted[valid].astype(np.int64), target[valid].astype(np.int64)
         hits = pred[pred == true]

@@ -38,8 +38,9 @@ from typing import Any
 
 from ..errors import ArtifactError
 from ..manifest.paths import artifact_file
-from ..manifest.verified import cache_root, verified_sha256, write_atomically
+from ..manifest.verified import cache_root, verified_sha256
 from ..onnx_external_data import external_data_locations
+from ..output_files import write_atomically
 
 CACHE_FORMAT = 1
 CPU_ONLY = ("CPUExecutionProvider",)

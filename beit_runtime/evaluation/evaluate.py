@@ -126,6 +126,7 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
         scorer.run_batch(batch, images, models=variants.models, results=variants.results)
     if not any(result.images for result in variants.results):
         raise DatasetError(f"no image in {data} could be read ({len(skipped)} skipped); first: {skipped[:1]}")
+    scorer.check_scored(data)
     for result in variants.results:
         if not result.unavailable:
             result.figures = scorer.figures(result.variant)
@@ -188,8 +189,20 @@ class _Scorer:
             return None
         if self.task_name == CLASSIFICATION:
             return np.array([sample.target for sample in batch])
-        return [read_mask(sample, image_size=image.shape[:2], reduce_labels=self.reduce_labels)
+        return [read_mask(sample, image_size=image.shape[:2], reduce_labels=self.reduce_labels,
+                          num_classes=self.num_classes)
                 for sample, image in zip(batch, images, strict=True)]
+
+    def check_scored(self, data: str | Path) -> None:
+        """DatasetError when labelled masks had no pixel to score (all 255): an mIoU of 0 would mean nothing."""
+        if not self.labelled or self.task_name != SEGMENTATION:
+            return
+        if any(score.labelled for score in self.scores.values()):
+            return
+        fix = ("--reduce-labels maps 0 to 255: drop it if 0 is a real class" if self.reduce_labels
+               else "masks hold class ids 0..N-1 per pixel, 255 only where a pixel is not scored")
+        raise DatasetError(f"no pixel of the masks in {data} was scored: every mask pixel is 255, the ignore "
+                           f"value; {fix}")
 
     def run_batch(self, batch: list[Sample], images: list[np.ndarray], *, models: dict[Variant, Any],
                   results: list[VariantResult]) -> None:

@@ -7,10 +7,9 @@ dependency: without it the Markdown report is written and says how to get the pl
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from ..output_files import write_atomically, write_with
 from ..planning.machine import describe, machine_description
 from .evaluate import EvaluationReport, VariantResult
 
@@ -86,7 +85,7 @@ def _plot(results: list[VariantResult], *, metric: str, path: Path) -> bool:
     axes.set_ylabel(f"{metric} (%)")
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path)
+    write_with(path, figure.savefig)
     plt.close(figure)
     return True
 
@@ -97,8 +96,5 @@ def write_report(report: EvaluationReport, folder: Path) -> Path:
     metric = (HEADLINES.get(report.task) or ("agreement",))[0]
     plotted = _plot(report.measured, metric=metric, path=folder / PLOT_FILE)
     text = markdown(report, plot=PLOT_FILE if plotted else None)
-    handle, temporary = tempfile.mkstemp(prefix=f".{REPORT_FILE}.", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(temporary, folder / REPORT_FILE)
+    write_atomically(folder / REPORT_FILE, text)
     return folder / REPORT_FILE

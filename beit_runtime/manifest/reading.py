@@ -65,6 +65,8 @@ class Manifest(ManifestRecord):
 def read_manifest_json(folder: Path) -> Any:
     """The parsed JSON of ``folder/manifest.json``; ManifestError when it is absent or not JSON."""
     path = folder / MANIFEST_FILE
+    if folder.exists() and not folder.is_dir():
+        raise ManifestError(f"{folder} is a file: pass the artifact folder (the one holding {MANIFEST_FILE})")
     if not folder.is_dir():
         raise ManifestError(f"artifact folder {folder} does not exist; {REEXPORT_HINT}")
     if not path.is_file():

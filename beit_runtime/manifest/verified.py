@@ -19,10 +19,10 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..output_files import write_atomically
 from .paths import sha256_of
 
 CACHE_VARIABLE = "BEIT_DEPLOY_CACHE"
@@ -42,19 +42,6 @@ def cache_home() -> Path:
 def cache_root() -> Path | None:
     """The beit-deploy cache folder (it may not exist yet); None when ``$BEIT_DEPLOY_CACHE`` is ``off``."""
     return None if os.environ.get(CACHE_VARIABLE) == CACHE_OFF else cache_home()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` at ``path`` through a temporary file renamed into place (OSError when not writable)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _identity(path: Path) -> dict[str, Any]:

@@ -8,13 +8,12 @@ from the folder, and is read back with ``load_manifest(verify_files=True)`` befo
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from ..output_files import write_atomically
 from .document import ManifestRecord
 from .paths import MANIFEST_FILE, artifact_file, regular_file_name, sha256_of
 from .reading import Manifest, load_manifest
@@ -36,38 +35,16 @@ def file_records(folder: Path, names: Iterable[str] | None = None) -> dict[str, 
             records[name] = FileRecord(sha256=sha256_of(path), bytes=path.stat().st_size)
     return records
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(partial, 0o666 & ~_umask())
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-
-
 def _json_text(record: ManifestRecord) -> str:
     return json.dumps(record.to_json(), indent=2) + "\n"
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
 def write_manifest(folder: str | Path, record: ManifestRecord, *, files: Iterable[str] | None = None) -> Manifest:
     """Write ``record`` as ``folder/manifest.json`` (current schema version), with the ``files`` hashes
     recomputed (``files``: the names to record; default every file in the folder); validate it and return
     it as loaded."""
     folder = Path(folder)
     hashed = replace(record, files=MappingProxyType(file_records(folder, files)))
-    _write_atomic(folder / MANIFEST_FILE, _json_text(hashed))
+    write_atomically(folder / MANIFEST_FILE, _json_text(hashed))
     return load_manifest(folder, verify_files=True)
-
 
 def update_manifest(folder: str | Path, change: Callable[[Manifest], ManifestRecord]) -> Manifest:
     """Rewrite ``folder/manifest.json`` as ``change(current manifest)`` returns it (e.g. ``lambda m: replace(m,
@@ -77,7 +54,6 @@ def update_manifest(folder: str | Path, change: Callable[[Manifest], ManifestRec
     current = load_manifest(folder, verify_files=False)
     return write_manifest(folder, change(current))
 
-
 def record_plan(folder: str | Path, key: str, plan: PlanRecord) -> Manifest:
     """Add or replace the per-machine plan ``key`` (``plans[key]``) of the artifact in ``folder``."""
     def change(manifest: Manifest) -> ManifestRecord:
@@ -85,11 +61,10 @@ def record_plan(folder: str | Path, key: str, plan: PlanRecord) -> Manifest:
 
     return update_manifest(folder, change)
 
-
 def copy_manifest(manifest: Manifest, folder: str | Path) -> Manifest:
     """Write ``manifest`` into another ``folder`` (e.g. the artifact copy of a Triton python model) as recorded:
     its ``files`` still name every file of the source artifact with its hash, so a copy that holds only some
     of them checks those against the record. Returns it as loaded from there (names checked, files not)."""
     folder = Path(folder)
-    _write_atomic(folder / MANIFEST_FILE, _json_text(manifest))
+    write_atomically(folder / MANIFEST_FILE, _json_text(manifest))
     return load_manifest(folder, verify_files=False)

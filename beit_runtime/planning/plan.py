@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..manifest.verified import cache_home
+from ..output_files import write_atomically
 from .machine import describe, machine_description, machine_key
 
 PLAN_FORMAT = "beit-deploy-plan"
@@ -108,16 +107,7 @@ def default_plan_path(digest: str, *, key: str | None = None) -> Path:
 
 def write_plan(plan: Plan, path: Path) -> Path:
     """Write ``plan`` as JSON at ``path`` atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(plan.as_json(), out, indent=2)
-            out.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(plan.as_json(), indent=2) + "\n")
     return path
 
 

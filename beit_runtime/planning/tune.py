@@ -16,6 +16,7 @@ Accuracy, in this order of preference:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,11 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets import image_files
-from ..errors import ImageError
+from ..errors import ImageError, InputError
 from ..evaluation.evaluate import EvaluationOptions, OpenVariants, VariantResult, measure_accuracy
 from ..evaluation.variants import REFERENCE, Variant
 from ..images import load_image
 from ..manifest import Manifest, engine_parity_name, load_manifest
+from ..options import non_negative_int, positive_int
+from ..output_files import checked_file
 from .machine import machine_description, machine_key
 from .plan import SLOWER_NOTE, Plan, PlanRow, artifact_digest, choose, default_plan_path, write_plan
 from .timing import interleaved_rounds, per_round_ratio
@@ -46,10 +49,23 @@ class TuneOptions:
     limit: int | None = 256  # images measured for accuracy
     plan_path: Path | None = None
 
+    def __post_init__(self) -> None:
+        drop = self.max_drop
+        if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not math.isfinite(drop) or drop < 0:
+            raise InputError(f"max_drop (--max-drop) must be a finite number of accuracy points >= 0, got {drop!r}")
+        positive_int("batch_size", self.batch_size)
+        positive_int("rounds", self.rounds)
+        non_negative_int("threads", self.threads)
+        if self.limit is not None:
+            positive_int("limit", self.limit)
+
 
 def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple[Plan, Path]:
     """Measure, choose, write; returns the plan and where it was written."""
     manifest = load_manifest(artifact)
+    digest = artifact_digest(_file_hashes(manifest))
+    path = checked_file(options.plan_path or default_plan_path(digest),
+                        option="plan_path" if options.plan_path else "the default plan file")
     evaluation = EvaluationOptions(batch_size=options.batch_size, threads=options.threads, labelled=options.labelled,
                                    limit=options.limit)
     with OpenVariants(manifest, options=evaluation) as variants:
@@ -57,14 +73,12 @@ def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple
         speed = _time_variants(variants, _timing_images(manifest, options), rounds=options.rounds)
         rows = [_row(result, speed, accuracy, manifest, options) for result in variants.results]
     best, reason = choose(rows)
-    digest = artifact_digest(_file_hashes(manifest))
     plan = Plan(
         machine=machine_description(), machine_key=machine_key(), artifact_digest=digest,
         artifact=str(manifest.folder), batch_size=options.batch_size, max_drop=options.max_drop,
         accuracy_source=_accuracy_source(options), chosen_backend=best.backend if best else REFERENCE.backend,
         chosen_precision=best.precision if best else REFERENCE.precision, reason=reason, rows=tuple(rows),
     )
-    path = options.plan_path or default_plan_path(digest)
     return plan, write_plan(plan, path)
 
 

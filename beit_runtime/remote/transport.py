@@ -14,6 +14,7 @@ into a typed error (``failures.runtime_error``); errors beit_runtime raises itse
 from __future__ import annotations
 
 import queue
+import re
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from ..errors import BackendUnavailableError, BeitDeployError, InputError
 from .failures import runtime_error
 
 PROTOCOLS = ("http", "grpc")
+URL_FORMS = "host:port, http://host:port or grpc://host:port"
+_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>[0-9]{1,5})$")  # host or [IPv6], port
 Outputs = dict[str, np.ndarray]
 _T = TypeVar("_T")
 _DTYPES = {np.dtype(np.float32): "FP32", np.dtype(np.float16): "FP16", np.dtype(np.int64): "INT64",
@@ -48,13 +51,21 @@ def client_module(protocol: str) -> ModuleType:
 
 
 def split_url(url: str) -> tuple[str, str]:
-    """("http" | "grpc", "host:port") from "http://host:port", "grpc://host:port" or "host:port" (HTTP)."""
-    scheme, _, rest = url.partition("://")
+    """("http" | "grpc", "host:port") from "http://host:port", "grpc://host:port" or "host:port" (HTTP);
+    InputError showing these forms for anything else."""
+    if not isinstance(url, str):
+        raise InputError(f"server URL must be a string such as {URL_FORMS}, got {type(url).__name__}")
+    scheme, _, rest = url.strip().partition("://")
     if not rest:
-        return "http", url.rstrip("/")
+        scheme, rest = "http", url.strip()
     if scheme not in PROTOCOLS:
-        raise InputError(f"server URL {url!r}: scheme must be http:// or grpc:// (or none for HTTP)")
-    return scheme, rest.rstrip("/")
+        raise InputError(f"server URL {url!r}: scheme must be http:// or grpc:// (or none for HTTP): {URL_FORMS}")
+    address = rest.rstrip("/")
+    match = _ADDRESS.match(address)
+    if match is None or not 1 <= int(match.group("port")) <= 65535:
+        raise InputError(f"server URL {url!r} is not of the form {URL_FORMS} (a port 1-65535), "
+                         "e.g. 127.0.0.1:8000 for beit-serve's HTTP port")
+    return scheme, address
 
 
 class Transport:

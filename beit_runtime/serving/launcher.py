@@ -30,6 +30,7 @@ import ctypes
 import glob
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,6 +46,8 @@ from ..errors import ArtifactError, ServerError, ServerTimeoutError
 from .stubs import kill_stubs
 
 _PR_SET_PDEATHSIG = 1
+_PLATFORM_BACKENDS = {"onnxruntime_onnx": "onnxruntime", "tensorrt_plan": "tensorrt"}
+_BACKEND_FIELD = re.compile(r'^(backend|platform): *"([^"]*)"', re.MULTILINE)  # top-level fields only
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -240,3 +243,15 @@ def repository_paths(paths: Sequence[str | Path]) -> tuple[Path, ...]:
                                 "write one with `beit-export triton ARTIFACT --output REPO`")
         resolved.append(folder)
     return tuple(resolved)
+
+
+def model_backends(repositories: Sequence[Path]) -> dict[Path, str]:
+    """{model folder: the Triton backend its config.pbtxt runs on} (ensembles have none)."""
+    found = {}
+    for repository in repositories:
+        for config in sorted(Path(repository).glob("*/config.pbtxt")):
+            for key, value in _BACKEND_FIELD.findall(config.read_text(encoding="utf-8", errors="replace")):
+                backend = _PLATFORM_BACKENDS.get(value, value) if key == "platform" else value
+                if backend != "ensemble":
+                    found[config.parent] = backend
+    return found

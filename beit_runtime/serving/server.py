@@ -11,10 +11,12 @@ REASON`` and exits 0 or 1 (a Kubernetes exec liveness probe).
 
 A ``tritonserver`` on PATH (an NGC container, a local build) is used when present (or ``--tritonserver
 PATH``); its python models then use that server's python unless ``--python-env`` names a venv.
-Otherwise the server and venv of ``--setup`` are used. A port of 0 means any free port. Once every
-model is ready it prints one line ``beit-serve: ready http://HOST:PORT grpc HOST:PORT models: ...`` on
-stdout (the server's own log goes to stderr or ``--log-file``). Models are loaded with Triton's explicit
-model control, all at start; one that fails to load stops the server (beit-serve exits 1).
+Otherwise the server and venv of ``--setup`` are used; a repository whose models need a backend that
+server lacks (``--setup``'s has only the python backend) is refused before it starts (exit 2). Ports are
+0-65535 (``--metrics-port`` 1-65535); 0 means any free port. Once every model is ready it prints one
+line ``beit-serve: ready http://HOST:PORT grpc HOST:PORT models: ...`` on stdout (the server's own log
+goes to stderr or ``--log-file``). Models are loaded with Triton's explicit model control, all at start;
+one that fails to load stops the server (beit-serve exits 1).
 
 Stop (SIGTERM, as Kubernetes sends, or Ctrl-C): readiness (``/v2/health/ready``) turns false at once,
 the requests in flight finish, new ones get an error, then the server stops; beit-serve exits 0 within
@@ -59,12 +61,13 @@ from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerErr
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
 from .install import ServeLayout, serve_home, setup
-from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, repository_paths
+from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, model_backends, repository_paths
 from .supervisor import Supervisor
 
 PROG = "beit-serve"
 EXIT_OK, EXIT_SERVER, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
 DEFAULT_MAX_REQUEST_MB = 64
+MAX_PORT = 65535
 POLL_S = 0.2
 
 
@@ -81,6 +84,22 @@ class _StopFlag:
         return self.requested
 
 
+def _port(text: str, *, low: int = 0) -> int:
+    """argparse type: a TCP port number from ``low`` to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not low <= port <= MAX_PORT:
+        free = " (0: any free port)" if low == 0 else ""
+        raise argparse.ArgumentTypeError(f"expected a port number {low}-{MAX_PORT}{free}, got {text!r}")
+    return port
+
+
+def _metrics_port(text: str) -> int:
+    return _port(text, low=1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"prepare the local server and its python environment in $BEIT_SERVE_HOME ({serve_home()})")
     add("--setup-timeout", type=float, default=900.0, help="seconds --setup may take in all (default 900)")
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
-    add("--http-port", type=int, default=8000, help="HTTP port (default 8000; 0: any free port)")
-    add("--grpc-port", type=int, default=8001, help="gRPC port (default 8001; 0: any free port)")
-    add("--metrics-port", type=int, help="serve Prometheus metrics on this port (default: metrics off)")
+    add("--http-port", type=_port, default=8000, help="HTTP port (default 8000; 0: any free port)")
+    add("--grpc-port", type=_port, default=8001, help="gRPC port (default 8001; 0: any free port)")
+    add("--metrics-port", type=_metrics_port, help="serve Prometheus metrics on this port, 1-65535 (default: off)")
     add("--tritonserver", type=Path, help="tritonserver binary to use (default: tritonserver on PATH, else --setup's)")
     add("--python-env", type=Path, help="venv the python models run in (default: --setup's with its server)")
     add("--ready-timeout", type=float, default=300.0, help="seconds to wait for every model to load (default 300)")
@@ -129,10 +148,29 @@ def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
                   max_input_bytes=_max_input_bytes(binary, args.max_request_mb), **ports)
     if found is not None:
         backends = Path(found).resolve().parent.parent / "backends"
-        return LaunchPlan(binary=Path(found), backends=backends if backends.is_dir() else None,
+        plan = LaunchPlan(binary=Path(found), backends=backends if backends.is_dir() else None,
                           python_env=args.python_env, cpu_only=False, **common)
-    return LaunchPlan(binary=layout.binary, backends=layout.backends, python_env=args.python_env or layout.env_dir,
-                      **common)
+    else:
+        plan = LaunchPlan(binary=layout.binary, backends=layout.backends,
+                          python_env=args.python_env or layout.env_dir, **common)
+    _check_backends(plan)
+    return plan
+
+
+def _check_backends(plan: LaunchPlan) -> None:
+    """ServeOptionError when a model runs on a backend the server's backend folder lacks (unknown folder: no check)."""
+    if plan.backends is None:
+        return
+    missing = {model: backend for model, backend in model_backends(plan.repositories).items()
+               if not (plan.backends / backend).is_dir()}
+    if not missing:
+        return
+    model, backend = next(iter(missing.items()))
+    present = ", ".join(sorted(path.name for path in plan.backends.iterdir() if path.is_dir())) or "none"
+    raise ServeOptionError(
+        f"model {model.name} in {model.parent} runs on Triton's {backend} backend, which {plan.binary} does not have "
+        f"(its backends: {present}): re-write the repository with `beit-export triton ARTIFACT --output REPO "
+        f"--model-backend python`, or serve it with a tritonserver that has the {backend} backend (--tritonserver)")
 
 
 def _max_input_bytes(binary: Path, megabytes: int) -> int | None:

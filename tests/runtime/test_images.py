@@ -241,3 +241,53 @@ def test_errors_are_package_errors_and_value_errors():
         to_rgb8(np.zeros((2, 2, 3), np.float32))
     with pytest.raises(ValueError):
         to_rgb8(np.zeros((2, 2, 3), np.float32))
+
+
+def test_an_empty_path_is_named_as_empty():
+    with pytest.raises(ImageDecodeError, match=r"^the image path is empty"):
+        load_image("")
+
+
+@pytest.mark.parametrize("exif_orientation", [True, False])
+def test_a_lazily_opened_truncated_file_names_the_file(tmp_path, rgb, exif_orientation):
+    from PIL import Image
+
+    data = _saved(Image.fromarray(rgb), "JPEG", quality=90)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageDecodeError, match=r"cut\.jpg cannot be decoded: the file is truncated") as error:
+        load_image(Image.open(path), exif_orientation=exif_orientation)
+    assert "exif_orientation=False" not in str(error.value)
+    assert path.read_bytes() == data[: len(data) // 2]
+
+
+@pytest.mark.parametrize("exif_orientation", [True, False])
+def test_a_closed_pil_image_says_it_is_closed(tmp_path, rgb, exif_orientation):
+    from PIL import Image
+
+    (tmp_path / "x.png").write_bytes(_png(rgb))
+    with Image.open(tmp_path / "x.png") as in_block:
+        pass
+    closed = Image.open(tmp_path / "x.png")
+    closed.close()
+    for image in (in_block, closed):
+        with pytest.raises(ImageDecodeError, match=r"x\.png is closed; load it before closing it") as error:
+            load_image(image, exif_orientation=exif_orientation)
+        assert "exif_orientation=False" not in str(error.value)
+
+
+@pytest.mark.parametrize("mode, made_from", [("La", "LA"), ("LA", "L"), ("PA", "P"), ("RGBa", "RGBA")])
+def test_every_pil_mode_with_alpha_converts(mode, made_from):
+    from PIL import Image
+
+    image = Image.fromarray(np.full((3, 4), 200, np.uint8)).convert(made_from).convert(mode)
+    out = load_image(image)
+    assert out.shape == (3, 4, 3) and out.dtype == np.uint8 and int(out[0, 0, 0]) in (199, 200)
+
+
+@pytest.mark.parametrize("mode, dtype", [("I;16B", ">u2"), ("I;16L", "<u2"), ("I;16", "<u2")])
+def test_16_bit_pil_images_of_either_byte_order_keep_the_high_byte(mode, dtype):
+    from PIL import Image
+
+    image = Image.frombytes(mode, (4, 3), np.full((3, 4), 200 * 256 + 7, dtype).tobytes())
+    assert int(load_image(image)[0, 0, 0]) == 200

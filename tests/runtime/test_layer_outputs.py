@@ -11,7 +11,7 @@ from PIL import Image
 from beit_runtime import Classifier, FeatureExtractor
 from beit_runtime.attention import cls_attention_maps
 from beit_runtime.cli import main as beit_run
-from beit_runtime.errors import OutputUnavailableError
+from beit_runtime.errors import InputError, OutputUnavailableError
 
 PHOTOS = ("chelsea", "astronaut", "coffee")
 
@@ -73,6 +73,9 @@ def test_missing_outputs_and_layers_name_the_export_flag(beit_classifier_artifac
             classifier.attention_maps(photos[0], layer=0)
         with pytest.raises(OutputUnavailableError, match="the model has 4"):
             classifier.attention_maps(photos[0], layer=4)
+        for not_a_layer in (1.5, "1", True):
+            with pytest.raises(InputError, match=f"layer must be a whole number.*got {not_a_layer!r}"):
+                classifier.attention_maps(photos[0], layer=not_a_layer)
     with FeatureExtractor(hidden_states_backbone) as extractor:
         assert extractor.hidden_states(photos[:2]).shape == (2, 5, 17, 32)
         with pytest.raises(OutputUnavailableError, match="--outputs attentions"):

@@ -145,3 +145,11 @@ def test_copy_manifest_keeps_the_source_records(artifact, tmp_path):
     assert copied.folder == target and copied.to_json() == manifest.to_json() == _json(target)
     with pytest.raises(ArtifactIntegrityError, match=r"model\.onnx"):  # the copy holds no graph yet
         load_manifest(target, verify_files=True)
+
+
+def test_an_artifact_path_that_is_missing_or_a_file_says_which(tmp_path):
+    with pytest.raises(ManifestError, match="does not exist"):
+        load_manifest(tmp_path / "missing")
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(ManifestError, match="is a file: pass the artifact folder"):
+        load_manifest(tmp_path / "manifest.json")

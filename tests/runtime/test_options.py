@@ -29,6 +29,10 @@ from beit_runtime.segmenter import SegmenterOptions
         ({"providers": "CPUExecutionProvider"}, "providers"),
         ({"providers": [1]}, "providers"),
         ({"parity_policy": "warn"}, "parity_policy"),
+        ({"verify_files": "no"}, "verify_files"),
+        ({"exif_orientation": "false"}, "exif_orientation"),
+        ({"fused_attention": 1}, "fused_attention"),
+        ({"device_normalisation": None}, "device_normalisation"),
     ],
 )
 def test_bad_values_raise_input_error_naming_the_option(values, option):
@@ -91,6 +95,8 @@ def test_segmenter_adds_only_its_own_options(beit_segmentation_artifact):
 @pytest.mark.parametrize(
     "values, message",
     [({"mode": "tiles"}, "^mode must be one of"), ({"stride": (16, 0)}, "^stride must be a positive int"),
+     ({"mode": "slide", "stride": 1.5}, r"^stride must be a positive int .*got 1\.5"),
+     ({"fused_postprocess": "no"}, "^fused_postprocess must be True or False, got 'no'"),
      ({"crop_size": (32, 32, 3)}, "^crop_size must be"), ({"slide_scale": 0}, "^slide_scale must be")],
 )
 def test_segmenter_options_are_checked_before_the_artifact_is_read(tmp_path, values, message):
@@ -117,3 +123,18 @@ def test_parity_policy_ignore_runs_an_engine_whose_recorded_parity_failed(beit_c
         Classifier(artifact, backend="openvino")
     with Classifier(artifact, backend="openvino", parity_policy="ignore") as classifier:
         assert classifier.backend == "openvino" and classifier.logits(np.zeros((32, 32, 3), np.uint8)).ndim == 1
+
+
+def test_bools_are_taken_as_given_and_strings_are_not_bools(beit_segmentation_artifact):
+    assert RunOptions(verify_files=np.bool_(False), exif_orientation=False).verify_files is False
+    with pytest.raises(InputError, match=r"^exif_orientation must be True or False, got 'false'"):
+        Segmenter(beit_segmentation_artifact, exif_orientation="false")
+    with Segmenter(beit_segmentation_artifact, fused_postprocess=False) as segmenter:
+        assert segmenter.postprocess is None
+
+
+@pytest.mark.parametrize("artifact", [None, 3, b"artifacts/x"])
+def test_an_artifact_that_is_not_a_path_is_an_input_error(artifact):
+    with pytest.raises(InputError, match=r"^Classifier takes the artifact folder beit-export wrote, as a str or "
+                                         r"pathlib\.Path; got"):
+        Classifier(artifact)

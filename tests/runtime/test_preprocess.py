@@ -145,6 +145,13 @@ def test_from_manifest_accepts_whole_manifest_dicts():
         ({"do_center_crop": True, "crop_size": {"shortest_edge": 224}}, "crop_size"),
         ({"image_mean": [0.5, 0.5]}, "image_mean"),
         ({"image_std": [0.5, 0.0, 0.5]}, "non-zero"),
+        ({"image_std": ["0.5", "0.5", "0.5"]}, "'image_std' must be a list of 3 finite numbers"),
+        ({"image_mean": [0.5, "half", 0.5]}, "'image_mean' must be a list of 3 finite numbers"),
+        ({"image_std": [0.5, float("nan"), 0.5]}, "'image_std' must be a list of 3 finite numbers"),
+        ({"rescale_factor": float("nan")}, "'rescale_factor' must be a finite number > 0"),
+        ({"rescale_factor": float("inf")}, "'rescale_factor' must be a finite number > 0"),
+        ({"rescale_factor": 0}, "'rescale_factor' must be a finite number > 0"),
+        ({"rescale_factor": "1/255"}, "'rescale_factor' must be a finite number > 0"),
         ({"channel_order": "bgr"}, "channel_order"),
     ],
 )

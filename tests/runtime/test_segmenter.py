@@ -152,3 +152,13 @@ def test_options_are_checked(exported):
         Segmenter(folder, mode="slide", stride=0)
     with pytest.raises(InputError, match="gaps"):
         Segmenter(folder, mode="slide", stride=(16, 40))
+
+
+@pytest.mark.parametrize("size", [(5000, 2), (2, 5000), (1, 1)])
+def test_slide_mode_handles_images_thinner_than_the_scale_allows(exported, size):
+    _, folder = exported
+    image = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
+    assert rescale_to_scale(image, (512, 512)).shape[:2] in ((512, 1), (1, 512), (512, 512))
+    with Segmenter(folder, mode="slide", slide_scale=(512, 512)) as segmenter:
+        result = segmenter(image, return_scores=True)
+    assert result.labels.shape == size and result.scores.shape[1:] == size

@@ -15,6 +15,7 @@ import skimage.data
 
 import beit_runtime
 from beit_runtime import Classifier
+from tests.conftest import parse_python
 
 FORBIDDEN = ("torch", "transformers", "beit_export")
 RUNTIME_DIR = Path(beit_runtime.__file__).parent
@@ -77,7 +78,7 @@ def _env() -> dict[str, str]:
 def test_no_source_file_imports_forbidden_packages():
     offenders = []
     for path in sorted(RUNTIME_DIR.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_python(path)):
             names = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

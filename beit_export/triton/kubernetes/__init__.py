@@ -8,9 +8,17 @@ Service, HPA), ``kserve`` (ServingRuntime, InferenceService), ``readme`` and ``w
 from __future__ import annotations
 
 from .memory import MemoryMeasurement, MemoryMeasurementError, measure_peak, require_local_server
-from .options import KubernetesOptions, KubernetesOptionsError, kubernetes_name, memory_request_mib
-from .writer import MANIFEST_FILES, manifests, measure, write_kubernetes
+from .options import (
+    KubernetesFolderError,
+    KubernetesOptions,
+    KubernetesOptionsError,
+    check_gpus,
+    kubernetes_name,
+    memory_request_mib,
+)
+from .writer import MANIFEST_FILES, check_folders, manifests, measure, write_kubernetes
 
-__all__ = ["MANIFEST_FILES", "KubernetesOptions", "KubernetesOptionsError", "MemoryMeasurement",
-           "MemoryMeasurementError", "kubernetes_name", "manifests", "measure", "measure_peak",
-           "memory_request_mib", "require_local_server", "write_kubernetes"]
+__all__ = ["MANIFEST_FILES", "KubernetesFolderError", "KubernetesOptions", "KubernetesOptionsError",
+           "MemoryMeasurement", "MemoryMeasurementError", "check_folders", "check_gpus", "kubernetes_name",
+           "manifests", "measure", "measure_peak", "memory_request_mib", "require_local_server",
+           "write_kubernetes"]

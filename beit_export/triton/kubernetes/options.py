@@ -23,6 +23,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from beit_runtime.errors import InputError
+
 from ..options import TritonOptionsError
 
 TRITON_RELEASE = "24.10"  # NGC release of Triton 2.51.0, the server the repositories are tested with
@@ -41,6 +43,11 @@ _CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$")
 
 class KubernetesOptionsError(TritonOptionsError):
     """An option of ``beit-export triton --kubernetes`` cannot be used; the message names the fix."""
+
+
+class KubernetesFolderError(KubernetesOptionsError, InputError):
+    """--kubernetes cannot be written where it names: --output's folder, inside it or around it, a file, or a
+    folder that holds something (without --overwrite)."""
 
 
 def _positive(name: str, value: object, *, low: int = 1) -> None:
@@ -62,6 +69,11 @@ def memory_request_mib(peak_mib: float) -> int:
 def memory_limit_mib(request_mib: int) -> int:
     """The memory limit for a request: request x MEMORY_LIMIT_FACTOR."""
     return int(request_mib * MEMORY_LIMIT_FACTOR)
+
+
+def _cpus(quantity: str) -> float:
+    """The CPUs a quantity matching ``_CPU`` stands for ("500m": 0.5)."""
+    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,9 +115,9 @@ class KubernetesOptions:
         if self.max_replicas < self.replicas:
             raise KubernetesOptionsError(f"--max-replicas {self.max_replicas} is below --replicas {self.replicas}; "
                                          "raise --max-replicas (the autoscaler's range is replicas..max-replicas)")
-        if not isinstance(self.cpu_request, str) or not _CPU.match(self.cpu_request):
-            raise KubernetesOptionsError(f"--cpu-request {self.cpu_request!r} is not a CPU quantity such as 1, 0.5 "
-                                         "or 500m")
+        if not isinstance(self.cpu_request, str) or not _CPU.match(self.cpu_request) or not _cpus(self.cpu_request):
+            raise KubernetesOptionsError(f"--cpu-request {self.cpu_request!r} is not a CPU quantity above 0 such as "
+                                         "1, 0.5 or 500m")
         if self.gpus is not None:
             _positive("--gpus", self.gpus, low=0)
         if self.memory_request_mib is not None:
@@ -119,3 +131,11 @@ class KubernetesOptions:
     @property
     def liveness_timeout_s(self) -> int:
         return CHECK_TIMEOUT_S + CHECK_STARTUP_S
+
+
+def check_gpus(options: KubernetesOptions, *, kind: str) -> None:
+    """KubernetesOptionsError when the pods would ask for GPUs that the repository's CPU instances never use."""
+    if options.gpus and kind != "gpu":
+        raise KubernetesOptionsError(
+            f"--gpus {options.gpus} asks each pod for GPUs, but the repository's instances run on the CPU "
+            f"(--kind {kind}): add --kind gpu to run them on the GPU, or drop --gpus")

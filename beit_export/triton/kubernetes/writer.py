@@ -29,7 +29,8 @@ import yaml
 from beit_runtime import serving_protocol as protocol
 
 from ... import __version__
-from ...artifact import staged_artifact
+from ...artifact import OutputExistsError, check_output, staged_artifact
+from ...errors import OutputPathError
 from ..options import TritonRepositoryOptions
 from ..repository import write_repository
 from ..vendoring import vendor_runtime
@@ -37,7 +38,14 @@ from . import dockerfile as image
 from .kserve import inference_service, serving_runtime
 from .manifests import autoscaler, deployment, memory_annotations, service
 from .memory import MemoryMeasurement, measure_peak
-from .options import KubernetesOptions, KubernetesOptionsError, kubernetes_name, memory_request_mib
+from .options import (
+    KubernetesFolderError,
+    KubernetesOptions,
+    KubernetesOptionsError,
+    check_gpus,
+    kubernetes_name,
+    memory_request_mib,
+)
 from .readme import deploy_readme
 
 MANIFEST_FILES = {"kubernetes/deployment.yaml": "Deployment", "kubernetes/service.yaml": "Service",
@@ -92,16 +100,49 @@ def manifests(options: KubernetesOptions, *, name: str,
     }
 
 
+def check_folders(repository: str | Path, output: str | Path, *, overwrite: bool,
+                  artifact: str | Path | None = None) -> None:
+    """KubernetesFolderError unless DIR (``output``) can be written for ``repository``: apart from it (neither
+    holds the other), and what ``check_output`` asks of an output folder (not a file, empty or ``overwrite``,
+    then not holding ``artifact``; in a folder that can be written)."""
+    repo, folder = Path(repository).expanduser().resolve(), Path(output).expanduser().resolve()
+    _check_apart(repo, folder)
+    try:
+        check_output(folder, overwrite=overwrite, inputs={"ARTIFACT": artifact}, flag="--kubernetes")
+    except (OutputExistsError, OutputPathError) as error:
+        raise KubernetesFolderError(str(error)) from None
+
+
+def _holds(outer: Path, inner: Path) -> bool:
+    return outer == inner or outer in inner.parents
+
+
+def _check_apart(repo: Path, folder: Path) -> None:
+    """KubernetesFolderError when the repository and DIR are one folder or one holds the other."""
+    if folder == repo:
+        raise KubernetesFolderError(f"--kubernetes and --output name the same folder ({folder}); give the build "
+                                    "context its own (it gets a copy of the repository in models/)")
+    if _holds(repo, folder):
+        raise KubernetesFolderError(f"--kubernetes {folder} lies inside --output {repo}, and it gets a copy of that "
+                                    "repository: name a folder outside --output (e.g. beside it)")
+    if _holds(folder, repo):
+        raise KubernetesFolderError(f"--output {repo} lies inside --kubernetes {folder}, which is replaced by the "
+                                    "build context: name two separate folders (the build context gets its own copy "
+                                    "of the repository in models/)")
+
+
 def write_kubernetes(repository: str | Path, output: str | Path, *, options: KubernetesOptions,
                      memory: MemoryMeasurement | None = None, overwrite: bool = False) -> Path:
     """Write DIR (see the module docstring) for ``repository``; returns DIR (absolute)."""
     repository = Path(repository).expanduser().absolute()
     record = read_record(repository)
+    check_folders(repository, output, overwrite=overwrite, artifact=record["artifact"]["folder"])
     name = options.app_name or kubernetes_name(record["name"])
+    check_gpus(options, kind=record["options"].get("kind", "cpu"))
     if options.gpus is None:
         options = dataclasses.replace(options, gpus=1 if record["options"].get("kind") == "gpu" else 0)
     documents = manifests(options, name=name, memory=memory)
-    with staged_artifact(Path(output), overwrite=overwrite) as stage:
+    with staged_artifact(Path(output), overwrite=overwrite, flag="--kubernetes") as stage:
         shutil.copytree(repository, stage / "models", copy_function=_link_or_copy)
         vendor_runtime(stage)
         files = {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from beit_export.cli import main
 from beit_export.triton import repository
 from beit_export.triton.vendoring import PACKAGE_DIR, runtime_digest
@@ -109,3 +111,23 @@ def test_precision_auto_carries_the_plan_into_the_python_engine(beit_classifier_
     assert "--model-backend python" in capsys.readouterr().err
     assert main(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "r3"), "--plan", str(plan),
                  "--model-backend", "python"]) == 2
+
+
+@pytest.mark.parametrize("where", ["artifact", "around"])
+def test_overwrite_never_deletes_the_artifact(beit_classifier_artifact, tmp_path, capsys, where):
+    artifact = tmp_path / "box" / "art"
+    shutil.copytree(beit_classifier_artifact, artifact)
+    before = sorted(path.name for path in artifact.iterdir())
+    output = artifact if where == "artifact" else tmp_path / "box"
+    assert main(["triton", str(artifact), "--output", str(output), "--overwrite"]) == 2
+    assert "--overwrite would delete it" in capsys.readouterr().err
+    assert sorted(path.name for path in artifact.iterdir()) == before
+
+
+def test_kubernetes_overwrite_never_deletes_the_artifact(beit_classifier_artifact, tmp_path, capsys):
+    artifact = tmp_path / "box" / "art"
+    shutil.copytree(beit_classifier_artifact, artifact)
+    assert main(["triton", str(artifact), "--output", str(tmp_path / "repo"), "--kubernetes", str(tmp_path / "box"),
+                 "--memory-request-mib", "512", "--overwrite"]) == 2
+    assert "--kubernetes" in (err := capsys.readouterr().err) and "--overwrite would delete it" in err
+    assert (artifact / "manifest.json").is_file() and not (tmp_path / "repo").exists()

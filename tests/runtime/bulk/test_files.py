@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 
-from beit_runtime.bulk.files import LineFile, remove_temporaries, temporary_name, write_atomically
+from beit_runtime.bulk.files import LineFile, remove_temporaries
 from beit_runtime.bulk.results import ImageResult
 from beit_runtime.bulk.writers import OutputFolder
+from beit_runtime.output_files import temporary_name, write_atomically
 
 
 def test_an_atomic_write_leaves_only_the_target(tmp_path):

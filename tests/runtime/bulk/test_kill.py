@@ -14,8 +14,8 @@ import time
 import cv2
 import numpy as np
 
-from beit_runtime.bulk.files import TEMP_MARK
 from beit_runtime.cli import main
+from beit_runtime.output_files import TEMP_MARK
 
 from .conftest import BROKEN, GOOD, make_mixed_folder
 

@@ -98,3 +98,56 @@ def test_segmentation_mask_of_another_size_or_missing_names_the_pair(tmp_path):
 def _with_empty_masks_folder(root: Path) -> Path:
     (root / "masks").mkdir(exist_ok=True)
     return root
+
+
+def _tagged(path: Path, array: np.ndarray, orientation: int) -> Path:
+    """``array`` saved with an EXIF Orientation tag (6: turn 90 degrees clockwise to view)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(array).save(path, exif=exif)
+    return path
+
+
+def test_mask_ids_outside_the_model_name_the_mask_and_the_values(tmp_path):
+    _png(tmp_path / "images" / "s.png", np.zeros((3, 4, 3), np.uint8))
+    _png(tmp_path / "masks" / "s.png", np.array([[0, 1, 255, 12], [3, 0, 1, 2], [255, 4, 12, 9]], np.uint8))
+    (sample,) = segmentation_samples(tmp_path)
+    assert read_mask(sample, image_size=(3, 4), num_classes=13)[0, 3] == 12
+    with pytest.raises(DatasetError, match=r"masks/s\.png holds class id\(s\) 9, 12, outside the model's 5 "
+                                           r"classes.*pass --reduce-labels"):
+        read_mask(sample, image_size=(3, 4), num_classes=5)
+    with pytest.raises(DatasetError, match=r"class id\(s\) 12, outside the model's 10.*--reduce-labels on") as error:
+        read_mask(sample, image_size=(3, 4), num_classes=10, reduce_labels=True)
+    assert "pass --reduce-labels" not in str(error.value)
+
+
+def test_a_mask_is_turned_by_its_own_exif_tag_as_its_image_is(tmp_path):
+    stored = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    _tagged(tmp_path / "images" / "s.jpg", np.zeros((3, 4, 3), np.uint8), orientation=6)
+    _tagged(tmp_path / "masks" / "s.png", stored, orientation=6)
+    (sample,) = segmentation_samples(tmp_path)
+    upright = read_mask(sample, image_size=(4, 3))  # the image is evaluated upright: 3 wide, 4 tall
+    assert np.array_equal(upright, np.rot90(stored, k=-1))
+    assert np.array_equal(read_mask(sample, image_size=(3, 4), exif_orientation=False), stored)
+
+
+def test_a_mask_that_does_not_fit_an_exif_turned_image_says_why(tmp_path):
+    _tagged(tmp_path / "images" / "s.jpg", np.zeros((3, 4, 3), np.uint8), orientation=6)
+    _png(tmp_path / "masks" / "s.png", np.zeros((3, 4), np.uint8))  # saved as stored, without the tag
+    (sample,) = segmentation_samples(tmp_path)
+    with pytest.raises(DatasetError, match=r"is 4x3 but its image .* is 3x4.*EXIF orientation tag 6.*save the mask "
+                                           r"upright too, or give the mask the same EXIF orientation tag"):
+        read_mask(sample, image_size=(4, 3))
+    _png(tmp_path / "images" / "s.jpg", np.zeros((3, 4, 3), np.uint8))  # no tag: no EXIF advice
+    with pytest.raises(DatasetError, match=r"a mask must have its image's size$"):
+        read_mask(sample, image_size=(4, 3))
+
+
+def test_an_unreadable_mask_is_a_dataset_error_naming_it(tmp_path):
+    _png(tmp_path / "images" / "s.png", np.zeros((3, 4, 3), np.uint8))
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "masks" / "s.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (sample,) = segmentation_samples(tmp_path)
+    with pytest.raises(DatasetError, match=r"mask .*s\.png cannot be read"):
+        read_mask(sample, image_size=(3, 4))

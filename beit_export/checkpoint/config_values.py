@@ -1,0 +1,56 @@
+"""The values of a checkpoint's config.json, checked before transformers builds a model from them.
+
+transformers accepts a zero patch size, an image smaller than one patch or a JSON list where an object
+belongs, and fails later deep inside model building or the export (ZeroDivisionError, a Reshape error).
+These checks turn such values into a ``CheckpointConfigError`` naming the file, the field and what is
+expected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import CheckpointConfigError
+
+POSITIVE_INT_FIELDS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                       "patch_size", "num_channels")
+
+
+def json_object(data: Any, *, where: str) -> dict[str, Any]:
+    """``data`` when it is a JSON object; CheckpointConfigError naming ``where`` otherwise."""
+    if not isinstance(data, dict):
+        kind = "null" if data is None else type(data).__name__
+        raise CheckpointConfigError(
+            f"{where} holds a JSON {kind}; expected a JSON object ({{\"key\": value, ...}}) as save_pretrained "
+            "writes it: re-download or re-save the checkpoint"
+        )
+    return data
+
+
+def check_config_values(config: Any, *, where: str) -> None:
+    """CheckpointConfigError when a size field of ``config`` cannot describe a model."""
+    for name in POSITIVE_INT_FIELDS:
+        value = getattr(config, name, None)
+        if value is not None and not _positive_int(value):
+            raise CheckpointConfigError(f"{where}: {name} is {value!r}; expected a positive integer")
+    if config.hidden_size % config.num_attention_heads:
+        raise CheckpointConfigError(
+            f"{where}: hidden_size {config.hidden_size} is not a multiple of num_attention_heads "
+            f"{config.num_attention_heads}; expected hidden_size = heads x head size"
+        )
+    _check_image_size(config.image_size, patch=config.patch_size, where=where)
+
+
+def _check_image_size(size: Any, *, patch: int, where: str) -> None:
+    sides = [size, size] if _positive_int(size) else size
+    valid = isinstance(sides, (list, tuple)) and len(sides) == 2 and all(_positive_int(side) for side in sides)
+    if not valid or any(side < patch or side % patch for side in sides):
+        raise CheckpointConfigError(
+            f"{where}: image_size is {size!r}; expected a positive multiple of patch_size {patch} (e.g. 224 "
+            "with patch_size 16), or a [height, width] pair of them. Fix config.json: "
+            "--dynamic-resolution does not help, the position embeddings are sized from image_size"
+        )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -1,0 +1,105 @@
+"""What ``beit-run`` checks before it runs an image: the inputs are files, the options fit the artifact's task,
+and every output path is known (none over an input, none shared by two inputs) and writable."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import InputError, OutputUnavailableError
+from .layer_outputs import attention_layer_position, exported_layers
+from .manifest import Manifest, load_manifest
+from .output_files import checked_folder
+from .tasks import task
+
+
+def checked_request(args: argparse.Namespace) -> str:
+    """The artifact's task, once the inputs, options and every output path are known good: InputError before
+    any inference, and no output folder created until then."""
+    manifest = load_manifest(args.artifact, verify_files=False)
+    for path in args.images:
+        if path.exists() and not path.is_file():
+            raise InputError(f"{path} is not a regular file (a pipe, socket or device); pass image files or folders")
+    suffixes = _output_suffixes(args, task(manifest.task).runtime_class, manifest.task)
+    if args.attention_maps is not None:
+        _check_attention_layer(args.attention_layer, manifest)
+    _check_targets(args.images, _targets(args, suffixes))
+    for option, folder in (("--output", args.output), ("--attention-maps", args.attention_maps)):
+        if folder is not None:
+            checked_folder(folder, option=option)
+    return str(manifest.task)
+
+
+# what --output holds per image, by task class (the suffix after the image's name without its extension)
+_OUTPUT_SUFFIXES = {"FeatureExtractor": (".npy",), "Segmenter": (".png",)}
+
+
+def _output_suffixes(args: argparse.Namespace, runtime_class: str, task_name: str) -> tuple[str, ...]:
+    """The suffixes of the files --output gets per image; InputError when this task writes none."""
+    if args.output is None:
+        return ()
+    if runtime_class not in _OUTPUT_SUFFIXES:
+        raise InputError(f"--output saves embeddings (backbone artifacts) or overlays (semantic-segmentation "
+                         f"artifacts); {args.artifact} is {task_name}: drop --output (--json prints a record)")
+    if args.side_by_side and runtime_class != "Segmenter":
+        raise InputError(f"--side-by-side draws segmentation overlays; {args.artifact} is {task_name}: "
+                         "drop --side-by-side")
+    return _OUTPUT_SUFFIXES[runtime_class] + ((".side-by-side.png",) if args.side_by_side else ())
+
+
+def _check_attention_layer(layer: int, manifest: Manifest) -> None:
+    """InputError when --attention-layer is not a layer whose attentions the artifact holds."""
+    exported, total = exported_layers(manifest)
+    if not total or not exported:
+        return  # no attentions at all: the run says which beit-export flag adds them
+    try:
+        attention_layer_position(layer, exported=exported, total=total, folder=manifest.folder)
+    except OutputUnavailableError as error:
+        raise InputError(f"--attention-layer {layer}: {error}") from None
+
+
+def _targets(args: argparse.Namespace, suffixes: tuple[str, ...]) -> list[tuple[Path, str, Path]]:
+    """(image, option, target) for every file the run writes ("*" in a name: a head number)."""
+    from .attention_pictures import PICTURE_SUFFIXES
+
+    folders = [(args.output, "--output", suffixes), (args.attention_maps, "--attention-maps", PICTURE_SUFFIXES)]
+    return [(image, option, output_target(folder.resolve(), image, suffix))
+            for folder, option, names in folders if folder is not None
+            for image in args.images for suffix in names]
+
+
+def _check_targets(images: Sequence[Path], targets: Sequence[tuple[Path, str, Path]]) -> None:
+    """InputError when two images would write the same file, or a file would be written over an image."""
+    writers: dict[Path, Path] = {}
+    for image, option, target in targets:
+        first = writers.setdefault(target, image)
+        if first != image and first.resolve() != image.resolve():
+            raise InputError(f"{first} and {image} would both write {target} ({option} names outputs after the "
+                             f"image's file name without its extension): run them with separate {option} "
+                             "folders, or rename one")
+    by_folder: dict[Path, set[str]] = {}
+    for image in images:  # the folder resolved, not the name: a link among the outputs would be replaced too
+        by_folder.setdefault(image.parent.resolve(), set()).add(image.name)
+    for image, option, target in targets:
+        if _names_match(image, target.name, by_folder.get(target.parent, set())):
+            raise InputError(f"{option} {target.parent}: the output {target} of {image} would overwrite an input "
+                             f"image; beit-run never writes over its inputs: pass another {option} folder")
+        if target.is_dir():
+            raise InputError(f"{option} {target.parent}: the output {target} of {image} is a folder; "
+                             f"move it away or pass another {option} folder")
+
+
+def _names_match(image: Path, target_name: str, names: set[str]) -> bool:
+    """Whether ``target_name`` (``image``'s stem and a suffix, "*" in the suffix: a number) is one of ``names``."""
+    suffix = target_name[len(image.stem):]
+    if "*" not in suffix:
+        return target_name in names
+    pattern = re.compile(re.escape(image.stem) + re.escape(suffix).replace(re.escape("*"), "[0-9]+"))
+    return any(pattern.fullmatch(name) for name in names)
+
+
+def output_target(folder: Path, image_path: Path, suffix: str) -> Path:
+    """Where an output of ``image_path`` goes: its file name without the extension, then ``suffix``."""
+    return folder / (image_path.stem + suffix)

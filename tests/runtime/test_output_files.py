@@ -1,0 +1,79 @@
+"""Output paths checked before work starts, and writes that leave the whole file or nothing."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from beit_runtime.errors import InputError
+from beit_runtime.output_files import checked_file, checked_folder, is_temporary, write_atomically, write_with
+
+
+def test_a_folder_is_created_and_a_file_in_its_place_is_refused_naming_the_option(tmp_path):
+    assert checked_folder(tmp_path / "a" / "b", option="--output").is_dir()
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(InputError, match=r"--output .*taken is a file, not a folder"):
+        checked_folder(tmp_path / "taken", option="--output")
+    with pytest.raises(InputError, match=r"--output .*cannot be created"):
+        checked_folder(tmp_path / "taken" / "sub", option="--output")
+
+
+def test_an_uncreatable_folder_names_the_cause():
+    with pytest.raises(InputError, match=r"--report /proc/beit-out cannot be created \(.+\)"):
+        checked_folder(Path("/proc/beit-out"), option="--report")
+
+
+def test_a_file_path_that_is_a_folder_or_under_a_file_is_refused(tmp_path):
+    with pytest.raises(InputError, match=r"--plan .* is a folder: name a file"):
+        checked_file(tmp_path, option="--plan")
+    (tmp_path / "blocker").write_text("x")
+    with pytest.raises(InputError, match=r"--plan's folder .*blocker is a file"):
+        checked_file(tmp_path / "blocker" / "plan.json", option="--plan")
+    assert checked_file(tmp_path / "new" / "plan.json", option="--plan").parent.is_dir()
+
+
+def test_atomic_writes_replace_whole_files_with_plain_permissions(tmp_path):
+    target = tmp_path / "out" / "report.md"
+    write_atomically(target, "first")
+    write_atomically(target, "second")
+    assert target.read_text() == "second"
+    expected = 0o666 & ~_umask()
+    assert stat.S_IMODE(target.stat().st_mode) == expected
+    assert [path.name for path in target.parent.iterdir()] == ["report.md"]
+
+
+def test_a_writer_that_picks_its_format_by_suffix_gets_the_target_suffix(tmp_path):
+    target = tmp_path / "vector.npy"
+    write_with(target, lambda path: np.save(path, np.arange(3)))  # np.save appends .npy unless it is there
+    np.testing.assert_array_equal(np.load(target), np.arange(3))
+    assert [path.name for path in tmp_path.iterdir()] == ["vector.npy"]
+
+
+def test_a_failed_write_leaves_neither_target_nor_temporary(tmp_path):
+    target = tmp_path / "picture.png"
+
+    def fail(path):
+        path.write_bytes(b"half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        write_with(target, fail)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OSError, match="nothing was written"):
+        write_with(target, lambda path: None)
+    assert not any(is_temporary(path.name) for path in tmp_path.iterdir())
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def test_a_folder_the_file_system_refuses_is_caught_even_for_root():
+    with pytest.raises(InputError, match=r"--plan's folder /proc is not writable \(.+\)"):
+        checked_file(Path("/proc/plan.json"), option="--plan")
