@@ -71,6 +71,9 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     positive_int("--top-k", args.top_k)
     if args.side_by_side and args.output is None:
         raise InputError("--side-by-side writes pictures: add --output DIR")
+    if args.plan is not None and args.precision != AUTO_PRECISION:
+        raise InputError(f"--plan is read by --precision {AUTO_PRECISION} only: add --precision {AUTO_PRECISION} "
+                         "(or drop --plan)")
     return RunOptions(precision=args.precision, backend=args.backend, plan=args.plan,
                       batch_size=positive_int("--batch-size", args.batch_size),
                       intra_op_threads=non_negative_int("--threads", args.threads))

@@ -144,6 +144,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _read_config(folder: Path):
     data = _read_json(folder / "config.json")
+    if data is None and (folder / "manifest.json").is_file():
+        raise ModelLoadError(f"{folder} is a beit-deploy artifact (it was exported already), not a checkpoint: "
+                             "--model takes a Hugging Face model folder or hub id; run the artifact with beit-run")
     if data is None:
         raise ModelLoadError(
             f"{folder} has no config.json: expected a Hugging Face model folder (as written by save_pretrained) "

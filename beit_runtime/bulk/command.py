@@ -54,7 +54,8 @@ def _check_flags(args: argparse.Namespace, *, folder_run: bool) -> None:
         raise InputError(f"{', '.join(used)} apply to image files named alone; a folder run writes "
                          "OUT/results.jsonl and label maps instead")
     if used:
-        raise InputError(f"{', '.join(used)} apply to folder runs: pass a folder (or --ray) and --output")
+        verb = "applies" if len(used) == 1 else "apply"
+        raise InputError(f"{', '.join(used)} {verb} to folder runs: pass a folder (or --ray) and --output")
     if folder_run and args.output is None:
         raise InputError("a folder run writes its results to a folder: add --output OUT")
 

@@ -237,7 +237,13 @@ def repository_paths(paths: Sequence[str | Path]) -> tuple[Path, ...]:
     resolved = []
     for path in paths:
         folder = Path(path).expanduser().absolute()
-        models = [child for child in folder.iterdir() if child.is_dir()] if folder.is_dir() else []
+        if not folder.is_dir():
+            raise ArtifactError(f"repository {folder} {'is a file' if folder.exists() else 'does not exist'}; pass the "
+                                "folder `beit-export triton ARTIFACT --output REPO` wrote")
+        models = [child for child in folder.iterdir() if child.is_dir()]
+        if (folder / "manifest.json").is_file():
+            raise ArtifactError(f"{folder} is an artifact, not a Triton model repository: write one from it with "
+                                f"`beit-export triton {path} --output REPO` and serve REPO")
         if not any((child / "config.pbtxt").is_file() for child in models):
             raise ArtifactError(f"{folder} is not a Triton model repository (no model folder with a config.pbtxt); "
                                 "write one with `beit-export triton ARTIFACT --output REPO`")

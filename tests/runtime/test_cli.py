@@ -95,6 +95,8 @@ def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, t
     assert "does not exist" in capsys.readouterr().err
     assert main([str(beit_classifier_artifact), str(image_files[0]), "--top-k", "0"]) == 2
     assert "--top-k" in capsys.readouterr().err
+    assert main([str(beit_classifier_artifact), str(image_files[0]), "--plan", str(tmp_path / "plan.json")]) == 2
+    assert "--plan is read by --precision auto only: add --precision auto" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(beit_classifier_artifact), str(image_files[0]), "--precision", "fp64"])
 

@@ -73,3 +73,8 @@ def test_weights_saved_with_another_config(tmp_path, beit_folder):
     assert "do not belong with its config.json" in message and "corrupt" not in message
     shapes = r"mlp\.fc[12]\.\w+: \((64, 32|32, 64|64,)\) in the weights vs \((48, 32|32, 48|48,)\) from config"
     assert re.search(shapes, message), message
+
+
+def test_an_artifact_given_as_the_model_is_named_as_an_artifact(beit_classifier_artifact):
+    with pytest.raises(ModelLoadError, match=r"is a beit-deploy artifact .* not a checkpoint: --model takes"):
+        load_checkpoint(str(beit_classifier_artifact))

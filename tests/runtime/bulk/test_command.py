@@ -50,4 +50,4 @@ def test_file_run_flags_in_a_folder_run_are_usage_errors(beit_classifier_artifac
 
 def test_folder_run_flags_with_files_alone_are_usage_errors(beit_classifier_artifact, mixed_folder, capsys):
     assert main([str(beit_classifier_artifact), str(mixed_folder / "rocket.jpg"), "--glob", "*.jpg"]) == 2
-    assert "--glob apply to folder runs: pass a folder (or --ray) and --output" in capsys.readouterr().err
+    assert "--glob applies to folder runs: pass a folder (or --ray) and --output" in capsys.readouterr().err

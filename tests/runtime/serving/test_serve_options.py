@@ -52,3 +52,29 @@ def test_python_repository_passes_the_backend_check(serve_layout, beit_classifie
     repo = repository(beit_classifier_artifact, tmp_path / "repo", "--model-backend", "python")
     plan = launch_plan(build_parser().parse_args(serve_args(repo, serve_layout)), serve_layout)
     assert plan.backends == serve_layout.backends and plan.repositories == (repo,)
+
+
+@pytest.mark.parametrize("flag", ["--ready-timeout", "--grace-period", "--setup-timeout", "--check-timeout"])
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "inf", "soon"])
+def test_durations_must_be_finite_and_above_zero(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path), flag, value])
+    assert exited.value.code == 2
+    assert f"argument {flag}: expected a number of seconds above 0, got {value!r}" in capsys.readouterr().err
+
+
+def test_two_ports_with_one_number_are_refused_before_any_server_starts(tmp_path, capsys):
+    assert main([str(tmp_path), "--http-port", "8000", "--grpc-port", "8000"]) == 2
+    assert "--http-port and --grpc-port are both 8000; give each its own port" in capsys.readouterr().err
+    assert main([str(tmp_path), "--grpc-port", "9000", "--metrics-port", "9000"]) == 2
+    assert "--grpc-port and --metrics-port are both 9000" in capsys.readouterr().err
+
+
+def test_a_missing_folder_or_an_artifact_is_named_for_what_it_is(beit_classifier_artifact, tmp_path, capsys):
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "does not exist; pass the folder `beit-export triton ARTIFACT --output REPO` wrote" in (
+        capsys.readouterr().err)
+    assert main([str(beit_classifier_artifact)]) == 2
+    err = capsys.readouterr().err
+    assert "is an artifact, not a Triton model repository" in err
+    assert f"beit-export triton {beit_classifier_artifact} --output REPO" in err
