@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import PROG, non_negative_int, positive_float, positive_int, size_argument
+from beit_runtime.argument_types import non_negative_integer, positive_integer, positive_number
+
+from .common import PROG, size_argument
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,15 +17,15 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("artifact", type=Path, help="artifact folder written by beit-export")
     add("--graph", default="fp16", help="graph variant to build from: fp32, fp16 or int8 (default fp16)")
-    add("--min-batch", type=positive_int, default=1)
-    add("--opt-batch", type=positive_int, default=8)
-    add("--max-batch", type=positive_int, default=32)
-    add("--workspace-gib", type=positive_float, default=4.0)
+    add("--min-batch", type=positive_integer, default=1)
+    add("--opt-batch", type=positive_integer, default=8)
+    add("--max-batch", type=positive_integer, default=32)
+    add("--workspace-gib", type=positive_number, default=4.0)
     add("--timing-cache", type=Path, help="TensorRT timing cache file to reuse/update")
     for name in ("min", "opt", "max"):
         add(f"--{name}-size", type=size_argument, metavar="HxW",
             help=f"{name} image size of the optimisation profile (dynamic-resolution artifacts only)")
-    add("--device-id", type=non_negative_int, default=0, help="CUDA device to build on (default 0)")
+    add("--device-id", type=non_negative_integer, default=0, help="CUDA device to build on (default 0)")
     return parser
 
 

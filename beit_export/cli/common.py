@@ -38,34 +38,3 @@ def size_argument(text: str) -> tuple[int, int]:
     if height < 1 or width < 1:
         raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH of positive sizes such as 224x320, got {text!r}")
     return height, width
-
-
-def positive_int(text: str) -> int:
-    """argparse type for an integer >= 1."""
-    return _bounded_int(text, minimum=1)
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type for an integer >= 0."""
-    return _bounded_int(text, minimum=0)
-
-
-def positive_float(text: str) -> float:
-    """argparse type for a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _bounded_int(text: str, *, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-    return value

@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ..argument_types import non_negative_integer, positive_integer
 from ..errors import BeitDeployError, DatasetError, InputError
 
 _Result = TypeVar("_Result")
-
-
-def positive(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def non_negative(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
-    return value
-
-
-def non_negative_finite(text: str) -> float:
-    """argparse type: a finite number >= 0 ("nan", "inf" and negatives refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
 
 
 def subcommand_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
@@ -46,8 +19,8 @@ def subcommand_parser(prog: str, description: str | None) -> argparse.ArgumentPa
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artifact", type=Path, help="artifact folder")
-    parser.add_argument("--batch-size", type=positive, default=8, help="images per call (default 8)")
-    parser.add_argument("--threads", type=non_negative, default=0,
+    parser.add_argument("--batch-size", type=positive_integer, default=8, help="images per call (default 8)")
+    parser.add_argument("--threads", type=non_negative_integer, default=0,
                         help="inference threads (default 0: the library's choice)")
     return parser
 

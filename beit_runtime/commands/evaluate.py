@@ -14,11 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..argument_types import positive_integer
 from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
 from ..evaluation.report import json_lines, table, write_report
 from ..evaluation.variants import ENGINE_BACKENDS, PRECISION_ORDER
 from ..output_files import checked_folder
-from .common import positive, run_reporting_errors, subcommand_parser
+from .common import run_reporting_errors, subcommand_parser
 
 PROG = "beit-run evaluate"
 
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--backend", choices=("all", *ENGINE_BACKENDS), default="all", help="engines to measure (default all)")
     add("--precision", choices=("all", *PRECISION_ORDER), default="all", help="precisions to measure (default all)")
     add("--reduce-labels", action="store_true", help="segmentation: 0 is 'other' (ignored), ids shift down by one")
-    add("--limit", type=positive, default=None, help="evaluate the first N images only")
+    add("--limit", type=positive_integer, default=None, help="evaluate the first N images only")
     add("--json", action="store_true", help="one JSON object per variant instead of the table")
     add("--output", type=Path, default=None, help="write evaluation.md and accuracy-vs-speed.png here")
     return parser

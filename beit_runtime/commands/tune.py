@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..argument_types import non_negative_number, positive_integer
 from ..output_files import checked_file
 from ..planning.machine import describe
 from ..planning.plan import Plan
 from ..planning.tune import TuneOptions, tune
-from .common import non_negative_finite, positive, run_reporting_errors, subcommand_parser
+from .common import run_reporting_errors, subcommand_parser
 
 PROG = "beit-run tune"
 
@@ -30,10 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--data", type=Path, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
-    add("--max-drop", type=non_negative_finite, default=1.0,
+    add("--max-drop", type=non_negative_number, default=1.0,
         help="accuracy points a variant may lose against fp32 (default 1)")
-    add("--rounds", type=positive, default=7, help="interleaved timing rounds (default 7)")
-    add("--limit", type=positive, default=256, help="images measured for accuracy (default 256)")
+    add("--rounds", type=positive_integer, default=7, help="interleaved timing rounds (default 7)")
+    add("--limit", type=positive_integer, default=256, help="images measured for accuracy (default 256)")
     add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
     return parser
 

@@ -57,8 +57,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from ..argument_types import fixed_port_number, port_number, positive_number
 from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
-from .arguments import check_distinct_ports, metrics_port, port, seconds
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
 from .install import ServeLayout, serve_home, setup
@@ -91,17 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("repositories", nargs="*", type=Path, metavar="REPO", help="model repositories written by beit-export triton")
     add("--setup", action="store_true",
         help=f"prepare the local server and its python environment in $BEIT_SERVE_HOME ({serve_home()})")
-    add("--setup-timeout", type=seconds, default=900.0, help="seconds --setup may take in all (default 900)")
+    add("--setup-timeout", type=positive_number, default=900.0, help="seconds --setup may take in all (default 900)")
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
-    add("--http-port", type=port, default=8000, help="HTTP port (default 8000; 0: any free port)")
-    add("--grpc-port", type=port, default=8001, help="gRPC port (default 8001; 0: any free port)")
-    add("--metrics-port", type=metrics_port, help="serve Prometheus metrics on this port, 1-65535 (default: off)")
+    add("--http-port", type=port_number, default=8000, help="HTTP port (default 8000; 0: any free port)")
+    add("--grpc-port", type=port_number, default=8001, help="gRPC port (default 8001; 0: any free port)")
+    add("--metrics-port", type=fixed_port_number, help="serve Prometheus metrics on this port, 1-65535 (default: off)")
     add("--tritonserver", type=Path, help="tritonserver binary to use (default: tritonserver on PATH, else --setup's)")
     add("--python-env", type=Path, help="venv the python models run in (default: --setup's with its server)")
-    add("--ready-timeout", type=seconds, default=300.0, help="seconds to wait for every model to load (default 300)")
+    add("--ready-timeout", type=positive_number, default=300.0,
+        help="seconds to wait for every model to load (default 300)")
     add("--log-file", type=Path, help="write the server's log here instead of stderr")
     add("--log-verbose", type=int, default=0, help="Triton's --log-verbose level (default 0)")
-    add("--grace-period", type=seconds, default=30.0,
+    add("--grace-period", type=positive_number, default=30.0,
         help="seconds a stop (SIGTERM/Ctrl-C) may take in all: readiness false, requests in flight finish, the "
              "server stops (default 30, Kubernetes' default; give terminationGracePeriodSeconds)")
     add("--max-request-mb", type=int, default=DEFAULT_MAX_REQUEST_MB,
@@ -109,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
              "Triton 2.51 has no limit and accepts only the default, see above)")
     add("--check", metavar="URL", help="check the server at URL instead of serving: live, every model READY, one real "
                                        "inference per ensemble; exit 0 healthy, 1 not (a liveness probe)")
-    add("--check-timeout", type=seconds, default=5.0, metavar="S", help="seconds --check may take in all (default 5)")
+    add("--check-timeout", type=positive_number, default=5.0, metavar="S",
+        help="seconds --check may take in all (default 5)")
     add("--check-model", action="append", default=[], metavar="NAME",
         help="with --check: ask this model (repeatable; default: every ensemble, else every NAME_preprocess)")
     return parser
@@ -117,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     """Which server and python to use (see the module docstring), on the requested ports."""
-    check_distinct_ports(args)
+    _check_distinct_ports(args)
     found = args.tritonserver or (Path(found) if (found := shutil.which("tritonserver")) else None)
     ports = {name: getattr(args, name) or free_port(args.host if args.host != "0.0.0.0" else "127.0.0.1")
              for name in ("http_port", "grpc_port")}
@@ -140,6 +142,17 @@ def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
                           python_env=args.python_env or layout.env_dir, **common)
     _check_backends(plan)
     return plan
+
+
+def _check_distinct_ports(args: argparse.Namespace) -> None:
+    """ServeOptionError when two of the server's ports are the same number (0, any free port, excepted)."""
+    chosen = [(flag, number) for flag, number in (("--http-port", args.http_port), ("--grpc-port", args.grpc_port),
+                                                ("--metrics-port", args.metrics_port)) if number]
+    for index, (flag, number) in enumerate(chosen):
+        for other, other_number in chosen[index + 1:]:
+            if number == other_number:
+                raise ServeOptionError(f"{flag} and {other} are both {number}; give each its own port "
+                                       "(0: any free one)")
 
 
 def _check_backends(plan: LaunchPlan) -> None:

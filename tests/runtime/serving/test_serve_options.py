@@ -60,7 +60,7 @@ def test_durations_must_be_finite_and_above_zero(tmp_path, capsys, flag, value):
     with pytest.raises(SystemExit) as exited:
         main([str(tmp_path), flag, value])
     assert exited.value.code == 2
-    assert f"argument {flag}: expected a number of seconds above 0, got {value!r}" in capsys.readouterr().err
+    assert f"argument {flag}: expected a finite number above 0, got {value!r}" in capsys.readouterr().err
 
 
 def test_two_ports_with_one_number_are_refused_before_any_server_starts(tmp_path, capsys):

@@ -1,0 +1,77 @@
+"""The argparse types every command line of the package uses (beit-run, beit-serve, beit-export).
+
+A value out of range becomes argparse's usage error (exit 2) naming the flag: ``argument --limit:
+expected an integer >= 1, got '0'``. Floats must be finite, so "nan" and "inf" never switch a check off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+MAX_PORT = 65535
+
+
+def positive_integer(text: str) -> int:
+    """An integer >= 1."""
+    return _integer(text, minimum=1)
+
+
+def non_negative_integer(text: str) -> int:
+    """An integer >= 0."""
+    return _integer(text, minimum=0)
+
+
+def positive_number(text: str) -> float:
+    """A finite number above 0 (seconds, GiB)."""
+    value = _finite(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text!r}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number >= 0."""
+    value = _finite(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 (any free port) to 65535."""
+    return _port(text, low=0)
+
+
+def fixed_port_number(text: str) -> int:
+    """A TCP port, 1 to 65535 (for a port that cannot be chosen by the system)."""
+    return _port(text, low=1)
+
+
+def _integer(text: str, *, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def _port(text: str, *, low: int) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not low <= number <= MAX_PORT:
+        free = " (0: any free port)" if low == 0 else ""
+        raise argparse.ArgumentTypeError(f"expected a port number {low}-{MAX_PORT}{free}, got {text!r}")
+    return number
