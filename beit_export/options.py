@@ -18,7 +18,7 @@ class ExportOptionsError(ExportError):
     """An export option has a value the exporter cannot use; the message names the accepted values."""
 
 
-def flag(name: str) -> str:
+def cli_flag(name: str) -> str:
     """The ``beit-export`` flag of an ``ExportOptions`` field (``calibration_size`` -> ``--calibration-size``)."""
     return "--" + name.replace("_", "-")
 
@@ -100,7 +100,7 @@ class ExportOptions:
         for name in ("calibration_size", "parity_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ExportOptionsError(f"{flag(name)} must be a positive number of images, got {value!r}")
+                raise ExportOptionsError(f"{cli_flag(name)} must be a positive number of images, got {value!r}")
         if self.calibration_data is not None and not (self.int8 and self.int8_mode == "static"):
             raise ExportOptionsError(
                 "calibration data is used by static int8 only: add --int8 (and no --int8-mode dynamic), "
@@ -109,7 +109,7 @@ class ExportOptions:
         for name in ("calibration_data", "parity_data"):
             folder = getattr(self, name)
             if folder is not None and not Path(folder).is_dir():
-                raise ExportOptionsError(f"{flag(name)} {folder} is not a folder; pass a folder of images")
+                raise ExportOptionsError(f"{cli_flag(name)} {folder} is not a folder; pass a folder of images")
 
     @property
     def parity_folder(self) -> Path | None:

@@ -119,7 +119,7 @@ def _read_user_images(state: _State) -> None:
 def _report_skipped(state: _State, record: dict[str, Any], *, flag: str) -> None:
     if record["skipped"]:
         state.progress(f"{flag}: using {record['images']} image(s); skipped {record['skipped']} unreadable file(s) "
-                       "(dangling links, unreadable or undecodable)")
+                       "(unreadable or undecodable)")
 
 
 def _example_inputs(state: _State) -> tuple[torch.Tensor, ...]:

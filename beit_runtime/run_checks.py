@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from .bulk.walking import special_file_error
 from .errors import InputError, OutputUnavailableError
 from .layer_outputs import attention_layer_position, exported_layers
 from .manifest import Manifest, load_manifest
@@ -21,7 +22,7 @@ def checked_request(args: argparse.Namespace) -> str:
     manifest = load_manifest(args.artifact, verify_files=False)
     for path in args.images:
         if path.exists() and not path.is_file():
-            raise InputError(f"{path} is not a regular file (a pipe, socket or device); pass image files or folders")
+            raise special_file_error(path)
     suffixes = _output_suffixes(args, task(manifest.task).runtime_class, manifest.task)
     if args.attention_maps is not None:
         _check_attention_layer(args.attention_layer, manifest)

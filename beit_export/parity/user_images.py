@@ -13,7 +13,6 @@ same reference preprocessing the photo cases use.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,9 +41,8 @@ def read_user_images(folder: str | Path, *, size: int, purpose: str) -> UserImag
     """Up to ``size`` decoded images from ``folder`` (see the module docstring); ``purpose`` names the option."""
     root = Path(folder)
     found = image_files(root)
-    present = [path for path in found if _is_readable_file(path)]  # not a dangling link or a vanished file
-    chosen = deterministic_sample(present, root=root, size=size)
-    images, skipped = [], len(found) - len(present)
+    chosen = deterministic_sample(found, root=root, size=size)  # regular files only: no dangling link, no pipe
+    images, skipped = [], 0
     for path in chosen:
         try:
             images.append(load_image(path))
@@ -58,13 +56,6 @@ def read_user_images(folder: str | Path, *, size: int, purpose: str) -> UserImag
     record = {"images": len(images), "skipped": skipped, "found": len(found),
               "file_list_sha256": file_list_digest(chosen, root=root)}
     return UserImages(images=tuple(images), record=record)
-
-
-def _is_readable_file(path: Path) -> bool:
-    try:
-        return path.is_file() and os.access(path, os.R_OK)
-    except OSError:
-        return False
 
 
 def preprocessed(images: UserImages, preprocessing: Any, *, model_type: str) -> list[np.ndarray]:

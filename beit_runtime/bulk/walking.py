@@ -45,12 +45,17 @@ def collect_items(inputs: Sequence[str | os.PathLike[str]], *, pattern: str | No
         elif source.is_file():
             items.append(ImageItem(source, source.name))
         elif source.exists():
-            raise InputError(f"{source} is not a regular file (a pipe, socket or device); pass image files or folders")
+            raise special_file_error(source)
         else:
             raise InputError(f"{source} does not exist; pass image files or folders")
     if not items:
         raise InputError(_nothing_found(inputs, pattern))
     return _unique(items)
+
+
+def special_file_error(path: Path) -> InputError:
+    """The error for an input that exists but is neither a file nor a folder (reading a pipe could block)."""
+    return InputError(f"{path} is not a regular file (a pipe, socket or device); pass image files or folders")
 
 
 def _check_not_output(folder: Path, output: str | os.PathLike[str] | None) -> None:

@@ -131,7 +131,7 @@ def _orientation_hint(image: Path) -> str:
 
 def _check_class_ids(labels: np.ndarray, sample: Sample, *, num_classes: int, reduce_labels: bool) -> None:
     """DatasetError naming the mask and its ids that are neither a class of the model nor 255 (ignored)."""
-    bad = np.unique(labels[(labels != IGNORE_INDEX) & ((labels < 0) | (labels >= num_classes))])
+    bad = ids_outside(labels, num_classes=num_classes)
     if not bad.size:
         return
     shown = ", ".join(str(int(value) + (1 if reduce_labels else 0)) for value in bad[:8])
@@ -143,3 +143,8 @@ def _check_class_ids(labels: np.ndarray, sample: Sample, *, num_classes: int, re
         f"mask {sample.mask} holds class id(s) {shown}{more}, outside the model's {num_classes} classes "
         f"(0..{num_classes - 1}; 255 is ignored); {fix}"
     )
+
+
+def ids_outside(labels: np.ndarray, *, num_classes: int) -> np.ndarray:
+    """The distinct ids of ``labels`` that are neither a class (0..num_classes-1) nor IGNORE_INDEX, sorted."""
+    return np.unique(labels[(labels != IGNORE_INDEX) & ((labels < 0) | (labels >= num_classes))])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from .labelled import IGNORE_INDEX
+from .labelled import IGNORE_INDEX, ids_outside
 
 
 @dataclass
@@ -62,7 +62,7 @@ class SegmentationScore:
         if predicted.shape != target.shape:
             raise InputError(f"label map {predicted.shape} and mask {target.shape} differ in size")
         valid = target != IGNORE_INDEX
-        outside = np.unique(target[valid & ((target >= self.num_classes) | (target < 0))])
+        outside = ids_outside(target, num_classes=self.num_classes)
         if outside.size:
             raise InputError(
                 f"mask holds class id(s) {', '.join(str(int(v)) for v in outside[:8])} outside "

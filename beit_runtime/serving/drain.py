@@ -22,12 +22,11 @@ the stop is not clean).
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from pathlib import Path
 
 from ..errors import ServerError
-from .launcher import TritonProcess
+from .launcher import TritonProcess, model_backends
 
 EXIT_MARGIN_S = 2.0
 KILL_RESERVE_S = 1.0
@@ -35,7 +34,6 @@ SERVING_STATES = ("READY", "LOADING")
 POLL_S = 0.02
 NOT_READY_HOLD_S = 0.5
 REASK_S = 1.0
-_ENSEMBLE = re.compile(r'^\s*platform\s*:\s*"ensemble"', re.MULTILINE)
 
 
 def exit_timeout_for(grace_period_s: float) -> int:
@@ -46,13 +44,7 @@ def exit_timeout_for(grace_period_s: float) -> int:
 
 def ensembles(repositories: tuple[Path, ...]) -> set[str]:
     """Names of the ensemble models in the repositories (their config.pbtxt says ``platform: "ensemble"``)."""
-    names = set()
-    for repository in repositories:
-        for config in repository.glob("*/config.pbtxt"):
-            with contextlib.suppress(OSError):
-                if _ENSEMBLE.search(config.read_text(encoding="utf-8")):
-                    names.add(config.parent.name)
-    return names
+    return {model.name for model, backend in model_backends(repositories).items() if backend == "ensemble"}
 
 
 def unload_all(server: TritonProcess, *, deadline: float, hold_s: float = NOT_READY_HOLD_S) -> bool:

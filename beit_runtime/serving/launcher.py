@@ -47,7 +47,7 @@ from .stubs import kill_stubs
 
 _PR_SET_PDEATHSIG = 1
 _PLATFORM_BACKENDS = {"onnxruntime_onnx": "onnxruntime", "tensorrt_plan": "tensorrt"}
-_BACKEND_FIELD = re.compile(r'^(backend|platform): *"([^"]*)"', re.MULTILINE)  # top-level fields only
+_BACKEND_FIELD = re.compile(r'^(backend|platform)\s*:\s*"([^"]*)"', re.MULTILINE)  # top-level fields only
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -252,12 +252,12 @@ def repository_paths(paths: Sequence[str | Path]) -> tuple[Path, ...]:
 
 
 def model_backends(repositories: Sequence[Path]) -> dict[Path, str]:
-    """{model folder: the Triton backend its config.pbtxt runs on} (ensembles have none)."""
+    """{model folder: the Triton backend its config.pbtxt runs on ("ensemble" for an ensemble)}; an unreadable
+    config.pbtxt is left out (the server reports it when it loads the model)."""
     found = {}
     for repository in repositories:
         for config in sorted(Path(repository).glob("*/config.pbtxt")):
-            for key, value in _BACKEND_FIELD.findall(config.read_text(encoding="utf-8", errors="replace")):
-                backend = _PLATFORM_BACKENDS.get(value, value) if key == "platform" else value
-                if backend != "ensemble":
-                    found[config.parent] = backend
+            with contextlib.suppress(OSError):
+                for key, value in _BACKEND_FIELD.findall(config.read_text(encoding="utf-8", errors="replace")):
+                    found[config.parent] = _PLATFORM_BACKENDS.get(value, value) if key == "platform" else value
     return found

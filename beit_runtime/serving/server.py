@@ -160,7 +160,7 @@ def _check_backends(plan: LaunchPlan) -> None:
     if plan.backends is None:
         return
     missing = {model: backend for model, backend in model_backends(plan.repositories).items()
-               if not (plan.backends / backend).is_dir()}
+               if backend != "ensemble" and not (plan.backends / backend).is_dir()}
     if not missing:
         return
     model, backend = next(iter(missing.items()))

@@ -23,7 +23,9 @@ from beit_runtime.tasks import task as registry_task
 from tests.export.reference import example_inputs
 from tests.tiny_models import tiny_model
 
-PINNED = {"torch": "2.13.0+cpu", "transformers": "5.23.0"}
+# the libraries that write the graph bytes: torch and transformers are pinned in pyproject.toml, onnx and
+# onnxscript are ranges there, so a newer release makes the golden hashes not apply (a skip naming it)
+PINNED = {"torch": "2.13.0+cpu", "transformers": "5.23.0", "onnx": "1.23.2", "onnxscript": "0.7.2"}
 CASES = {
     "beit-cls-static": ("beit", "image-classification", {}, False),
     "beit-backbone-shared-dynamic": ("beit", "backbone", {"shared_bias": True}, True),
