@@ -84,6 +84,7 @@ def _default_output(model: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    options = export_options(args)  # option errors come before torch is imported (seconds)
     from beit_runtime.manifest import load_manifest
 
     from ..artifact import check_output
@@ -92,7 +93,6 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import export_artifact
     from ..preflight import export_inputs
 
-    options = export_options(args)
     output = check_output(args.output or _default_output(args.model), overwrite=options.overwrite,
                           inputs=export_inputs(args.model, options=options))  # before loading
     progress = Progress(quiet=args.quiet)

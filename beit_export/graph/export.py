@@ -21,11 +21,11 @@ import onnxscript.optimizer
 import torch
 
 from ..errors import ExportError, GraphCheckError
+from ..options import MIN_OPSET
 from ..tasks import TaskSpec
 from .checks import check_layer_norm_fused, check_no_index_building
 from .io import EXTERNAL_DATA_THRESHOLD_BYTES
 
-MIN_OPSET = 18
 EXAMPLE_BATCH = 2
 
 

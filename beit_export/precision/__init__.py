@@ -8,8 +8,9 @@ The tolerances these graphs are held to live in ``beit_export.parity.tolerances`
 
 from __future__ import annotations
 
+from ..options import INT8_MODES
 from .fp16 import convert_model_to_fp16, convert_to_fp16
-from .int8 import INT8_MODES, is_dynamic_int8, quantize_int8_dynamic, quantize_int8_static
+from .int8 import is_dynamic_int8, quantize_int8_dynamic, quantize_int8_static
 from .int8_layers import HEAD_CONVOLUTION_CHOICES, bottleneck_convolution_nodes, head_convolution_nodes
 
 __all__ = [

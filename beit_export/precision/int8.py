@@ -40,7 +40,6 @@ from .int8_layers import head_convolution_nodes, linear_layer_nodes
 
 QUANTIZED_OP_TYPES = ("MatMul",)
 STATIC_OP_TYPES = ("MatMul", "Conv")  # static QDQ also takes the segmentation head's convolutions
-INT8_MODES = ("static", "dynamic")
 _DYNAMIC_OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul")
 
 

@@ -70,6 +70,30 @@ def test_bad_model_values(capsys, tmp_path, vit_folder, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+_WITHOUT_TORCH = """
+import json, sys
+from beit_export.cli import main
+codes = [main(argv) for argv in ({argvs})]
+heavy = sorted(name for name in ("torch", "transformers", "onnx", "onnxscript") if name in sys.modules)
+print(json.dumps({{"codes": codes, "heavy": heavy}}))
+"""
+
+
+@pytest.mark.parametrize("argvs", [
+    '["--help"], ["triton", "--help"], ["build-engine", "--help"]',
+    '["--model", "x", "--opset", "16"], ["--model", "x", "--calibration-size", "0"], ["--model", "x", "--fp16", "yes"]',
+])
+def test_help_and_option_errors_answer_without_importing_torch(argvs):
+    """The package promises a fast `beit-export --help`: help and option errors never import torch."""
+    script = _WITHOUT_TORCH.format(argvs=argvs)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["heavy"] == [], answer
+    assert set(answer["codes"]) == ({0} if "--help" in argvs else {2}), result.stderr[-2000:]
+
+
 def test_offline_hub_id_via_python_m(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), PYTHONPATH=str(REPO))
     env.pop("HF_HUB_CACHE", None)
