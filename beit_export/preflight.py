@@ -12,7 +12,6 @@ from beit_runtime.tasks import task
 
 from .artifact import check_output
 from .errors import ExportError
-from .modeling import config_image_size
 from .options import ExportOptions, ExportOptionsError
 
 
@@ -49,6 +48,8 @@ def _check_environment(checkpoint, options: ExportOptions) -> None:
 
 
 def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
+    from .modeling import config_image_size  # imports torch: export_inputs must not
+
     recipe = checkpoint.preprocessing
     produced = recipe["crop_size"] if recipe["do_center_crop"] else recipe["size"]
     native = config_image_size(checkpoint.config)

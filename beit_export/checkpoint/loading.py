@@ -9,7 +9,6 @@ transformers' ``from_pretrained``. The preprocessing recipe comes from the check
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +19,8 @@ import torch
 
 from ..errors import CheckpointConfigError, ModelLoadError, UnsupportedCheckpointError
 from ..tasks import BACKBONE, TASKS
-from . import presets
 from .config_values import check_config_values, json_object
-from .hub import download_checkpoint
+from .location import CheckpointLocation, locate_checkpoint
 from .random_init import randomize_zero_initialised
 from .recipe import recipe_from_processor_config
 
@@ -49,25 +47,22 @@ class LoadedCheckpoint:
 def load_checkpoint(model: str, *, random_init: bool = False, revision: str | None = None, task: str | None = None,
                     seed: int = 0) -> LoadedCheckpoint:
     """Load ``model`` (folder, hub id, or preset id with ``random_init``) for export."""
-    folder = _local_folder(model)
-    if random_init and folder is None and presets.has_preset(model):
-        preset = presets.load_preset(model)
-        config = _config_from_dict(preset.config, where=f"preset {model}")
-        return _assemble(config, preset.preprocessor_config, model=model, revision=None, task=task, seed=seed)
+    return load_located(locate_checkpoint(model, random_init=random_init, revision=revision), task=task, seed=seed)
+
+
+def load_located(location: CheckpointLocation, *, task: str | None = None, seed: int = 0) -> LoadedCheckpoint:
+    """Build the model ``locate_checkpoint`` found: random weights for a preset or ``random_init``."""
+    if location.preset is not None:
+        config = _config_from_dict(location.preset.config, where=f"preset {location.model}")
+        return _assemble(config, location.preset.preprocessor_config, model=location.model, revision=None,
+                         task=task, seed=seed)
+    folder = location.folder
     if folder is None:
-        try:
-            folder, revision = download_checkpoint(model, revision=revision, weights=not random_init)
-        except ModelLoadError as error:
-            if not random_init:
-                raise
-            raise ModelLoadError(f"--random-init: {model!r} has no built-in preset (presets: "
-                                 f"{', '.join(presets.preset_names())}), so its config.json must come from the hub, "
-                                 f"which failed: {error}") from error
-    config = _read_config(folder)
-    processor_config = _read_json(folder / "preprocessor_config.json")
+        raise ModelLoadError(f"{location.model}: the location has neither a folder nor a preset; "
+                             "make it with locate_checkpoint()")
     return _assemble(
-        config, processor_config, model=model, revision=revision, task=task, seed=seed,
-        weights_folder=None if random_init else folder,
+        _read_config(folder), _read_json(folder / "preprocessor_config.json"), model=location.model,
+        revision=location.revision, task=task, seed=seed, weights_folder=None if location.random_init else folder,
     )
 
 
@@ -99,36 +94,6 @@ def _assemble(config, processor_config, *, model, revision, task, seed, weights_
         source=_source(model, revision, config, architecture, random_init=weights_folder is None),
         labels=_labels(network.config, resolved_task),
     )
-
-
-def _local_folder(model: str) -> Path | None:
-    """The folder ``model`` names, None when it is not a path (then it is a hub id or preset id).
-
-    ``beit-deploy/demo-segmentation`` and ``beit-deploy/demo-classification`` name the demo checkpoints
-    shipped inside the package.
-    """
-    from ..demo import DEMO_CHECKPOINTS, checkpoint_dir
-
-    if model in DEMO_CHECKPOINTS:
-        return checkpoint_dir(model)
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise ModelLoadError(f"--model {model} is a file; expected a Hugging Face model folder or a hub id")
-    if not _looks_like_hub_id(model):
-        raise ModelLoadError(
-            f"--model {model}: no such folder. Expected a local Hugging Face folder (config.json + weights), "
-            "a hub id such as microsoft/beit-base-patch16-224, or a preset id with --random-init"
-        )
-    return None
-
-
-def _looks_like_hub_id(model: str) -> bool:
-    parts = model.split("/")
-    if model.startswith((".", "/", "~")) or model.endswith("/") or len(parts) > 2 or os.sep in model.replace("/", ""):
-        return False
-    return all(parts) and all(c.isalnum() or c in "-_." for c in model.replace("/", ""))
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from beit_runtime.tasks import TASK_NAMES
 
 from ..outputs import ATTENTION_LAYERS_HELP
 from .common import PROG, Progress
+
+if TYPE_CHECKING:
+    from ..options import ExportOptions
 
 _EPILOG = """\
 subcommands:
@@ -83,26 +87,38 @@ def _default_output(model: str) -> Path:
     return Path(f"{name}-artifact")
 
 
-def run(args: argparse.Namespace) -> int:
-    options = export_options(args)  # option errors come before torch is imported (seconds)
-    from beit_runtime.manifest import load_manifest
-
+def _check_inputs(args: argparse.Namespace, options: ExportOptions, progress: Progress):
+    """The output folder and the checkpoint's location, checked (and downloaded) before torch is imported."""
     from ..artifact import check_output
-    from ..checkpoint import load_checkpoint
-    from ..parity import format_report
-    from ..pipeline import export_artifact
+    from ..checkpoint import locate_checkpoint
     from ..preflight import export_inputs
 
     output = check_output(args.output or _default_output(args.model), overwrite=options.overwrite,
-                          inputs=export_inputs(args.model, options=options))  # before loading
+                          inputs=export_inputs(args.model, options=options))
+    if args.quiet:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    progress(f"finding {args.model}")
+    return output, locate_checkpoint(args.model, random_init=args.random_init, revision=args.revision)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = export_options(args)  # option, output-path and hub errors come before torch is imported (seconds)
     progress = Progress(quiet=args.quiet)
+    output, location = _check_inputs(args, options, progress)
+    from beit_runtime.manifest import load_manifest
+
+    from ..checkpoint import load_located
+    from ..parity import format_report
+    from ..pipeline import export_artifact
+
     if args.quiet:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
     progress(f"loading {args.model}{' (random weights)' if args.random_init else ''}")
-    checkpoint = load_checkpoint(args.model, random_init=args.random_init, revision=args.revision,
-                                 task=args.task, seed=args.seed)
+    checkpoint = load_located(location, task=args.task, seed=args.seed)
     output = export_artifact(checkpoint, output=output, options=options, progress=progress)
     manifest = load_manifest(output)
     for variant, report in manifest.parity.items():

@@ -79,19 +79,43 @@ print(json.dumps({{"codes": codes, "heavy": heavy}}))
 """
 
 
+def _in_a_fresh_interpreter(argvs: str, *, env: dict[str, str] | None = None) -> dict:
+    """The exit codes of ``main(argv)`` for each argv and the heavy modules the interpreter imported meanwhile."""
+    script = _WITHOUT_TORCH.format(argvs=argvs)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120,
+                            env=env, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]), stderr=result.stderr)
+
+
 @pytest.mark.parametrize("argvs", [
     '["--help"], ["triton", "--help"], ["build-engine", "--help"]',
     '["--model", "x", "--opset", "16"], ["--model", "x", "--calibration-size", "0"], ["--model", "x", "--fp16", "yes"]',
 ])
 def test_help_and_option_errors_answer_without_importing_torch(argvs):
     """The package promises a fast `beit-export --help`: help and option errors never import torch."""
-    script = _WITHOUT_TORCH.format(argvs=argvs)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120,
-                            check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    answer = _in_a_fresh_interpreter(argvs)
     assert answer["heavy"] == [], answer
-    assert set(answer["codes"]) == ({0} if "--help" in argvs else {2}), result.stderr[-2000:]
+    assert set(answer["codes"]) == ({0} if "--help" in argvs else {2}), answer["stderr"][-2000:]
+
+
+def test_output_and_model_errors_answer_without_importing_torch(tmp_path):
+    """A wrong --output, a missing folder and a hub id missing from an offline cache fail before torch loads."""
+    (tmp_path / "file").write_text("x")
+    argvs = ", ".join(repr(argv) for argv in (
+        ["--model", "beit-deploy/demo-classification", "--output", str(tmp_path / "file")],
+        ["--model", str(tmp_path / "no-such-folder"), "--output", str(tmp_path / "a")],
+        ["--model", "microsoft/beit-base-patch16-224", "--output", str(tmp_path / "b")],
+        ["--model", "someone/no-preset", "--random-init", "--output", str(tmp_path / "c")],
+    ))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), PYTHONPATH=str(REPO))
+    answer = _in_a_fresh_interpreter(argvs, env=env)
+    assert answer["codes"] == [2, 2, 2, 2], answer["stderr"][-2000:]
+    assert answer["heavy"] == [], answer
+    for expected in ("is a file", "no such folder", "not in the local cache", "has no built-in preset"):
+        assert expected in answer["stderr"], answer["stderr"][-2000:]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
 
 
 def test_offline_hub_id_via_python_m(tmp_path):

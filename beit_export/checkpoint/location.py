@@ -1,0 +1,77 @@
+"""Where ``--model`` points, found without importing torch: a local folder, a shipped demo, a preset, or a
+hub snapshot (downloaded and cached).
+
+``locate_checkpoint`` does every step of loading that can fail on the name alone (no such folder, a file
+instead of a folder, an unknown hub repository or revision, offline with nothing cached, an unknown preset),
+so the command line answers those in well under a second; ``loading.load_located`` builds the model from
+what it found.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelLoadError
+from . import presets
+from .hub import download_checkpoint
+
+
+@dataclass(frozen=True)
+class CheckpointLocation:
+    """What ``--model`` resolved to: ``folder`` (local or hub snapshot) or ``preset`` (with ``random_init``)."""
+
+    model: str
+    random_init: bool = False
+    folder: Path | None = None
+    preset: presets.Preset | None = None
+    revision: str | None = None  # the commit a hub revision resolved to; None for local folders and presets
+
+
+def locate_checkpoint(model: str, *, random_init: bool = False, revision: str | None = None) -> CheckpointLocation:
+    """Find ``model`` (folder, demo id, hub id, or preset id with ``random_init``); ModelLoadError naming the fix."""
+    folder = _local_folder(model)
+    if folder is not None:
+        return CheckpointLocation(model, random_init=random_init, folder=folder)
+    if random_init and presets.has_preset(model):
+        return CheckpointLocation(model, random_init=True, preset=presets.load_preset(model))
+    try:
+        folder, commit = download_checkpoint(model, revision=revision, weights=not random_init)
+    except ModelLoadError as error:
+        if not random_init:
+            raise
+        raise ModelLoadError(f"--random-init: {model!r} has no built-in preset (presets: "
+                             f"{', '.join(presets.preset_names())}), so its config.json must come from the hub, "
+                             f"which failed: {error}") from error
+    return CheckpointLocation(model, random_init=random_init, folder=folder, revision=commit)
+
+
+def _local_folder(model: str) -> Path | None:
+    """The folder ``model`` names, None when it is not a path (then it is a hub id or preset id).
+
+    ``beit-deploy/demo-segmentation`` and ``beit-deploy/demo-classification`` name the demo checkpoints
+    shipped inside the package.
+    """
+    from ..demo import DEMO_CHECKPOINTS, checkpoint_dir
+
+    if model in DEMO_CHECKPOINTS:
+        return checkpoint_dir(model)
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelLoadError(f"--model {model} is a file; expected a Hugging Face model folder or a hub id")
+    if not _looks_like_hub_id(model):
+        raise ModelLoadError(
+            f"--model {model}: no such folder. Expected a local Hugging Face folder (config.json + weights), "
+            "a hub id such as microsoft/beit-base-patch16-224, or a preset id with --random-init"
+        )
+    return None
+
+
+def _looks_like_hub_id(model: str) -> bool:
+    parts = model.split("/")
+    if model.startswith((".", "/", "~")) or model.endswith("/") or len(parts) > 2 or os.sep in model.replace("/", ""):
+        return False
+    return all(parts) and all(c.isalnum() or c in "-_." for c in model.replace("/", ""))
