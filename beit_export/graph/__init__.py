@@ -8,6 +8,9 @@ histograms), ``io`` (load/save with external data, topological sort, type infere
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .checks import (
     INDEX_BUILDING_OPS,
     check_layer_norm_fused,
@@ -16,7 +19,6 @@ from .checks import (
     iter_nodes,
     op_histogram,
 )
-from .export import MIN_OPSET, count_layer_norms, export_onnx, external_data_path
 from .io import (
     EXTERNAL_DATA_THRESHOLD_BYTES,
     inferred_types,
@@ -26,6 +28,13 @@ from .io import (
     topologically_sorted,
 )
 from .postprocess import build_segmentation_postprocess, segmentation_postprocessing_record
+
+if TYPE_CHECKING:
+    from .export import MIN_OPSET, count_layer_norms, export_onnx, external_data_path
+
+# ``export`` imports torch: its names load on first use, so reading and checking graphs (TensorRT's
+# compatibility check in `beit-export build-engine`, say) does not pay for it
+_WITH_TORCH = ("MIN_OPSET", "count_layer_norms", "export_onnx", "external_data_path")
 
 __all__ = [
     "EXTERNAL_DATA_THRESHOLD_BYTES",
@@ -47,3 +56,9 @@ __all__ = [
     "segmentation_postprocessing_record",
     "topologically_sorted",
 ]
+
+
+def __getattr__(name: str):
+    if name in _WITH_TORCH:
+        return getattr(importlib.import_module(f"{__name__}.export"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

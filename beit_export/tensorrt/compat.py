@@ -24,7 +24,6 @@ import onnx
 
 from ..errors import TensorRTCompatibilityError
 from ..graph import load_graph
-from ..precision import is_dynamic_int8
 from .rules import attribute_errors, classify_int64, dtype_findings
 
 _TABLE = Path(__file__).with_name("ops.json")
@@ -82,6 +81,8 @@ def _opset_errors(opset: int, limits: dict, target: str) -> list[str]:
 
 def tensorrt_compatibility_report(model: onnx.ModelProto | str | Path, *, target: str = "10") -> dict:
     """Every finding that would stop the TensorRT ``target`` ONNX parser; ``compatible`` says if none."""
+    from ..precision import is_dynamic_int8  # imports onnxruntime, which `build-engine`'s usage errors need not
+
     model = load_graph(model)
     limits = _target(target)
     opset = _opset(model)

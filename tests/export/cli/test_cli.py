@@ -74,7 +74,7 @@ _WITHOUT_TORCH = """
 import json, sys
 from beit_export.cli import main
 codes = [main(argv) for argv in ({argvs})]
-heavy = sorted(name for name in ("torch", "transformers", "onnx", "onnxscript") if name in sys.modules)
+heavy = sorted(name for name in ("torch", "transformers", "onnx", "onnxscript", "onnxruntime") if name in sys.modules)
 print(json.dumps({{"codes": codes, "heavy": heavy}}))
 """
 
@@ -116,6 +116,17 @@ def test_output_and_model_errors_answer_without_importing_torch(tmp_path):
     for expected in ("is a file", "no such folder", "not in the local cache", "has no built-in preset"):
         assert expected in answer["stderr"], answer["stderr"][-2000:]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]
+
+
+def test_build_engine_usage_errors_answer_without_importing_torch(tmp_path):
+    """build-engine reads graphs with onnx only; a missing artifact or bad profile fails before torch loads."""
+    argvs = ", ".join(repr(argv) for argv in (
+        ["build-engine", str(tmp_path / "nope")], ["build-engine", "x", "--min-batch", "4", "--max-batch", "2"],
+    ))
+    answer = _in_a_fresh_interpreter(argvs)
+    assert answer["codes"] == [2, 2], answer["stderr"][-2000:]
+    assert "does not exist" in answer["stderr"] and "--min-batch" in answer["stderr"], answer["stderr"][-2000:]
+    assert set(answer["heavy"]) <= {"onnx"}, answer
 
 
 def test_offline_hub_id_via_python_m(tmp_path):
