@@ -32,19 +32,28 @@ class CheckpointLocation:
 def locate_checkpoint(model: str, *, random_init: bool = False, revision: str | None = None) -> CheckpointLocation:
     """Find ``model`` (folder, demo id, hub id, or preset id with ``random_init``); ModelLoadError naming the fix."""
     folder = _local_folder(model)
+    if folder is not None and revision is not None:
+        raise ModelLoadError(f"--revision {revision} picks a commit of a hub repository; --model {model} is a local "
+                             "folder: drop --revision")
     if folder is not None:
         return CheckpointLocation(model, random_init=random_init, folder=folder)
-    if random_init and presets.has_preset(model):
+    if random_init and revision is None and presets.has_preset(model):  # a revision asks for the hub's config
         return CheckpointLocation(model, random_init=True, preset=presets.load_preset(model))
     try:
         folder, commit = download_checkpoint(model, revision=revision, weights=not random_init)
     except ModelLoadError as error:
         if not random_init:
             raise
-        raise ModelLoadError(f"--random-init: {model!r} has no built-in preset (presets: "
-                             f"{', '.join(presets.preset_names())}), so its config.json must come from the hub, "
-                             f"which failed: {error}") from error
+        raise ModelLoadError(_random_init_hub_failure(model, revision, error)) from error
     return CheckpointLocation(model, random_init=random_init, folder=folder, revision=commit)
+
+
+def _random_init_hub_failure(model: str, revision: str | None, error: ModelLoadError) -> str:
+    if revision is not None and presets.has_preset(model):
+        return (f"--random-init --revision {revision}: config.json of {model} at that revision must come from the "
+                f"hub, which failed: {error}. Drop --revision to build the built-in preset of {model}")
+    return (f"--random-init: {model!r} has no built-in preset (presets: {', '.join(presets.preset_names())}), so its "
+            f"config.json must come from the hub, which failed: {error}")
 
 
 def _local_folder(model: str) -> Path | None:

@@ -55,3 +55,11 @@ def test_names_that_cannot_be_found_fail_before_loading(tmp_path, offline_empty_
 def test_a_location_with_nothing_to_load_names_locate_checkpoint():
     with pytest.raises(ModelLoadError, match="locate_checkpoint"):
         load_located(CheckpointLocation("someone/model"))
+
+
+def test_a_revision_is_refused_for_a_folder_and_asks_the_hub_instead_of_a_preset(tmp_path, offline_empty_cache):
+    folder = save_model_folder(tiny_model("vit", "backbone"), tmp_path / "vit")
+    with pytest.raises(ModelLoadError, match="a local folder: drop --revision"):
+        locate_checkpoint(str(folder), revision="v1")
+    with pytest.raises(ModelLoadError, match=r"--revision v1.*Drop --revision to build the built-in preset"):
+        locate_checkpoint("microsoft/beit-base-patch16-224", random_init=True, revision="v1")
