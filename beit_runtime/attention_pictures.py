@@ -104,17 +104,17 @@ def _write_picture(picture: np.ndarray, target: Path) -> Path:
     return write_with(target, lambda temporary: write_rgb(picture, temporary))
 
 
-def check_attention_source(model: Any) -> None:
-    """InputError when ``model`` (a task class) cannot give attention maps (before any image is run)."""
-    if not callable(getattr(model, "attention_maps", None)):
-        raise InputError(f"{type(model).__name__} has no attention maps; --attention-maps needs a backbone or "
+def check_attention_source(model_class: type) -> None:
+    """InputError when ``model_class`` (a task class) cannot give attention maps (before any image is run)."""
+    if not callable(getattr(model_class, "attention_maps", None)):
+        raise InputError(f"{model_class.__name__} has no attention maps; --attention-maps needs a backbone or "
                          "image-classification artifact exported with --outputs attentions")
 
 
 def write_image_attention_pictures(model: Any, images: Sequence[str | Path], folder: str | Path, *,
                                    layer: int = -1) -> dict[str, list[Path]]:
     """For each image file: its attention pictures from ``model.attention_maps`` (a ``LayerOutputs`` task class)."""
-    check_attention_source(model)
+    check_attention_source(type(model))
     shown_layer = layer % model.num_layers if model.num_layers else layer
     written = {}
     for path in images:

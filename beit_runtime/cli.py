@@ -166,10 +166,6 @@ def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> None:
     with task_class(entry.name)(args.artifact, options=options) as model:
         if args.verbose:
             print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
-        if args.attention_maps is not None:
-            from .attention_pictures import check_attention_source
-
-            check_attention_source(model)
         _REPORTS[entry.runtime_class](args, model)
         if args.attention_maps is not None:
             _attention_maps(args, model)

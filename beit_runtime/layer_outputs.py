@@ -78,10 +78,7 @@ class LayerOutputs(ArtifactModel):
     # ----------------------------------------------------------------- helpers
     def _require(self, name: str) -> None:
         if name not in self.optional_outputs:
-            raise OutputUnavailableError(
-                f"artifact {self.manifest.folder} was exported without the '{name}' output; re-export it with "
-                f"`beit-export --model ... {EXPORT_FLAGS[name]}` (add the other optional output with a comma)"
-            )
+            raise OutputUnavailableError(missing_output_message(self.manifest.folder, name))
 
     def _optional_output(self, name: str, images: Any, *, channel_order: str) -> np.ndarray:
         self._require(name)
@@ -116,6 +113,12 @@ def exported_layers(manifest: Manifest) -> tuple[tuple[int, ...], int]:
     export = manifest.export
     record = dict(export.extra_outputs) if export is not None and export.extra_outputs else {}
     return tuple(int(layer) for layer in record.get("attention_layers", ())), int(record.get("num_layers", 0))
+
+
+def missing_output_message(folder: Path | str, name: str) -> str:
+    """What to say when the artifact in ``folder`` lacks the optional output ``name``: the flag that adds it."""
+    return (f"artifact {folder} was exported without the '{name}' output; re-export it with "
+            f"`beit-export --model ... {EXPORT_FLAGS[name]}` (add the other optional output with a comma)")
 
 
 def attention_layer_position(layer: Any, *, exported: Sequence[int], total: int, folder: Path | str) -> int:

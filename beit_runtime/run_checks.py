@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .bulk.walking import special_file_error
 from .errors import InputError, OutputUnavailableError
-from .layer_outputs import attention_layer_position, exported_layers
+from .layer_outputs import attention_layer_position, exported_layers, missing_output_message
 from .manifest import Manifest, load_manifest
 from .output_files import checked_folder
 from .tasks import task
@@ -25,7 +25,7 @@ def checked_request(args: argparse.Namespace) -> str:
             raise special_file_error(path)
     suffixes = _output_suffixes(args, task(manifest.task).runtime_class, manifest.task)
     if args.attention_maps is not None:
-        _check_attention_layer(args.attention_layer, manifest)
+        _check_attention_request(args.attention_layer, manifest)
     _check_targets(args.images, _targets(args, suffixes))
     for option, folder in (("--output", args.output), ("--attention-maps", args.attention_maps)):
         if folder is not None:
@@ -50,11 +50,16 @@ def _output_suffixes(args: argparse.Namespace, runtime_class: str, task_name: st
     return _OUTPUT_SUFFIXES[runtime_class] + ((".side-by-side.png",) if args.side_by_side else ())
 
 
-def _check_attention_layer(layer: int, manifest: Manifest) -> None:
-    """InputError when --attention-layer is not a layer whose attentions the artifact holds."""
+def _check_attention_request(layer: int, manifest: Manifest) -> None:
+    """InputError unless the artifact's task class draws attention maps, its graph outputs attentions, and
+    --attention-layer is one of the layers it holds."""
+    from .attention_pictures import check_attention_source
+    from .model_base import task_class
+
+    check_attention_source(task_class(manifest.task))
     exported, total = exported_layers(manifest)
     if not total or not exported:
-        return  # no attentions at all: the run says which beit-export flag adds them
+        raise InputError(f"--attention-maps: {missing_output_message(manifest.folder, 'attentions')}")
     try:
         attention_layer_position(layer, exported=exported, total=total, folder=manifest.folder)
     except OutputUnavailableError as error:

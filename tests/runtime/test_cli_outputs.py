@@ -94,6 +94,19 @@ def test_an_attention_layer_out_of_range_fails_before_any_prediction(beit_layer_
     assert not maps.exists()
 
 
+@pytest.mark.parametrize(("task", "message"), [
+    ("segmentation", "Segmenter has no attention maps; --attention-maps needs a backbone or image-classification"),
+    ("classifier", "exported without the 'attentions' output; re-export it with `beit-export --model ... --outputs"),
+])
+def test_attention_maps_an_artifact_cannot_draw_fail_before_any_prediction(
+        beit_segmentation_artifact, beit_classifier_artifact, tmp_path, capsys, task, message):
+    artifact = beit_segmentation_artifact if task == "segmentation" else beit_classifier_artifact
+    maps = tmp_path / "maps"
+    assert main([str(artifact), str(_photo(tmp_path / "x.png")), "--attention-maps", str(maps)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == "" and not maps.exists()
+
+
 @pytest.mark.parametrize(("task", "extra", "message"), [
     ("classifier", [], "--output saves embeddings (backbone artifacts) or overlays"),
     ("backbone", ["--side-by-side"], "--side-by-side draws segmentation overlays"),

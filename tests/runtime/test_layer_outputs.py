@@ -96,5 +96,6 @@ def test_beit_run_writes_readable_attention_pictures(beit_layer_outputs_artifact
     scale = picture[-height:, width + 6 : width + 22]  # the bar: viridis from yellow (top) to violet (bottom)
     assert scale[2, 8, 0] > 200 and scale[-3, 8, 2] > 60 and scale[-3, 8, 1] < 40
     assert "saved" in capsys.readouterr().out
-    assert beit_run([str(beit_segmentation_artifact), str(path), "--attention-maps", str(out)]) == 1
-    assert "--outputs attentions" in capsys.readouterr().err
+    assert beit_run([str(beit_segmentation_artifact), str(path), "--attention-maps", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "--outputs attentions" in captured.err and captured.out == ""
