@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageDecodeError, ImageFormatError, InputError
 
@@ -109,9 +109,20 @@ def open_image(data: bytes, *, origin: str = "the given bytes", exif_orientation
         ) from error
     except _PILLOW_DECODE_ERRORS as error:
         raise ImageDecodeError(
-            f"{origin} is not a decodable image (corrupt, truncated, or a format Pillow cannot read): {error}"
+            f"{origin} is not a decodable image (corrupt, truncated, or a format Pillow cannot read): "
+            f"{_decode_failure(error, data)}"
         ) from error
     return image
+
+
+def _decode_failure(error: Exception, data: bytes) -> str:
+    """Pillow's reason, or for a file no format claims (its message names only an in-memory buffer) what the
+    file starts with: an HTML error page saved under an image's name shows itself."""
+    if not isinstance(error, UnidentifiedImageError):
+        return str(error)
+    text = " (text, not an image: a web page or error message saved under an image's name?)" \
+        if data[:64].lstrip().startswith((b"<", b"{")) else ""
+    return f"no image format matches its first bytes {data[:16]!r}{text}"
 
 
 def _load_pixels(image: Image.Image) -> None:

@@ -174,6 +174,19 @@ def test_corrupt_bytes_and_files(tmp_path, payload):
         load_image(tmp_path / "bad.jpg")
 
 
+@pytest.mark.parametrize(("payload", "web_page"), [(b"<!DOCTYPE html><html>404 Not Found</html>", True),
+                                                   (b'{"error": "quota exceeded"}', True),
+                                                   (b"GIF87 not really", False)])
+def test_a_file_no_format_claims_is_named_by_its_first_bytes(tmp_path, payload, web_page):
+    (tmp_path / "photo.jpg").write_bytes(payload)
+    with pytest.raises(ImageDecodeError) as raised:
+        load_image(tmp_path / "photo.jpg")
+    message = str(raised.value)
+    assert "photo.jpg is not a decodable image" in message and repr(payload[:16]) in message
+    assert ("web page or error message saved under an image's name" in message) is web_page
+    assert "BytesIO" not in message  # Pillow's own message names only its in-memory buffer
+
+
 def test_truncated_png(rgb):
     data = _png(rgb)
     with pytest.raises(ImageDecodeError):
