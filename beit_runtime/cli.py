@@ -12,6 +12,7 @@ path is checked before any image runs: one over an input, or shared by two input
 ``--precision auto`` runs what this machine's plan chose (``--verbose`` says what and why).
 Subcommands: ``beit-run evaluate`` and ``beit-run tune`` (``beit_runtime.commands``).
 A folder among the inputs (or ``--ray``) makes a folder run: ``beit_runtime.bulk.command``.
+A served model in place of the artifact (``http://HOST:PORT/NAME``) runs there: ``beit_runtime.served_run``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .argument_types import positive_number
 from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
@@ -35,13 +37,16 @@ from .model_base import ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, non_negative_int, positive_int
 from .output_files import write_with
 from .preprocess import parallel_map
+from .remote.connect import is_served_model
 from .run_checks import checked_request, output_target
+from .served_run import SERVER_TIMEOUT_S, run_served
 from .tasks import task
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beit-run", description="Run an exported BEiT/ViT artifact on images.")
-    parser.add_argument("artifact", type=Path, help="artifact folder (holds manifest.json)")
+    parser.add_argument("artifact", help="artifact folder (holds manifest.json), or a served model: "
+                                         "http://HOST:PORT/NAME or grpc://HOST:PORT/NAME (beit-serve)")
     parser.add_argument("images", nargs="+", type=Path,
                         help="image files (JPEG, PNG, ...) or folders of them (a folder run: see below)")
     parser.add_argument("--top-k", type=int, default=5, help="predictions per image (classification; default 5)")
@@ -62,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "image's CLS attention per head (NAME.headI.png) and their mean (NAME.mean.png)")
     parser.add_argument("--attention-layer", type=int, default=-1,
                         help="encoder layer of --attention-maps (default -1: the last)")
+    parser.add_argument("--server-timeout", type=positive_number, default=None, metavar="S",
+                        help="with a served model: seconds to wait for it to be ready, and for each answer "
+                             f"(default {SERVER_TIMEOUT_S:g})")
     add_folder_arguments(parser)
     return parser
 
@@ -161,14 +169,18 @@ _REPORTS: Mapping[str, Callable[[argparse.Namespace, Any], None]] = {
 
 
 def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> None:
-    entry = task(task_name)
     model: ArtifactModel
-    with task_class(entry.name)(args.artifact, options=options) as model:
+    with task_class(task_name)(args.artifact, options=options) as model:
         if args.verbose:
             print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
-        _REPORTS[entry.runtime_class](args, model)
-        if args.attention_maps is not None:
-            _attention_maps(args, model)
+        _report(args, model, task_name)
+
+
+def _report(args: argparse.Namespace, model: Any, task_name: str) -> None:
+    """Every image's results (and attention pictures) from ``model``, a task class or its Remote* client."""
+    _REPORTS[task(task_name).runtime_class](args, model)
+    if args.attention_maps is not None:
+        _attention_maps(args, model)
 
 
 def _attention_maps(args: argparse.Namespace, model: Any) -> None:
@@ -183,7 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in SUBCOMMANDS:  # beit-run evaluate / tune
         return SUBCOMMANDS[arguments[0]](arguments[1:])
-    args = build_parser().parse_args(arguments)
+    parser = build_parser()
+    args = parser.parse_args(arguments)
+    if is_served_model(args.artifact):
+        return run_served(args, parser=parser, report=_report)
+    args.artifact = Path(args.artifact)
+    if args.server_timeout is not None:
+        return report_error(InputError("--server-timeout applies to a served model (http://HOST:PORT/NAME); "
+                                       f"{args.artifact} is a folder: drop it"), exit_code=2)
     folder_exit = run_folder_command(args, run_options=_run_options)  # None: image files named alone
     if folder_exit is not None:
         return folder_exit

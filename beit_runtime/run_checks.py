@@ -11,7 +11,7 @@ from pathlib import Path
 from .bulk.walking import special_file_error
 from .errors import InputError, OutputUnavailableError
 from .layer_outputs import attention_layer_position, exported_layers, missing_output_message
-from .manifest import Manifest, load_manifest
+from .manifest import load_manifest
 from .output_files import checked_folder
 from .tasks import task
 
@@ -20,17 +20,25 @@ def checked_request(args: argparse.Namespace) -> str:
     """The artifact's task, once the inputs, options and every output path are known good: InputError before
     any inference, and no output folder created until then."""
     manifest = load_manifest(args.artifact, verify_files=False)
+    check_request(args, task_name=str(manifest.task), attention_layers=exported_layers(manifest),
+                  source=manifest.folder)
+    return str(manifest.task)
+
+
+def check_request(args: argparse.Namespace, *, task_name: str, attention_layers: tuple[Sequence[int], int],
+                  source: Path | str) -> None:
+    """``checked_request``'s checks for a ``task_name`` model (an artifact's or a served one) whose graph holds
+    the attentions of ``attention_layers`` ((exported layers, the model's layers)); ``source`` names it."""
     for path in args.images:
         if path.exists() and not path.is_file():
             raise special_file_error(path)
-    suffixes = _output_suffixes(args, task(manifest.task).runtime_class, manifest.task)
+    suffixes = _output_suffixes(args, task(task_name).runtime_class, task_name)
     if args.attention_maps is not None:
-        _check_attention_request(args.attention_layer, manifest)
+        _check_attention_request(args.attention_layer, task_name=task_name, layers=attention_layers, source=source)
     _check_targets(args.images, _targets(args, suffixes))
     for option, folder in (("--output", args.output), ("--attention-maps", args.attention_maps)):
         if folder is not None:
             checked_folder(folder, option=option)
-    return str(manifest.task)
 
 
 # what --output holds per image, by task class (the suffix after the image's name without its extension)
@@ -50,18 +58,19 @@ def _output_suffixes(args: argparse.Namespace, runtime_class: str, task_name: st
     return _OUTPUT_SUFFIXES[runtime_class] + ((".side-by-side.png",) if args.side_by_side else ())
 
 
-def _check_attention_request(layer: int, manifest: Manifest) -> None:
-    """InputError unless the artifact's task class draws attention maps, its graph outputs attentions, and
-    --attention-layer is one of the layers it holds."""
+def _check_attention_request(layer: int, *, task_name: str, layers: tuple[Sequence[int], int],
+                             source: Path | str) -> None:
+    """InputError unless the task's class draws attention maps, the graph outputs attentions (``layers``:
+    (exported layers, the model's layers)), and --attention-layer is one of the layers it holds."""
     from .attention_pictures import check_attention_source
     from .model_base import task_class
 
-    check_attention_source(task_class(manifest.task))
-    exported, total = exported_layers(manifest)
+    check_attention_source(task_class(task_name))
+    exported, total = layers
     if not total or not exported:
-        raise InputError(f"--attention-maps: {missing_output_message(manifest.folder, 'attentions')}")
+        raise InputError(f"--attention-maps: {missing_output_message(source, 'attentions')}")
     try:
-        attention_layer_position(layer, exported=exported, total=total, folder=manifest.folder)
+        attention_layer_position(layer, exported=exported, total=total, folder=source)
     except OutputUnavailableError as error:
         raise InputError(f"--attention-layer {layer}: {error}") from None
 

@@ -7,6 +7,8 @@
 - ``clients``: ``RemoteClassifier``, ``RemoteSegmenter``, ``RemoteFeatureExtractor``;
 - ``model``: ``RemoteModel``, their base (wait-for-ready with ``ready_timeout_s``, the task check,
   ``model_version`` / ``served_version()``, ``request`` for arbitrary named tensors);
+- ``connect``: ``connect("http://host:port/NAME")``, the client of whatever task the served model runs
+  (``beit-run http://host:port/NAME IMAGE...``);
 - ``readiness``: polling the model's readiness with a timeout;
 - ``transport``: tritonclient over HTTP or gRPC; ``failures``: every error it meets as a typed
   beit_runtime error (``ServerError``, ``ServerUnavailableError``, ``ServerTimeoutError``,

@@ -40,6 +40,16 @@ class RemoteLayerOutputs(RemoteModel):
         """What the ensemble serves besides the task's outputs (``PARAMETER_LAYER_OUTPUTS``; {} for nothing)."""
         return dict(json.loads(self.parameters.get(PARAMETER_LAYER_OUTPUTS) or "{}"))
 
+    @property
+    def attention_layers(self) -> tuple[int, ...]:
+        """The 0-based encoder layers whose attentions the model serves (as ``LayerOutputs.attention_layers``)."""
+        return tuple(int(layer) for layer in self.layer_outputs.get("attention_layers", ()))
+
+    @property
+    def num_layers(self) -> int:
+        """The model's encoder layers (0 when it serves no optional output)."""
+        return int(self.layer_outputs.get("num_layers", 0))
+
     def hidden_states(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
         """float32 (n, layers + 1, tokens, hidden), or (layers + 1, tokens, hidden) for one image."""
         return self._optional("hidden_states", images, channel_order=channel_order)
@@ -52,7 +62,7 @@ class RemoteLayerOutputs(RemoteModel):
         """The CLS token's attention per head of encoder ``layer``, (heads, H, W) at each image's own size."""
         served = self.layer_outputs
         self._require("attentions")
-        layers, total = list(served["attention_layers"]), int(served["num_layers"])
+        layers, total = list(self.attention_layers), self.num_layers
         if not -total <= layer < total or layer % total not in layers:
             raise OutputUnavailableError(f"model '{self.name}' serves the attentions of layers {layers} (of {total}), "
                                          f"not layer {layer}; re-export with --attention-layers to serve it")
