@@ -66,6 +66,17 @@ def test_served_segmentation_writes_the_overlays_the_artifact_writes(served, bei
     assert f"saved {remote / 'a.png'}" in capsys.readouterr().out
 
 
+def test_served_embeddings_are_the_artifacts(served, beit_backbone_artifact, photos, tmp_path, capsys):
+    local, remote = tmp_path / "local", tmp_path / "remote"
+    assert main([str(beit_backbone_artifact), *photos, "--output", str(local)]) == 0
+    assert main([served_model(served, "http", "feat"), *photos, "--output", str(remote)]) == 0
+    for name in ("a.npy", "b.npy"):
+        got, want = np.load(remote / name), np.load(local / name)
+        assert got.shape == want.shape == (32,)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert "embedding dim 32" in capsys.readouterr().out
+
+
 def test_served_attention_pictures_match_the_artifacts(served, beit_layer_outputs_artifact, photos, tmp_path):
     local, remote = tmp_path / "local", tmp_path / "remote"
     assert main([str(beit_layer_outputs_artifact), photos[0], "--attention-maps", str(local)]) == 0

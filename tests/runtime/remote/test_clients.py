@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from beit_runtime import Classifier, Segmenter
+from beit_runtime import Classifier, FeatureExtractor, Segmenter
 from beit_runtime.errors import ArtifactError, ImageDecodeError, ImageFormatError, InputError
-from beit_runtime.remote import RemoteClassifier, RemoteSegmenter
+from beit_runtime.remote import RemoteClassifier, RemoteFeatureExtractor, RemoteSegmenter
 
 PROTOCOLS = ("http", "grpc")
 
@@ -46,6 +46,18 @@ def test_classifier_parity(served, protocol, beit_classifier_artifact, photo_byt
         assert_same_predictions(remote(str(path), top_k=3), local(str(path), top_k=3))
         assert_same_predictions(remote(array, top_k=2), local(array, top_k=2))
         assert_same_predictions(remote(array[:, :, ::-1], top_k=2, channel_order="bgr"), local(array, top_k=2))
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_feature_extractor_parity(served, protocol, beit_backbone_artifact, photo_bytes):
+    with RemoteFeatureExtractor(url(served, protocol), "feat", max_in_flight=1) as remote, \
+            FeatureExtractor(beit_backbone_artifact, batch_size=1) as local:
+        got, want = remote(photo_bytes), np.stack([local(image) for image in photo_bytes])
+        assert got.dtype == np.float32 and got.shape == want.shape == (len(photo_bytes), 32)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(remote(photo_bytes[0]), want[0], rtol=0, atol=1e-5)
+        with pytest.raises(InputError, match="pooled embeddings only"):
+            remote(photo_bytes[0], patch_tokens=True)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
