@@ -38,7 +38,7 @@ from .options import AUTO_PRECISION, PRECISIONS, RunOptions, non_negative_int, p
 from .output_files import write_with
 from .preprocess import parallel_map
 from .remote.connect import is_served_model
-from .run_checks import checked_request, output_target
+from .run_checks import check_run_flags, checked_request, output_target
 from .served_run import SERVER_TIMEOUT_S, run_served
 from .tasks import task
 
@@ -76,9 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
     """The task class's run options from the arguments; InputError naming the flag when one is wrong."""
-    positive_int("--top-k", args.top_k)
-    if args.side_by_side and args.output is None:
-        raise InputError("--side-by-side writes pictures: add --output DIR")
+    check_run_flags(args)
     if args.plan is not None and args.precision != AUTO_PRECISION:
         raise InputError(f"--plan is read by --precision {AUTO_PRECISION} only: add --precision {AUTO_PRECISION} "
                          "(or drop --plan)")

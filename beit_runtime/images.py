@@ -66,7 +66,7 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
         image = open_image(_read_file(Path(source)), origin=str(source), exif_orientation=exif_orientation)
         return pil_to_rgb8(image, decoded=True)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        image = open_image(bytes(source), origin="the given bytes", exif_orientation=exif_orientation)
+        image = open_image(bytes(source), origin="the encoded image", exif_orientation=exif_orientation)
         return pil_to_rgb8(image, decoded=True)
     if isinstance(source, np.ndarray):
         return to_rgb8(source, channel_order=channel_order)

@@ -12,8 +12,16 @@ from .bulk.walking import special_file_error
 from .errors import InputError, OutputUnavailableError
 from .layer_outputs import attention_layer_position, exported_layers, missing_output_message
 from .manifest import load_manifest
+from .options import positive_int
 from .output_files import checked_folder
 from .tasks import task
+
+
+def check_run_flags(args: argparse.Namespace) -> None:
+    """InputError naming the flag when --top-k is not a positive number or --side-by-side has no --output."""
+    positive_int("--top-k", args.top_k)
+    if args.side_by_side and args.output is None:
+        raise InputError("--side-by-side writes pictures: add --output DIR")
 
 
 def checked_request(args: argparse.Namespace) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from .bulk.command import is_folder_run, report_error
 from .errors import BeitDeployError, InputError
 from .remote.connect import connect, split_served_model
-from .run_checks import check_request
+from .run_checks import check_request, check_run_flags
 
 SERVER_TIMEOUT_S = 30.0
 # the options that choose and feed a local engine (argparse dest -> flag)
@@ -51,6 +51,8 @@ def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argpars
     layers = (getattr(model, "attention_layers", ()), getattr(model, "num_layers", 0))  # Remote*LayerOutputs only
     try:
         check_request(args, task_name=model.task, attention_layers=layers, source=args.artifact)
+        if hasattr(model, "check_top_k"):  # RemoteClassifier: at most the classes the server returns
+            model.check_top_k(args.top_k, option="--top-k")
     except InputError as error:
         return report_error(error, exit_code=2)
     if args.verbose:
@@ -61,7 +63,8 @@ def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argpars
 
 
 def _check_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """InputError for a folder run or a local engine's option given with a served model."""
+    """InputError for a folder run, a local engine's option given with a served model, or a flag out of range."""
+    check_run_flags(args)
     if is_folder_run(args):
         raise InputError(f"{args.artifact} is a served model: beit-run sends it image files named alone; a folder "
                          "run (a folder among the inputs, or --ray) reads an artifact folder")

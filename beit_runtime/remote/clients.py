@@ -96,12 +96,18 @@ class RemoteClassifier(RemoteLayerOutputs):
     def served_top_k(self) -> int:
         return int(self.parameters.get(PARAMETER_TOP_K) or 0)
 
+    def check_top_k(self, top_k: int, *, option: str = "top_k") -> int:
+        """``top_k`` when the server returns that many classes per image; InputError naming ``option`` if not."""
+        top_k = positive_int(option, top_k)
+        if top_k > self.served_top_k and self.served_top_k < len(self.labels):
+            raise InputError(f"{option} {top_k}: model '{self.name}' serves the top {self.served_top_k} classes; ask "
+                             f"for at most that, or re-write the repository with `beit-export triton ... --top-k "
+                             f"{top_k}`")
+        return top_k
+
     def classify(self, images: Any, *, top_k: int = 5, channel_order: str = "rgb") -> Any:
         """Per image (or for the one image given): its ``top_k`` predictions, best first."""
-        top_k = positive_int("top_k", top_k)
-        if top_k > self.served_top_k and self.served_top_k < len(self.labels):
-            raise InputError(f"model '{self.name}' serves the top {self.served_top_k} classes; ask for at most "
-                             f"that, or re-write the repository with `beit-export triton ... --top-k {top_k}`")
+        top_k = self.check_top_k(top_k)
         outputs, single = self.infer_images(images, channel_order=channel_order)
         results = [self._predictions(output, top_k) for output in outputs]
         return results[0] if single else results

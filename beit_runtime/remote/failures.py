@@ -58,11 +58,13 @@ def error_class(error: BaseException) -> type[BeitDeployError]:
     return STATUS_ERRORS.get(error_status(error) or "", ServerError)
 
 
-def runtime_error(error: BaseException, *, model: str, url: str, timeout_s: float) -> BeitDeployError:
-    """The beit_runtime error for what the server (or the network) answered, its message naming the fix."""
+def runtime_error(error: BaseException, *, model: str, url: str, timeout_s: float,
+                  request: str = "") -> BeitDeployError:
+    """The beit_runtime error for what the server (or the network) answered, its message naming the fix (and
+    ``request``, what the failed request carried: an image file, say)."""
     kind = error_class(error)
     message = error_message(error)
-    where = f"Triton at {url}, model '{model}'"
+    where = f"Triton at {url}, model '{model}'" + (f", {request}" if request else "")
     if tagged_error_class(message) is not None:
         return kind(f"{where}: {message}")
     if issubclass(kind, InputError):
@@ -71,7 +73,7 @@ def runtime_error(error: BaseException, *, model: str, url: str, timeout_s: floa
         return kind(f"{where}: {message}; check the model name and version (the repository's README lists them)")
     if issubclass(kind, ServerTimeoutError):
         return kind(f"{where}: no answer within {timeout_s:g} s ({message or 'timed out'}); "
-                    "raise timeout_s or lighten the server's load")
+                    "raise timeout_s (beit-run: --server-timeout S) or lighten the server's load")
     if issubclass(kind, ServerUnavailableError):
         return kind(f"{where}: no answer ({message}); is `beit-serve REPO` running there?")
     return kind(f"{where}: {type(error).__name__}: {message}")

@@ -47,6 +47,13 @@ def encode_image(source: Any, *, channel_order: str = "rgb") -> bytes:
     return buffer.getvalue()
 
 
+def image_name(source: Any, *, index: int, single: bool) -> str:
+    """How an error names one of the images sent: its file, else its place among the images given."""
+    if isinstance(source, (str, os.PathLike)):
+        return f"image {source}"
+    return "the image" if single else f"images[{index}]"
+
+
 def remote_task(class_name: str) -> Task | None:
     """The registry entry whose ``remote_class`` is ``class_name`` (None: not a task's remote class)."""
     return next((entry for entry in TASKS.values() if entry.remote_class == class_name), None)
@@ -131,4 +138,5 @@ class RemoteModel:
         requests = [{IMAGE_INPUT: np.array([[encode_image(item, channel_order=channel_order)]], dtype=object)}
                     for item in items]
         wanted = list(outputs or self.outputs)
-        return self.transport.infer_many(self.name, requests, wanted, version=self.model_version), single
+        names = [image_name(item, index=index, single=single) for index, item in enumerate(items)]
+        return self.transport.infer_many(self.name, requests, wanted, version=self.model_version, names=names), single

@@ -48,6 +48,7 @@ def wait_until_ready(transport: Transport, model: str, *, version: str = "", tim
         time.sleep(min(poll_s, left))
     what = f"model '{model}'" + (f" version {version}" if version else "") + f" to be ready at {transport.url}"
     error_type: type[ServerError] = ServerTimeoutError if answered else ServerUnavailableError
-    hint = ("the model is still loading or failed to load: see the server's log, or raise ready_timeout_s" if answered
-            else "start the server (`beit-serve REPO`), check the URL, or raise ready_timeout_s")
+    hint = ("the model is still loading or failed to load: see the server's log, or wait longer" if answered
+            else "start the server (`beit-serve REPO`), check the URL, or wait longer")
+    hint += " (ready_timeout_s; beit-run: --server-timeout S)"
     raise error_type(f"waited {timeout_s:g} s for {what}; last: {last}; {hint}")

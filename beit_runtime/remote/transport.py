@@ -68,6 +68,14 @@ def split_url(url: str) -> tuple[str, str]:
     return scheme, address
 
 
+class RequestFailure(Exception):
+    """What the client library raised for request ``index`` of an ``infer_many`` call (typed there)."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.index, self.error = index, error
+
+
 class Transport:
     """One tritonclient client: readiness, model config and metadata, and ``infer_many`` (concurrent, in order)."""
 
@@ -91,7 +99,7 @@ class Transport:
     def _call(self, model: str, call: Callable[[], _T]) -> _T:
         try:
             return call()
-        except BeitDeployError:
+        except (BeitDeployError, RequestFailure):
             raise
         except Exception as error:  # the client library's and the socket's errors, classified by type and status
             raise runtime_error(error, model=model, url=self.url, timeout_s=self.timeout_s) from error
@@ -145,17 +153,23 @@ class Transport:
         return made
 
     def infer_many(self, model: str, requests: Sequence[Mapping[str, np.ndarray]], outputs: Sequence[str],
-                   *, version: str = "") -> list[Outputs]:
-        """Send every request (at most ``max_in_flight`` at once); their outputs, in order. Raises the first error."""
+                   *, version: str = "", names: Sequence[str] = ()) -> list[Outputs]:
+        """Send every request (at most ``max_in_flight`` at once); their outputs, in order. Raises the first error,
+        naming the request that failed by its entry in ``names`` (e.g. the image file it carries)."""
         send = self._infer_http if self.protocol == "http" else self._infer_grpc
-        return self._call(model, lambda: send(model, requests, outputs, version))
+        try:
+            return self._call(model, lambda: send(model, requests, outputs, version))
+        except RequestFailure as failure:
+            request = names[failure.index] if failure.index < len(names) else f"request {failure.index}"
+            raise runtime_error(failure.error, model=model, url=self.url, timeout_s=self.timeout_s,
+                                request=request) from failure.error
 
     def _infer_http(self, model: str, requests: Sequence[Mapping[str, np.ndarray]], outputs: Sequence[str],
                     version: str) -> list[Outputs]:
         wanted = [self.module.InferRequestedOutput(name, binary_data=True) for name in outputs]
         pending = [self.client.async_infer(model, self.inputs(feeds), model_version=version, outputs=wanted)
                    for feeds in requests]
-        return [{name: result.as_numpy(name) for name in outputs} for result in (item.get_result() for item in pending)]
+        return [{name: result.as_numpy(name) for name in outputs} for result in map(_result, enumerate(pending))]
 
     def _infer_grpc(self, model: str, requests: Sequence[Mapping[str, np.ndarray]], outputs: Sequence[str],
                     version: str) -> list[Outputs]:
@@ -176,5 +190,14 @@ class Transport:
         """Wait for one answer (queue.Empty, classified as a timeout, when none comes well after the deadline)."""
         index, result, error = done.get(timeout=self.timeout_s + 5)
         if error is not None:
-            raise error
+            raise RequestFailure(index, error)
         results[index] = result
+
+
+def _result(pending: tuple[int, Any]) -> Any:
+    """The answer to HTTP request (index, pending); RequestFailure naming the index when it failed."""
+    index, request = pending
+    try:
+        return request.get_result()
+    except Exception as error:  # the client library's, typed by infer_many
+        raise RequestFailure(index, error) from error

@@ -97,6 +97,9 @@ def test_served_attention_pictures_match_the_artifacts(served, beit_layer_output
     ("seg", ["--attention-maps", "OUT"], "Segmenter has no attention maps"),
     ("cls", ["--attention-maps", "OUT"], "was exported without the 'attentions' output"),
     ("layers", ["--attention-maps", "OUT", "--attention-layer", "0"], "holds the attentions of layers [1, 3]"),
+    ("cls", ["--top-k", "6"], "--top-k 6: model 'cls' serves the top 5 classes"),
+    ("cls", ["--top-k", "0"], "--top-k must be"),
+    ("seg", ["--side-by-side"], "--side-by-side writes pictures: add --output DIR"),
 ])
 def test_usage_errors_send_no_image(served, photos, tmp_path, capsys, model, extra, message):
     out = tmp_path / "out"
@@ -114,6 +117,16 @@ def test_a_server_that_cannot_answer_is_a_run_error(served, photos, beit_classif
     assert "waited 0.5 s for model 'cls' to be ready" in capsys.readouterr().err
     assert main([str(beit_classifier_artifact), photos[0], "--server-timeout", "5"]) == 2
     assert "--server-timeout applies to a served model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_image_the_server_cannot_decode_is_named_by_its_file(served, protocol, photos, tmp_path, capsys):
+    broken = tmp_path / "in" / "broken.jpg"
+    broken.write_bytes(b"<html>not found</html>")
+    assert main([served_model(served, protocol, "cls"), photos[0], str(broken), photos[1]]) == 1
+    captured = capsys.readouterr()
+    assert f"image {broken}:" in captured.err and "not a decodable image" in captured.err
+    assert photos[0] not in captured.err and photos[1] not in captured.err
 
 
 def test_served_model_addresses():

@@ -100,6 +100,20 @@ def engine_statistics(served) -> dict:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_an_image_the_server_cannot_decode_is_named(served, protocol, photo_bytes, tmp_path):
+    good, broken = tmp_path / "good.jpg", tmp_path / "broken.png"
+    good.write_bytes(photo_bytes[0])
+    broken.write_bytes(photo_bytes[1][:40])  # a PNG cut short
+    with RemoteClassifier(url(served, protocol), "cls") as remote:
+        with pytest.raises(ImageDecodeError, match=f"model 'cls', image {broken}: .*not a decodable image"):
+            remote([good, broken])
+        with pytest.raises(ImageDecodeError, match=r"model 'cls', images\[1\]: "):
+            remote([photo_bytes[0], b"junk"])
+        with pytest.raises(ImageDecodeError, match="model 'cls', the image: "):
+            remote(b"junk")
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_errors_name_the_problem_and_the_server_keeps_answering(served, protocol, photo_bytes, classifier_reference):
     with RemoteClassifier(url(served, protocol), "cls") as remote:
         with pytest.raises(ImageDecodeError, match="not a decodable image"):
