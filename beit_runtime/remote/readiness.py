@@ -23,11 +23,17 @@ def _ready(transport: Transport, model: str, version: str) -> bool:
     """One probe: True when ready; ArtifactError when the ready server does not know the model."""
     if transport.model_ready(model, version):
         return True
-    if transport.server_ready() and not transport.model_known(model, version):
-        shown = f"model '{model}'" + (f" version {version}" if version else "")
-        raise ArtifactError(f"Triton at {transport.url}: unknown model, the ready server does not list {shown}; check "
-                            "the name (the repository's README lists its models) or serve the repository that holds it")
-    return False
+    if not transport.server_ready():
+        return False
+    index = transport.repository_index()
+    if any(entry.get("name") == model and (not version or entry.get("version") in (None, "", version))
+           for entry in index):
+        return False
+    shown = f"model '{model}'" + (f" version {version}" if version else "")
+    listed = sorted({str(entry.get("name")) for entry in index})
+    raise ArtifactError(f"Triton at {transport.url}: unknown model, the ready server does not list {shown} (it "
+                        f"lists {', '.join(listed) if listed else 'no model'}); check the name or serve the "
+                        "repository that holds it")
 
 
 def wait_until_ready(transport: Transport, model: str, *, version: str = "", timeout_s: float,

@@ -113,15 +113,14 @@ class Transport:
     def model_ready(self, model: str, version: str = "") -> bool:
         return bool(self._call(model, lambda: self.client.is_model_ready(model, version, **self._timeout)))
 
-    def model_known(self, model: str, version: str = "") -> bool:
-        """Whether the server's repository index lists ``model`` (and ``version``, when given) in any state."""
+    def repository_index(self) -> list[dict[str, Any]]:
+        """One entry (``name``, ``version``, ``state``) per model in the server's repository, loaded or not."""
         if self.protocol == "http":
-            index = self._call(model, self.client.get_model_repository_index)
+            index = self._call("", self.client.get_model_repository_index)
         else:
-            index = self._call(model, lambda: self.client.get_model_repository_index(as_json=True, **self._timeout))
+            index = self._call("", lambda: self.client.get_model_repository_index(as_json=True, **self._timeout))
             index = index.get("models") or []
-        return any(entry.get("name") == model and (not version or entry.get("version") in (None, "", version))
-                   for entry in index)
+        return list(index)
 
     def model_config(self, model: str, version: str = "") -> dict[str, Any]:
         """The model's config as a dict (HTTP JSON shape; gRPC converted to the same)."""

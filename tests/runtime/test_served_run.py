@@ -111,7 +111,7 @@ def test_usage_errors_send_no_image(served, photos, tmp_path, capsys, model, ext
 
 def test_a_server_that_cannot_answer_is_a_run_error(served, photos, beit_classifier_artifact, capsys):
     assert main([served_model(served, "http", "nope"), photos[0]]) == 1
-    assert "the ready server does not list model 'nope'" in capsys.readouterr().err
+    assert "the ready server does not list model 'nope' (it lists cls, cls_engine," in capsys.readouterr().err
     closed = f"http://127.0.0.1:{free_port()}/cls"
     assert main([closed, photos[0], "--server-timeout", "0.5"]) == 1
     assert "waited 0.5 s for model 'cls' to be ready" in capsys.readouterr().err
