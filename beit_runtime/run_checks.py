@@ -38,7 +38,9 @@ def check_request(args: argparse.Namespace, *, task_name: str, attention_layers:
     """``checked_request``'s checks for a ``task_name`` model (an artifact's or a served one) whose graph holds
     the attentions of ``attention_layers`` ((exported layers, the model's layers)); ``source`` names it."""
     for path in args.images:
-        if path.exists() and not path.is_file():
+        if not path.exists():
+            raise InputError(f"image file {path} does not exist; check the path")
+        if not path.is_file():
             raise special_file_error(path)
     suffixes = _output_suffixes(args, task(task_name).runtime_class, task_name)
     if args.attention_maps is not None:

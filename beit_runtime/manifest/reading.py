@@ -70,11 +70,24 @@ def read_manifest_json(folder: Path) -> Any:
     if not folder.is_dir():
         raise ManifestError(f"artifact folder {folder} does not exist; {REEXPORT_HINT}")
     if not path.is_file():
-        raise ManifestError(f"{folder} has no {MANIFEST_FILE}: it is not a beit-deploy artifact; {REEXPORT_HINT}")
+        raise ManifestError(f"{folder} has no {MANIFEST_FILE}: it is not a beit-deploy artifact; "
+                            f"{_artifacts_inside(folder) or REEXPORT_HINT}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ManifestError(f"{path} is not readable JSON ({error}); {REEXPORT_HINT}") from error
+
+
+def _artifacts_inside(folder: Path, *, shown: int = 5) -> str:
+    """"it holds artifacts: A, B (pass one of them)" when folders right inside ``folder`` are artifacts, else ""."""
+    try:
+        inside = sorted(child for child in folder.iterdir() if (child / MANIFEST_FILE).is_file())
+    except OSError:
+        return ""
+    if not inside:
+        return ""
+    names = ", ".join(str(child) for child in inside[:shown]) + (", ..." if len(inside) > shown else "")
+    return f"it holds {'an artifact' if len(inside) == 1 else 'artifacts'}: {names} (pass one of them)"
 
 
 def _named_files(record: ManifestRecord) -> list[tuple[str, str]]:

@@ -88,9 +88,23 @@ def test_side_by_side_needs_an_output_folder(beit_segmentation_artifact, image_f
     assert "--output" in capsys.readouterr().err
 
 
+def test_a_missing_image_is_a_usage_error_before_the_model_loads(beit_classifier_artifact, image_files, tmp_path,
+                                                                   capsys):
+    missing = tmp_path / "missing.jpg"
+    assert main([str(beit_classifier_artifact), str(image_files[0]), str(missing), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"image file {missing} does not exist; check the path" in captured.err
+
+
+def test_a_folder_of_artifacts_names_them(beit_classifier_artifact, image_files, tmp_path, capsys):
+    parent = tmp_path / "artifacts"
+    (parent / "notes").mkdir(parents=True)
+    (parent / "cls").symlink_to(beit_classifier_artifact, target_is_directory=True)
+    assert main([str(parent), str(image_files[0])]) == 1
+    assert f"it holds an artifact: {parent / 'cls'} (pass one of them)" in capsys.readouterr().err
+
+
 def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, tmp_path, capsys):
-    assert main([str(beit_classifier_artifact), str(tmp_path / "missing.jpg")]) == 1
-    assert "does not exist" in capsys.readouterr().err
     assert main([str(tmp_path / "no-artifact"), str(image_files[0])]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert main([str(beit_classifier_artifact), str(image_files[0]), "--top-k", "0"]) == 2
