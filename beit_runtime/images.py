@@ -79,9 +79,14 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
     )
 
 
+def missing_file_message(path: Path) -> str:
+    """What an error says of an image file that is not there."""
+    return f"image file {path} does not exist; check the path"
+
+
 def _read_file(path: Path) -> bytes:
     if not path.exists():
-        raise ImageDecodeError(f"image file {path} does not exist; check the path")
+        raise ImageDecodeError(missing_file_message(path))
     if path.is_dir():
         raise ImageDecodeError(f"{path} is a directory, expected an image file (pass the files inside it)")
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .bulk.walking import special_file_error
 from .errors import InputError, OutputUnavailableError
+from .images import missing_file_message
 from .layer_outputs import attention_layer_position, exported_layers, missing_output_message
 from .manifest import load_manifest
 from .options import positive_int
@@ -39,7 +40,7 @@ def check_request(args: argparse.Namespace, *, task_name: str, attention_layers:
     the attentions of ``attention_layers`` ((exported layers, the model's layers)); ``source`` names it."""
     for path in args.images:
         if not path.exists():
-            raise InputError(f"image file {path} does not exist; check the path")
+            raise InputError(missing_file_message(path))
         if not path.is_file():
             raise special_file_error(path)
     suffixes = _output_suffixes(args, task(task_name).runtime_class, task_name)
