@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from beit_runtime.datasets.discovery import not_a_folder
+
 from .errors import ExportError
 
 # The values two options accept, kept here (not beside the code that uses them) so that the command line
@@ -111,8 +113,9 @@ class ExportOptions:
             )
         for name in ("calibration_data", "parity_data"):
             folder = getattr(self, name)
-            if folder is not None and not Path(folder).is_dir():
-                raise ExportOptionsError(f"{cli_flag(name)} {folder} is not a folder; pass a folder of images")
+            problem = "" if folder is None else not_a_folder(Path(folder))
+            if problem:
+                raise ExportOptionsError(f"{cli_flag(name)} {folder} {problem}; pass a folder of images")
 
     @property
     def parity_folder(self) -> Path | None:

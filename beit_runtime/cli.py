@@ -30,6 +30,7 @@ import numpy as np
 from .argument_types import positive_number
 from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
+from .commands.common import EXIT_INTERRUPTED
 from .engines import BACKENDS
 from .errors import BeitDeployError, InputError
 from .images import load_image
@@ -193,6 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in SUBCOMMANDS:  # beit-run evaluate / tune
         return SUBCOMMANDS[arguments[0]](arguments[1:])
+    try:
+        return _main(arguments)
+    except KeyboardInterrupt:  # a folder run says what it kept itself; image files named alone keep nothing
+        print("\nbeit-run: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(arguments: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     if is_served_model(args.artifact):

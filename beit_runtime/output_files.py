@@ -13,6 +13,7 @@ permissions of a plain ``open`` (the umask's), not ``mkstemp``'s 0600.
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import tempfile
@@ -32,6 +33,29 @@ def temporary_name(target: Path) -> Path:
 
 def is_temporary(name: str) -> bool:
     return name.startswith(".") and TEMP_MARK in name
+
+
+def remove_left_temporaries(target: Path) -> int:
+    """Delete the temporaries of ``target`` that a killed process left beside it (those of a process still
+    running are kept); how many there were."""
+    removed = 0
+    prefix = f".{target.name}{TEMP_MARK}"
+    for path in target.parent.glob(f"{glob.escape(prefix)}*"):
+        writer = path.name[len(prefix):].partition("-")[0]
+        if writer.isdigit() and not _running(int(writer)):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextmanager

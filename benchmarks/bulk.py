@@ -28,10 +28,10 @@ import numpy as np
 from beit_runtime import Classifier, RunOptions, task_class
 from beit_runtime.bulk import BulkOptions, run_folder, run_on_ray
 from beit_runtime.bulk.local import run_items
-from beit_runtime.bulk.progress import Progress
 from beit_runtime.bulk.walking import chunked, collect_items
 from beit_runtime.bulk.writers import OutputFolder
 from beit_runtime.images import load_image
+from beit_runtime.progress import Progress
 from benchmarks.workload.bulk_folder import write_bulk_folder
 from benchmarks.workload.machine import cpu_model
 

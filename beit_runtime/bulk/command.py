@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..commands.common import EXIT_INTERRUPTED
 from ..errors import BeitDeployError, InputError
 from ..options import RunOptions, positive_int
 from ..output_files import checked_folder
@@ -101,6 +102,10 @@ def run_folder_command(args: argparse.Namespace, *,
         return report_error(error, exit_code=2)
     except BeitDeployError as error:
         return report_error(error, exit_code=1)
+    except KeyboardInterrupt:
+        print(f"\nbeit-run: interrupted; {options.output} keeps every image done: rerun the same command to go on",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     failed = f", {summary.failed} failed (see {summary.output / 'errors.jsonl'})" if summary.failed else ""
     print(f"beit-run: {summary.succeeded} images done, {summary.skipped} done before{failed}; "
           f"results in {summary.output}")

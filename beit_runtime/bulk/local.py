@@ -17,9 +17,9 @@ from typing import Any
 from ..manifest import load_manifest
 from ..model_base import ArtifactModel, task_class
 from ..options import RunOptions
+from ..progress import Progress
 from .options import BulkOptions
 from .processing import BatchProcessor
-from .progress import Progress
 from .reader import prefetched
 from .walking import ImageItem, chunked, collect_items
 from .writers import OutputFolder

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..options import positive_int
-
-PROGRESS_MODES = ("auto", "bar", "lines", "off")
+from ..progress import PROGRESS_MODES
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,10 +27,10 @@ import numpy as np
 from ..errors import BackendUnavailableError
 from ..model_base import ArtifactModel, task_class
 from ..options import RunOptions, positive_int
+from ..progress import Progress
 from .local import BulkSummary, prepare_output
 from .options import BulkOptions
 from .processing import BatchProcessor
-from .progress import Progress
 from .walking import ImageItem
 from .writers import OutputFolder
 

@@ -1,4 +1,4 @@
-"""What the ``beit-run`` subcommands share: their parser's shape and how errors become exit codes."""
+"""What the ``beit-run`` subcommands share: their parser's shape and how errors and Ctrl-C become exit codes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..argument_types import non_negative_integer, positive_integer
 from ..errors import BeitDeployError, DatasetError, InputError
 
 _Result = TypeVar("_Result")
+EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
 
 
 def subcommand_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
@@ -25,11 +26,16 @@ def subcommand_parser(prog: str, description: str | None) -> argparse.ArgumentPa
     return parser
 
 
-def run_reporting_errors(prog: str, work: Callable[[], _Result]) -> tuple[_Result | None, int]:
+def run_reporting_errors(prog: str, work: Callable[[], _Result], *,
+                         interrupted: str = "nothing was written") -> tuple[_Result | None, int]:
     """(``work()``, 0), or (None, 2) for bad data or options, (None, 1) for other beit-deploy errors, with the
-    error printed on stderr as ``prog: error: ...``."""
+    error printed on stderr as ``prog: error: ...``; Ctrl-C: (None, 130) and ``prog: interrupted; <interrupted>``
+    (what is kept, how to go on) instead of a traceback."""
     try:
         return work(), 0
     except BeitDeployError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return None, 2 if isinstance(error, (DatasetError, InputError)) else 1
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted; {interrupted}", file=sys.stderr)
+        return None, EXIT_INTERRUPTED

@@ -3,19 +3,23 @@
 Classification data is one folder per class, named as the artifact's labels (ImageFolder layout);
 segmentation data is ``DIR/images/NAME.ext`` with ``DIR/masks/NAME.png`` (class ids, 255 ignored;
 ``--reduce-labels`` as BeitImageProcessor's ``do_reduce_labels``). Prints a table (``--json``: one JSON
-object per variant); ``--output DIR`` also writes a Markdown report and a plot of accuracy against speed.
+object per variant); ``--output DIR`` also writes a Markdown report and a plot of accuracy against speed,
+and keeps ``DIR/evaluation-state.json`` up to date after every batch: a run that was killed or interrupted
+goes on from there when the same command runs again. Progress goes to stderr (a bar on a terminal).
 Exit codes: 0 measured, 1 runtime error, 2 bad data or options.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..argument_types import positive_integer
 from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
+from ..evaluation.checkpoint import STATE_FILE
 from ..evaluation.report import json_lines, table, write_report
 from ..evaluation.variants import ENGINE_BACKENDS, PRECISION_ORDER
 from ..output_files import checked_folder
@@ -33,14 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("--reduce-labels", action="store_true", help="segmentation: 0 is 'other' (ignored), ids shift down by one")
     add("--limit", type=positive_integer, default=None, help="evaluate the first N images only")
     add("--json", action="store_true", help="one JSON object per variant instead of the table")
-    add("--output", type=Path, default=None, help="write evaluation.md and accuracy-vs-speed.png here")
+    add("--output", type=Path, default=None, help="write evaluation.md and accuracy-vs-speed.png here, and keep "
+        f"the run's state in {STATE_FILE} (a rerun goes on from it)")
     return parser
 
 
 def _evaluate(args: argparse.Namespace, options: EvaluationOptions) -> EvaluationReport:
-    """``evaluate``, with ``--output`` checked before any inference."""
+    """``evaluate``, with ``--output`` checked before any inference and holding the run's state."""
     if args.output is not None:
         checked_folder(args.output, option="--output")
+        options = dataclasses.replace(options, checkpoint=args.output / STATE_FILE)
     return evaluate(args.artifact, args.data, options=options)
 
 
@@ -48,7 +54,9 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     options = EvaluationOptions(backend=args.backend, precision=args.precision, batch_size=args.batch_size,
                                 threads=args.threads, reduce_labels=args.reduce_labels, limit=args.limit)
-    report, code = run_reporting_errors(PROG, lambda: _evaluate(args, options))
+    kept = ("nothing was kept (--output DIR keeps the run's state, and a rerun goes on from it)" if args.output is None
+            else f"rerun the same command to go on from {args.output / STATE_FILE}")
+    report, code = run_reporting_errors(PROG, lambda: _evaluate(args, options), interrupted=kept)
     if report is None:
         return code
     print(json_lines(report) if args.json else table(report))

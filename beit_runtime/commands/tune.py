@@ -66,7 +66,8 @@ def main(argv: Sequence[str]) -> int:
     options = TuneOptions(data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop,
                           batch_size=args.batch_size, rounds=args.rounds, threads=args.threads, limit=args.limit,
                           plan_path=args.plan)
-    result, code = run_reporting_errors(PROG, lambda: _tune(args.artifact, options=options))
+    result, code = run_reporting_errors(PROG, lambda: _tune(args.artifact, options=options),
+                                        interrupted="no plan was written")
     if result is None:
         return code
     plan, path = result

@@ -33,14 +33,22 @@ def is_image_name(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in image_extensions()
 
 
+def not_a_folder(path: Path) -> str:
+    """What is wrong with ``path`` as a folder to read ("does not exist", "is a file, not a folder"); "" if nothing."""
+    if path.is_dir():
+        return ""
+    return "is a file, not a folder" if path.exists() else "does not exist"
+
+
 def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
                 skip_folders: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
     """Image files under ``folder``, recursively, sorted by relative path; ``pattern``: a glob on the
     relative path (e.g. "**/*.jpg"); ``skip_folders``: folders not walked (an output folder inside ``folder``).
     DatasetError when ``folder`` is not a folder."""
     root = Path(folder)
-    if not root.is_dir():
-        raise DatasetError(f"{root} is not a folder; pass a folder of images")
+    problem = not_a_folder(root)
+    if problem:
+        raise DatasetError(f"{root} {problem}; pass a folder of images")
     skipped = {_identity(path) for path in map(Path, skip_folders) if path.is_dir()}
     found = []
     for current, folders, files in os.walk(root):

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,14 @@ class ClassificationScore:
     def figures(self) -> dict[str, float]:
         count = max(self.images, 1)
         return {"top1": self.top1_hits / count, "top5": self.top5_hits / count, "agreement": self.agreeing / count}
+
+    def to_state(self) -> dict[str, Any]:
+        """The counts, as JSON (a resumed evaluation goes on from them)."""
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ClassificationScore:
+        return cls(**{name: int(state[name]) for name in ("images", "top1_hits", "top5_hits", "agreeing")})
 
 
 @dataclass
@@ -90,3 +99,24 @@ class SegmentationScore:
             "pixel_accuracy": self.correct / max(self.labelled, 1),
             "agreement": self.agreeing / max(self.pixels, 1),
         }
+
+    def to_state(self) -> dict[str, Any]:
+        """The per-class sums and counts, as JSON (a resumed evaluation goes on from them)."""
+        counts = {name: getattr(self, name) for name in _SEGMENTATION_COUNTS}
+        return {"num_classes": self.num_classes, "intersection": self.intersection.tolist(),
+                "union": self.union.tolist(), **counts}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SegmentationScore:
+        score = cls(num_classes=int(state["num_classes"]))
+        for name in ("intersection", "union"):
+            values = np.asarray(state[name], dtype=np.int64)
+            if values.shape != (score.num_classes,):
+                raise ValueError(f"{name} holds {values.size} classes, expected {score.num_classes}")
+            setattr(score, name, values)
+        for name in _SEGMENTATION_COUNTS:
+            setattr(score, name, int(state[name]))
+        return score
+
+
+_SEGMENTATION_COUNTS = ("correct", "labelled", "agreeing", "pixels", "images")

@@ -12,30 +12,21 @@ never fatal; a data set with no readable image is a DatasetError.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..datasets import (
-    ClassificationScore,
-    Sample,
-    SegmentationScore,
-    classification_samples,
-    image_files,
-    read_mask,
-    segmentation_samples,
-)
+from ..datasets import Sample, classification_samples, image_files, segmentation_samples
 from ..errors import DatasetError, ImageError, InputError
 from ..images import load_image
 from ..manifest import Manifest, load_manifest
+from ..progress import PROGRESS_MODES, Progress
+from .checkpoint import EvaluationCheckpoint, sample_list_digest
+from .scoring import CLASSIFICATION, SEGMENTATION, Scorer
 from .variants import REFERENCE, Variant, open_variant, select_variants
-
-SEGMENTATION = "semantic-segmentation"
-CLASSIFICATION = "image-classification"
 
 
 @dataclass
@@ -78,6 +69,12 @@ class EvaluationOptions:
     reduce_labels: bool = False
     labelled: bool = True  # False: any folder of images, figures are agreement with the reference only
     limit: int | None = None  # evaluate the first N samples only
+    progress: str = "auto"  # "auto" (a bar on a terminal, lines otherwise), "bar", "lines", "off"; on stderr
+    checkpoint: str | Path | None = None  # a state file saved after every batch: a rerun goes on from it
+
+    def __post_init__(self) -> None:
+        if self.progress not in PROGRESS_MODES:
+            raise InputError(f"progress must be one of {PROGRESS_MODES}, got {self.progress!r}")
 
 
 def _samples(task_name: str, data: Path, labels: dict[int, str]) -> list[Sample]:
@@ -88,19 +85,18 @@ def _samples(task_name: str, data: Path, labels: dict[int, str]) -> list[Sample]
     raise InputError(f"evaluate measures image-classification and semantic-segmentation artifacts, not {task_name!r}")
 
 
-def _decoded_batches(samples: Sequence[Sample], *, batch_size: int, skipped: list[tuple[str, str]],
-                     exif_orientation: bool = True) -> Iterator[tuple[list[Sample], list[np.ndarray]]]:
-    for start in range(0, len(samples), batch_size):
-        kept, images = [], []
-        for sample in samples[start:start + batch_size]:
-            try:
-                images.append(load_image(sample.path, exif_orientation=exif_orientation))
-            except ImageError as error:
-                skipped.append((str(sample.path), str(error)))
-                continue
-            kept.append(sample)
-        if images:
-            yield kept, images
+def _decoded(batch: Sequence[Sample], *, skipped: list[tuple[str, str]],
+             exif_orientation: bool = True) -> tuple[list[Sample], list[np.ndarray]]:
+    """The samples of ``batch`` that decode, and their images; the others are added to ``skipped``."""
+    kept, images = [], []
+    for sample in batch:
+        try:
+            images.append(load_image(sample.path, exif_orientation=exif_orientation))
+        except ImageError as error:
+            skipped.append((str(sample.path), str(error)))
+            continue
+        kept.append(sample)
+    return kept, images
 
 
 def evaluate(artifact: str | Path, data: str | Path, *,
@@ -113,17 +109,17 @@ def evaluate(artifact: str | Path, data: str | Path, *,
 
 def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: EvaluationOptions) -> EvaluationReport:
     """Accuracy of the open ``variants`` on ``data`` (labelled, or agreement with the reference only when
-    ``options.labelled`` is False: then ``data`` is any folder of images)."""
+    ``options.labelled`` is False: then ``data`` is any folder of images); with ``options.checkpoint``, going
+    on from where an earlier run with the same settings stopped."""
     manifest = variants.manifest
     if options.labelled:
         samples = _samples(manifest.task, Path(data), dict(manifest.labels))[: options.limit]
     else:
         samples = [Sample(path) for path in image_files(data)][: options.limit]
-    skipped: list[tuple[str, str]] = []
-    scorer = _Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
-                     reduce_labels=options.reduce_labels)
-    for batch, images in _decoded_batches(samples, batch_size=options.batch_size, skipped=skipped):
-        scorer.run_batch(batch, images, models=variants.models, results=variants.results)
+    scorer = Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
+                    reduce_labels=options.reduce_labels)
+    skipped = _measure_batches(variants, samples, scorer=scorer, options=options,
+                               checkpoint=_checkpoint(variants, samples, data=Path(data), options=options))
     if not any(result.images for result in variants.results):
         raise DatasetError(f"no image in {data} could be read ({len(skipped)} skipped); first: {skipped[:1]}")
     scorer.check_scored(data)
@@ -131,6 +127,41 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
         if not result.unavailable:
             result.figures = scorer.figures(result.variant)
     return EvaluationReport(str(manifest.folder), manifest.task, str(data), variants.results, skipped)
+
+
+def _checkpoint(variants: OpenVariants, samples: Sequence[Sample], *, data: Path,
+                options: EvaluationOptions) -> EvaluationCheckpoint | None:
+    """The state file of this evaluation, keyed by everything that changes its figures or speeds."""
+    if options.checkpoint is None:
+        return None
+    key = {"artifact": variants.manifest.files_digest, "data": sample_list_digest(samples, root=data),
+           "samples": len(samples), "variants": [variant.name for variant in variants.models],
+           "labelled": options.labelled, "reduce_labels": options.reduce_labels,
+           "batch_size": options.batch_size, "threads": options.threads}
+    return EvaluationCheckpoint(Path(options.checkpoint), key=key)
+
+
+def _measure_batches(variants: OpenVariants, samples: Sequence[Sample], *, scorer: Scorer,
+                     options: EvaluationOptions, checkpoint: EvaluationCheckpoint | None) -> list[tuple[str, str]]:
+    """Run every batch not measured yet through every variant; the images skipped (this run and earlier)."""
+    done, skipped = checkpoint.resume(scorer, variants.results) if checkpoint else (0, [])
+    progress = Progress(len(samples), mode=options.progress, label="evaluate", initial=done)
+    if checkpoint is not None and done:
+        progress.note(f"going on from {checkpoint.path}: {done} of {len(samples)} images were measured before"
+                      if done < len(samples) else f"all {done} images were measured by an earlier run "
+                      f"({checkpoint.path}); delete that file to measure them again")
+    try:
+        for start in range(done, len(samples), options.batch_size):
+            batch = samples[start:start + options.batch_size]
+            kept, images = _decoded(batch, skipped=skipped)
+            if images:
+                scorer.run_batch(kept, images, models=variants.models, results=variants.results)
+            if checkpoint is not None:
+                checkpoint.record(done=start + len(batch), skipped=skipped, scorer=scorer, results=variants.results)
+            progress.advance(len(batch), failed=len(batch) - len(kept))
+    finally:
+        progress.close()
+    return skipped
 
 
 class OpenVariants:
@@ -164,78 +195,3 @@ class OpenVariants:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-class _Scorer:
-    """Per-variant accumulators; runs one decoded batch through every open model."""
-
-    def __init__(self, task_name: str, *, num_classes: int, labelled: bool, reduce_labels: bool) -> None:
-        self.task_name = task_name
-        self.labelled = labelled
-        self.num_classes = num_classes
-        self.reduce_labels = reduce_labels
-        self.scores: dict[Variant, Any] = {}
-
-    def _score(self, variant: Variant) -> Any:
-        if variant not in self.scores:
-            self.scores[variant] = (ClassificationScore() if self.task_name == CLASSIFICATION
-                                    else SegmentationScore(num_classes=self.num_classes))
-        return self.scores[variant]
-
-    def targets(self, batch: list[Sample], images: list[np.ndarray]) -> Any:
-        """Class ids (classification) or the masks of the batch, read once for every variant (None: unlabelled,
-        the reference's own decisions are the targets)."""
-        if not self.labelled:
-            return None
-        if self.task_name == CLASSIFICATION:
-            return np.array([sample.target for sample in batch])
-        return [read_mask(sample, image_size=image.shape[:2], reduce_labels=self.reduce_labels,
-                          num_classes=self.num_classes)
-                for sample, image in zip(batch, images, strict=True)]
-
-    def check_scored(self, data: str | Path) -> None:
-        """DatasetError when labelled masks had no pixel to score (all 255): an mIoU of 0 would mean nothing."""
-        if not self.labelled or self.task_name != SEGMENTATION:
-            return
-        if any(score.labelled for score in self.scores.values()):
-            return
-        fix = ("--reduce-labels maps 0 to 255: drop it if 0 is a real class" if self.reduce_labels
-               else "masks hold class ids 0..N-1 per pixel, 255 only where a pixel is not scored")
-        raise DatasetError(f"no pixel of the masks in {data} was scored: every mask pixel is 255, the ignore "
-                           f"value; {fix}")
-
-    def run_batch(self, batch: list[Sample], images: list[np.ndarray], *, models: dict[Variant, Any],
-                  results: list[VariantResult]) -> None:
-        targets = self.targets(batch, images)
-        reference = None
-        for result in results:
-            model = models.get(result.variant)
-            if model is None:
-                continue
-            started = time.perf_counter()
-            outputs = model.logits(images) if self.task_name == CLASSIFICATION else [r.labels for r in model(images)]
-            result.seconds += time.perf_counter() - started
-            result.images += len(images)
-            reference = outputs if result.variant == REFERENCE else reference
-            truth = targets if targets is not None else self._as_targets(reference)
-            self._add(result.variant, outputs, truth, reference)
-
-    def _as_targets(self, reference: Any) -> Any:
-        if self.task_name == CLASSIFICATION:
-            return np.argmax(reference, axis=1)
-        return [np.asarray(labels, np.int64) for labels in reference]
-
-    def _add(self, variant: Variant, outputs: Any, targets: Any, reference: Any) -> None:
-        score = self._score(variant)
-        if self.task_name == CLASSIFICATION:
-            score.add(np.asarray(outputs), targets, reference_top1=np.argmax(reference, axis=1))
-            return
-        for labels, mask, ref in zip(outputs, targets, reference, strict=True):
-            score.add(labels, mask, reference=ref)
-
-    def figures(self, variant: Variant) -> dict[str, float]:
-        score = self.scores.get(variant)
-        if score is None:
-            return {}
-        figures: dict[str, float] = score.figures()
-        return figures if self.labelled else {"agreement": figures["agreement"]}

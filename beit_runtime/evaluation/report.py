@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..output_files import write_atomically, write_with
+from ..output_files import remove_left_temporaries, write_atomically, write_with
 from ..planning.machine import describe, machine_description
 from .evaluate import EvaluationReport, VariantResult
 
@@ -93,6 +93,8 @@ def _plot(results: list[VariantResult], *, metric: str, path: Path) -> bool:
 def write_report(report: EvaluationReport, folder: Path) -> Path:
     """``folder/evaluation.md`` (and the plot beside it when matplotlib is installed); returns the report path."""
     folder.mkdir(parents=True, exist_ok=True)
+    for name in (PLOT_FILE, REPORT_FILE):
+        remove_left_temporaries(folder / name)
     metric = (HEADLINES.get(report.task) or ("agreement",))[0]
     plotted = _plot(report.measured, metric=metric, path=folder / PLOT_FILE)
     text = markdown(report, plot=PLOT_FILE if plotted else None)

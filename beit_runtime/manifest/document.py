@@ -7,6 +7,7 @@ with a ManifestError that names the re-export.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -57,6 +58,13 @@ class ManifestRecord:
     plans: Mapping[str, PlanRecord] = field(default_factory=_empty)
     created: str | None = None
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def files_digest(self) -> str:
+        """A digest of the artifact's files (each name and its recorded sha256): changes when any file changes;
+        what plans and evaluation states are keyed by."""
+        text = "\n".join(f"{name}\0{record.sha256}" for name, record in sorted(self.files.items()))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def parity_for(self, variant: str, *, engine: str | None = None) -> ParityRecord | None:
         """The parity report of graph ``variant`` on ONNX Runtime, or (``engine``, e.g. ``engine_parity_name(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..manifest import Manifest
-from .plan import applicable, artifact_digest, default_plan_path, read_plan
+from .plan import applicable, default_plan_path, read_plan
 
 FALLBACK_BACKEND, FALLBACK_PRECISION = "onnxruntime", "fp32"
 
@@ -25,13 +25,9 @@ class AutoChoice:
     reason: str
 
 
-def artifact_plan_digest(manifest: Manifest) -> str:
-    return artifact_digest({name: record.sha256 for name, record in manifest.files.items()})
-
-
 def choose_automatically(manifest: Manifest, *, plan: str | Path | None = None) -> AutoChoice:
     """The (backend, precision) ``precision="auto"`` runs for ``manifest`` here, and why."""
-    digest = artifact_plan_digest(manifest)
+    digest = manifest.files_digest
     path = Path(plan) if plan is not None else default_plan_path(digest)
     if not path.is_file():
         where = f"plan {path} does not exist" if plan is not None else "no plan for this artifact on this machine"

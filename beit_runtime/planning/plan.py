@@ -16,7 +16,6 @@ reason says which.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -79,12 +78,6 @@ class Plan:
             return cls(rows=rows, **fields)
         except (KeyError, TypeError) as error:
             raise InputError(f"{source} is a damaged plan ({error}); make a new one with `beit-run tune`") from error
-
-
-def artifact_digest(file_hashes: dict[str, str]) -> str:
-    """A digest of an artifact's files (name -> sha256, from its manifest): changes when any graph changes."""
-    text = "\n".join(f"{name}\0{digest}" for name, digest in sorted(file_hashes.items()))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def choose(rows: list[PlanRow]) -> tuple[PlanRow | None, str]:

@@ -32,7 +32,7 @@ from ..manifest import Manifest, engine_parity_name, load_manifest
 from ..options import non_negative_int, positive_int
 from ..output_files import checked_file
 from .machine import machine_description, machine_key
-from .plan import SLOWER_NOTE, Plan, PlanRow, artifact_digest, choose, default_plan_path, write_plan
+from .plan import SLOWER_NOTE, Plan, PlanRow, choose, default_plan_path, write_plan
 from .timing import interleaved_rounds, per_round_ratio
 
 HEADLINE = {"image-classification": "top1", "semantic-segmentation": "miou"}
@@ -63,7 +63,7 @@ class TuneOptions:
 def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple[Plan, Path]:
     """Measure, choose, write; returns the plan and where it was written."""
     manifest = load_manifest(artifact)
-    digest = artifact_digest(_file_hashes(manifest))
+    digest = manifest.files_digest
     path = checked_file(options.plan_path or default_plan_path(digest),
                         option="plan_path" if options.plan_path else "the default plan file")
     evaluation = EvaluationOptions(batch_size=options.batch_size, threads=options.threads, labelled=options.labelled,
@@ -150,6 +150,3 @@ def _parity_agreement(manifest: Manifest, variant: Variant) -> float | None:
               if name in ("top1_agreement", "pixel_agreement")]
     return min(values) if values else None
 
-
-def _file_hashes(manifest: Manifest) -> dict[str, str]:
-    return {name: record.sha256 for name, record in manifest.files.items()}

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from beit_runtime.errors import InputError
-from beit_runtime.output_files import checked_file, checked_folder, is_temporary, write_atomically, write_with
+from beit_runtime.output_files import (
+    checked_file,
+    checked_folder,
+    is_temporary,
+    remove_left_temporaries,
+    temporary_name,
+    write_atomically,
+    write_with,
+)
 
 
 def test_a_folder_is_created_and_a_file_in_its_place_is_refused_naming_the_option(tmp_path):
@@ -77,3 +87,18 @@ def _umask() -> int:
 def test_a_folder_the_file_system_refuses_is_caught_even_for_root():
     with pytest.raises(InputError, match=r"--plan's folder /proc is not writable \(.+\)"):
         checked_file(Path("/proc/plan.json"), option="--plan")
+
+
+def test_temporaries_a_killed_writer_left_are_removed_and_a_running_writers_kept(tmp_path):
+    target = tmp_path / "state.json"
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                              check=True)
+    dead_pid = int(finished.stdout)
+    left = temporary_name(target)
+    left = left.with_name(left.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
+    live = temporary_name(target)  # this process's: still writing
+    other = temporary_name(tmp_path / "other.json")
+    for path in (left, live, other):
+        path.write_text("partial")
+    assert remove_left_temporaries(target) == 1
+    assert not left.exists() and live.exists() and other.exists()

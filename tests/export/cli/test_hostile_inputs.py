@@ -122,7 +122,9 @@ def test_option_errors_name_the_flags(capsys, tmp_path, vit_folder):
     _fails_with(["--model", str(vit_folder), "--parity-size", "-3", *out], 2, ["--parity-size must be"], capsys)
     (tmp_path / "file.png").write_bytes(b"x")
     _fails_with(["--model", str(vit_folder), "--int8", "--calibration-data", str(tmp_path / "file.png"), *out], 2,
-                ["--calibration-data", "is not a folder"], capsys)
+                ["--calibration-data", "is a file, not a folder"], capsys)
+    _fails_with(["--model", str(vit_folder), "--parity-data", str(tmp_path / "gone"), *out], 2,
+                [f"--parity-data {tmp_path / 'gone'} does not exist; pass a folder of images"], capsys)
     assert not (tmp_path / "o").exists()
 
 

@@ -32,7 +32,7 @@ def test_image_files_are_recursive_sorted_and_skip_non_images(tmp_path):
     names = [p.relative_to(tmp_path).as_posix() for p in image_files(tmp_path)]
     assert names == ["a.PNG", "b/deep/x.png"]
     assert [p.name for p in image_files(tmp_path, pattern="b/**/*.png")] == ["x.png"]
-    with pytest.raises(DatasetError, match="not a folder"):
+    with pytest.raises(DatasetError, match="missing does not exist"):
         image_files(tmp_path / "missing")
 
 
@@ -151,3 +151,11 @@ def test_an_unreadable_mask_is_a_dataset_error_naming_it(tmp_path):
     (sample,) = segmentation_samples(tmp_path)
     with pytest.raises(DatasetError, match=r"mask .*s\.png cannot be read"):
         read_mask(sample, image_size=(3, 4))
+
+
+def test_a_data_folder_that_is_missing_or_a_file_says_which(tmp_path):
+    with pytest.raises(DatasetError, match=r"gone does not exist; pass a folder of images"):
+        image_files(tmp_path / "gone")
+    (tmp_path / "a.png").write_bytes(b"x")
+    with pytest.raises(DatasetError, match=r"a\.png is a file, not a folder; pass a folder of images"):
+        image_files(tmp_path / "a.png")

@@ -1,7 +1,9 @@
-"""Progress of a folder run: a tqdm bar (images/s, ETA) on a terminal, plain lines otherwise.
+"""Progress of a long run (a folder run, an evaluation): a tqdm bar (images/s, ETA) on a terminal, plain lines
+otherwise.
 
 Plain lines (logs, CI, files) read "beit-run: 120/2000 images (1 failed), 35.2 images/s, ETA 0:00:53",
-one at most every ``every_s`` seconds and one at the end.
+one at most every ``every_s`` seconds and one at the end. ``initial``: images an earlier, killed run
+already did (a resumed run): they count towards the total, not towards this run's rate.
 """
 
 from __future__ import annotations
@@ -11,20 +13,22 @@ import time
 from datetime import timedelta
 from typing import IO, Any
 
-from .options import PROGRESS_MODES
+PROGRESS_MODES = ("auto", "bar", "lines", "off")
 
 
 class Progress:
     """Counts images done and failed; shows them as ``mode`` says ("auto", "bar", "lines", "off")."""
 
-    def __init__(self, total: int, *, mode: str = "auto", stream: IO[str] | None = None,
-                 every_s: float = 10.0) -> None:
+    def __init__(self, total: int, *, mode: str = "auto", stream: IO[str] | None = None, every_s: float = 10.0,
+                 label: str = "beit-run", initial: int = 0) -> None:
         if mode not in PROGRESS_MODES:
             raise ValueError(f"mode must be one of {PROGRESS_MODES}, got {mode!r}")
         self.total = total
         self.stream = stream if stream is not None else sys.stderr
         self.every_s = every_s
-        self.done = 0
+        self.label = label
+        self.initial = initial
+        self.done = initial
         self.failed = 0
         self._started = time.monotonic()
         self._shown = self._started
@@ -35,7 +39,8 @@ class Progress:
         if mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit="img", file=self.stream, dynamic_ncols=True, desc="beit-run")
+            self._bar = tqdm(total=total, initial=initial, unit="img", file=self.stream, dynamic_ncols=True,
+                             desc=label)
 
     def advance(self, count: int, *, failed: int = 0) -> None:
         self.done += count
@@ -47,6 +52,13 @@ class Progress:
         elif self.mode == "lines" and time.monotonic() - self._shown >= self.every_s:
             self._line()
 
+    def note(self, text: str) -> None:
+        """One line of text beside the progress (above a bar); nothing when the mode is "off"."""
+        if self._bar is not None:
+            self._bar.write(f"{self.label}: {text}", file=self.stream)
+        elif self.mode == "lines":
+            print(f"{self.label}: {text}", file=self.stream, flush=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
@@ -56,8 +68,8 @@ class Progress:
     def _line(self) -> None:
         now = time.monotonic()
         self._shown = now
-        rate = self.done / max(now - self._started, 1e-9)
+        rate = (self.done - self.initial) / max(now - self._started, 1e-9)
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         failed = f" ({self.failed} failed)" if self.failed else ""
-        print(f"beit-run: {self.done}/{self.total} images{failed}, {rate:.1f} images/s, "
-              f"ETA {timedelta(seconds=round(left))}", file=self.stream, flush=True)
+        speed = f", {rate:.1f} images/s, ETA {timedelta(seconds=round(left))}" if self.done > self.initial else ""
+        print(f"{self.label}: {self.done}/{self.total} images{failed}{speed}", file=self.stream, flush=True)
