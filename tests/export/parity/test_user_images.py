@@ -52,7 +52,7 @@ def test_a_folder_without_readable_images_is_a_usage_error(tmp_path):
 def test_calibration_data_needs_static_int8_and_a_folder(tmp_path):
     with pytest.raises(ExportOptionsError, match="static int8"):
         ExportOptions(calibration_data=tmp_path)
-    with pytest.raises(ExportOptionsError, match="not a folder"):
+    with pytest.raises(ExportOptionsError, match="missing does not exist; pass a folder of images"):
         ExportOptions(int8=True, calibration_data=tmp_path / "missing")
     with pytest.raises(ExportOptionsError, match="positive"):
         ExportOptions(int8=True, calibration_data=tmp_path, calibration_size=0)
