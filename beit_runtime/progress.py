@@ -3,7 +3,8 @@ otherwise.
 
 Plain lines (logs, CI, files) read "beit-run: 120/2000 images (1 failed), 35.2 images/s, ETA 0:00:53",
 one at most every ``every_s`` seconds and one at the end. ``initial``: images an earlier, killed run
-already did (a resumed run): they count towards the total, not towards this run's rate.
+already did (a resumed run): they count towards the total, not towards this run's rate. ``unit``: what is
+counted when it is not images (``tune`` counts its timing rounds).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Progress:
     """Counts images done and failed; shows them as ``mode`` says ("auto", "bar", "lines", "off")."""
 
     def __init__(self, total: int, *, mode: str = "auto", stream: IO[str] | None = None, every_s: float = 10.0,
-                 label: str = "beit-run", initial: int = 0) -> None:
+                 label: str = "beit-run", initial: int = 0, unit: str = "images") -> None:
         if mode not in PROGRESS_MODES:
             raise ValueError(f"mode must be one of {PROGRESS_MODES}, got {mode!r}")
         self.total = total
@@ -28,6 +29,7 @@ class Progress:
         self.every_s = every_s
         self.label = label
         self.initial = initial
+        self.unit = unit
         self.done = initial
         self.failed = 0
         self._started = time.monotonic()
@@ -39,8 +41,8 @@ class Progress:
         if mode == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, unit="img", file=self.stream, dynamic_ncols=True,
-                             desc=label)
+            self._bar = tqdm(total=total, initial=initial, unit="img" if unit == "images" else unit.rstrip("s"),
+                             file=self.stream, dynamic_ncols=True, desc=label)
 
     def advance(self, count: int, *, failed: int = 0) -> None:
         self.done += count
@@ -71,5 +73,6 @@ class Progress:
         rate = (self.done - self.initial) / max(now - self._started, 1e-9)
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         failed = f" ({self.failed} failed)" if self.failed else ""
-        speed = f", {rate:.1f} images/s, ETA {timedelta(seconds=round(left))}" if self.done > self.initial else ""
-        print(f"{self.label}: {self.done}/{self.total} images{failed}{speed}", file=self.stream, flush=True)
+        speed = (f", {rate:.1f} {self.unit}/s, ETA {timedelta(seconds=round(left))}" if self.done > self.initial
+                 else "")
+        print(f"{self.label}: {self.done}/{self.total} {self.unit}{failed}{speed}", file=self.stream, flush=True)

@@ -37,9 +37,11 @@ def per_round_ratio(*, slow: Sequence[float] | np.ndarray, fast: Sequence[float]
 
 
 def interleaved_rounds(runs: Mapping[Key, Callable[[], object]], *, rounds: int = 7, warmup: int = 1,
-                       budget_s: float | None = None) -> dict[Key, list[float]]:
+                       budget_s: float | None = None,
+                       after_round: Callable[[], object] | None = None) -> dict[Key, list[float]]:
     """Seconds per call of each of ``runs``, ``rounds`` times, in turn (A B C A B C ...), after ``warmup``
-    untimed rounds. ``budget_s`` stops early (keeping at least 3 rounds) when the rounds take too long."""
+    untimed rounds. ``budget_s`` stops early (keeping at least 3 rounds) when the rounds take too long.
+    ``after_round`` is called after each timed round, outside the timed calls (a progress display)."""
     if rounds < 1 or warmup < 0:
         raise InputError(f"rounds must be >= 1 and warmup >= 0, got rounds={rounds}, warmup={warmup}")
     for _ in range(warmup):
@@ -52,6 +54,8 @@ def interleaved_rounds(runs: Mapping[Key, Callable[[], object]], *, rounds: int 
             begin = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - begin)
+        if after_round is not None:
+            after_round()
         if budget_s is not None and index >= 2 and time.perf_counter() - started > budget_s:
             break
     return times

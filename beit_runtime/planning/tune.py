@@ -31,6 +31,7 @@ from ..images import load_image
 from ..manifest import Manifest, engine_parity_name, load_manifest
 from ..options import non_negative_int, positive_int
 from ..output_files import checked_file
+from ..progress import PROGRESS_MODES, Progress
 from .machine import machine_description, machine_key
 from .plan import SLOWER_NOTE, Plan, PlanRow, choose, default_plan_path, write_plan
 from .timing import interleaved_rounds, per_round_ratio
@@ -48,6 +49,7 @@ class TuneOptions:
     threads: int = 0
     limit: int | None = 256  # images measured for accuracy
     plan_path: Path | None = None
+    progress: str = "auto"  # the accuracy pass and the timing rounds on stderr: "auto", "bar", "lines", "off"
 
     def __post_init__(self) -> None:
         drop = self.max_drop
@@ -58,6 +60,8 @@ class TuneOptions:
         non_negative_int("threads", self.threads)
         if self.limit is not None:
             positive_int("limit", self.limit)
+        if self.progress not in PROGRESS_MODES:
+            raise InputError(f"progress must be one of {PROGRESS_MODES}, got {self.progress!r}")
 
 
 def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple[Plan, Path]:
@@ -67,10 +71,10 @@ def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple
     path = checked_file(options.plan_path or default_plan_path(digest),
                         option="plan_path" if options.plan_path else "the default plan file")
     evaluation = EvaluationOptions(batch_size=options.batch_size, threads=options.threads, labelled=options.labelled,
-                                   limit=options.limit)
+                                   limit=options.limit, progress=options.progress)
     with OpenVariants(manifest, options=evaluation) as variants:
         accuracy = measure_accuracy(variants, options.data, options=evaluation).results if options.data else None
-        speed = _time_variants(variants, _timing_images(manifest, options), rounds=options.rounds)
+        speed = _time_variants(variants, _timing_images(manifest, options), options=options)
         rows = [_row(result, speed, accuracy, manifest, options) for result in variants.results]
     best, reason = choose(rows)
     plan = Plan(
@@ -102,9 +106,14 @@ def _timing_images(manifest: Manifest, options: TuneOptions) -> list[np.ndarray]
     return [image] * options.batch_size
 
 
-def _time_variants(variants: OpenVariants, images: list[np.ndarray], *, rounds: int) -> dict[Variant, list[float]]:
+def _time_variants(variants: OpenVariants, images: list[np.ndarray], *,
+                   options: TuneOptions) -> dict[Variant, list[float]]:
     runs = {variant: partial(model, images) for variant, model in variants.models.items()}
-    return interleaved_rounds(runs, rounds=rounds, warmup=1)
+    progress = Progress(options.rounds, mode=options.progress, label="tune timing", unit="rounds")
+    try:
+        return interleaved_rounds(runs, rounds=options.rounds, warmup=1, after_round=partial(progress.advance, 1))
+    finally:
+        progress.close()
 
 
 def _row(result: VariantResult, speed: dict[Variant, list[float]], accuracy: list[VariantResult] | None,

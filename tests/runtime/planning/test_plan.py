@@ -49,6 +49,13 @@ def test_interleaved_rounds_run_each_variant_in_turn():
     assert calls == ["a", "b"] * 4 and [len(v) for v in times.values()] == [3, 3]
 
 
+def test_after_round_is_called_between_timed_rounds_only():
+    calls: list[str] = []
+    interleaved_rounds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2, warmup=1,
+                       after_round=lambda: calls.append("|"))
+    assert calls == ["a", "b", "a", "b", "|", "a", "b", "|"]
+
+
 def _plan(**changes) -> Plan:
     digest = "a" * 64
     plan = Plan(machine=machine_description(), machine_key=machine_key(), artifact_digest=digest,

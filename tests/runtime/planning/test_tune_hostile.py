@@ -54,3 +54,18 @@ def test_a_plan_path_under_a_file_fails_before_measuring(beit_classifier_artifac
     assert blocker.read_text() == "keep me"
     with pytest.raises(InputError, match="plan_path's folder"):  # the Python API checks it up front too
         tune(beit_classifier_artifact, options=TuneOptions(plan_path=blocker / "plan.json"))
+
+
+def test_tune_shows_its_accuracy_pass_and_timing_rounds_on_stderr(beit_classifier_artifact, tmp_path, capsys):
+    from PIL import Image
+
+    for index in range(3):
+        (tmp_path / "data" / f"class_{index}").mkdir(parents=True)
+        Image.new("RGB", (32, 32), (index * 80, 20, 200)).save(tmp_path / "data" / f"class_{index}" / "x.png")
+    tune(beit_classifier_artifact, options=TuneOptions(data=tmp_path / "data", rounds=3, batch_size=2,
+                                                        plan_path=tmp_path / "plan.json", progress="lines"))
+    lines = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("evaluate: 3/3 images, ") for line in lines)
+    assert any(line.startswith("tune timing: 3/3 rounds, ") and " rounds/s, ETA " in line for line in lines)
+    with pytest.raises(InputError, match="progress must be one of"):
+        TuneOptions(progress="loud")
