@@ -7,7 +7,8 @@ on stderr, and prints a one-line summary. Files named alone keep ``beit-run``'s 
 (``--output`` then holds pictures/embeddings named after each file, as before).
 
 Exit codes of a folder run: 0 every image succeeded (or was done before), 1 the run itself failed (bad
-artifact, engine error), 2 bad usage, 3 the run finished but some images failed (OUT/errors.jsonl).
+artifact, engine error), 2 bad usage, 3 the run finished but some images failed (OUT/errors.jsonl), 130
+interrupted (Ctrl-C: OUT keeps every image done, and the same command goes on).
 """
 
 from __future__ import annotations
