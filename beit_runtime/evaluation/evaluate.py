@@ -7,7 +7,9 @@ images in the same order and their timings interleave (no variant is timed on a 
 machine than the others). Per variant it accumulates top-1/top-5 or mIoU/pixel accuracy, agreement
 with the reference's decisions, and images per second of the task-class call (preprocessing, engine
 and post-processing; decoding is shared and not counted). Unreadable images are skipped and counted,
-never fatal; a data set with no readable image is a DatasetError.
+never fatal; a data set with no readable image is a DatasetError. With ``EvaluationOptions.checkpoint``
+the sums are saved after every batch (``checkpoint``), and a rerun with the same settings goes on from
+them; progress goes to stderr (``beit_runtime.progress``).
 """
 
 from __future__ import annotations
