@@ -5,25 +5,35 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from ..argument_types import non_negative_integer, positive_integer
 from ..errors import BeitDeployError, DatasetError, InputError
+from ..remote.connect import is_served_model
 
 _Result = TypeVar("_Result")
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
 
 
-def subcommand_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
-    """A parser with the artifact argument and the options every subcommand has (--batch-size, --threads)."""
+def subcommand_parser(prog: str, description: str | None, *, served_hint: str) -> argparse.ArgumentParser:
+    """A parser with the artifact argument and the options every subcommand has (--batch-size, --threads).
+    ``served_hint``: what to do instead when the artifact given is a served model's address (a usage error)."""
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("artifact", type=Path, help="artifact folder")
+    parser.add_argument("artifact", type=partial(_artifact_folder, served_hint=served_hint), help="artifact folder")
     parser.add_argument("--batch-size", type=positive_integer, default=8, help="images per call (default 8)")
     parser.add_argument("--threads", type=non_negative_integer, default=0,
                         help="inference threads (default 0: the library's choice)")
     return parser
+
+
+def _artifact_folder(text: str, *, served_hint: str) -> Path:
+    if is_served_model(text):
+        raise argparse.ArgumentTypeError(f"{text} is a served model; this command measures the engines of an "
+                                         f"artifact folder on this machine: {served_hint}")
+    return Path(text)
 
 
 def run_reporting_errors(prog: str, work: Callable[[], _Result], *,

@@ -29,7 +29,9 @@ PROG = "beit-run evaluate"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = subcommand_parser(PROG, __doc__)
+    parser = subcommand_parser(PROG, __doc__, served_hint="evaluate the artifact it was exported from "
+                               "(`beit-run evaluate ARTIFACT --data DIR`); `beit-run URL IMAGE...` runs the "
+                               "served model")
     add = parser.add_argument
     add("--data", type=Path, required=True, help="labelled images (see above)")
     add("--backend", choices=("all", *ENGINE_BACKENDS), default="all", help="engines to measure (default all)")

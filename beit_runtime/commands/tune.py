@@ -27,7 +27,9 @@ PROG = "beit-run tune"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = subcommand_parser(PROG, __doc__)
+    parser = subcommand_parser(PROG, __doc__, served_hint="run `beit-run tune ARTIFACT --plan plan.json` on the "
+                               "serving machine, then `beit-export triton ARTIFACT --model-backend python "
+                               "--precision auto --plan plan.json`")
     add = parser.add_argument
     add("--data", type=Path, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")

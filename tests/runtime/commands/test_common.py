@@ -1,7 +1,11 @@
-"""How the ``beit-run`` subcommands end: typed errors as exit 2 or 1, Ctrl-C as exit 130 with what was kept."""
+"""What the ``beit-run`` subcommands share: typed errors as exit 2 or 1, Ctrl-C as exit 130 with what was kept, and
+a served model's address refused as the artifact, with the way to measure it."""
 
 from __future__ import annotations
 
+import pytest
+
+from beit_runtime.cli import main
 from beit_runtime.commands.common import EXIT_INTERRUPTED, run_reporting_errors
 from beit_runtime.errors import DatasetError, ManifestError
 
@@ -25,3 +29,15 @@ def test_bad_data_is_exit_2_and_other_errors_exit_1(capsys):
     assert run_reporting_errors("p", _raise(ManifestError("gone"))) == (None, 1)
     assert capsys.readouterr().err == "p: error: no images\np: error: gone\n"
     assert run_reporting_errors("p", lambda: 7) == (7, 0)
+
+
+@pytest.mark.parametrize(("command", "fix"), [
+    (["evaluate", "http://127.0.0.1:8000/cls", "--data", "labelled"], "beit-run evaluate ARTIFACT --data DIR"),
+    (["tune", "grpc://127.0.0.1:8001/cls"], "--precision auto --plan plan.json"),
+])
+def test_a_served_model_given_to_evaluate_or_tune_is_a_usage_error_naming_the_way(command, fix, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(command)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and f"{command[1]} is a served model" in err and fix in err
+    assert "does not exist" not in err and "http:/1" not in err  # not read as a folder named http:/...
