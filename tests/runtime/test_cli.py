@@ -119,3 +119,23 @@ def test_module_entry_point_help():
     completed = subprocess.run([sys.executable, "-m", "beit_runtime.cli", "--help"], capture_output=True, text=True,
                                timeout=60, check=False)
     assert completed.returncode == 0 and "beit-run" in completed.stdout and "--top-k" in completed.stdout
+
+
+def test_ctrl_c_during_a_run_of_image_files_is_exit_130_without_a_traceback(beit_classifier_artifact, tmp_path):
+    import signal
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for index in range(300):
+        paths.append(str(tmp_path / f"{index:03d}.png"))
+        cv2.imwrite(paths[-1], rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    process = subprocess.Popen([sys.executable, "-u", "-m", "beit_runtime.cli", str(beit_classifier_artifact), *paths,
+                                "--batch-size", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == paths[0]  # the first image's results are being printed
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and err.strip().endswith("beit-run: interrupted") and "Traceback" not in err
+    assert paths[-1] not in out  # stopped midway
