@@ -4,10 +4,13 @@ An evaluation of every variant on tens of thousands of labelled images takes hou
 checkpoint file (``beit-run evaluate --output DIR`` keeps ``DIR/evaluation-state.json``), every batch
 ends with the file rewritten atomically (``output_files.write_atomically``): how many samples are done,
 the images skipped so far, and per variant its image count, seconds and score accumulators (sums, so
-resuming gives the figures an uninterrupted run gives). ``key`` says what the figures are of: the
-artifact's file digests, the data set's sample list (relative names and class ids or mask names, not
-their bytes, so a mask fixed after an error is picked up), and the options that change figures or
-speeds. A file made with another key is refused, naming what differs, instead of mixing two runs.
+resuming gives the figures an uninterrupted run gives). What the figures are of:
+- ``key``: the artifact's file digests and the options that change figures or speeds; a state with
+  another key is refused, naming what differs, instead of mixing two runs;
+- the samples measured: a digest of the first ``done`` samples (relative names and class ids or mask
+  names, not their bytes, so a mask fixed after an error is picked up). A rerun goes on when its own
+  list starts with them, so a larger ``--limit`` or images added after them extend the evaluation; a
+  list that differs among them is refused.
 """
 
 from __future__ import annotations
@@ -32,13 +35,24 @@ FORMAT = "beit-deploy-evaluation-state"
 VERSION = 1
 
 
-def sample_list_digest(samples: Sequence[Sample], *, root: Path) -> str:
-    """SHA-256 over each sample's path relative to ``root`` and its class id or mask name, in order."""
-    digest = hashlib.sha256()
-    for sample in samples:
-        mask = "" if sample.mask is None else sample.mask.relative_to(root).as_posix()
-        digest.update(f"{sample.path.relative_to(root).as_posix()}\0{sample.target}\0{mask}\n".encode())
-    return digest.hexdigest()
+class MeasuredPrefix:
+    """A running SHA-256 of the first samples of a list (each one's path relative to ``root`` and its class id or
+    mask name), extended as the evaluation goes: naming what a state measured costs no rehashing per batch."""
+
+    def __init__(self, samples: Sequence[Sample], *, root: Path) -> None:
+        self.samples, self.root = samples, root
+        self._hash = hashlib.sha256()
+        self._count = 0
+
+    def digest(self, count: int) -> str:
+        """The digest of ``samples[:count]``; ``count`` never goes back."""
+        if count < self._count or count > len(self.samples):
+            raise ValueError(f"a prefix of {count} samples (hashed {self._count} of {len(self.samples)})")
+        for sample in self.samples[self._count:count]:
+            mask = "" if sample.mask is None else sample.mask.relative_to(self.root).as_posix()
+            self._hash.update(f"{sample.path.relative_to(self.root).as_posix()}\0{sample.target}\0{mask}\n".encode())
+        self._count = count
+        return self._hash.hexdigest()
 
 
 @dataclass
@@ -51,11 +65,13 @@ class SavedProgress:
 
 
 class EvaluationCheckpoint:
-    """The state file at ``path`` for an evaluation described by ``key`` (JSON-able values)."""
+    """The state file at ``path`` for an evaluation described by ``key`` (JSON-able values) of ``samples`` (paths
+    under ``root``)."""
 
-    def __init__(self, path: Path, *, key: Mapping[str, Any]) -> None:
+    def __init__(self, path: Path, *, key: Mapping[str, Any], samples: Sequence[Sample], root: Path) -> None:
         self.path = Path(path)
         self.key = json.loads(json.dumps(dict(key)))
+        self.measured = MeasuredPrefix(samples, root=root)
 
     def load(self) -> SavedProgress | None:
         """The saved progress; None when there is no file; InputError when it belongs to another evaluation.
@@ -65,8 +81,9 @@ class EvaluationCheckpoint:
             return None
         try:
             state = json.loads(self.path.read_text(encoding="utf-8"))
-            found, saved = state["key"], SavedProgress(int(state["done"]), [tuple(pair) for pair in state["skipped"]],
-                                                       dict(state["variants"]))
+            found, measured = state["key"], str(state["measured"])
+            saved = SavedProgress(int(state["done"]), [tuple(pair) for pair in state["skipped"]],
+                                  dict(state["variants"]))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise InputError(f"{self.path} is not an evaluation state beit-run wrote ({error}); delete it to "
                              "start over") from None
@@ -79,10 +96,22 @@ class EvaluationCheckpoint:
             raise InputError(f"{self.path} holds an evaluation with other settings ({details}); rerun with the same "
                              "artifact, data and options to go on, delete the file to start over, or pass another "
                              "--output folder")
+        self._check_measured(saved.done, measured)
         return saved
+
+    def _check_measured(self, done: int, measured: str) -> None:
+        """InputError unless this run's samples start with the ``done`` an earlier run measured."""
+        root, fix = self.measured.root, f"pass the data it measured to go on, or delete {self.path} to start over"
+        if done > len(self.measured.samples):
+            raise InputError(f"{self.path}: an earlier run measured {done} images of {root}, more than the "
+                             f"{len(self.measured.samples)} this run has (a lower --limit, or images removed); {fix}")
+        if self.measured.digest(done) != measured:
+            raise InputError(f"{self.path}: the first {done} images of {root} are not those an earlier run measured "
+                             f"(images added, removed or renamed among them); {fix}")
 
     def save(self, progress: SavedProgress) -> None:
         state = {"format": FORMAT, "version": VERSION, "key": self.key, "done": progress.done,
+                 "measured": self.measured.digest(progress.done),
                  "skipped": [list(pair) for pair in progress.skipped], "variants": progress.variants}
         write_atomically(self.path, json.dumps(state, indent=1) + "\n")
 

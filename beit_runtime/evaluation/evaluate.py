@@ -26,7 +26,7 @@ from ..errors import DatasetError, ImageError, InputError
 from ..images import load_image
 from ..manifest import Manifest, load_manifest
 from ..progress import PROGRESS_MODES, Progress
-from .checkpoint import EvaluationCheckpoint, sample_list_digest
+from .checkpoint import EvaluationCheckpoint
 from .scoring import CLASSIFICATION, SEGMENTATION, Scorer
 from .variants import REFERENCE, Variant, open_variant, select_variants
 
@@ -136,11 +136,10 @@ def _checkpoint(variants: OpenVariants, samples: Sequence[Sample], *, data: Path
     """The state file of this evaluation, keyed by everything that changes its figures or speeds."""
     if options.checkpoint is None:
         return None
-    key = {"artifact": variants.manifest.files_digest, "data": sample_list_digest(samples, root=data),
-           "samples": len(samples), "variants": [variant.name for variant in variants.models],
+    key = {"artifact": variants.manifest.files_digest, "variants": [variant.name for variant in variants.models],
            "labelled": options.labelled, "reduce_labels": options.reduce_labels,
            "batch_size": options.batch_size, "threads": options.threads}
-    return EvaluationCheckpoint(Path(options.checkpoint), key=key)
+    return EvaluationCheckpoint(Path(options.checkpoint), key=key, samples=samples, root=data)
 
 
 def _measure_batches(variants: OpenVariants, samples: Sequence[Sample], *, scorer: Scorer,

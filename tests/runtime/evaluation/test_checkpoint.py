@@ -1,6 +1,7 @@
 """A long evaluation loses nothing when it stops: ``--output DIR`` keeps its state after every batch, and a rerun
 goes on from there to the figures an uninterrupted run gives. Stopped three ways: a bad mask (an error midway,
-fixed before the rerun), SIGKILL, and Ctrl-C (SIGINT: exit 130 and a line saying how to go on, no traceback)."""
+fixed before the rerun), SIGKILL, and Ctrl-C (SIGINT: exit 130 and a line saying how to go on, no traceback).
+A larger --limit extends an evaluation; other settings, or other images among those measured, are refused."""
 
 from __future__ import annotations
 
@@ -129,10 +130,26 @@ def test_a_state_of_other_settings_or_data_is_refused_naming_what_changed(beit_c
     captured = capsys.readouterr()
     assert "holds an evaluation with other settings (batch_size: 4 then, 8 now)" in captured.err
     assert "delete the file to start over" in captured.err and captured.out == ""
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(data / "class_3" / "extra.png")
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(data / "class_3" / "extra.png")  # among the measured
     assert main(_command(beit_classifier_artifact, data, output, "--batch-size", "4")) == 2
-    assert "samples: 12 then, 13 now" in capsys.readouterr().err
+    assert f"the first 12 images of {data} are not those an earlier run measured" in capsys.readouterr().err
+    assert main(_command(beit_classifier_artifact, data, output, "--batch-size", "4", "--limit", "5")) == 2
+    assert f"an earlier run measured 12 images of {data}, more than the 5 this run has" in capsys.readouterr().err
     assert (output / STATE_FILE).read_text() == first  # a refused run writes nothing
     (output / STATE_FILE).write_text("{ cut")
     assert main(_command(beit_classifier_artifact, data, output, "--batch-size", "4")) == 2
     assert "is not an evaluation state beit-run wrote" in capsys.readouterr().err
+
+
+def test_a_larger_limit_goes_on_from_the_images_already_measured(beit_classifier_artifact, tmp_path, capsys):
+    data = _digit_folder(tmp_path / "data", 20)
+    output = tmp_path / "out"
+    assert main(_command(beit_classifier_artifact, data, output, "--limit", "8", "--json")) == 0
+    assert json.loads((output / STATE_FILE).read_text())["done"] == 8
+    capsys.readouterr()
+    assert main(_command(beit_classifier_artifact, data, output, "--json")) == 0  # all 20 now
+    extended = capsys.readouterr()
+    assert f"going on from {output / STATE_FILE}: 8 of 20 images were measured before" in extended.err
+    assert main(_command(beit_classifier_artifact, data, tmp_path / "fresh", "--json")) == 0
+    fresh = _json_rows(capsys.readouterr().out)
+    assert _json_rows(extended.out) == fresh and fresh[0]["images"] == 20
