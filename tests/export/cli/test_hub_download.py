@@ -3,8 +3,8 @@
 ``hub_server`` serves tiny checkpoints on 127.0.0.1 the way huggingface.co does (``resolve/<revision>/<file>``,
 weights through a redirect to a CDN origin, the headers huggingface_hub reads). The real CLI runs as
 ``python -m beit_export`` subprocesses with ``HF_ENDPOINT`` pointed at it and a temporary HF cache: first
-every online run (the downloads and the failures, a few at a time), then the offline runs, which must not
-send a single request. The tests below check what each run did.
+every online run (the downloads and the failures, a few at a time), then the runs that must not reach it
+(HF_HUB_OFFLINE=1, or a hub that is not there). The tests below check what each run did.
 """
 
 from __future__ import annotations
@@ -59,11 +59,16 @@ def _online_runs() -> dict[str, Run]:
     }
 
 
-OFFLINE_RUNS = {
-    "download-offline": Run(("--model", SAFE, "--fp16"), "hf-main", offline=True),
-    "bin-offline": Run(("--model", BIN, "--revision", TAG), "hf-bin", offline=True),
-    "offline-miss": Run(("--model", SAFE), "hf-empty", offline=True),
-}
+def _cache_runs() -> dict[str, Run]:
+    """Runs that must not reach the local hub: HF_HUB_OFFLINE=1, or a hub that is not there (a closed port, a
+    host name that never resolves: RFC 2606's .invalid), after the online runs filled their caches."""
+    return {
+        "download-offline": Run(("--model", SAFE, "--fp16"), "hf-main", offline=True),
+        "bin-offline": Run(("--model", BIN, "--revision", TAG), "hf-bin", offline=True),
+        "offline-miss": Run(("--model", SAFE), "hf-empty", offline=True),
+        "download-unreachable": Run(("--model", SAFE), "hf-main", endpoint=_closed_port_endpoint()),
+        "unresolvable": Run(("--model", SAFE), "hf-empty", endpoint="http://hub.invalid"),
+    }
 
 
 def _cli(name: str, run: Run, *, root: Path, endpoint: str) -> subprocess.CompletedProcess:
@@ -111,7 +116,7 @@ def hub_runs(tmp_path_factory) -> HubRuns:
     with local_hub(layout) as endpoint:
         results = _run_all(_online_runs(), root=root, endpoint=endpoint)
         seen = len(layout.requests)
-        results.update(_run_all(OFFLINE_RUNS, root=root, endpoint=endpoint))
+        results.update(_run_all(_cache_runs(), root=root, endpoint=endpoint))
         offline_requests = layout.requests[seen:]
     return HubRuns(root, layout, results, offline_requests)
 
@@ -146,6 +151,14 @@ def test_the_same_command_offline_works_from_the_cache(hub_runs):
     assert manifest["files"]["model.onnx"] == hub_runs.manifest("download")["files"]["model.onnx"]
 
 
+@pytest.mark.parametrize("name", ["refused", "unresolvable", "download-unreachable"])
+def test_a_hub_that_is_not_there_is_known_from_one_connection_not_five_retries(hub_runs, name):
+    result = hub_runs.results[name]
+    assert "Retrying" not in result.stderr, result.stderr  # huggingface_hub's backoff never started
+    if name == "download-unreachable":  # the cache had it: the export ran from the cached snapshot
+        assert hub_runs.manifest(name)["source"]["revision"] == COMMIT
+
+
 def test_a_repository_with_only_pytorch_model_bin_at_a_tag(hub_runs):
     manifest = hub_runs.manifest("bin")
     assert manifest["task"] == "backbone" and manifest["source"]["revision"] == COMMIT  # the tag's commit
@@ -165,6 +178,7 @@ def test_a_repository_with_only_pytorch_model_bin_at_a_tag(hub_runs):
     ("download-dropped", "dropped while fetching model.safetensors"),
     ("download-timeout", "did not answer in time while fetching model.safetensors"),
     ("refused", "cannot connect to the hub"),
+    ("unresolvable", "cannot connect to the hub at http://hub.invalid to fetch config.json"),
     ("offline-miss", "HF_HUB_OFFLINE=1 is set and config.json"),
 ])
 def test_hub_failures_are_one_line_errors_naming_the_fix(hub_runs, name, expected):
