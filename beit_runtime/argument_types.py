@@ -1,4 +1,5 @@
-"""The argparse types every command line of the package uses (beit-run, beit-serve, beit-export).
+"""The argparse types every command line of the package uses (beit-run, beit-serve, beit-export), and the exit
+code of one interrupted with Ctrl-C.
 
 A value out of range becomes argparse's usage error (exit 2) naming the flag: ``argument --limit:
 expected an integer >= 1, got '0'``. Floats must be finite, so "nan" and "inf" never switch a check off.
@@ -10,6 +11,7 @@ import argparse
 import math
 
 MAX_PORT = 65535
+EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
 
 
 def positive_integer(text: str) -> int:

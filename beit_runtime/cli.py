@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .argument_types import positive_number
+from .argument_types import EXIT_INTERRUPTED, positive_number
 from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
-from .commands.common import EXIT_INTERRUPTED
 from .engines import BACKENDS
 from .errors import BeitDeployError, InputError
 from .images import load_image

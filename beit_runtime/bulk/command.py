@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..commands.common import EXIT_INTERRUPTED
+from ..argument_types import EXIT_INTERRUPTED
 from ..errors import BeitDeployError, InputError
 from ..options import RunOptions, positive_int
 from ..output_files import checked_folder

@@ -9,12 +9,11 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from ..argument_types import non_negative_integer, positive_integer
+from ..argument_types import EXIT_INTERRUPTED, non_negative_integer, positive_integer
 from ..errors import BeitDeployError, DatasetError, InputError
 from ..remote.connect import is_served_model
 
 _Result = TypeVar("_Result")
-EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
 
 
 def subcommand_parser(prog: str, description: str | None, *, served_hint: str) -> argparse.ArgumentParser:
