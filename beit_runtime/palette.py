@@ -90,13 +90,17 @@ def write_overlay(
 
 
 def write_rgb(image_rgb: np.ndarray, path: str | Path) -> Path:
-    """Write an (H, W, 3) uint8 RGB array as an image file (the format from the extension); returns the path."""
+    """Write an (H, W, 3) uint8 RGB array as an image file (the format from the extension); returns the path.
+    OpenCV only encodes: the bytes are written by Python, so any file name the file system takes works
+    (``cv2.imwrite`` crashes on names that are not UTF-8), and a full disk is an ``OSError`` naming its cause."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        written = cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR))
-    except cv2.error as error:  # unknown extension
-        raise InputError(f"could not write an image to {path} ({error}); use a .png or .jpg name") from error
-    if not written:
-        raise InputError(f"could not write an image to {path}; use a .png or .jpg name in a writable folder")
+        encoded, data = cv2.imencode(path.suffix, cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR))
+    except cv2.error:  # unknown extension
+        encoded = False
+    if not encoded:  # named by its extension: ``path`` may be the hidden temporary of an atomic write
+        raise InputError(f"could not write {path.suffix or 'an extensionless'!s} image: OpenCV cannot encode "
+                         "that format; use a .png or .jpg name")
+    path.write_bytes(data.tobytes())
     return path

@@ -68,7 +68,7 @@ class LineFile:
         """``records`` as lines, in one write, then fsync."""
         if not records:
             return
-        data = b"".join(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n" for record in records)
+        data = b"".join(json_line(record) for record in records)
         descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             view = memoryview(data)
@@ -80,5 +80,14 @@ class LineFile:
 
     def replace(self, records: Sequence[Mapping[str, Any]]) -> None:
         """The file's lines replaced by ``records``, atomically."""
-        data = b"".join(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n" for record in records)
+        data = b"".join(json_line(record) for record in records)
         write_atomically(self.path, data)
+
+
+def json_line(record: Mapping[str, Any]) -> bytes:
+    """``record`` as one UTF-8 JSON line; a file name that is not UTF-8 (Python keeps its bytes as lone
+    surrogates) is written as ``\\udcXX`` escapes, which ``json.loads`` and ``os.fsencode`` turn back."""
+    try:
+        return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(record).encode("ascii") + b"\n"

@@ -73,7 +73,7 @@ def deterministic_sample(paths: Sequence[Path], *, root: Path, size: int) -> lis
         return list(paths)
 
     def rank(path: Path) -> str:
-        return hashlib.sha256(path.relative_to(root).as_posix().encode("utf-8")).hexdigest()
+        return hashlib.sha256(os.fsencode(path.relative_to(root).as_posix())).hexdigest()
 
     chosen = set(sorted(paths, key=rank)[:size])
     return [path for path in paths if path in chosen]
@@ -83,5 +83,5 @@ def file_list_digest(paths: Sequence[Path], *, root: Path) -> str:
     """SHA-256 over the relative names and byte sizes of ``paths`` (what a manifest records of a data set)."""
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n".encode())
+        digest.update(os.fsencode(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\n"))
     return digest.hexdigest()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ class MeasuredPrefix:
             raise ValueError(f"a prefix of {count} samples (hashed {self._count} of {len(self.samples)})")
         for sample in self.samples[self._count:count]:
             mask = "" if sample.mask is None else sample.mask.relative_to(self.root).as_posix()
-            self._hash.update(f"{sample.path.relative_to(self.root).as_posix()}\0{sample.target}\0{mask}\n".encode())
+            self._hash.update(os.fsencode(f"{sample.path.relative_to(self.root).as_posix()}\0{sample.target}\0{mask}\n"))
         self._count = count
         return self._hash.hexdigest()
 
