@@ -51,6 +51,35 @@ def _check_folder_argument(artifact_dir: object, *, owner: str) -> None:
         )
 
 
+def resolved_options(manifest: Manifest, options: RunOptions) -> tuple[RunOptions, str]:
+    """``options`` with precision="auto" replaced by this machine's plan's choice (``planning.apply``), and
+    why that precision runs. What a folder run keys its results by, and what each task class runs."""
+    if options.precision != AUTO_PRECISION:
+        return options, "asked for"
+    choice = choose_automatically(manifest, plan=options.plan)
+    backend, precision, reason = choice.backend, choice.precision, choice.reason
+    if options.backend not in ("auto", backend):
+        backend, precision = options.backend, "fp32"
+        reason = f"fp32: the plan chose {choice.precision} on {choice.backend}, but backend={backend!r} was asked"
+    return dataclasses.replace(options, precision=precision, backend=backend, plan=None), f"auto: {reason}"
+
+
+def chosen_backend(manifest: Manifest, options: RunOptions) -> tuple[str, str, dict[str, Any]]:
+    """(backend, graph variant, extra engine options) for ``options``' precision (not "auto": see
+    ``resolved_options``); decided once, here."""
+    variant, required, extra = RUN_PRECISIONS.get(options.precision, (options.precision, None, {}))
+    if required is not None and options.backend not in ("auto", required):
+        raise InputError(
+            f"precision={options.precision!r} runs the {variant} graph on the {required!r} backend only, not "
+            f"{options.backend!r}; pass backend={required!r} (or 'auto'), or another precision"
+        )
+    if required is not None:
+        return required, variant, extra
+    if options.backend != "auto":
+        return options.backend, variant, extra
+    return "tensorrt" if variant in manifest.engines and _tensorrt_installed() else AUTO_GRAPH_BACKEND, variant, extra
+
+
 class ArtifactModel:
     """Base of the task classes. Subclasses set ``task`` to the manifest task they accept.
 
@@ -71,25 +100,13 @@ class ArtifactModel:
                 f"artifact {self.manifest.folder} is a '{self.manifest.task}' artifact; {type(self).__name__} "
                 f"needs a '{self.task}' one (use {task_class_name(self.manifest.task)} for this artifact)"
             )
-        self.choice = self._resolve_auto()
+        self.options, self.choice = resolved_options(self.manifest, self.options)
         self.preprocessor = Preprocessor.from_manifest(self.manifest)
-        self.backend, variant, extra = self._choose_backend(self.options.backend)
+        self.backend, variant, extra = chosen_backend(self.manifest, self.options)
         variant = run_variant(variant, options=self.options, graphs=self.manifest.graphs, backend=self.backend,
                               task_name=self.task)
         self.graph_variant = variant  # the graph that runs: the precision's, or its fused / uint8 form
         self.engine: Engine = self._load_engine(variant, extra)
-
-    def _resolve_auto(self) -> str:
-        """precision="auto": replace it with this machine's plan's choice (``planning.apply``); the reason."""
-        if self.options.precision != AUTO_PRECISION:
-            return "asked for"
-        choice = choose_automatically(self.manifest, plan=self.options.plan)
-        backend, precision, reason = choice.backend, choice.precision, choice.reason
-        if self.options.backend not in ("auto", backend):
-            backend, precision = self.options.backend, "fp32"
-            reason = f"fp32: the plan chose {choice.precision} on {choice.backend}, but backend={backend!r} was asked"
-        self.options = dataclasses.replace(self.options, precision=precision, backend=backend, plan=None)
-        return f"auto: {reason}"
 
     @property
     def precision(self) -> str:
@@ -103,20 +120,6 @@ class ArtifactModel:
     def exif_orientation(self) -> bool:
         """Paths, bytes and PIL images are turned upright (``images.load_image``)."""
         return self.options.exif_orientation
-
-    def _choose_backend(self, backend: str) -> tuple[str, str, dict[str, Any]]:
-        """(backend, graph variant, extra engine options) for this precision; decided once, here."""
-        variant, required, extra = RUN_PRECISIONS.get(self.precision, (self.precision, None, {}))
-        if required is not None and backend not in ("auto", required):
-            raise InputError(
-                f"precision={self.precision!r} runs the {variant} graph on the {required!r} backend only, not "
-                f"{backend!r}; pass backend={required!r} (or 'auto'), or another precision"
-            )
-        if required is not None:
-            return required, variant, extra
-        if backend == "auto":
-            backend = "tensorrt" if variant in self.manifest.engines and _tensorrt_installed() else AUTO_GRAPH_BACKEND
-        return backend, variant, extra
 
     def _load_engine(self, variant: str, extra: dict[str, Any]) -> Engine:
         if self.backend == "tensorrt":

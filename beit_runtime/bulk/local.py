@@ -12,10 +12,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..manifest import load_manifest
-from ..model_base import ArtifactModel, task_class
+from ..manifest import Manifest, load_manifest
+from ..model_base import ArtifactModel, chosen_backend, resolved_options, task_class
 from ..options import RunOptions
 from ..progress import Progress
 from .options import BulkOptions
@@ -23,6 +23,15 @@ from .processing import BatchProcessor
 from .reader import prefetched
 from .walking import ImageItem, chunked, collect_items
 from .writers import OutputFolder
+
+
+class FolderRun(NamedTuple):
+    """What a folder run starts from (``prepare_output``)."""
+
+    task_name: str
+    items: list[ImageItem]
+    output: OutputFolder
+    run_options: RunOptions
 
 
 @dataclass(frozen=True)
@@ -41,20 +50,24 @@ class BulkSummary:
         return self.failed == 0
 
 
-def run_settings(artifact: str | os.PathLike[str], *, task_name: str, run_options: RunOptions,
-                 options: BulkOptions) -> dict[str, Any]:
-    """What a rerun into the same folder must share with the run that made it (written to OUT/run.json)."""
-    return {"artifact": str(Path(artifact).resolve()), "task": task_name, "precision": run_options.precision,
-            "top_k": options.top_k, "overlays": options.overlays}
+def run_settings(manifest: Manifest, *, run_options: RunOptions, options: BulkOptions) -> dict[str, Any]:
+    """What a rerun into the same folder must share with the run that made it (written to OUT/run.json): the
+    artifact's files (a re-export at the same path is another model; a copy elsewhere is the same one), the
+    precision and backend that run (a plan's choice, not "auto"), and what the results hold."""
+    return {"artifact_files": manifest.files_digest, "task": manifest.task, "precision": run_options.precision,
+            "backend": chosen_backend(manifest, run_options)[0], "top_k": options.top_k, "overlays": options.overlays}
 
 
 def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
-                   options: BulkOptions, run_options: RunOptions) -> tuple[str, list[ImageItem], OutputFolder]:
-    """(task name, every image of the inputs, the output folder opened for resuming)."""
+                   options: BulkOptions, run_options: RunOptions) -> FolderRun:
+    """Every image of the inputs, the run options with "auto" resolved once, and the output folder opened
+    for resuming."""
     items = collect_items(inputs, pattern=options.pattern, output=options.output)
-    task_name = load_manifest(Path(artifact), verify_files=False).task
-    settings = run_settings(artifact, task_name=task_name, run_options=run_options, options=options)
-    return task_name, items, OutputFolder(Path(options.output), settings=settings, shard_size=options.shard_size)
+    manifest = load_manifest(Path(artifact), verify_files=False)
+    run_options, _ = resolved_options(manifest, run_options)
+    settings = run_settings(manifest, run_options=run_options, options=options)
+    output = OutputFolder(Path(options.output), settings=settings, shard_size=options.shard_size)
+    return FolderRun(manifest.task, items, output, run_options)
 
 
 def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
@@ -62,7 +75,8 @@ def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
     """Run ``artifact`` over every image of ``inputs`` (folders walked recursively, files as given) into
     ``options.output``, resuming what an earlier run left; run options as ``RunOptions`` or keywords."""
     run_options = RunOptions.resolve(run_options, run_keywords, owner="run_folder")
-    task_name, items, output = prepare_output(artifact, inputs, options=options, run_options=run_options)
+    task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
+                                                           run_options=run_options)
     todo = output.pending(items)
     progress = Progress(len(todo), mode=options.progress)
     try:

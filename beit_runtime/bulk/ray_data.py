@@ -77,7 +77,8 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
     run_options = RunOptions.resolve(run_options, run_keywords, owner="run_on_ray")
     actors = positive_int("actors", actors)
     ray = _import_ray()
-    task_name, items, output = prepare_output(artifact, inputs, options=options, run_options=run_options)
+    task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
+                                                           run_options=run_options)
     todo = output.pending(items)
     progress = Progress(len(todo), mode=options.progress)
     started = _connect(ray, address) if todo else False

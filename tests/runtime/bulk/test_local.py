@@ -4,6 +4,7 @@ to errors.jsonl and the run goes on; a rerun resumes."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -14,6 +15,9 @@ from beit_runtime.bulk import BulkOptions, run_folder
 from beit_runtime.errors import InputError
 from beit_runtime.images import load_image
 from beit_runtime.legend import segmentation_picture
+from beit_runtime.manifest import load_manifest
+from beit_runtime.planning.machine import machine_description, machine_key
+from beit_runtime.planning.plan import Plan, write_plan
 
 from .conftest import BROKEN, GOOD
 
@@ -117,3 +121,35 @@ def test_files_and_folders_mix_and_equal_names_are_refused(beit_classifier_artif
     other.write_bytes((mixed_folder / "rocket.jpg").read_bytes())
     with pytest.raises(InputError, match=r"both write results named 'rocket\.jpg'"):
         run_folder(beit_classifier_artifact, [mixed_folder / "rocket.jpg", other], options=_options(tmp_path / "c"))
+
+
+def test_a_rerun_keys_on_the_artifacts_files_not_its_path(beit_classifier_artifact, vit_classifier_artifact,
+                                                          mixed_folder, tmp_path):
+    model, images = tmp_path / "model", [mixed_folder / "gray"]
+    shutil.copytree(beit_classifier_artifact, model)
+    run_folder(model, images, options=_options(tmp_path / "out"))
+    again = run_folder(shutil.copytree(model, tmp_path / "elsewhere"), images, options=_options(tmp_path / "out"))
+    assert (again.skipped, again.succeeded) == (2, 0)  # the same files at another path: resumed
+    shutil.rmtree(model)
+    shutil.copytree(vit_classifier_artifact, model)  # re-exported at the same path: another model
+    with pytest.raises(InputError, match=r"other settings \(artifact_files: '[0-9a-f]{64}' then, '[0-9a-f]{64}' now"):
+        run_folder(model, images, options=_options(tmp_path / "out"))
+
+
+def _plan_file(artifact, path, *, backend):
+    plan = Plan(machine=machine_description(), machine_key=machine_key(), artifact=str(artifact),
+                artifact_digest=load_manifest(artifact).files_digest, batch_size=8, max_drop=1.0,
+                accuracy_source="agreement", chosen_backend=backend, chosen_precision="fp32", reason="test", rows=())
+    return write_plan(plan, path)
+
+
+def test_a_rerun_keys_on_what_a_plan_chose_not_on_auto(beit_classifier_artifact, mixed_folder, tmp_path):
+    images, out = [mixed_folder / "gray"], tmp_path / "out"
+    run_folder(beit_classifier_artifact, images, options=_options(out), precision="fp32")
+    same = _plan_file(beit_classifier_artifact, tmp_path / "same.json", backend="onnxruntime")
+    again = run_folder(beit_classifier_artifact, images, options=_options(out), precision="auto", plan=same)
+    assert (again.skipped, again.succeeded) == (2, 0)
+    other = _plan_file(beit_classifier_artifact, tmp_path / "other.json", backend="openvino")
+    with pytest.raises(InputError, match="backend: 'onnxruntime' then, 'openvino' now"):
+        run_folder(beit_classifier_artifact, images, options=_options(out), precision="auto", plan=other)
+    assert json.loads((out / "run.json").read_text(encoding="utf-8"))["precision"] == "fp32"
