@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--backend", choices=("all", *ENGINE_BACKENDS), default="all", help="engines to measure (default all)")
     add("--precision", choices=("all", *PRECISION_ORDER), default="all", help="precisions to measure (default all)")
     add("--reduce-labels", action="store_true", help="segmentation: 0 is 'other' (ignored), ids shift down by one")
-    add("--limit", type=positive_integer, default=None, help="evaluate the first N images only")
+    add("--limit", type=positive_integer, default=None,
+        help="evaluate N images only, spread over every class folder or scene (by SHA-256 of their names)")
     add("--json", action="store_true", help="one JSON object per variant instead of the table")
     add("--output", type=Path, default=None, help="write evaluation.md and accuracy-vs-speed.png here, and keep "
         f"the run's state in {STATE_FILE} (a rerun goes on from it)")
@@ -62,6 +63,8 @@ def main(argv: Sequence[str]) -> int:
     if report is None:
         return code
     print(json_lines(report) if args.json else table(report))
+    if report.selection:
+        print(f"measured {report.selection}", file=sys.stderr)
     if args.output is not None:
         print(f"wrote {write_report(report, args.output)}", file=sys.stderr)
     return 0

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from .discovery import deterministic_sample, file_list_digest, image_files, is_image_name, not_a_folder
+from .discovery import (
+    deterministic_sample,
+    file_list_digest,
+    image_files,
+    is_image_name,
+    name_rank,
+    not_a_folder,
+)
 from .labelled import IGNORE_INDEX, Sample, classification_samples, read_mask, segmentation_samples
 from .metrics import ClassificationScore, SegmentationScore
 
@@ -16,6 +23,7 @@ __all__ = [
     "file_list_digest",
     "image_files",
     "is_image_name",
+    "name_rank",
     "not_a_folder",
     "read_mask",
     "segmentation_samples",

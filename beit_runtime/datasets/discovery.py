@@ -66,16 +66,17 @@ def _identity(folder: Path) -> tuple[int, int]:
     return status.st_dev, status.st_ino
 
 
+def name_rank(path: Path, *, root: Path) -> str:
+    """The SHA-256 of ``path`` relative to ``root``: sorting by it spreads a prefix over every folder (class,
+    scene) of a data set, the same way on every machine."""
+    return hashlib.sha256(os.fsencode(path.relative_to(root).as_posix())).hexdigest()
+
+
 def deterministic_sample(paths: Sequence[Path], *, root: Path, size: int) -> list[Path]:
-    """``size`` of ``paths`` (all when fewer), chosen by the SHA-256 of each path relative to ``root``,
-    returned in relative-path order."""
+    """``size`` of ``paths`` (all when fewer), chosen by ``name_rank``, returned in relative-path order."""
     if size >= len(paths):
         return list(paths)
-
-    def rank(path: Path) -> str:
-        return hashlib.sha256(os.fsencode(path.relative_to(root).as_posix())).hexdigest()
-
-    chosen = set(sorted(paths, key=rank)[:size])
+    chosen = set(sorted(paths, key=lambda path: name_rank(path, root=root))[:size])
     return [path for path in paths if path in chosen]
 
 

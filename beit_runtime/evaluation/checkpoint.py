@@ -9,7 +9,7 @@ resuming gives the figures an uninterrupted run gives). What the figures are of:
   another key is refused, naming what differs, instead of mixing two runs;
 - the samples measured: a digest of the first ``done`` samples (relative names and class ids or mask
   names, not their bytes, so a mask fixed after an error is picked up). A rerun goes on when its own
-  list starts with them, so a larger ``--limit`` or images added after them extend the evaluation; a
+  list starts with them, so a larger ``--limit`` (or none: ``evaluate.limited``) extends the evaluation; a
   list that differs among them is refused.
 """
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import Sample, classification_samples, image_files, segmentation_samples
+from ..datasets import Sample, classification_samples, image_files, name_rank, segmentation_samples
 from ..errors import DatasetError, ImageError, InputError
 from ..images import load_image
 from ..manifest import Manifest, load_manifest
@@ -56,6 +56,7 @@ class EvaluationReport:
     data: str
     results: list[VariantResult]
     skipped: list[tuple[str, str]]  # (path, why) of images that could not be read
+    selection: str = ""  # which images were measured, when --limit chose some of them
 
     @property
     def measured(self) -> list[VariantResult]:
@@ -70,7 +71,7 @@ class EvaluationOptions:
     threads: int = 0
     reduce_labels: bool = False
     labelled: bool = True  # False: any folder of images, figures are agreement with the reference only
-    limit: int | None = None  # evaluate the first N samples only
+    limit: int | None = None  # evaluate N samples only, spread over the data set (``limited``)
     progress: str = "auto"  # "auto" (a bar on a terminal, lines otherwise), "bar", "lines", "off"; on stderr
     checkpoint: str | Path | None = None  # a state file saved after every batch: a rerun goes on from it
 
@@ -114,10 +115,9 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     ``options.labelled`` is False: then ``data`` is any folder of images); with ``options.checkpoint``, going
     on from where an earlier run with the same settings stopped."""
     manifest = variants.manifest
-    if options.labelled:
-        samples = _samples(manifest.task, Path(data), dict(manifest.labels))[: options.limit]
-    else:
-        samples = [Sample(path) for path in image_files(data)][: options.limit]
+    found = (_samples(manifest.task, Path(data), dict(manifest.labels)) if options.labelled
+             else [Sample(path) for path in image_files(data)])
+    samples, selection = limited(found, root=Path(data), limit=options.limit)
     scorer = Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
                     reduce_labels=options.reduce_labels)
     skipped = _measure_batches(variants, samples, scorer=scorer, options=options,
@@ -128,7 +128,21 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     for result in variants.results:
         if not result.unavailable:
             result.figures = scorer.figures(result.variant)
-    return EvaluationReport(str(manifest.folder), manifest.task, str(data), variants.results, skipped)
+    return EvaluationReport(str(manifest.folder), manifest.task, str(data), variants.results, skipped, selection)
+
+
+def limited(samples: Sequence[Sample], *, root: Path, limit: int | None) -> tuple[list[Sample], str]:
+    """``samples`` in SHA-256 order of their names (``datasets.name_rank``), the first ``limit`` of them when
+    given: spread over every class folder or scene rather than the first ones by name, the same on every
+    machine, and a larger limit (or none) extends a smaller one's list, so an evaluation state goes on. The
+    second item says which were taken ("" for all)."""
+    ranked = sorted(samples, key=lambda sample: name_rank(sample.path, root=root))
+    if limit is None or limit >= len(ranked):
+        return ranked, ""
+    chosen = ranked[:limit]
+    classes = {sample.target for sample in chosen if sample.target >= 0}
+    spread = f", {len(classes)} of {len({sample.target for sample in samples})} classes" if classes else ""
+    return chosen, f"{limit} of {len(samples)} images{spread} (--limit: a spread sample, by SHA-256 of their names)"
 
 
 def _checkpoint(variants: OpenVariants, samples: Sequence[Sample], *, data: Path,

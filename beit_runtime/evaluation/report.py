@@ -53,7 +53,9 @@ def markdown(report: EvaluationReport, *, plot: str | None) -> str:
         rows.append(f"| {result.variant.name} | {result.images} | {figures} | {row['images_per_s']:.1f} |")
     unavailable = [f"- {r.variant.name}: {r.unavailable.splitlines()[0]}" for r in report.results if r.unavailable]
     parts = [f"# Evaluation of `{report.artifact}`", "",
-             f"Data: `{report.data}` ({report.task}); machine: {describe(machine_description())}.", "",
+             f"Data: `{report.data}` ({report.task}"
+             f"{'; ' + report.selection if report.selection else ''}); machine: {describe(machine_description())}.",
+             "",
              "Agreement: the fraction of decisions (top-1 per image, label per pixel) equal to fp32 on ONNX "
              "Runtime. images/s: the task-class call (preprocessing, engine, post-processing), decoding excluded.",
              "", *rows, ""]

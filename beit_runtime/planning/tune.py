@@ -47,7 +47,7 @@ class TuneOptions:
     batch_size: int = 8
     rounds: int = 7
     threads: int = 0
-    limit: int | None = 256  # images measured for accuracy
+    limit: int | None = 256  # images measured for accuracy (a spread sample: ``evaluation.evaluate.limited``)
     plan_path: Path | None = None
     progress: str = "auto"  # the accuracy pass and the timing rounds on stderr: "auto", "bar", "lines", "off"
 
@@ -73,24 +73,26 @@ def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple
     evaluation = EvaluationOptions(batch_size=options.batch_size, threads=options.threads, labelled=options.labelled,
                                    limit=options.limit, progress=options.progress)
     with OpenVariants(manifest, options=evaluation) as variants:
-        accuracy = measure_accuracy(variants, options.data, options=evaluation).results if options.data else None
+        report = measure_accuracy(variants, options.data, options=evaluation) if options.data else None
+        accuracy = report.results if report else None
         speed = _time_variants(variants, _timing_images(manifest, options), options=options)
         rows = [_row(result, speed, accuracy, manifest, options) for result in variants.results]
     best, reason = choose(rows)
     plan = Plan(
         machine=machine_description(), machine_key=machine_key(), artifact_digest=digest,
         artifact=str(manifest.folder), batch_size=options.batch_size, max_drop=options.max_drop,
-        accuracy_source=_accuracy_source(options), chosen_backend=best.backend if best else REFERENCE.backend,
+        accuracy_source=_accuracy_source(options, selection=report.selection if report else ""),
+        chosen_backend=best.backend if best else REFERENCE.backend,
         chosen_precision=best.precision if best else REFERENCE.precision, reason=reason, rows=tuple(rows),
     )
     return plan, write_plan(plan, path)
 
 
-def _accuracy_source(options: TuneOptions) -> str:
+def _accuracy_source(options: TuneOptions, *, selection: str) -> str:
     if options.data is None:
         return "agreement with PyTorch on the exporter's parity images (manifest)"
     kind = "labelled" if options.labelled else "agreement with fp32 on"
-    return f"{kind} {options.data}"
+    return f"{kind} {options.data}" + (f": {selection}" if selection else "")
 
 
 def _timing_images(manifest: Manifest, options: TuneOptions) -> list[np.ndarray]:

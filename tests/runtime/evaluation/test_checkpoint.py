@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from PIL import Image
 
 from beit_runtime.cli import main
+from beit_runtime.datasets import name_rank
 from beit_runtime.errors import DatasetError
 from beit_runtime.evaluation import EvaluationOptions, evaluate
 from beit_runtime.evaluation.checkpoint import STATE_FILE
@@ -45,15 +47,16 @@ def _figures(report) -> list[dict]:
 def test_a_run_stopped_by_a_bad_mask_goes_on_after_the_fix_to_the_uninterrupted_figures(
         beit_segmentation_artifact, tmp_path, capsys):
     data = _scenes(tmp_path / "data", 6, classes=10)
-    good_mask = (data / "masks" / "s3.png").read_bytes()
-    Image.fromarray(np.full((40, 48), 12, np.uint8)).save(data / "masks" / "s3.png")  # no class 12: batch 2 fails
+    third = sorted((data / "images").iterdir(), key=lambda path: name_rank(path, root=data))[2].name  # batch 2
+    good_mask = (data / "masks" / third).read_bytes()
+    Image.fromarray(np.full((40, 48), 12, np.uint8)).save(data / "masks" / third)  # no class 12: batch 2 fails
     state = tmp_path / "out" / STATE_FILE
     options = EvaluationOptions(backend="onnxruntime", batch_size=2, progress="lines", checkpoint=state)
-    with pytest.raises(DatasetError, match=r"s3\.png"):
+    with pytest.raises(DatasetError, match=third):
         evaluate(beit_segmentation_artifact, data, options=options)
     assert json.loads(state.read_text())["done"] == 2  # the first batch is kept
 
-    (data / "masks" / "s3.png").write_bytes(good_mask)
+    (data / "masks" / third).write_bytes(good_mask)
     capsys.readouterr()
     resumed = evaluate(beit_segmentation_artifact, data, options=options)
     assert f"evaluate: going on from {state}: 2 of 6 images were measured before" in capsys.readouterr().err
@@ -70,6 +73,13 @@ def _digit_folder(root: Path, count: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index:04d}.png")
     return root
+
+
+def _name_among(data: Path, folder: Path) -> Path:
+    """A new image path in ``folder`` that an evaluation (``evaluate.limited``: SHA-256 order of the names)
+    takes before the last image already in ``data``: among those measured, not after them."""
+    last = max(name_rank(path, root=data) for path in data.rglob("*.png"))
+    return next(path for index in range(100) if name_rank(path := folder / f"extra{index}.png", root=data) < last)
 
 
 def _command(artifact: Path, data: Path, output: Path, *extra: str) -> list[str]:
@@ -130,7 +140,7 @@ def test_a_state_of_other_settings_or_data_is_refused_naming_what_changed(beit_c
     captured = capsys.readouterr()
     assert "holds an evaluation with other settings (batch_size: 4 then, 8 now)" in captured.err
     assert "delete the file to start over" in captured.err and captured.out == ""
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(data / "class_3" / "extra.png")  # among the measured
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(_name_among(data, data / "class_3"))
     assert main(_command(beit_classifier_artifact, data, output, "--batch-size", "4")) == 2
     assert f"the first 12 images of {data} are not those an earlier run measured" in capsys.readouterr().err
     assert main(_command(beit_classifier_artifact, data, output, "--batch-size", "4", "--limit", "5")) == 2
@@ -146,7 +156,7 @@ def test_a_larger_limit_goes_on_from_the_images_already_measured(beit_classifier
     output = tmp_path / "out"
     assert main(_command(beit_classifier_artifact, data, output, "--limit", "8", "--json")) == 0
     assert json.loads((output / STATE_FILE).read_text())["done"] == 8
-    capsys.readouterr()
+    assert re.search(r"measured 8 of 20 images, [2-8] of 10 classes \(--limit: a spread sample", capsys.readouterr().err)
     assert main(_command(beit_classifier_artifact, data, output, "--json")) == 0  # all 20 now
     extended = capsys.readouterr()
     assert f"going on from {output / STATE_FILE}: 8 of 20 images were measured before" in extended.err

@@ -15,7 +15,9 @@ from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime import Classifier, Segmenter
 from beit_runtime.errors import DatasetError
+from beit_runtime.datasets import Sample
 from beit_runtime.evaluation import EvaluationOptions, Variant, evaluate
+from beit_runtime.evaluation.evaluate import limited
 
 DIGITS = 120  # the first held-out digits: never trained on
 
@@ -90,3 +92,15 @@ def test_segmentation_miou_equals_the_demo_metric_on_unseen_scenes(scene_artifac
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "masks" / "s0.png")
     with pytest.raises(DatasetError, match=r"s0\.png is 5x5 but its image"):
         evaluate(scene_artifact, tmp_path, options=EvaluationOptions(backend="onnxruntime"))
+
+
+def test_a_limit_spreads_over_every_class_and_a_larger_one_extends_it(tmp_path):
+    samples = [Sample(tmp_path / f"class_{label}" / f"{index:03d}.png", target=label)
+               for label in range(4) for index in range(25)]  # by name, the first 20 are all class_0
+    chosen, selection = limited(samples, root=tmp_path, limit=20)
+    assert len({sample.target for sample in chosen}) == 4
+    assert selection.startswith("20 of 100 images, 4 of 4 classes (--limit: a spread sample")
+    larger, _ = limited(samples, root=tmp_path, limit=50)
+    everything, note = limited(samples, root=tmp_path, limit=None)
+    assert larger[:20] == chosen and everything[:50] == larger and note == ""
+    assert sorted(everything, key=lambda sample: sample.path) == samples
