@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..argument_types import positive_integer
+from ..errors import InputError
 from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
 from ..evaluation.checkpoint import STATE_FILE
 from ..evaluation.report import json_lines, table, write_report
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace, options: EvaluationOptions) -> EvaluationReport:
     """``evaluate``, with ``--output`` checked before any inference and holding the run's state."""
     if args.output is not None:
+        if args.data.is_dir() and args.output.resolve() == args.data.resolve():
+            raise InputError(f"--output {args.output} is the --data folder: its report and plot would be read as "
+                             "images; pass another folder (one inside --data is skipped when reading the data)")
         checked_folder(args.output, option="--output")
         options = dataclasses.replace(options, checkpoint=args.output / STATE_FILE)
     return evaluate(args.artifact, args.data, options=options)

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-drop", type=non_negative_number, default=1.0,
         help="accuracy points a variant may lose against fp32 (default 1)")
     add("--rounds", type=positive_integer, default=7, help="interleaved timing rounds (default 7)")
-    add("--limit", type=positive_integer, default=256, help="images measured for accuracy, spread over every class folder or scene (default 256)")
+    add("--limit", type=positive_integer, default=256,
+        help="images measured for accuracy, spread over every class folder or scene (default 256)")
     add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
     return parser
 

@@ -1,8 +1,10 @@
 """Labelled data sets on disk, as users keep them.
 
 - Classification, the ImageFolder layout: ``DIR/<class name>/.../image.ext``. Every class folder must be
-  named as one of the artifact's labels (``classification_samples(folder, labels=...)``); a folder
-  that is not a label is a DatasetError naming it and listing the labels.
+  named as one of the artifact's labels (``classification_samples(folder, labels=...)``) or by its class id
+  (how to name a class whose label another class shares: ImageNet has two "crane" and two "maillot"); a
+  folder that is neither is a DatasetError naming it and listing the labels, and a shared label is one
+  naming the ids.
 - Segmentation: ``DIR/images/NAME.ext`` with ``DIR/masks/NAME.png`` holding class ids as pixel values,
   255 ignored. ``reduce_labels=True`` maps 0 to 255 and shifts the rest down by one, as
   BeitImageProcessor's ``do_reduce_labels`` does (ADE20k's "other" class 0 becomes ignored). A mask
@@ -16,7 +18,7 @@ Unreadable images are not errors here: the evaluator skips and counts them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,36 +40,51 @@ class Sample:
     mask: Path | None = None
 
 
-def classification_samples(folder: str | Path, *, labels: Mapping[int, str]) -> list[Sample]:
-    """Samples of an ImageFolder-layout ``folder`` whose class folders are named as ``labels``' values."""
+def classification_samples(folder: str | Path, *, labels: Mapping[int, str],
+                           skip_folders: Sequence[str | Path] = ()) -> list[Sample]:
+    """Samples of an ImageFolder-layout ``folder`` whose class folders are named as ``labels``' values (or by
+    class id: the way to name a class whose label another class shares); ``skip_folders`` are not walked."""
     root = Path(folder)
-    files = image_files(root)
+    files = image_files(root, skip_folders=skip_folders)
     if not files:
         raise DatasetError(f"{root} holds no image files; expected DIR/<class name>/<image> (ImageFolder layout)")
-    ids = {name: class_id for class_id, name in labels.items()}
+    ids: dict[str, list[int]] = {}
+    for class_id, name in labels.items():
+        ids.setdefault(name, []).append(class_id)
     samples = []
     for path in files:
         relative = path.relative_to(root)
         if len(relative.parts) < 2:
             raise DatasetError(f"{path} is not inside a class folder; put each image in DIR/<class name>/")
-        class_name = relative.parts[0]
-        if class_name not in ids:
-            known = ", ".join(repr(name) for name in list(ids)[:20]) + (", ..." if len(ids) > 20 else "")
-            raise DatasetError(
-                f"class folder {class_name!r} in {root} is not one of the artifact's labels ({known}); "
-                "rename the folder to the label it holds"
-            )
-        samples.append(Sample(path=path, target=ids[class_name]))
+        samples.append(Sample(path=path, target=_class_id(relative.parts[0], ids=ids, labels=labels, root=root)))
     return samples
 
 
-def segmentation_samples(folder: str | Path) -> list[Sample]:
-    """Samples of ``folder/images`` paired by name with ``folder/masks/NAME.png``."""
+def _class_id(folder_name: str, *, ids: Mapping[str, list[int]], labels: Mapping[int, str], root: Path) -> int:
+    """The class a class folder holds: the one its label names, else the id it is named by."""
+    found = ids.get(folder_name, [])
+    if len(found) == 1:
+        return found[0]
+    if found:
+        named = " and ".join(str(class_id) for class_id in found)
+        raise DatasetError(f"class folder {folder_name!r} in {root} is ambiguous: the artifact's classes {named} "
+                           f"are all labelled {folder_name!r}; name the folder by the class id it holds "
+                           f"(e.g. {root / str(found[0])})")
+    if folder_name.isdigit() and int(folder_name) in labels:
+        return int(folder_name)
+    known = ", ".join(repr(name) for name in list(ids)[:20]) + (", ..." if len(ids) > 20 else "")
+    raise DatasetError(f"class folder {folder_name!r} in {root} is not one of the artifact's labels ({known}); "
+                       "rename the folder to the label it holds, or to its class id")
+
+
+def segmentation_samples(folder: str | Path, *, skip_folders: Sequence[str | Path] = ()) -> list[Sample]:
+    """Samples of ``folder/images`` paired by name with ``folder/masks/NAME.png``; ``skip_folders`` are not
+    walked."""
     root = Path(folder)
     images_dir, masks_dir = root / "images", root / "masks"
     if not images_dir.is_dir() or not masks_dir.is_dir():
         raise DatasetError(f"{root} must hold images/ and masks/ (DIR/images/NAME.ext with DIR/masks/NAME.png)")
-    images = image_files(images_dir)
+    images = image_files(images_dir, skip_folders=skip_folders)
     if not images:
         raise DatasetError(f"{images_dir} holds no image files")
     samples = []

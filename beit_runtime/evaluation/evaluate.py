@@ -80,11 +80,11 @@ class EvaluationOptions:
             raise InputError(f"progress must be one of {PROGRESS_MODES}, got {self.progress!r}")
 
 
-def _samples(task_name: str, data: Path, labels: dict[int, str]) -> list[Sample]:
+def _samples(task_name: str, data: Path, labels: dict[int, str], *, skip_folders: Sequence[Path]) -> list[Sample]:
     if task_name == CLASSIFICATION:
-        return classification_samples(data, labels=labels)
+        return classification_samples(data, labels=labels, skip_folders=skip_folders)
     if task_name == SEGMENTATION:
-        return segmentation_samples(data)
+        return segmentation_samples(data, skip_folders=skip_folders)
     raise InputError(f"evaluate measures image-classification and semantic-segmentation artifacts, not {task_name!r}")
 
 
@@ -115,8 +115,9 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     ``options.labelled`` is False: then ``data`` is any folder of images); with ``options.checkpoint``, going
     on from where an earlier run with the same settings stopped."""
     manifest = variants.manifest
-    found = (_samples(manifest.task, Path(data), dict(manifest.labels)) if options.labelled
-             else [Sample(path) for path in image_files(data)])
+    skip = [Path(options.checkpoint).parent] if options.checkpoint else []  # the report's folder, inside data
+    found = (_samples(manifest.task, Path(data), dict(manifest.labels), skip_folders=skip) if options.labelled
+             else [Sample(path) for path in image_files(data, skip_folders=skip)])
     samples, selection = limited(found, root=Path(data), limit=options.limit)
     scorer = Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
                     reduce_labels=options.reduce_labels)

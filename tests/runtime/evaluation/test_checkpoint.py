@@ -156,7 +156,8 @@ def test_a_larger_limit_goes_on_from_the_images_already_measured(beit_classifier
     output = tmp_path / "out"
     assert main(_command(beit_classifier_artifact, data, output, "--limit", "8", "--json")) == 0
     assert json.loads((output / STATE_FILE).read_text())["done"] == 8
-    assert re.search(r"measured 8 of 20 images, [2-8] of 10 classes \(--limit: a spread sample", capsys.readouterr().err)
+    spread = r"measured 8 of 20 images, [2-8] of 10 classes \(--limit: a spread sample"
+    assert re.search(spread, capsys.readouterr().err)
     assert main(_command(beit_classifier_artifact, data, output, "--json")) == 0  # all 20 now
     extended = capsys.readouterr()
     assert f"going on from {output / STATE_FILE}: 8 of 20 images were measured before" in extended.err

@@ -14,8 +14,8 @@ from beit_export.demo.scenes import CLASS_NAMES, generate_scenes
 from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime import Classifier, Segmenter
-from beit_runtime.errors import DatasetError
 from beit_runtime.datasets import Sample
+from beit_runtime.errors import DatasetError
 from beit_runtime.evaluation import EvaluationOptions, Variant, evaluate
 from beit_runtime.evaluation.evaluate import limited
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from PIL import Image
 
 from beit_runtime.cli import main
+from beit_runtime.datasets import classification_samples
 
 ONE_VARIANT = ["--backend", "onnxruntime", "--precision", "fp32"]
 
@@ -76,3 +79,46 @@ def test_negative_threads_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["evaluate", str(tmp_path), "--data", str(tmp_path), "--threads", "-1"])
     assert exited.value.code == 2 and "--threads" in capsys.readouterr().err
+
+
+def _class_folders(root: Path, names: list[str], *, per_class: int = 2) -> Path:
+    rng = np.random.default_rng(3)
+    for name in names:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / name / f"{index}.png")
+    return root
+
+
+def test_an_output_inside_the_data_is_not_read_as_images_and_the_data_itself_is_refused(
+        beit_classifier_artifact, tmp_path, capsys):
+    data = _class_folders(tmp_path / "data", ["class_1", "class_2"])
+    output = data / "class_1" / "report"  # its plot would be a class_1 image
+    assert _evaluate(beit_classifier_artifact, data, "--output", str(output), "--json") == 0
+    assert (output / "accuracy-vs-speed.png").is_file()  # a PNG inside class_1
+    assert '"images": 4' in capsys.readouterr().out
+    assert _evaluate(beit_classifier_artifact, data, "--output", str(output), "--json") == 0  # goes on, same four
+    rerun = capsys.readouterr()
+    assert '"images": 4' in rerun.out and "all 4 images were measured by an earlier run" in rerun.err
+    assert _evaluate(beit_classifier_artifact, data, "--output", str(data)) == 2
+    captured = capsys.readouterr()
+    assert f"--output {data} is the --data folder" in captured.err and captured.out == ""
+    assert sorted(path.name for path in data.iterdir()) == ["class_1", "class_2"]
+
+
+def test_a_label_two_classes_share_is_refused_and_folders_named_by_class_id_are_taken(
+        beit_classifier_artifact, tmp_path, capsys):
+    artifact = Path(shutil.copytree(beit_classifier_artifact, tmp_path / "artifact"))
+    manifest = json.loads((artifact / "manifest.json").read_text(encoding="utf-8"))
+    manifest["labels"]["5"] = manifest["labels"]["3"]  # as ImageNet's two "crane" classes
+    (artifact / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    shared = manifest["labels"]["3"]
+    data = _class_folders(tmp_path / "data", [shared, "class_1"])
+    assert _evaluate(artifact, data) == 2
+    err = capsys.readouterr().err
+    assert f"class folder {shared!r} in {data} is ambiguous: the artifact's classes 3 and 5" in err
+    assert f"name the folder by the class id it holds (e.g. {data / '3'})" in err
+    (data / shared).rename(data / "5")
+    samples = classification_samples(data, labels={int(key): value for key, value in manifest["labels"].items()})
+    assert sorted({sample.target for sample in samples}) == [1, 5]
+    assert _evaluate(artifact, data) == 0
