@@ -48,6 +48,11 @@ class OutputUnavailableError(ArtifactError):
     attention weights of a layer); the message names the ``beit-export`` flag that adds it."""
 
 
+class OutputWriteError(BeitDeployError, OSError):
+    """An output file could not be written (disk full, no permission, a folder in its way); nothing
+    half-written was left under its name."""
+
+
 class OutputTooLargeError(InputError):
     """An output (attention weights) would not fit in the memory available; the message says how to shrink it."""
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, OutputWriteError
 
 TEMP_MARK = ".beit-partial-"
 
@@ -62,16 +62,20 @@ def _running(pid: int) -> bool:
 def writing_into(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target`` to write to; renamed over ``target`` when the block ends, removed
     when it raises. The temporary keeps ``target``'s suffix, so writers that pick a format by it still work."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_name(target)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         yield temporary
         if not temporary.is_file():
-            raise OSError(f"nothing was written to {target}")
+            raise OutputWriteError(f"nothing was written to {target}")
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
+    except OutputWriteError:
+        raise
+    except OSError as error:  # named by the target, not the hidden temporary
+        raise write_error(target, error) from error
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -115,6 +119,15 @@ def checked_file(path: Path, *, option: str) -> Path:
         raise InputError(f"{option} {path} is a folder: name a file (for example {path / 'out.json'})")
     checked_folder(path.parent, option=f"{option}'s folder")
     return path
+
+
+def write_error(target: Path, error: OSError) -> OutputWriteError:
+    """The typed error for ``error`` met writing ``target``: names the file and the cause, and what to do."""
+    if isinstance(error, IsADirectoryError) or target.is_dir():
+        fix = "a folder has its name: move that folder away, or choose another output folder"
+    else:
+        fix = "free space there or choose another output folder"
+    return OutputWriteError(f"could not write {target} ({_cause(error)}): {fix}")
 
 
 def _cause(error: OSError) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..argument_types import EXIT_INTERRUPTED
-from ..errors import BeitDeployError, InputError
+from ..errors import BeitDeployError, InputError, OutputWriteError
 from ..options import RunOptions, positive_int
 from ..output_files import checked_folder
 from .local import BulkSummary, run_folder
@@ -101,6 +101,9 @@ def run_folder_command(args: argparse.Namespace, *,
         summary = _run(args, options, chosen)
     except InputError as error:  # found once the inputs are walked: no image, a clash, another run's folder
         return report_error(error, exit_code=2)
+    except OutputWriteError as error:
+        return report_error(OutputWriteError(f"{error}; {options.output} keeps every image done before: rerun "
+                                             "the same command to go on"), exit_code=1)
     except BeitDeployError as error:
         return report_error(error, exit_code=1)
     except KeyboardInterrupt:

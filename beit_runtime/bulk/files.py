@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..output_files import is_temporary, write_atomically
+from ..output_files import is_temporary, write_atomically, write_error
 
 
 def remove_temporaries(folder: Path) -> int:
@@ -69,14 +69,17 @@ class LineFile:
         if not records:
             return
         data = b"".join(json_line(record) for record in records)
-        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(descriptor, view):]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+            descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(descriptor, view):]
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError as error:  # a line cut short by a full disk is cut off by the next run's ``repair``
+            raise write_error(self.path, error) from error
 
     def replace(self, records: Sequence[Mapping[str, Any]]) -> None:
         """The file's lines replaced by ``records``, atomically."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..argument_types import EXIT_INTERRUPTED, non_negative_integer, positive_integer
-from ..errors import BeitDeployError, DatasetError, InputError
+from ..errors import BeitDeployError, DatasetError, InputError, OutputWriteError
 from ..remote.connect import is_served_model
 
 _Result = TypeVar("_Result")
@@ -42,6 +42,9 @@ def run_reporting_errors(prog: str, work: Callable[[], _Result], *,
     (what is kept, how to go on) instead of a traceback."""
     try:
         return work(), 0
+    except OutputWriteError as error:
+        print(f"{prog}: error: {error}; {interrupted}", file=sys.stderr)
+        return None, 1
     except BeitDeployError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return None, 2 if isinstance(error, (DatasetError, InputError)) else 1

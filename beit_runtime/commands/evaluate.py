@@ -69,6 +69,9 @@ def main(argv: Sequence[str]) -> int:
     print(json_lines(report) if args.json else table(report))
     if report.selection:
         print(f"measured {report.selection}", file=sys.stderr)
-    if args.output is not None:
-        print(f"wrote {write_report(report, args.output)}", file=sys.stderr)
-    return 0
+    if args.output is None:
+        return 0
+    written, code = run_reporting_errors(PROG, lambda: write_report(report, args.output), interrupted=kept)
+    if written is not None:
+        print(f"wrote {written}", file=sys.stderr)
+    return code

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from beit_runtime.errors import InputError
+from beit_runtime.errors import InputError, OutputWriteError
 from beit_runtime.output_files import (
     checked_file,
     checked_folder,
@@ -102,3 +102,60 @@ def test_temporaries_a_killed_writer_left_are_removed_and_a_running_writers_kept
         path.write_text("partial")
     assert remove_left_temporaries(target) == 1
     assert not left.exists() and live.exists() and other.exists()
+
+
+def test_a_folder_in_the_way_is_a_typed_error_naming_the_target_not_the_temporary(tmp_path):
+    target = tmp_path / "overlay.png"
+    target.mkdir()
+    with pytest.raises(OutputWriteError) as caught:
+        write_atomically(target, b"png")
+    assert str(caught.value) == (f"could not write {target} (Is a directory): a folder has its name: move that "
+                                 "folder away, or choose another output folder")
+    assert isinstance(caught.value, OSError) and not any(is_temporary(path.name) for path in tmp_path.iterdir())
+
+
+def _small_disk() -> None:
+    """Files may grow to 2 KB in the child: a full disk without root or a mount (writes fail with EFBIG)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+
+def _beit_run_on_a_small_disk(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "beit_runtime.cli", *arguments], check=False, capture_output=True,
+                          text=True, timeout=300, preexec_fn=_small_disk)
+
+
+def _noisy_pictures(folder: Path, count: int) -> Path:
+    """PNGs of noise (they do not compress): each overlay is larger than the small disk allows."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    for index in range(count):
+        path = folder / "class_1" / f"{index}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    return folder
+
+
+def test_a_full_disk_is_one_error_line_naming_the_file_in_every_command(beit_segmentation_artifact,
+                                                                        beit_classifier_artifact, tmp_path):
+    images = _noisy_pictures(tmp_path / "images", 2)
+    single = _beit_run_on_a_small_disk(str(beit_segmentation_artifact), str(images / "class_1/0.png"),
+                                       "--output", str(tmp_path / "single"))
+    assert single.returncode == 1 and "Traceback" not in single.stderr
+    assert f"beit-run: error: could not write {tmp_path / 'single' / '0.png'} (File too large)" in single.stderr
+    folder = _beit_run_on_a_small_disk(str(beit_segmentation_artifact), str(images), "--output",
+                                       str(tmp_path / "folder"), "--overlays")
+    assert folder.returncode == 1 and "Traceback" not in folder.stderr
+    assert "(File too large): free space there or choose another output folder; " in folder.stderr
+    assert f"{tmp_path / 'folder'} keeps every image done before: rerun the same command to go on" in folder.stderr
+    evaluated = _beit_run_on_a_small_disk("evaluate", str(beit_classifier_artifact), "--data", str(images),
+                                          "--output", str(tmp_path / "report"), "--precision", "fp32")
+    assert evaluated.returncode == 1 and "Traceback" not in evaluated.stderr
+    assert "beit-run evaluate: error: could not write" in evaluated.stderr
+    assert "rerun the same command to go on from" in evaluated.stderr
+    leftovers = [path for path in tmp_path.rglob("*") if is_temporary(path.name)]
+    assert leftovers == []
