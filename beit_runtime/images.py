@@ -157,14 +157,18 @@ def upright(image: Image.Image) -> Image.Image:
 def pil_to_rgb8(image: Image.Image, *, decoded: bool = False) -> np.ndarray:
     """A PIL image as HxWx3 uint8 RGB (16-bit: high byte; alpha dropped; palettes, CMYK... converted).
 
-    ``decoded``: the image came from a file or bytes; 32-bit integer and float files are refused
-    then (as before with OpenCV), while such PIL images from a caller are converted by Pillow.
+    32-bit integer and float images ("I", "F") are refused, from a file (``decoded``) or from a caller:
+    their range (0..1, 0..255, 0..65535) is ambiguous, as for float and int32 arrays, and Pillow's own
+    conversion clips them (a 0..1 float image became black).
     """
-    if decoded and image.mode in _UNSUPPORTED_FILE_MODES:
-        raise ImageFormatError(
-            f"decoded image has {_UNSUPPORTED_FILE_MODES[image.mode]} pixels (HDR/float formats are not "
-            "supported); convert it to an 8- or 16-bit PNG or JPEG"
-        )
+    if image.mode in _UNSUPPORTED_FILE_MODES:
+        kind = _UNSUPPORTED_FILE_MODES[image.mode]
+        if decoded:
+            raise ImageFormatError(f"decoded image has {kind} pixels (HDR/float formats are not supported); "
+                                   "convert it to an 8- or 16-bit PNG or JPEG")
+        raise ImageFormatError(f"PIL image mode {image.mode!r} has {kind} pixels, whose range (0..1, 0..255 or "
+                               "0..65535) is ambiguous; convert it to 'L' or 'RGB' first, e.g. Image.fromarray("
+                               "np.clip(np.asarray(image) * 255, 0, 255).astype(np.uint8)) for 0..1 data")
     if image.mode in _SIXTEEN_BIT_MODES:
         return to_rgb8(np.asarray(image).astype(np.uint16, copy=False))
     if image.mode not in ("RGB", "RGBA", "L"):

@@ -304,3 +304,16 @@ def test_16_bit_pil_images_of_either_byte_order_keep_the_high_byte(mode, dtype):
 
     image = Image.frombytes(mode, (4, 3), np.full((3, 4), 200 * 256 + 7, dtype).tobytes())
     assert int(load_image(image)[0, 0, 0]) == 200
+
+
+@pytest.mark.parametrize(("array", "mode"), [(np.linspace(0, 1, 20, dtype=np.float32).reshape(4, 5), "F"),
+                                             (np.arange(20, dtype=np.int32).reshape(4, 5) * 3000, "I")])
+def test_float_and_32_bit_pil_images_are_refused_as_their_arrays_are(array, mode):
+    from PIL import Image
+
+    image = Image.fromarray(array)
+    assert image.mode == mode
+    with pytest.raises(ImageFormatError, match=rf"PIL image mode '{mode}' has 32-bit .* pixels, whose range"):
+        load_image(image)
+    with pytest.raises(ImageFormatError):
+        load_image(array)
