@@ -34,7 +34,8 @@ def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
     """The options only folder runs take."""
     group = parser.add_argument_group("folder runs (a folder among the inputs, or --ray; results in --output)")
     group.add_argument("--glob", default=None, metavar="PATTERN",
-                       help="only images whose path relative to their folder matches (e.g. '**/*.jpg')")
+                       help="only images whose path relative to their folder matches, as the shell's globstar "
+                       "reads it ('**/*.jpg' at any depth, top level included; 'raw/*.png')")
     group.add_argument("--overlays", action="store_true",
                        help="segmentation: also write OUT/<path>.overlay.png (colour overlay and legend)")
     group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from ..errors import DatasetError
 
@@ -43,8 +44,8 @@ def not_a_folder(path: Path) -> str:
 def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
                 skip_folders: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
     """Image files under ``folder``, recursively, sorted by relative path; ``pattern``: a glob on the
-    relative path (e.g. "**/*.jpg"); ``skip_folders``: folders not walked (an output folder inside ``folder``).
-    DatasetError when ``folder`` is not a folder."""
+    relative path (``glob_match``: "**/*.jpg"); ``skip_folders``: folders not walked (an output folder
+    inside ``folder``). DatasetError when ``folder`` is not a folder."""
     root = Path(folder)
     problem = not_a_folder(root)
     if problem:
@@ -55,9 +56,27 @@ def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
         folders[:] = sorted(name for name in folders if not skipped or _identity(Path(current) / name) not in skipped)
         for name in files:
             path = Path(current) / name
-            if is_image_name(path) and (pattern is None or path.relative_to(root).match(pattern)) and path.is_file():
+            wanted = pattern is None or glob_match(path.relative_to(root), pattern)
+            if is_image_name(path) and wanted and path.is_file():
                 found.append(path)
     return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+
+
+def glob_match(relative: PurePath, pattern: str) -> bool:
+    """Whether a path relative to its folder matches ``pattern`` as the shell's globstar reads it: ``*``, ``?``
+    and ``[...]`` within one name, ``**`` for any number of folders, none included ("**/*.jpg" takes
+    "top.jpg" too); a pattern without "/" matches the file name at any depth ("*.jpg"). Case-sensitive."""
+    if "/" not in pattern:
+        return fnmatchcase(relative.name, pattern)
+    return _parts_match(relative.parts, tuple(part for part in pattern.split("/") if part))
+
+
+def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_parts_match(parts[start:], pattern[1:]) for start in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
 
 
 def _identity(folder: Path) -> tuple[int, int]:

@@ -159,3 +159,18 @@ def test_a_data_folder_that_is_missing_or_a_file_says_which(tmp_path):
     (tmp_path / "a.png").write_bytes(b"x")
     with pytest.raises(DatasetError, match=r"a\.png is a file, not a folder; pass a folder of images"):
         image_files(tmp_path / "a.png")
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("**/*.png", ["b/deep/x.png", "b/y.png", "top.png"]),  # ** is zero folders too: the top level counts
+    ("*.png", ["b/deep/x.png", "b/y.png", "top.png"]),  # no "/": the name, at any depth
+    ("b/*.png", ["b/y.png"]),  # anchored at the folder, * within one name
+    ("b/**/*.png", ["b/deep/x.png", "b/y.png"]),
+    ("deep/*.png", []),  # not a suffix match: deep/ is not at the top
+    ("**/deep/*.png", ["b/deep/x.png"]),
+    ("*/?.png", ["b/y.png"]),
+])
+def test_a_glob_reads_as_the_shells_globstar(tmp_path, pattern, expected):
+    for name in ("top.png", "b/y.png", "b/deep/x.png"):
+        _png(tmp_path / name, np.zeros((4, 4, 3), np.uint8))
+    assert [p.relative_to(tmp_path).as_posix() for p in image_files(tmp_path, pattern=pattern)] == expected
