@@ -9,9 +9,25 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 MAX_PORT = 65535
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
+
+
+def max_threads() -> int:
+    """The most threads an option may ask for: 4 per CPU, and at least 64 (a thousand threads on two cores
+    never finish, and a million exhaust memory before the first image)."""
+    return max(64, 4 * (os.cpu_count() or 1))
+
+
+def thread_number(text: str) -> int:
+    """A number of threads: 0 (the library's choice) to ``max_threads()``."""
+    value = _integer(text, minimum=0)
+    if value > max_threads():
+        raise argparse.ArgumentTypeError(f"expected at most {max_threads()} threads (4 per CPU, {os.cpu_count()} "
+                                         f"CPUs here; 0: the library's choice), got {text!r}")
+    return value
 
 
 def positive_integer(text: str) -> int:

@@ -27,14 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from .argument_types import EXIT_INTERRUPTED, positive_number
+from .argument_types import EXIT_INTERRUPTED, positive_number, thread_number
 from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
 from .errors import BeitDeployError, InputError
 from .images import load_image
 from .model_base import ArtifactModel, task_class
-from .options import AUTO_PRECISION, PRECISIONS, RunOptions, non_negative_int, positive_int
+from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
 from .output_files import write_with
 from .preprocess import parallel_map
 from .remote.connect import is_served_model
@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plan", type=Path, default=None, help="with --precision auto: this plan file")
     parser.add_argument("--verbose", action="store_true", help="print the variant run and why it was chosen")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
-    parser.add_argument("--threads", type=int, default=0,
+    parser.add_argument("--threads", type=thread_number, default=0,
                         help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
     parser.add_argument("--output", type=Path, default=None, help="folder for embeddings (.npy) or overlays (.png)")
@@ -82,7 +82,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
                          "(or drop --plan)")
     return RunOptions(precision=args.precision, backend=args.backend, plan=args.plan,
                       batch_size=positive_int("--batch-size", args.batch_size),
-                      intra_op_threads=non_negative_int("--threads", args.threads))
+                      intra_op_threads=args.threads)
 
 
 def _emit(args: argparse.Namespace, name: str, record: dict[str, Any], lines: Sequence[str]) -> None:

@@ -14,6 +14,7 @@ Every task class takes ``options=`` and the fields below as keywords (keywords r
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .argument_types import max_threads
 from .engines import BACKENDS
 from .errors import InputError
 
@@ -47,6 +49,15 @@ def positive_int(name: str, value: object) -> int:
 def non_negative_int(name: str, value: object) -> int:
     """``value`` as an int when it is a whole number >= 0 (bools refused); InputError naming ``name`` otherwise."""
     return _whole_number(name, value, minimum=0, wanted="a non-negative integer")
+
+
+def thread_count(name: str, value: object) -> int:
+    """``value`` as a number of threads (0: the library's choice); InputError above ``max_threads()``."""
+    threads = non_negative_int(name, value)
+    if threads > max_threads():
+        raise InputError(f"{name} is {threads}, more than 4 threads per CPU here ({os.cpu_count()} CPUs: at most "
+                         f"{max_threads()}); pass 0 for the library's choice, or at most the number of cores")
+    return threads
 
 
 def flag(name: str, value: object) -> bool:
@@ -112,7 +123,7 @@ class RunOptions:
             "precision": _one_of("precision", self.precision, (*PRECISIONS, AUTO_PRECISION)),
             "backend": _one_of("backend", self.backend, BACKENDS),
             "batch_size": positive_int("batch_size", self.batch_size),
-            "intra_op_threads": non_negative_int("intra_op_threads", self.intra_op_threads),
+            "intra_op_threads": thread_count("intra_op_threads", self.intra_op_threads),
             "providers": _providers(self.providers),
             "verify_files": flag("verify_files", self.verify_files),
             "exif_orientation": flag("exif_orientation", self.exif_orientation),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..argument_types import EXIT_INTERRUPTED
 from ..errors import BeitDeployError, InputError, OutputWriteError
-from ..options import RunOptions, positive_int
+from ..options import RunOptions, positive_int, thread_count
 from ..output_files import checked_folder
 from .local import BulkSummary, run_folder
 from .options import BulkOptions
@@ -65,7 +65,8 @@ def _check_flags(args: argparse.Namespace, *, folder_run: bool) -> None:
 
 def _bulk_options(args: argparse.Namespace) -> BulkOptions:
     """The folder run's options; the --output folder created (InputError naming it when it cannot be)."""
-    top_k, threads = positive_int("--top-k", args.top_k), positive_int("--reader-threads", args.reader_threads)
+    top_k = positive_int("--top-k", args.top_k)
+    threads = positive_int("--reader-threads", thread_count("--reader-threads", args.reader_threads))
     return BulkOptions(output=checked_folder(args.output, option="--output"), pattern=args.glob,
                        overlays=args.overlays, top_k=top_k, reader_threads=threads)
 

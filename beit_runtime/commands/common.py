@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from ..argument_types import EXIT_INTERRUPTED, non_negative_integer, positive_integer
+from ..argument_types import EXIT_INTERRUPTED, positive_integer, thread_number
 from ..errors import BeitDeployError, DatasetError, InputError, OutputWriteError
 from ..remote.connect import is_served_model
 
@@ -23,7 +23,7 @@ def subcommand_parser(prog: str, description: str | None, *, served_hint: str) -
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artifact", type=partial(_artifact_folder, served_hint=served_hint), help="artifact folder")
     parser.add_argument("--batch-size", type=positive_integer, default=8, help="images per call (default 8)")
-    parser.add_argument("--threads", type=non_negative_integer, default=0,
+    parser.add_argument("--threads", type=thread_number, default=0,
                         help="inference threads (default 0: the library's choice)")
     return parser
 

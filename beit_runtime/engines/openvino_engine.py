@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ArtifactError, BackendUnavailableError, InputError, PrecisionUnavailableError
-from ..options import non_negative_int
+from ..options import thread_count
 from .base import EngineBase, TensorSpec, check_feeds
 
 INSTALL_HINT = 'install it with `pip install "beit-deploy[openvino]"`'
@@ -67,7 +67,7 @@ def _config(*, threads: int, inference_precision: str) -> dict[str, str | int]:
         raise InputError(
             f"inference_precision must be one of {sorted(INFERENCE_PRECISIONS)}, got {inference_precision!r}"
         )
-    threads = non_negative_int("threads (0 = OpenVINO's choice)", threads)
+    threads = thread_count("threads (0 = OpenVINO's choice)", threads)
     if inference_precision == "bf16" and not bf16_supported():
         raise PrecisionUnavailableError(
             f"bf16 needs a CPU with bf16 units (avx512_bf16 or AMX); this one offers {list(cpu_capabilities())}. "

@@ -29,7 +29,7 @@ from ..evaluation.evaluate import EvaluationOptions, OpenVariants, VariantResult
 from ..evaluation.variants import REFERENCE, Variant
 from ..images import load_image
 from ..manifest import Manifest, engine_parity_name, load_manifest
-from ..options import non_negative_int, positive_int
+from ..options import positive_int, thread_count
 from ..output_files import checked_file
 from ..progress import PROGRESS_MODES, Progress
 from .machine import machine_description, machine_key
@@ -57,7 +57,7 @@ class TuneOptions:
             raise InputError(f"max_drop (--max-drop) must be a finite number of accuracy points >= 0, got {drop!r}")
         positive_int("batch_size", self.batch_size)
         positive_int("rounds", self.rounds)
-        non_negative_int("threads", self.threads)
+        thread_count("threads", self.threads)
         if self.limit is not None:
             positive_int("limit", self.limit)
         if self.progress not in PROGRESS_MODES:

@@ -138,3 +138,21 @@ def test_an_artifact_that_is_not_a_path_is_an_input_error(artifact):
     with pytest.raises(InputError, match=r"^Classifier takes the artifact folder beit-export wrote, as a str or "
                                          r"pathlib\.Path; got"):
         Classifier(artifact)
+
+
+def test_more_threads_than_four_per_cpu_is_refused_before_any_engine_starts(tmp_path, capsys):
+    from beit_runtime.argument_types import max_threads
+    from beit_runtime.cli import main
+    from beit_runtime.planning.tune import TuneOptions
+
+    too_many = max_threads() + 1
+    assert RunOptions(intra_op_threads=max_threads()).intra_op_threads == max_threads()
+    with pytest.raises(InputError, match=rf"intra_op_threads is {too_many}, more than 4 threads per CPU"):
+        RunOptions(intra_op_threads=too_many)
+    with pytest.raises(InputError, match="threads is 1000000"):
+        TuneOptions(threads=10**6)
+    for command in (["x", "y.png"], ["tune", str(tmp_path)], ["evaluate", str(tmp_path), "--data", str(tmp_path)]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--threads", str(too_many)])
+        assert exited.value.code == 2
+        assert f"--threads: expected at most {max_threads()} threads" in capsys.readouterr().err
