@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
     parser.add_argument("--output", type=Path, default=None, help="folder for embeddings (.npy) or overlays (.png)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files --output / --attention-maps already hold (refused otherwise)")
     parser.add_argument("--side-by-side", action="store_true",
                         help="segmentation: also write NAME.side-by-side.png (image | overlay, with the legend)")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")

@@ -1,11 +1,13 @@
 """What ``beit-run`` checks before it runs an image: the inputs are files, the options fit the artifact's task,
-and every output path is known (none over an input, none shared by two inputs) and writable."""
+and every output path is known (none over an input, none shared by two inputs, none over a file already there
+without ``--overwrite``) and writable."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .bulk.walking import special_file_error
@@ -46,7 +48,7 @@ def check_request(args: argparse.Namespace, *, task_name: str, attention_layers:
     suffixes = _output_suffixes(args, task(task_name).runtime_class, task_name)
     if args.attention_maps is not None:
         _check_attention_request(args.attention_layer, task_name=task_name, layers=attention_layers, source=source)
-    _check_targets(args.images, _targets(args, suffixes))
+    _check_targets(args.images, _targets(args, suffixes), overwrite=args.overwrite)
     for option, folder in (("--output", args.output), ("--attention-maps", args.attention_maps)):
         if folder is not None:
             checked_folder(folder, option=option)
@@ -96,8 +98,9 @@ def _targets(args: argparse.Namespace, suffixes: tuple[str, ...]) -> list[tuple[
             for image in args.images for suffix in names]
 
 
-def _check_targets(images: Sequence[Path], targets: Sequence[tuple[Path, str, Path]]) -> None:
-    """InputError when two images would write the same file, or a file would be written over an image."""
+def _check_targets(images: Sequence[Path], targets: Sequence[tuple[Path, str, Path]], *, overwrite: bool) -> None:
+    """InputError when two images would write the same file, a file would be written over an image, or (without
+    ``overwrite``) over any file already there."""
     writers: dict[Path, Path] = {}
     for image, option, target in targets:
         first = writers.setdefault(target, image)
@@ -115,15 +118,26 @@ def _check_targets(images: Sequence[Path], targets: Sequence[tuple[Path, str, Pa
         if target.is_dir():
             raise InputError(f"{option} {target.parent}: the output {target} of {image} is a folder; "
                              f"move it away or pass another {option} folder")
+        existing = [] if overwrite or not target.parent.is_dir() else _matching(image, target.name,
+                                                                                 os.listdir(target.parent))
+        if existing:
+            raise InputError(f"{option} {target.parent} already holds {existing[0]}, the output of {image} (an "
+                             "earlier run's, or a file of yours): pass --overwrite to replace it, or another "
+                             f"{option} folder")
 
 
 def _names_match(image: Path, target_name: str, names: set[str]) -> bool:
     """Whether ``target_name`` (``image``'s stem and a suffix, "*" in the suffix: a number) is one of ``names``."""
+    return bool(_matching(image, target_name, names))
+
+
+def _matching(image: Path, target_name: str, names: Iterable[str]) -> list[str]:
+    """The ``names`` that ``target_name`` (``image``'s stem and a suffix, "*" in the suffix: a number) names."""
     suffix = target_name[len(image.stem):]
     if "*" not in suffix:
-        return target_name in names
+        return [name for name in names if name == target_name]
     pattern = re.compile(re.escape(image.stem) + re.escape(suffix).replace(re.escape("*"), "[0-9]+"))
-    return any(pattern.fullmatch(name) for name in names)
+    return sorted(name for name in names if pattern.fullmatch(name))
 
 
 def output_target(folder: Path, image_path: Path, suffix: str) -> Path:

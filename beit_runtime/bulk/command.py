@@ -26,7 +26,8 @@ from .local import BulkSummary, run_folder
 from .options import BulkOptions
 
 SOME_FAILED_EXIT = 3
-_FILE_RUN_ONLY = {"json": "--json", "side_by_side": "--side-by-side", "attention_maps": "--attention-maps"}
+_FILE_RUN_ONLY = {"json": "--json", "side_by_side": "--side-by-side", "attention_maps": "--attention-maps",
+                  "overwrite": "--overwrite"}
 _FOLDER_RUN_ONLY = {"glob": "--glob", "overlays": "--overlays"}
 
 

@@ -118,3 +118,38 @@ def test_outputs_a_task_does_not_write_are_refused(beit_classifier_artifact, bei
     assert main([str(artifact), str(_photo(tmp_path / "x.png")), "--output", str(out), *extra]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == "" and not out.exists()
+
+
+def test_a_file_already_in_the_output_folder_is_kept_unless_overwrite_is_given(beit_segmentation_artifact,
+                                                                               tmp_path, capsys):
+    photo = _photo(tmp_path / "in" / "a.jpg")
+    out = tmp_path / "out"
+    mine = _photo(out / "a.png", crop=50)  # the user's own picture, named as a.jpg's overlay would be
+    before = _tree(out)
+    argv = [str(beit_segmentation_artifact), str(photo), "--output", str(out)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert f"--output {out} already holds a.png, the output of {photo}" in captured.err
+    assert "pass --overwrite to replace it" in captured.err and captured.out == "" and _tree(out) == before
+    assert main([*argv, "--overwrite"]) == 0
+    assert _tree(out)["a.png"] != before["a.png"] and mine.is_file()
+
+
+def test_attention_pictures_of_an_earlier_run_are_kept_unless_overwrite_is_given(beit_layer_outputs_artifact,
+                                                                                 tmp_path, capsys):
+    photo = _photo(tmp_path / "in" / "cat.png")
+    argv = [str(beit_layer_outputs_artifact), str(photo), "--attention-maps", str(tmp_path / "maps")]
+    assert main(argv) == 0
+    drawn = _tree(tmp_path / "maps")
+    assert "cat.head0.png" in drawn
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert f"--attention-maps {tmp_path / 'maps'} already holds cat.head0.png" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0 and sorted(_tree(tmp_path / "maps")) == sorted(drawn)
+
+
+def test_overwrite_in_a_folder_run_is_a_usage_error(beit_classifier_artifact, tmp_path, capsys):
+    _photo(tmp_path / "in" / "a.png")
+    assert main([str(beit_classifier_artifact), str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+                 "--overwrite"]) == 2
+    assert "--overwrite apply to image files named alone" in capsys.readouterr().err
