@@ -33,7 +33,7 @@ from .commands import SUBCOMMANDS
 from .engines import BACKENDS
 from .errors import BeitDeployError, InputError
 from .images import load_image
-from .model_base import ArtifactModel, task_class
+from .model_base import RUN_PRECISIONS, ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
 from .output_files import write_with
 from .preprocess import parallel_map
@@ -82,6 +82,10 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     if args.plan is not None and args.precision != AUTO_PRECISION:
         raise InputError(f"--plan is read by --precision {AUTO_PRECISION} only: add --precision {AUTO_PRECISION} "
                          "(or drop --plan)")
+    required = RUN_PRECISIONS.get(args.precision, ("", None, {}))[1]
+    if required is not None and args.backend not in ("auto", required):
+        raise InputError(f"--precision {args.precision} runs on {required} only, not --backend {args.backend}: "
+                         f"pass --backend {required} (or auto), or another --precision")
     return RunOptions(precision=args.precision, backend=args.backend, plan=args.plan,
                       batch_size=positive_int("--batch-size", args.batch_size),
                       intra_op_threads=args.threads)

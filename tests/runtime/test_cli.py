@@ -139,3 +139,15 @@ def test_ctrl_c_during_a_run_of_image_files_is_exit_130_without_a_traceback(beit
         process.kill()
     assert process.returncode == 130 and err.strip().endswith("beit-run: interrupted") and "Traceback" not in err
     assert paths[-1] not in out  # stopped midway
+
+
+def test_bf16_on_a_backend_other_than_openvino_is_a_usage_error_in_cli_terms(beit_classifier_artifact, tmp_path,
+                                                                             capsys):
+    image = tmp_path / "in" / "a.png"
+    image.parent.mkdir()
+    assert cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    for inputs in ([str(image)], [str(image.parent), "--output", str(tmp_path / "out")]):
+        assert main([str(beit_classifier_artifact), *inputs, "--precision", "bf16", "--backend", "onnxruntime"]) == 2
+        assert ("beit-run: error: --precision bf16 runs on openvino only, not --backend onnxruntime: pass --backend "
+                "openvino (or auto)") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
