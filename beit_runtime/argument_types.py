@@ -30,6 +30,11 @@ def thread_number(text: str) -> int:
     return value
 
 
+def integer_at_least(text: str, *, minimum: int) -> int:
+    """An integer >= ``minimum`` (``functools.partial`` it into a type)."""
+    return _integer(text, minimum=minimum)
+
+
 def positive_integer(text: str) -> int:
     """An integer >= 1."""
     return _integer(text, minimum=1)

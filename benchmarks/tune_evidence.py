@@ -8,7 +8,7 @@ run on another CPU adds its entry, a rerun on the same CPU replaces its own. ``-
 regenerates the tune block of benchmarks/RESULTS.md from that file.
 
 ``python -m benchmarks.tune_evidence [--quick] [--rounds 7] [--write-results [PATH]]``. Needs a quiet
-machine for figures; ``--quick`` (tiny-beit, 2 rounds) is the smoke test.
+machine for figures; ``--quick`` (tiny-beit, 4 rounds: tune's least) is the smoke test.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--model", help=f"preset id, random init (default {DEFAULT_MODEL}; tiny-beit with --quick)")
-    add("--quick", action="store_true", help="smoke test: tiny-beit, 2 rounds")
-    add("--rounds", type=int, help="interleaved timing rounds (default 7; 2 with --quick)")
+    add("--quick", action="store_true", help="smoke test: tiny-beit, 4 rounds")
+    add("--rounds", type=int, help="interleaved timing rounds (default 7; 4 with --quick; at least 4)")
     add("--batch-size", type=int, default=8, help="images per call (default 8)")
     add("--threads", type=int, default=2, help="intra-op threads (default 2)")
     add("--cache-dir", type=Path, default=Path("benchmarks/out/cache"))
@@ -48,12 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """This machine's entry: the CPU, the settings and the plan ``tune`` wrote."""
-    from beit_runtime.planning.tune import TuneOptions, tune
+    from beit_runtime.planning.tune import MIN_ROUNDS, TuneOptions, tune
 
     model = args.model or ("tiny-beit" if args.quick else DEFAULT_MODEL)
-    rounds = args.rounds or (2 if args.quick else 7)
-    if rounds < 1 or args.batch_size < 1 or args.threads < 1:
-        raise SystemExit("--rounds, --batch-size and --threads must be at least 1")
+    rounds = args.rounds or (MIN_ROUNDS if args.quick else 7)
+    if rounds < MIN_ROUNDS or args.batch_size < 1 or args.threads < 1:
+        raise SystemExit(f"--rounds must be at least {MIN_ROUNDS}, --batch-size and --threads at least 1")
     info = prepare_model(model, cache_dir=args.cache_dir.resolve(), variants={"fp32", "fp16", "int8"},
                          int8_mode="static")
     with tempfile.TemporaryDirectory(prefix="tune-evidence-") as scratch:

@@ -14,13 +14,14 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
-from ..argument_types import non_negative_number, positive_integer
+from ..argument_types import integer_at_least, non_negative_number, positive_integer
 from ..output_files import checked_file
 from ..planning.machine import describe
 from ..planning.plan import Plan
-from ..planning.tune import TuneOptions, tune
+from ..planning.tune import MIN_ROUNDS, TuneOptions, tune
 from .common import run_reporting_errors, subcommand_parser
 
 PROG = "beit-run tune"
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
     add("--max-drop", type=non_negative_number, default=1.0,
         help="accuracy points a variant may lose against fp32 (default 1)")
-    add("--rounds", type=positive_integer, default=7, help="interleaved timing rounds (default 7)")
+    add("--rounds", type=partial(integer_at_least, minimum=MIN_ROUNDS), default=7,
+        help=f"interleaved timing rounds (default 7, at least {MIN_ROUNDS})")
     add("--limit", type=positive_integer, default=256,
         help="images measured for accuracy, spread over every class folder or scene (default 256)")
     add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
@@ -66,11 +68,10 @@ def main(argv: Sequence[str]) -> int:
     if args.unlabelled and args.data is None:
         print(f"{PROG}: error: --unlabelled describes --data: pass --data DIR too", file=sys.stderr)
         return 2
-    options = TuneOptions(data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop,
-                          batch_size=args.batch_size, rounds=args.rounds, threads=args.threads, limit=args.limit,
-                          plan_path=args.plan)
-    result, code = run_reporting_errors(PROG, lambda: _tune(args.artifact, options=options),
-                                        interrupted="no plan was written")
+    result, code = run_reporting_errors(PROG, lambda: _tune(args.artifact, options=TuneOptions(
+        data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop, batch_size=args.batch_size,
+        rounds=args.rounds, threads=args.threads, limit=args.limit, plan_path=args.plan)),
+        interrupted="no plan was written")
     if result is None:
         return code
     plan, path = result

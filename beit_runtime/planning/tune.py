@@ -39,6 +39,9 @@ from .timing import interleaved_rounds, per_round_ratio
 HEADLINE = {"image-classification": "top1", "semantic-segmentation": "miou"}
 
 
+MIN_ROUNDS = 4  # fewer, and "faster in three rounds out of four" (the first quartile above 1) means nothing
+
+
 @dataclass(frozen=True)
 class TuneOptions:
     data: Path | None = None
@@ -56,7 +59,9 @@ class TuneOptions:
         if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not math.isfinite(drop) or drop < 0:
             raise InputError(f"max_drop (--max-drop) must be a finite number of accuracy points >= 0, got {drop!r}")
         positive_int("batch_size", self.batch_size)
-        positive_int("rounds", self.rounds)
+        if positive_int("rounds", self.rounds) < MIN_ROUNDS:
+            raise InputError(f"rounds (--rounds) must be at least {MIN_ROUNDS}, got {self.rounds}: a variant is chosen "
+                             "only when faster than fp32 in 3 rounds of 4 (its ratio's first quartile above 1)")
         thread_count("threads", self.threads)
         if self.limit is not None:
             positive_int("limit", self.limit)

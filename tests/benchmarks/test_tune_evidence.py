@@ -34,7 +34,7 @@ def test_the_plan_is_recorded_with_the_cpu(quick_run):
     code, results, _ = quick_run
     assert code == 0 and len(results["machines"]) == 1
     entry = results["machines"][0]
-    assert entry["model"] == "tiny-beit" and entry["cpu"]["model"] and entry["rounds"] == 2
+    assert entry["model"] == "tiny-beit" and entry["cpu"]["model"] and entry["rounds"] == 4
     plan = entry["plan"]
     names = {(row["backend"], row["precision"]) for row in plan["rows"]}
     assert {("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("onnxruntime", "int8")} <= names

@@ -100,7 +100,7 @@ def test_help_lists_every_option(capsys):
 def test_precision_auto_carries_the_plan_into_the_python_engine(beit_classifier_artifact, tmp_path, capsys):
     from beit_runtime.planning.tune import TuneOptions, tune
 
-    _, plan = tune(beit_classifier_artifact, options=TuneOptions(rounds=3, batch_size=2, plan_path=tmp_path / "p.json"))
+    _, plan = tune(beit_classifier_artifact, options=TuneOptions(rounds=4, batch_size=2, plan_path=tmp_path / "p.json"))
     output = tmp_path / "repo"
     assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--name", "cls",
                  "--model-backend", "python", "--precision", "auto", "--plan", str(plan)]) == 0

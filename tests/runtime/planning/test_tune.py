@@ -66,7 +66,7 @@ def test_tune_on_labelled_digits_writes_a_plan_that_picks_only_faster_variants_w
 
 def test_tune_without_data_uses_the_exporters_parity_agreement_and_the_user_cache(artifact, tmp_path, monkeypatch):
     monkeypatch.setenv("BEIT_DEPLOY_CACHE", str(tmp_path / "cache"))
-    plan, path = tune(artifact, options=TuneOptions(rounds=3, batch_size=4))
+    plan, path = tune(artifact, options=TuneOptions(rounds=4, batch_size=4))
     assert path.parent == tmp_path / "cache" / "plans" and path.is_file()
     int8 = next(row for row in plan.rows if row.name == "onnxruntime-int8")
     assert 0.0 <= int8.accuracy["agreement"] <= 1.0 and not math.isnan(int8.drop_points)
@@ -82,7 +82,7 @@ def test_precision_auto_follows_a_plan_for_this_machine_and_refuses_one_from_els
     from beit_runtime import Classifier
     from beit_runtime.planning import write_plan
 
-    plan, path = tune(artifact, options=TuneOptions(rounds=3, batch_size=4, plan_path=tmp_path / "plan.json"))
+    plan, path = tune(artifact, options=TuneOptions(rounds=4, batch_size=4, plan_path=tmp_path / "plan.json"))
     forced = dataclasses.replace(plan, chosen_backend="onnxruntime", chosen_precision="int8", reason="forced")
     write_plan(forced, path)
     with Classifier(artifact, precision="auto", plan=path) as model:
@@ -111,6 +111,6 @@ def test_beit_run_evaluate_and_tune_commands(artifact, digit_folder, tmp_path, c
     (tmp_path / "empty").mkdir()
     assert main(["evaluate", str(artifact), "--data", str(tmp_path / "empty")]) == 2
     assert "no image files" in capsys.readouterr().err
-    assert main(["tune", str(artifact), "--rounds", "3", "--plan", str(tmp_path / "p.json")]) == 0
+    assert main(["tune", str(artifact), "--rounds", "4", "--plan", str(tmp_path / "p.json")]) == 0
     assert "chosen:" in capsys.readouterr().out and (tmp_path / "p.json").is_file()
     assert main(["tune", str(artifact), "--unlabelled"]) == 2

@@ -62,10 +62,18 @@ def test_tune_shows_its_accuracy_pass_and_timing_rounds_on_stderr(beit_classifie
     for index in range(3):
         (tmp_path / "data" / f"class_{index}").mkdir(parents=True)
         Image.new("RGB", (32, 32), (index * 80, 20, 200)).save(tmp_path / "data" / f"class_{index}" / "x.png")
-    tune(beit_classifier_artifact, options=TuneOptions(data=tmp_path / "data", rounds=3, batch_size=2,
+    tune(beit_classifier_artifact, options=TuneOptions(data=tmp_path / "data", rounds=4, batch_size=2,
                                                         plan_path=tmp_path / "plan.json", progress="lines"))
     lines = capsys.readouterr().err.splitlines()
     assert any(line.startswith("evaluate: 3/3 images, ") for line in lines)
-    assert any(line.startswith("tune timing: 3/3 rounds, ") and " rounds/s, ETA " in line for line in lines)
+    assert any(line.startswith("tune timing: 4/4 rounds, ") and " rounds/s, ETA " in line for line in lines)
     with pytest.raises(InputError, match="progress must be one of"):
         TuneOptions(progress="loud")
+
+
+def test_fewer_than_four_rounds_is_refused_as_the_rule_needs_four(tmp_path, capsys):
+    with pytest.raises(InputError, match=r"rounds \(--rounds\) must be at least 4, got 3: a variant is chosen only"):
+        TuneOptions(rounds=3)
+    with pytest.raises(SystemExit) as exited:
+        main(["tune", str(tmp_path), "--rounds", "1"])
+    assert exited.value.code == 2 and "argument --rounds: expected an integer >= 4, got '1'" in capsys.readouterr().err
