@@ -20,6 +20,8 @@ from pathlib import Path
 
 from ..argument_types import EXIT_INTERRUPTED
 from ..errors import BeitDeployError, InputError, OutputWriteError
+from ..manifest import load_manifest
+from ..model_base import chosen_backend, resolved_options
 from ..options import RunOptions, positive_int, thread_count
 from ..output_files import checked_folder
 from .local import BulkSummary, run_folder
@@ -73,6 +75,10 @@ def _bulk_options(args: argparse.Namespace) -> BulkOptions:
 
 
 def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions) -> BulkSummary:
+    if args.verbose:  # as a file run says it, before the first image
+        manifest = load_manifest(Path(args.artifact), verify_files=False)
+        resolved, reason = resolved_options(manifest, run_options)
+        print(f"running {chosen_backend(manifest, resolved)[0]} {resolved.precision} ({reason})", file=sys.stderr)
     if args.ray is None:
         return run_folder(args.artifact, args.images, options=options, run_options=run_options)
     from .ray_data import run_on_ray

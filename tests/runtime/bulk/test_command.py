@@ -51,3 +51,14 @@ def test_file_run_flags_in_a_folder_run_are_usage_errors(beit_classifier_artifac
 def test_folder_run_flags_with_files_alone_are_usage_errors(beit_classifier_artifact, mixed_folder, capsys):
     assert main([str(beit_classifier_artifact), str(mixed_folder / "rocket.jpg"), "--glob", "*.jpg"]) == 2
     assert "--glob applies to folder runs: pass a folder (or --ray) and --output" in capsys.readouterr().err
+
+
+def test_verbose_says_what_a_folder_run_runs_before_the_first_image(beit_classifier_artifact, mixed_folder,
+                                                                    tmp_path, capsys):
+    argv = [str(beit_classifier_artifact), str(mixed_folder / "gray"), "--output", str(tmp_path), "--verbose"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("running onnxruntime fp32 (asked for)\n")
+    assert main([*argv, "--precision", "auto", "--plan", str(tmp_path / "none.json")]) == 0  # fp32: it resumes
+    err = capsys.readouterr().err
+    assert f"running onnxruntime fp32 (auto: fp32: plan {tmp_path / 'none.json'} does not exist" in err
