@@ -7,7 +7,8 @@
   above a legend of the classes present, and with ``--side-by-side`` also NAME.side-by-side.png, the
   image and the overlay next to each other above the legend.
 
-Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied). Every output
+Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied), each once; one
+that does not decode gets an error line on stderr, the others their results, and the exit code is 3. Every output
 path is checked before any image runs: one over an input, or shared by two inputs, is a usage error (exit 2).
 ``--precision auto`` runs what this machine's plan chose (``--verbose`` says what and why).
 Subcommands: ``beit-run evaluate`` and ``beit-run tune`` (``beit_runtime.commands``).
@@ -28,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from .argument_types import EXIT_INTERRUPTED, positive_number, thread_number
-from .bulk.command import add_folder_arguments, report_error, run_folder_command
+from .bulk.command import SOME_FAILED_EXIT, add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
-from .errors import BeitDeployError, InputError
+from .errors import BeitDeployError, ImageError, InputError
 from .images import load_image
 from .model_base import RUN_PRECISIONS, ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
@@ -100,36 +101,38 @@ def _emit(args: argparse.Namespace, name: str, record: dict[str, Any], lines: Se
         print(f"  {line}")
 
 
-def _classify(args: argparse.Namespace, model: Any) -> None:
-    results = model.classify([str(p) for p in args.images], top_k=args.top_k)
-    for path, predictions in zip(args.images, results, strict=True):
+Decoded = Sequence[tuple[Path, np.ndarray]]  # the images named that decode, with their paths, in order
+
+
+def _classify(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
+    results = model.classify([image for _, image in decoded], top_k=args.top_k)
+    for (path, _), predictions in zip(decoded, results, strict=True):
         record = {"predictions": [{"label": p.label, "id": p.id, "score": p.score} for p in predictions]}
         _emit(args, str(path), record, [f"{p.score:.4f}  {p.label} ({p.id})" for p in predictions])
 
 
-def _embed(args: argparse.Namespace, model: Any) -> None:
-    pooled = model.extract([str(p) for p in args.images])
-    for path, vector in zip(args.images, pooled, strict=True):
+def _embed(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
+    pooled = model.extract([image for _, image in decoded])
+    for (path, _), vector in zip(decoded, pooled, strict=True):
         saved = _save(args.output, path, ".npy", partial(np.save, arr=vector))
         record = {"dim": int(vector.shape[0]), "norm": float(np.linalg.norm(vector)), "saved": saved}
         _emit(args, str(path), record, [f"embedding dim {vector.shape[0]}, norm {record['norm']:.4f}", *_saved(saved)])
 
 
-def _masked(args: argparse.Namespace, model: Any) -> None:
-    masks = np.zeros((len(args.images), model.num_patches), dtype=bool)
-    tokens = model.predict([str(p) for p in args.images], masks)
-    for path, ids in zip(args.images, tokens, strict=True):
+def _masked(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
+    masks = np.zeros((len(decoded), model.num_patches), dtype=bool)
+    tokens = model.predict([image for _, image in decoded], masks)
+    for (path, _), ids in zip(decoded, tokens, strict=True):
         shown = " ".join(str(int(i)) for i in ids[:16])
         _emit(args, str(path), {"token_ids": ids.tolist()}, [f"{ids.shape[0]} visual tokens: {shown} ..."])
 
 
-def _segment(args: argparse.Namespace, model: Any) -> None:
+def _segment(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
     from .legend import legend_entries
 
-    images = parallel_map(load_image, [str(p) for p in args.images])  # decoded once: segmented and drawn
-    results = model.segment(images)
+    results = model.segment([image for _, image in decoded])
     names = model.labels
-    for path, image, result in zip(args.images, images, results, strict=True):
+    for (path, image), result in zip(decoded, results, strict=True):
         saved = _write_pictures(args, path, image, result.labels, names)
         shares = [{"id": e.id, "label": e.name, "fraction": e.fraction} for e in legend_entries(result.labels, names)]
         lines = [f"{s['fraction']:.3f}  {s['label']} ({s['id']})" for s in shares[: args.top_k]]
@@ -164,7 +167,7 @@ def _saved(saved: str | None) -> list[str]:
 
 
 # how beit-run reports each task class's results, keyed by the class's name (the registry's runtime_class)
-_REPORTS: Mapping[str, Callable[[argparse.Namespace, Any], None]] = {
+_REPORTS: Mapping[str, Callable[[argparse.Namespace, Any, Decoded], None]] = {
     "Classifier": _classify,
     "FeatureExtractor": _embed,
     "MaskedImageModeler": _masked,
@@ -172,25 +175,47 @@ _REPORTS: Mapping[str, Callable[[argparse.Namespace, Any], None]] = {
 }
 
 
-def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> None:
+def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> int:
     model: ArtifactModel
     with task_class(task_name)(args.artifact, options=options) as model:
         if args.verbose:
             print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
-        _report(args, model, task_name)
+        return _report(args, model, task_name)
 
 
-def _report(args: argparse.Namespace, model: Any, task_name: str) -> None:
-    """Every image's results (and attention pictures) from ``model``, a task class or its Remote* client."""
-    _REPORTS[task(task_name).runtime_class](args, model)
-    if args.attention_maps is not None:
-        _attention_maps(args, model)
+def _report(args: argparse.Namespace, model: Any, task_name: str) -> int:
+    """Every image's results (and attention pictures) from ``model``, a task class or its Remote* client; the
+    exit code: 0, or SOME_FAILED_EXIT when an image could not be decoded (its error is on stderr, the other
+    images' results are printed)."""
+    decoded = _decoded(args.images)
+    if decoded:
+        _REPORTS[task(task_name).runtime_class](args, model, decoded)
+        if args.attention_maps is not None:
+            _attention_maps(args, model, [path for path, _ in decoded])
+    return SOME_FAILED_EXIT if len(decoded) < len(args.images) else 0
 
 
-def _attention_maps(args: argparse.Namespace, model: Any) -> None:
+def _decoded(paths: Sequence[Path]) -> list[tuple[Path, np.ndarray]]:
+    """The images of ``paths`` that decode (each once, upright), in order; one error line for each other."""
+    def decode(path: Path) -> np.ndarray | ImageError:
+        try:
+            return load_image(str(path))
+        except ImageError as error:
+            return error
+
+    decoded = []
+    for path, image in zip(paths, parallel_map(decode, list(paths)), strict=True):
+        if isinstance(image, ImageError):
+            print(f"beit-run: error: {image}", file=sys.stderr)
+        else:
+            decoded.append((path, image))
+    return decoded
+
+
+def _attention_maps(args: argparse.Namespace, model: Any, paths: Sequence[Path]) -> None:
     from .attention_pictures import write_image_attention_pictures
 
-    written = write_image_attention_pictures(model, args.images, args.attention_maps, layer=args.attention_layer)
+    written = write_image_attention_pictures(model, paths, args.attention_maps, layer=args.attention_layer)
     for path, pictures in written.items():
         _emit(args, path, {"attention_maps": [str(p) for p in pictures]}, [f"saved {p}" for p in pictures])
 
@@ -226,10 +251,9 @@ def _main(arguments: list[str]) -> int:
     except BeitDeployError as error:  # the artifact cannot be read
         return report_error(error, exit_code=1)
     try:
-        _run(args, options, task_name)
+        return _run(args, options, task_name)
     except BeitDeployError as error:
         return report_error(error, exit_code=1)
-    return 0
 
 
 if __name__ == "__main__":

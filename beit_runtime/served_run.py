@@ -31,9 +31,9 @@ LOCAL_ENGINE_FLAGS = {"precision": "--precision", "plan": "--plan", "backend": "
 
 
 def run_served(args: argparse.Namespace, *, parser: argparse.ArgumentParser,
-               report: Callable[[argparse.Namespace, Any, str], None]) -> int:
+               report: Callable[[argparse.Namespace, Any, str], int]) -> int:
     """The exit code of ``beit-run`` on the served model ``args.artifact``; ``report`` prints (and writes)
-    the results of one task's model, as for a local artifact."""
+    the results of one task's model, as for a local artifact, and returns the exit code."""
     try:
         _check_flags(args, parser)
         split_served_model(args.artifact)
@@ -46,7 +46,7 @@ def run_served(args: argparse.Namespace, *, parser: argparse.ArgumentParser,
         return report_error(error, exit_code=1)
 
 
-def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argparse.Namespace, Any, str], None]) -> int:
+def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argparse.Namespace, Any, str], int]) -> int:
     """``report`` on the connected ``model`` once the request is checked against what it serves (exit 2 if not)."""
     layers = (getattr(model, "attention_layers", ()), getattr(model, "num_layers", 0))  # Remote*LayerOutputs only
     try:
@@ -58,8 +58,7 @@ def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argpars
     if args.verbose:
         print(f"running {model!r}: served version {model.served_version()}, written by beit-deploy "
               f"{model.beit_deploy_version or '(unknown)'}", file=sys.stderr)
-    report(args, model, model.task)
-    return 0
+    return report(args, model, model.task)
 
 
 def _check_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:

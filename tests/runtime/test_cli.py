@@ -151,3 +151,18 @@ def test_bf16_on_a_backend_other_than_openvino_is_a_usage_error_in_cli_terms(bei
         assert ("beit-run: error: --precision bf16 runs on openvino only, not --backend onnxruntime: pass --backend "
                 "openvino (or auto)") in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_image_that_does_not_decode_is_reported_and_the_others_still_run(beit_classifier_artifact, tmp_path,
+                                                                            capsys):
+    good = [tmp_path / "a.png", tmp_path / "c.png"]
+    for path in good:
+        assert cv2.imwrite(str(path), np.full((32, 32, 3), 90, np.uint8))
+    broken = tmp_path / "b.jpg"
+    broken.write_text("<html>not found</html>\n", encoding="utf-8")
+    assert main([str(beit_classifier_artifact), str(good[0]), str(broken), str(good[1]), "--json"]) == 3
+    captured = capsys.readouterr()
+    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == [str(path) for path in good]
+    assert f"beit-run: error: {broken} is not a decodable image" in captured.err
+    expected = Classifier(beit_classifier_artifact).classify([str(good[0])], top_k=5)[0]
+    assert json.loads(captured.out.splitlines()[0])["predictions"][0]["id"] == expected[0].id
