@@ -10,9 +10,17 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from pathlib import Path
 
 MAX_PORT = 65535
 EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
+
+
+def path_argument(text: str) -> Path:
+    """A path; an empty one is refused (``--output "$OUT"`` with OUT unset would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string (an unset shell variable?)")
+    return Path(text)
 
 
 def max_threads() -> int:

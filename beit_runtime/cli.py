@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .argument_types import EXIT_INTERRUPTED, positive_number, thread_number
+from .argument_types import EXIT_INTERRUPTED, path_argument, positive_number, thread_number
 from .bulk.command import SOME_FAILED_EXIT, add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
@@ -48,24 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beit-run", description="Run an exported BEiT/ViT artifact on images.")
     parser.add_argument("artifact", help="artifact folder (holds manifest.json), or a served model: "
                                          "http://HOST:PORT/NAME or grpc://HOST:PORT/NAME (beit-serve)")
-    parser.add_argument("images", nargs="+", type=Path,
+    parser.add_argument("images", nargs="+", type=path_argument,
                         help="image files (JPEG, PNG, ...) or folders of them (a folder run: see below)")
     parser.add_argument("--top-k", type=int, default=5, help="predictions per image (classification; default 5)")
     parser.add_argument("--precision", choices=(*PRECISIONS, AUTO_PRECISION), default="fp32",
                         help="graph variant to run (default fp32); auto: this machine's plan (beit-run tune)")
-    parser.add_argument("--plan", type=Path, default=None, help="with --precision auto: this plan file")
+    parser.add_argument("--plan", type=path_argument, default=None, help="with --precision auto: this plan file")
     parser.add_argument("--verbose", action="store_true", help="print the variant run and why it was chosen")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="inference backend (default auto)")
     parser.add_argument("--threads", type=thread_number, default=0,
                         help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
-    parser.add_argument("--output", type=Path, default=None, help="folder for embeddings (.npy) or overlays (.png)")
+    parser.add_argument("--output", type=path_argument, default=None,
+                        help="folder for embeddings (.npy) or overlays (.png)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files --output / --attention-maps already hold (refused otherwise)")
     parser.add_argument("--side-by-side", action="store_true",
                         help="segmentation: also write NAME.side-by-side.png (image | overlay, with the legend)")
     parser.add_argument("--json", action="store_true", help="print results as JSON lines")
-    parser.add_argument("--attention-maps", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--attention-maps", type=path_argument, default=None, metavar="DIR",
                         help="backbone/classification artifacts exported with --outputs attentions: write each "
                              "image's CLS attention per head (NAME.headI.png) and their mean (NAME.mean.png)")
     parser.add_argument("--attention-layer", type=int, default=-1,

@@ -15,9 +15,8 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from ..argument_types import positive_integer
+from ..argument_types import path_argument, positive_integer
 from ..errors import InputError
 from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
 from ..evaluation.checkpoint import STATE_FILE
@@ -34,15 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
                                "(`beit-run evaluate ARTIFACT --data DIR`); `beit-run URL IMAGE...` runs the "
                                "served model")
     add = parser.add_argument
-    add("--data", type=Path, required=True, help="labelled images (see above)")
+    add("--data", type=path_argument, required=True, help="labelled images (see above)")
     add("--backend", choices=("all", *ENGINE_BACKENDS), default="all", help="engines to measure (default all)")
     add("--precision", choices=("all", *PRECISION_ORDER), default="all", help="precisions to measure (default all)")
     add("--reduce-labels", action="store_true", help="segmentation: 0 is 'other' (ignored), ids shift down by one")
     add("--limit", type=positive_integer, default=None,
         help="evaluate N images only, spread over every class folder or scene (by SHA-256 of their names)")
     add("--json", action="store_true", help="one JSON object per variant instead of the table")
-    add("--output", type=Path, default=None, help="write evaluation.md and accuracy-vs-speed.png here, and keep "
-        f"the run's state in {STATE_FILE} (a rerun goes on from it)")
+    add("--output", type=path_argument, default=None,
+        help=f"write evaluation.md and accuracy-vs-speed.png here, and keep the run's state in {STATE_FILE} (a "
+        "rerun goes on from it)")
     return parser
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from ..argument_types import integer_at_least, non_negative_number, positive_integer
+from ..argument_types import integer_at_least, non_negative_number, path_argument, positive_integer
 from ..output_files import checked_file
 from ..planning.machine import describe
 from ..planning.plan import Plan
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "serving machine, then `beit-export triton ARTIFACT --model-backend python "
                                "--precision auto --plan plan.json`")
     add = parser.add_argument
-    add("--data", type=Path, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
+    add("--data", type=path_argument, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
     add("--max-drop", type=non_negative_number, default=1.0,
         help="accuracy points a variant may lose against fp32 (default 1)")
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"interleaved timing rounds (default 7, at least {MIN_ROUNDS})")
     add("--limit", type=positive_integer, default=256,
         help="images measured for accuracy, spread over every class folder or scene (default 256)")
-    add("--plan", type=Path, default=None, help="write the plan here (default: the user cache)")
+    add("--plan", type=path_argument, default=None, help="write the plan here (default: the user cache)")
     return parser
 
 

@@ -57,7 +57,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from ..argument_types import fixed_port_number, port_number, positive_number
+from ..argument_types import fixed_port_number, path_argument, port_number, positive_number
 from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
-    add("repositories", nargs="*", type=Path, metavar="REPO", help="model repositories written by beit-export triton")
+    add("repositories", nargs="*", type=path_argument, metavar="REPO",
+        help="model repositories written by beit-export triton")
     add("--setup", action="store_true",
         help=f"prepare the local server and its python environment in $BEIT_SERVE_HOME ({serve_home()})")
     add("--setup-timeout", type=positive_number, default=900.0, help="seconds --setup may take in all (default 900)")
@@ -96,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--http-port", type=port_number, default=8000, help="HTTP port (default 8000; 0: any free port)")
     add("--grpc-port", type=port_number, default=8001, help="gRPC port (default 8001; 0: any free port)")
     add("--metrics-port", type=fixed_port_number, help="serve Prometheus metrics on this port, 1-65535 (default: off)")
-    add("--tritonserver", type=Path, help="tritonserver binary to use (default: tritonserver on PATH, else --setup's)")
-    add("--python-env", type=Path, help="venv the python models run in (default: --setup's with its server)")
+    add("--tritonserver", type=path_argument,
+        help="tritonserver binary to use (default: tritonserver on PATH, else --setup's)")
+    add("--python-env", type=path_argument, help="venv the python models run in (default: --setup's with its server)")
     add("--ready-timeout", type=positive_number, default=300.0,
         help="seconds to wait for every model to load (default 300)")
-    add("--log-file", type=Path, help="write the server's log here instead of stderr")
+    add("--log-file", type=path_argument, help="write the server's log here instead of stderr")
     add("--log-verbose", type=int, default=0, help="Triton's --log-verbose level (default 0)")
     add("--grace-period", type=positive_number, default=30.0,
         help="seconds a stop (SIGTERM/Ctrl-C) may take in all: readiness false, requests in flight finish, the "

@@ -33,3 +33,13 @@ def test_values_in_range_pass_and_the_rest_name_the_range(kind, good, bad, messa
         with pytest.raises(argparse.ArgumentTypeError) as refused:
             kind(text)
         assert str(refused.value) == f"{message}, got {text!r}"
+
+
+@pytest.mark.parametrize("command", [["art", "x.png", "--output", ""], ["art", ""], ["evaluate", "art", "--data", ""],
+                                     ["tune", "art", "--plan", " "]])
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(command, capsys):
+    from beit_runtime.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code == 2 and "expected a path, got an empty string" in capsys.readouterr().err
