@@ -50,6 +50,8 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
     options = options or ExportOptions()
     progress = progress or _silent
     output = check_before_export(checkpoint, output=Path(output), options=options)
+    for note in getattr(checkpoint, "notes", ()):
+        progress(note)
     with staged_artifact(output, overwrite=options.overwrite, progress=progress) as folder:
         state = _State(checkpoint=checkpoint, folder=folder, output=output, options=options, progress=progress)
         _export_fp32(state)

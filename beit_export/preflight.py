@@ -1,6 +1,7 @@
 """What an export checks before it loads a graph or writes a file: the output folder (and that --overwrite
-deletes none of the inputs), the library --tensorrt needs, and that the image processor's size fits a
-fixed-resolution graph."""
+deletes none of the inputs), the library --tensorrt needs, that the preprocessing recipe is one the runtime
+accepts and that its images fit a fixed-resolution graph, and that the position embeddings can be exported
+at the configured size."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.tasks import task
 
 from .artifact import check_output
-from .errors import ExportError
+from .checkpoint.recipe import check_recipe
+from .errors import ExportError, UnsupportedCheckpointError
 from .options import ExportOptions, ExportOptionsError
 
 
@@ -24,8 +26,11 @@ def check_before_export(checkpoint, *, output: Path, options: ExportOptions) -> 
     """The absolute artifact path, once everything an export can check up front is known good."""
     output = check_output(output, overwrite=options.overwrite,
                           inputs=export_inputs(checkpoint.source.get("model"), options=options))
-    _check_environment(checkpoint, options)
+    _check_environment(options)
     _check_task_options(checkpoint.task, options)
+    check_recipe(checkpoint.preprocessing, where="the checkpoint's preprocessing recipe (preprocessor_config.json)")
+    _check_preprocessing_size(checkpoint, dynamic_resolution=options.dynamic_resolution)
+    _check_position_grid(checkpoint.config, dynamic_resolution=options.dynamic_resolution)
     return output
 
 
@@ -38,13 +43,12 @@ def _check_task_options(task_name: str, options: ExportOptions) -> None:
         )
 
 
-def _check_environment(checkpoint, options: ExportOptions) -> None:
+def _check_environment(options: ExportOptions) -> None:
     if options.tensorrt and importlib.util.find_spec("tensorrt") is None:
         raise BackendUnavailableError(
             "--tensorrt builds an engine here and needs TensorRT: install `beit-deploy[tensorrt]` on a CUDA "
             "machine, or export without --tensorrt and run `beit-export build-engine FOLDER` on the target GPU"
         )
-    _check_preprocessing_size(checkpoint, dynamic_resolution=options.dynamic_resolution)
 
 
 def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
@@ -55,9 +59,39 @@ def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
     native = config_image_size(checkpoint.config)
     if dynamic_resolution:
         return
+    if not recipe["do_resize"] and not recipe["do_center_crop"]:
+        raise ExportOptionsError(
+            f"the checkpoint's image processor (preprocessor_config.json) has do_resize false and no centre crop, so "
+            f"images keep their own size, and a fixed-resolution graph takes {native[0]}x{native[1]} only: export "
+            "with --dynamic-resolution, or set do_resize to true in preprocessor_config.json"
+        )
     if (produced.get("height"), produced.get("width")) != native:
         raise ExportError(
             f"the checkpoint's image processor (preprocessor_config.json) produces {produced} images but "
             f"config.json's image_size makes a fixed-resolution graph take {native[0]}x{native[1]}: fix whichever "
             "of the two files is wrong, or export with --dynamic-resolution to accept any size"
+        )
+
+
+def _check_position_grid(config, *, dynamic_resolution: bool) -> None:
+    """UnsupportedCheckpointError / ExportOptionsError where transformers itself cannot place the absolute
+    position embeddings of a non-square patch grid (it interpolates them as a square one)."""
+    from .modeling import config_image_size  # imports torch: export_inputs must not
+
+    height, width = config_image_size(config)
+    rows, columns = height // config.patch_size, width // config.patch_size
+    absolute = config.model_type == "vit" or bool(getattr(config, "use_absolute_position_embeddings", False))
+    if rows == columns or not absolute:
+        return
+    if config.model_type == "beit":
+        raise UnsupportedCheckpointError(
+            f"config.json's image_size {height}x{width} makes a {rows}x{columns} patch grid, and transformers' BEiT "
+            "interpolates absolute position embeddings as a square grid (its own forward fails at this size), so "
+            "there is no reference to check an export against: use a square image_size"
+        )
+    if dynamic_resolution:
+        raise ExportOptionsError(
+            f"--dynamic-resolution interpolates the position embeddings as a square grid, as transformers does, and "
+            f"config.json's image_size {height}x{width} makes a {rows}x{columns} one: export without "
+            f"--dynamic-resolution (the graph then takes {height}x{width} images)"
         )

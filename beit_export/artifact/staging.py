@@ -56,7 +56,8 @@ def check_output(output: Path, *, overwrite: bool, inputs: Mapping[str, str | Pa
 
 
 def _check_inputs_survive(output: Path, inputs: Mapping[str, str | Path | None], *, flag: str) -> None:
-    """OutputPathError when replacing ``output`` would delete an input folder (the same folder or one inside)."""
+    """OutputPathError when replacing ``output`` would delete an input folder (the same folder or one inside) or
+    part of one (an existing ``output`` inside an input folder)."""
     target = output.resolve()
     for name, path in inputs.items():
         source = Path(path).expanduser() if path is not None else None
@@ -68,6 +69,11 @@ def _check_inputs_survive(output: Path, inputs: Mapping[str, str | Path | None],
             raise OutputPathError(
                 f"{flag} {output} {relation} the {name} folder {path}: --overwrite would delete it. "
                 f"Choose a {flag} outside {name} (nothing was deleted)"
+            )
+        if output.exists() and resolved in target.parents:
+            raise OutputPathError(
+                f"{flag} {output} is inside the {name} folder {path}: --overwrite would delete what it holds "
+                f"there. Choose a {flag} outside {name} (nothing was deleted)"
             )
 
 

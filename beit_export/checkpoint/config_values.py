@@ -54,3 +54,20 @@ def _check_image_size(size: Any, *, patch: int, where: str) -> None:
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_labels(id2label: Any, *, where: str) -> dict[int, str]:
+    """``id2label`` with int ids when they are exactly 0..n-1 (one per logit of the n-logit head the config
+    builds); CheckpointConfigError naming ``where`` otherwise (the runtime would invent names for the others)."""
+    try:
+        labels = {int(key): str(value) for key, value in dict(id2label or {}).items()}
+    except (TypeError, ValueError):
+        labels = {}
+    ids = sorted(labels)
+    if not labels or ids != list(range(len(labels))):
+        found = sorted(dict(id2label or {}), key=str)
+        raise CheckpointConfigError(
+            f"{where}: id2label has ids {found}; expected exactly 0..{max(len(found) - 1, 0)}, one per logit of the "
+            f"{len(found)}-logit head it builds: renumber id2label (and label2id) in config.json"
+        )
+    return labels

@@ -19,22 +19,22 @@ import torch
 
 from ..errors import CheckpointConfigError, ModelLoadError, UnsupportedCheckpointError
 from ..tasks import BACKBONE, TASKS
-from .config_values import check_config_values, json_object
+from .config_values import check_config_values, check_labels, json_object
 from .location import CheckpointLocation, locate_checkpoint
 from .random_init import randomize_zero_initialised
-from .recipe import recipe_from_processor_config
+from .recipe import PROCESSOR_FILE, processor_class_name, recipe_from_processor_config
+from .weights import WEIGHT_FILES, check_unexpected_keys, task_from_weight_names, weight_names
 
 # transformers class -> the task it carries (from the task registry: each task's hf_classes)
 SUPPORTED_ARCHITECTURES: Mapping[str, str] = MappingProxyType(
     {name: entry.name for entry in TASKS.values() for name in entry.hf_classes.values()}
 )
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
 
 
 @dataclass
 class LoadedCheckpoint:
-    """A model in eval mode plus everything the manifest needs about where it came from."""
+    """A model in eval mode plus everything the manifest needs about where it came from; ``notes``: what loading
+    chose by itself (class-default preprocessing, a task read from the weights), for the export's progress lines."""
 
     model: torch.nn.Module
     config: Any
@@ -42,6 +42,7 @@ class LoadedCheckpoint:
     preprocessing: dict[str, Any]
     source: dict[str, Any]
     labels: dict[str, str] | None = field(default=None)
+    notes: tuple[str, ...] = ()
 
 
 def load_checkpoint(model: str, *, random_init: bool = False, revision: str | None = None, task: str | None = None,
@@ -55,14 +56,14 @@ def load_located(location: CheckpointLocation, *, task: str | None = None, seed:
     if location.preset is not None:
         config = _config_from_dict(location.preset.config, where=f"preset {location.model}")
         return _assemble(config, location.preset.preprocessor_config, model=location.model, revision=None,
-                         task=task, seed=seed)
+                         task=task, seed=seed, origin=f"preset {location.model}")
     folder = location.folder
     if folder is None:
         raise ModelLoadError(f"{location.model}: the location has neither a folder nor a preset; "
                              "make it with locate_checkpoint()")
     return _assemble(
-        _read_config(folder), _read_json(folder / "preprocessor_config.json"), model=location.model,
-        revision=location.revision, task=task, seed=seed, weights_folder=None if location.random_init else folder,
+        _read_config(folder), _read_json(folder / PROCESSOR_FILE), model=location.model, revision=location.revision,
+        task=task, seed=seed, weights_folder=None if location.random_init else folder, origin=folder,
     )
 
 
@@ -72,28 +73,50 @@ def checkpoint_from_model(model: torch.nn.Module, *, preprocessing: dict[str, An
     architecture, config = type(model).__name__, model.config
     _check_architecture(config, architecture)
     resolved_task = _resolve_task(architecture, task)
+    labels = _labels(config, resolved_task, where=f"{source_name}'s config (id2label)")
+    notes: tuple[str, ...] = ()
     if preprocessing is None:
         preprocessing = recipe_from_processor_config(None, config=config)
+        notes = (_class_defaults_note(source_name, config, preprocessing),)
     source = _source(source_name, None, config, architecture, random_init=False)
     return LoadedCheckpoint(model=model.eval(), config=config, task=resolved_task, preprocessing=dict(preprocessing),
-                            source=source, labels=_labels(config, resolved_task))
+                            source=source, labels=labels, notes=notes)
 
 
-def _assemble(config, processor_config, *, model, revision, task, seed, weights_folder=None) -> LoadedCheckpoint:
-    architecture = _architecture(config, task)
+def _assemble(config, processor_config, *, model, revision, task, seed, origin: Path | str,
+              weights_folder: Path | None = None) -> LoadedCheckpoint:
+    """``origin``: the folder (or "preset NAME") the files came from, named in errors and notes."""
+    notes: list[str] = []
+    names = weight_names(weights_folder) if weights_folder is not None else None
+    architecture = _architecture(config, task, weight_names=names, notes=notes)
     resolved_task = _resolve_task(architecture, task)
+    labels = _labels(config, resolved_task, where=_where(origin, "config.json"))
+    preprocessing = recipe_from_processor_config(processor_config, config=config,
+                                                 where=_where(origin, PROCESSOR_FILE))
+    if processor_config is None:
+        notes.append(_class_defaults_note(origin, config, preprocessing))
     if weights_folder is None:
         network = _random_model(config, architecture, seed=seed)
     else:
-        network = _pretrained_model(weights_folder, config, architecture)
+        network = _pretrained_model(weights_folder, config, architecture, heads_allowed=task == BACKBONE.name,
+                                    named_in_config=bool(getattr(config, "architectures", None)))
     return LoadedCheckpoint(
-        model=network.float().eval(),
-        config=network.config,
-        task=resolved_task,
-        preprocessing=recipe_from_processor_config(processor_config, config=config),
+        model=network.float().eval(), config=network.config, task=resolved_task, preprocessing=preprocessing,
         source=_source(model, revision, config, architecture, random_init=weights_folder is None),
-        labels=_labels(network.config, resolved_task),
+        labels=labels, notes=tuple(notes),
     )
+
+
+def _where(origin: Path | str, file: str) -> str:
+    return str(origin / file) if isinstance(origin, Path) else f"{origin} ({file})"
+
+
+def _class_defaults_note(origin: Path | str, config, recipe: dict[str, Any]) -> str:
+    size = recipe["size"]
+    return (f"{origin} has no {PROCESSOR_FILE}: preprocessing uses {processor_class_name(config.model_type)}'s "
+            f"class defaults at config.json's image_size {size['height']}x{size['width']} (resample "
+            f"{recipe['resample']}, mean {recipe['image_mean']}, std {recipe['image_std']}); add the checkpoint's "
+            f"{PROCESSOR_FILE} if it was trained with another recipe")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -142,12 +165,14 @@ def _config_from_dict(data: dict[str, Any], *, where: str):
     return config
 
 
-def _architecture(config, task: str | None) -> str:
+def _architecture(config, task: str | None, *, weight_names: list[str] | None = None,
+                  notes: list[str] | None = None) -> str:
+    """config.json's architecture; without one, the class of ``task`` or of the heads in ``weight_names``."""
     architectures = list(getattr(config, "architectures", None) or [])
     if architectures:
         _check_architecture(config, architectures[0])
         return architectures[0]
-    wanted = task or BACKBONE.name
+    wanted = task or (task_from_weight_names(weight_names) if weight_names is not None else BACKBONE.name)
     entry = TASKS.get(wanted)
     architecture = entry.hf_classes.get(config.model_type) if entry is not None else None
     if architecture is None:
@@ -155,6 +180,10 @@ def _architecture(config, task: str | None) -> str:
         raise UnsupportedCheckpointError(
             f"no {config.model_type} architecture for task {wanted!r}; choose one of {choices}"
         )
+    if task is None and notes is not None:
+        reason = "the weights make it" if weight_names is not None else "without weights to read, building"
+        notes.append(f"config.json names no architecture: {reason} a {architecture} ({wanted}); pass --task to "
+                     "choose another")
     return architecture
 
 
@@ -190,7 +219,8 @@ def _random_model(config, architecture: str, *, seed: int) -> torch.nn.Module:
     return randomize_zero_initialised(model, seed=seed)
 
 
-def _pretrained_model(folder: Path, config, architecture: str) -> torch.nn.Module:
+def _pretrained_model(folder: Path, config, architecture: str, *, heads_allowed: bool = False,
+                      named_in_config: bool = True) -> torch.nn.Module:
     names = [name for name in WEIGHT_FILES if (folder / name).is_file()]
     if not names:
         raise ModelLoadError(
@@ -217,6 +247,8 @@ def _pretrained_model(folder: Path, config, architecture: str) -> torch.nn.Modul
             f"({len(missing)} missing, e.g. {sorted(missing)[:6]}); check that config.json and the weights "
             "belong together"
         )
+    check_unexpected_keys(info.get("unexpected_keys") or [], folder=folder, architecture=architecture,
+                          heads_allowed=heads_allowed, named_in_config=named_in_config)
     return model
 
 
@@ -245,7 +277,7 @@ def _source(model: str, revision: str | None, config, architecture: str, *, rand
             "model_type": config.model_type, "random_init": bool(random_init)}
 
 
-def _labels(config, task: str) -> dict[str, str] | None:
+def _labels(config, task: str, *, where: str = "config.json") -> dict[str, str] | None:
     if not TASKS[task].labelled:
         return None
-    return {str(int(k)): str(v) for k, v in sorted(config.id2label.items(), key=lambda kv: int(kv[0]))}
+    return {str(k): v for k, v in sorted(check_labels(config.id2label, where=where).items())}

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _EPILOG = """\
 subcommands:
   beit-export build-engine ARTIFACT ...   build a TensorRT engine for an artifact (see build-engine --help)
+  beit-export triton ARTIFACT ...         write a Triton Inference Server model repository (see triton --help)
 
 --model takes a local Hugging Face folder (config.json + model.safetensors or pytorch_model.bin),
 a hub id (downloaded and cached; needs network the first time), or, with --random-init, a hub id

@@ -101,12 +101,12 @@ def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, reso
 
 
 def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
-    embeddings = encoder.embeddings
+    embeddings, native_size = encoder.embeddings, config_image_size(encoder.config)
     if getattr(embeddings, "position_embeddings", None) is not None:
         if dynamic:
-            install_dynamic_interpolation(embeddings)
+            install_dynamic_interpolation(embeddings, native_size=native_size)
         else:
-            install_static_interpolation(embeddings, image_size=resolution)
+            install_static_interpolation(embeddings, image_size=resolution, native_size=native_size)
     if hasattr(encoder, "layers") and type(encoder).__name__ == "BeitModel":
         with torch.no_grad():
             _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)

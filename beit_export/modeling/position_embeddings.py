@@ -5,8 +5,13 @@ with ``F.interpolate(mode="bicubic", align_corners=False)`` to ``(height // patc
 and computes the grid side with ``torch_int``, which freezes symbolic sizes in an export. The
 replacements installed here on the embeddings instance compute the same thing:
 
-- static: the embeddings for the export resolution, precomputed eagerly with HF's own code.
+- static: the embeddings for the export resolution, precomputed eagerly with HF's own code; at the
+  configured size the stored table itself, as HF's forward adds it there (ViT without interpolation; a
+  square grid's interpolation to its own size returns it too), so a non-square ``image_size`` exports.
 - dynamic: bicubic interpolation matrices built from the symbolic size, applied with MatMul.
+
+HF interpolates the stored table as a square grid: a non-square one can only be used at its own size
+(anything else raises ``UnsupportedCheckpointError``; the export preflight says so first).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import math
 import torch
 from torch import nn
 
+from beit_export.errors import UnsupportedCheckpointError
 from beit_export.modeling.interpolation import cubic_matrix, resize_channels_first
 
 
@@ -37,8 +43,25 @@ def dynamic_position_embeddings(position_embeddings: torch.Tensor, patch_size, h
     return torch.cat([position_embeddings[:, :1], resized], dim=1)
 
 
-def install_dynamic_interpolation(embeddings: nn.Module) -> None:
-    """Make ``embeddings.interpolate_pos_encoding`` export with symbolic height/width."""
+def _native_grid(embeddings: nn.Module, native_size: tuple[int, int]) -> tuple[int, int]:
+    patch_size = _patch_size(embeddings)
+    return native_size[0] // patch_size[0], native_size[1] // patch_size[1]
+
+
+def _check_square_grid(grid: tuple[int, int], wanted: str) -> None:
+    """UnsupportedCheckpointError when the stored table is not a square grid (HF interpolates it as one)."""
+    if grid[0] != grid[1]:
+        raise UnsupportedCheckpointError(
+            f"the position embeddings hold a {grid[0]}x{grid[1]} patch grid, which transformers interpolates as "
+            f"a square one: {wanted} needs a square image_size; export at config.json's image_size without "
+            "--dynamic-resolution"
+        )
+
+
+def install_dynamic_interpolation(embeddings: nn.Module, *, native_size: tuple[int, int]) -> None:
+    """Make ``embeddings.interpolate_pos_encoding`` export with symbolic height/width (``native_size``:
+    config.json's image_size, the grid of the stored table)."""
+    _check_square_grid(_native_grid(embeddings, native_size), "--dynamic-resolution")
     patch_size = _patch_size(embeddings)
 
     def interpolate_pos_encoding(tokens: torch.Tensor, height, width) -> torch.Tensor:
@@ -48,12 +71,19 @@ def install_dynamic_interpolation(embeddings: nn.Module) -> None:
 
 
 @torch.no_grad()
-def install_static_interpolation(embeddings: nn.Module, *, image_size: tuple[int, int]) -> None:
-    """Make ``embeddings.interpolate_pos_encoding`` return constants precomputed for ``image_size``."""
+def install_static_interpolation(embeddings: nn.Module, *, image_size: tuple[int, int],
+                                 native_size: tuple[int, int]) -> None:
+    """Make ``embeddings.interpolate_pos_encoding`` return constants precomputed for ``image_size``
+    (``native_size``: config.json's image_size, the grid of the stored table)."""
     patch_size = _patch_size(embeddings)
     grid = (image_size[0] // patch_size[0], image_size[1] // patch_size[1])
-    dummy = torch.zeros(1, grid[0] * grid[1] + 1, embeddings.position_embeddings.shape[-1])
-    table = type(embeddings).interpolate_pos_encoding(embeddings, dummy, image_size[0], image_size[1])
+    native_grid = _native_grid(embeddings, native_size)
+    if grid == native_grid:
+        table = embeddings.position_embeddings
+    else:
+        _check_square_grid(native_grid, f"a {image_size[0]}x{image_size[1]} graph")
+        dummy = torch.zeros(1, grid[0] * grid[1] + 1, embeddings.position_embeddings.shape[-1])
+        table = type(embeddings).interpolate_pos_encoding(embeddings, dummy, image_size[0], image_size[1])
     embeddings.register_buffer("static_position_embeddings", table.detach().clone(), persistent=False)
 
     def interpolate_pos_encoding(tokens: torch.Tensor, height, width) -> torch.Tensor:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from beit_export.artifact import check_output, staged_artifact
+from beit_export.artifact import OutputExistsError, check_output, staged_artifact
 from beit_export.errors import OutputPathError, OutputWriteError
 
 
@@ -58,3 +58,22 @@ def test_overwrite_refuses_an_output_holding_an_input(tmp_path, inside):
     # not an input, or no --overwrite: the usual rules
     assert check_output(tmp_path / "elsewhere", overwrite=True, inputs={"--model": str(model)}).name == "elsewhere"
     assert check_output(output, overwrite=True, inputs={"--model": None, "--parity-data": None}) == output
+
+
+@pytest.mark.parametrize("flag", ["--calibration-data", "--parity-data", "--model"])
+def test_overwrite_refuses_an_output_inside_an_input(tmp_path, flag):
+    images = tmp_path / "photos"
+    (images / "batch2").mkdir(parents=True)
+    (images / "cat.jpg").write_bytes(b"cat")
+    (images / "batch2" / "astronaut.jpg").write_bytes(b"astronaut")
+    output = images / "batch2"
+    with pytest.raises(OutputPathError) as caught:
+        check_output(output, overwrite=True, inputs={flag: str(images)})
+    message = str(caught.value)
+    assert f"is inside the {flag} folder {images}: --overwrite would delete" in message, message
+    assert f"Choose a --output outside {flag} (nothing was deleted)" in message
+    assert (images / "batch2" / "astronaut.jpg").read_bytes() == b"astronaut"
+    # a new folder inside an input deletes nothing; without --overwrite the usual rules
+    assert check_output(images / "new", overwrite=True, inputs={flag: str(images)}) == images / "new"
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        check_output(output, overwrite=False, inputs={flag: str(images)})

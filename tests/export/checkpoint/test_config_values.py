@@ -78,3 +78,20 @@ def test_weights_saved_with_another_config(tmp_path, beit_folder):
 def test_an_artifact_given_as_the_model_is_named_as_an_artifact(beit_classifier_artifact):
     with pytest.raises(ModelLoadError, match=r"is a beit-deploy artifact .* not a checkpoint: --model takes"):
         load_checkpoint(str(beit_classifier_artifact))
+
+
+@pytest.mark.parametrize(("id2label", "found", "expected"), [
+    ({"0": "cat", "5": "dog"}, r"\[0, 5\]", r"0\.\.1, one per logit of the 2-logit head"),
+    ({"1": "cat", "2": "dog", "3": "bird"}, r"\[1, 2, 3\]", r"0\.\.2, one per logit of the 3-logit head"),
+])
+def test_label_ids_must_number_the_logits(tmp_path, beit_folder, id2label, found, expected):
+    label2id = {name: int(index) for index, name in id2label.items()}
+    config = _config(beit_folder, id2label=id2label, label2id=label2id)
+    folder = _copy_with(beit_folder, tmp_path / "m", config=config)
+    pattern = rf"id2label has ids {found}; expected exactly {expected}"
+    with pytest.raises(CheckpointConfigError, match=pattern) as caught:
+        load_checkpoint(str(folder), random_init=True)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'config.json'}: ") and "renumber id2label" in message
+    # a backbone has no labels to number
+    assert load_checkpoint(str(folder), random_init=True, task="backbone").labels is None

@@ -57,10 +57,19 @@ def test_task_override(beit_folder):
 def test_missing_preprocessor_config_uses_class_defaults_at_model_size(tmp_path):
     folder = save_model_folder(tiny_model("beit", "backbone"), tmp_path / "m")
     (folder / "preprocessor_config.json").unlink()
-    recipe = load_checkpoint(str(folder)).preprocessing
+    checkpoint = load_checkpoint(str(folder))
+    recipe = checkpoint.preprocessing
     assert recipe["size"] == {"height": 32, "width": 32}
     assert recipe["resample"] == "bicubic"  # BeitImageProcessor's class default
     assert recipe["image_mean"] == [0.5] * 3 and not recipe["do_center_crop"]
+    # said, not silent: the export prints the notes as progress lines
+    assert checkpoint.notes == (
+        f"{folder} has no preprocessor_config.json: preprocessing uses BeitImageProcessor's class defaults at "
+        "config.json's image_size 32x32 (resample bicubic, mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]); add the "
+        "checkpoint's preprocessor_config.json if it was trained with another recipe",
+    )
+    assert save_model_folder(tiny_model("beit", "backbone"), tmp_path / "with").is_dir()
+    assert load_checkpoint(str(tmp_path / "with")).notes == ()
 
 
 def test_legacy_preprocessor_keys(tmp_path):

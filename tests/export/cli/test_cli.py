@@ -34,6 +34,8 @@ def test_help(capsys):
     for expected in ("--model", "--random-init", "--dynamic-resolution", "--fp16", "--int8", "--tensorrt",
                      "build-engine", "exit codes"):
         assert expected in text
+    subcommands = text[text.index("subcommands:"):text.index("--model takes")]
+    assert "beit-export build-engine ARTIFACT" in subcommands and "beit-export triton ARTIFACT" in subcommands
     assert main(["build-engine", "--help"]) == 0
     assert "--max-batch" in capsys.readouterr().out
 
@@ -150,6 +152,15 @@ def test_export_a_local_folder(capsys, tmp_path, vit_folder):
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["source"]["model"] == str(vit_folder) and manifest["task"] == "image-classification"
     _fails_with(["--model", str(vit_folder), "--output", str(output), "--quiet"], 2, "--overwrite", capsys)
+
+
+def test_a_folder_without_preprocessor_config_says_so(capsys, tmp_path):
+    folder = save_model_folder(tiny_model("vit", "backbone", num_hidden_layers=1), tmp_path / "no-processor")
+    (folder / "preprocessor_config.json").unlink()
+    assert main(["--model", str(folder), "--output", str(tmp_path / "artifact")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "preprocessor_config.json" in line]
+    assert len(lines) == 1 and lines[0].startswith("[beit-export"), lines
+    assert "has no preprocessor_config.json: preprocessing uses ViTImageProcessor's class defaults" in lines[0]
 
 
 @NO_TENSORRT
