@@ -23,7 +23,7 @@ from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDepl
 from ..artifact import OutputExistsError
 from ..errors import GraphCheckError, ModelLoadError, OutputPathError, ParityError, UnsupportedCheckpointError
 from . import build_engine, export, triton
-from .common import PROG, parse
+from .common import PROG, parse, silence_library_noise
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARITY, EXIT_GRAPH, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 SUBCOMMANDS = {"build-engine": build_engine, "triton": triton}
@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(command.build_parser(), argv)
     if isinstance(args, int):
         return args
+    silence_library_noise(quiet=bool(getattr(args, "quiet", False)))
     previous = _terminate_as_interrupt()
     try:
         return command.run(args)

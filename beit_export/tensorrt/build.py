@@ -24,6 +24,7 @@ from beit_runtime.manifest import EngineRecord, Manifest, ManifestRecord, ShapeR
 from beit_runtime.output_files import write_atomically
 
 from ..errors import ExportError, TensorRTCompatibilityError
+from ..options import ExportOptionsError
 from .compat import check_tensorrt_compatibility
 from .options import TensorRTBuildOptions
 from .profile import profile_shapes
@@ -115,6 +116,10 @@ def build_engine(artifact_dir: str | Path, *, options: TensorRTBuildOptions | No
     folder = Path(artifact_dir)
     manifest = load_manifest(folder, verify_files=True)
     variant = options.graph_variant
+    if variant not in manifest.graphs:
+        others = " or ".join(name for name in manifest.graphs if manifest.graphs[name].role == "model")
+        raise ExportOptionsError(f"--graph {variant}: artifact {folder} has no {variant} graph; pass --graph {others}, "
+                                 f"or re-export it with --{variant}")
     graph = manifest.graph_path(variant)
     check_tensorrt_compatibility(graph)
     profile = profile_shapes(manifest.graphs[variant].inputs, manifest.input, batch=options.batches,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from beit_runtime.manifest import InputRecord, TensorRecord
 
 from ..errors import ExportError
+from ..options import ExportOptionsError
 
 Size = tuple[int, int]
 
@@ -23,21 +24,21 @@ def _sizes(manifest_input: InputRecord, sizes: Sequence[Size | None]) -> tuple[S
     patch = manifest_input.patch_size
     if not manifest_input.dynamic_resolution:
         if any(size is not None and tuple(size) != native for size in sizes):
-            raise ExportError(
-                f"this artifact was exported at a fixed {native[0]}x{native[1]} resolution; re-export with "
-                "--dynamic-resolution to build an engine for other sizes"
+            raise ExportOptionsError(
+                f"this artifact was exported at a fixed {native[0]}x{native[1]} resolution: drop "
+                "--min/--opt/--max-size, or re-export with --dynamic-resolution to build an engine for other sizes"
             )
         return native, native, native
     defaults = default_sizes(native, patch)
     chosen = [tuple(size) if size is not None else default for size, default in zip(sizes, defaults, strict=True)]
     for size in chosen:
         if len(size) != 2 or any(side < patch or side % patch for side in size):
-            raise ExportError(
+            raise ExportOptionsError(
                 f"profile size {size} must be (height, width) in whole multiples of the patch size {patch}"
             )
     low, opt, high = chosen
     if not all(a <= b <= c for a, b, c in zip(low, opt, high, strict=True)):
-        raise ExportError(f"profile sizes must satisfy min <= opt <= max per side, got {low}, {opt}, {high}")
+        raise ExportOptionsError(f"profile sizes must satisfy min <= opt <= max per side, got {low}, {opt}, {high}")
     return low, opt, high  # type: ignore[return-value]
 
 

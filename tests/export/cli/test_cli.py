@@ -198,3 +198,15 @@ def test_sigterm_during_export_leaves_no_folder(tmp_path, vit_folder):
     assert process.wait(timeout=120) == 130, rest
     assert "interrupted" in rest
     assert list(tmp_path.iterdir()) == []
+
+
+def test_quiet_means_an_empty_stderr_even_with_int8(tmp_path, vit_folder):
+    """The libraries an export drives log their own lines (torch.onnx's torchvision notices, a torch
+    FutureWarning, ONNX Runtime's quantizer advice, transformers' load report): --quiet silences them too."""
+    result = subprocess.run(
+        [sys.executable, "-m", "beit_export", "--model", str(vit_folder), "--output", str(tmp_path / "out"), "--int8",
+         "--quiet"], capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "parity PASSED" in result.stdout

@@ -8,9 +8,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from beit_export.cli import exit_code
 from beit_export.errors import ExportError, TensorRTCompatibilityError
+from beit_export.options import ExportOptionsError
 from beit_export.tensorrt import TensorRTBuildOptions, build_engine, default_sizes, profile_shapes
-from beit_runtime.errors import BackendUnavailableError, ManifestError
+from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.manifest import InputRecord, TensorRecord, load_manifest
 from tests.export.precision_graphs import tiny_graphs
 from tests.export.tensorrt.support import pixel_input, tensorrt_unavailable_reason, write_artifact
@@ -53,7 +55,7 @@ def test_dynamic_profile_sizes_height_width_and_patches():
 
 def test_profile_refuses_sizes_for_fixed_artifacts_and_unknown_dims():
     record = InputRecord(height=32, width=32, patch_size=8, dynamic_resolution=False)
-    with pytest.raises(ExportError, match="dynamic-resolution"):
+    with pytest.raises(ExportOptionsError, match="drop --min/--opt/--max-size, or re-export with --dynamic-resolution"):
         profile_shapes(_tensors([pixel_input()]), record, batch=(1, 1, 1), sizes=(None, None, (64, 64)))
     odd = _tensors([{"name": "x", "dtype": "float32", "shape": ["batch", "tokens_plus_one"]}])
     with pytest.raises(ExportError, match="tokens_plus_one"):
@@ -67,8 +69,9 @@ def test_bad_options_and_graphs_fail_before_tensorrt_is_needed(classifier_artifa
         TensorRTBuildOptions(workspace_gib=0)
     with pytest.raises(TensorRTCompatibilityError, match="ONNX Runtime only"):
         build_engine(classifier_artifact, options=TensorRTBuildOptions(graph_variant="int8"))
-    with pytest.raises(ManifestError, match="no 'bf16' graph"):
+    with pytest.raises(ExportOptionsError, match=r"--graph bf16: artifact .+ has no bf16 graph; pass --graph fp32"):
         build_engine(classifier_artifact, options=TensorRTBuildOptions(graph_variant="bf16"))
+    assert exit_code(ExportOptionsError("")) == 2  # a usage error, as the help's exit codes say
 
 
 @pytest.mark.skipif(TENSORRT_REASON is None,
