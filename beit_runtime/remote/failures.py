@@ -9,13 +9,18 @@ Classified by what the client library reports, never by the wording of a message
   (invalid argument: ``InputError``; not found, i.e. an unknown model or version: ``ArtifactError``;
   unavailable: ``ServerUnavailableError``; deadline exceeded: ``ServerTimeoutError``);
 - the HTTP client raises the socket's own errors: ``TimeoutError`` (no answer within ``timeout_s``)
-  becomes ``ServerTimeoutError``, any other ``OSError`` (refused, reset, unreachable, unknown host)
+  becomes ``ServerTimeoutError``, any other ``OSError`` (refused, reset, unreachable, unknown host) or a
+  connection the server closed (``http.client.HTTPException``, gRPC CANCELLED: a server stopping)
   ``ServerUnavailableError``; ``queue.Empty`` (a gRPC answer that never came back) ``ServerTimeoutError``;
+- one answer is told apart by its text: "not found" for a model the server knows but has no version ready
+  of (Triton: "has no available versions") means loading, reloading (a crashed python stub) or stopping,
+  so ``ServerUnavailableError`` (retry), not an unknown model;
 - anything else ``ServerError``. Messages keep the server's text, which names the problem.
 """
 
 from __future__ import annotations
 
+import http.client
 import queue
 
 from ..errors import ArtifactError, BeitDeployError, InputError, ServerError, ServerTimeoutError, ServerUnavailableError
@@ -30,7 +35,9 @@ STATUS_ERRORS: dict[str, type[BeitDeployError]] = {
     "StatusCode.NOT_FOUND": ArtifactError,
     "StatusCode.UNAVAILABLE": ServerUnavailableError,
     "StatusCode.DEADLINE_EXCEEDED": ServerTimeoutError,
+    "StatusCode.CANCELLED": ServerUnavailableError,  # the server stopped while the call waited
 }
+NOT_READY_TEXT = "has no available versions"  # Triton's "unknown model" answer for a known model not ready now
 
 
 def error_status(error: BaseException) -> str | None:
@@ -53,9 +60,12 @@ def error_class(error: BaseException) -> type[BeitDeployError]:
         return tagged
     if isinstance(error, (TimeoutError, queue.Empty)):
         return ServerTimeoutError
-    if isinstance(error, OSError):
+    if isinstance(error, (OSError, http.client.HTTPException)):
         return ServerUnavailableError
-    return STATUS_ERRORS.get(error_status(error) or "", ServerError)
+    kind = STATUS_ERRORS.get(error_status(error) or "", ServerError)
+    if issubclass(kind, ArtifactError) and NOT_READY_TEXT in error_message(error):
+        return ServerUnavailableError
+    return kind
 
 
 def runtime_error(error: BaseException, *, model: str, url: str, timeout_s: float,
@@ -74,6 +84,9 @@ def runtime_error(error: BaseException, *, model: str, url: str, timeout_s: floa
     if issubclass(kind, ServerTimeoutError):
         return kind(f"{where}: no answer within {timeout_s:g} s ({message or 'timed out'}); "
                     "raise timeout_s (beit-run: --server-timeout S) or lighten the server's load")
+    if issubclass(kind, ServerUnavailableError) and NOT_READY_TEXT in message:
+        return kind(f"{where}: the model is not ready ({message}): the server is loading, reloading or stopping "
+                    "it; retry in a few seconds")
     if issubclass(kind, ServerUnavailableError):
         return kind(f"{where}: no answer ({message}); is `beit-serve REPO` running there?")
     return kind(f"{where}: {type(error).__name__}: {message}")

@@ -112,3 +112,21 @@ def test_errors_without_a_status_are_classified_by_type():
     assert error_class(InferenceServerException("[beit_runtime.NoSuchError] x", status="500")) is ServerError
     assert error_class(InferenceServerException("internal", status="StatusCode.INTERNAL")) is ServerError
     assert all(issubclass(kind, BeitDeployError) for kind in STATUS_ERRORS.values())
+
+
+@pytest.mark.parametrize("status", ["404", "StatusCode.NOT_FOUND"])
+def test_a_known_model_without_a_ready_version_is_unavailable_not_unknown(status):
+    """Triton's answer while a crashed python stub reloads, or while the server stops: retry, not a typo."""
+    answer = InferenceServerException("Request for unknown model: 'cls' has no available versions", status=status)
+    error = runtime_error(answer, model="cls", url="http://h:8000", timeout_s=1)
+    assert type(error) is ServerUnavailableError
+    assert "the server is loading, reloading or stopping it; retry" in str(error)
+    unknown = InferenceServerException("Request for unknown model: 'clss' is not found", status=status)
+    assert type(runtime_error(unknown, model="clss", url="u", timeout_s=1)) is ArtifactError
+
+
+def test_a_connection_the_server_closed_is_unavailable():
+    from geventhttpclient.response import HTTPConnectionClosed
+
+    assert error_class(HTTPConnectionClosed("connection closed.")) is ServerUnavailableError
+    assert STATUS_ERRORS["StatusCode.CANCELLED"] is ServerUnavailableError
