@@ -19,29 +19,22 @@ A served model in place of the artifact (``http://HOST:PORT/NAME``) runs there: 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from .argument_types import EXIT_INTERRUPTED, path_argument, positive_number, thread_number
-from .bulk.command import SOME_FAILED_EXIT, add_folder_arguments, report_error, run_folder_command
+from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
-from .errors import BeitDeployError, ImageError, InputError
-from .images import load_image
+from .errors import BeitDeployError, InputError
+from .file_reports import report
 from .model_base import RUN_PRECISIONS, ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
-from .output_files import write_with
-from .preprocess import parallel_map
 from .remote.connect import is_served_model
-from .run_checks import check_run_flags, checked_request, output_target
+from .run_checks import check_run_flags, checked_request
 from .served_run import SERVER_TIMEOUT_S, run_served
-from .tasks import task
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,132 +86,12 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
                       intra_op_threads=args.threads)
 
 
-def _emit(args: argparse.Namespace, name: str, record: dict[str, Any], lines: Sequence[str]) -> None:
-    if args.json:
-        print(json.dumps({"image": name, **record}))
-        return
-    print(name)
-    for line in lines:
-        print(f"  {line}")
-
-
-Decoded = Sequence[tuple[Path, np.ndarray]]  # the images named that decode, with their paths, in order
-
-
-def _classify(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
-    results = model.classify([image for _, image in decoded], top_k=args.top_k)
-    for (path, _), predictions in zip(decoded, results, strict=True):
-        record = {"predictions": [{"label": p.label, "id": p.id, "score": p.score} for p in predictions]}
-        _emit(args, str(path), record, [f"{p.score:.4f}  {p.label} ({p.id})" for p in predictions])
-
-
-def _embed(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
-    pooled = model.extract([image for _, image in decoded])
-    for (path, _), vector in zip(decoded, pooled, strict=True):
-        saved = _save(args.output, path, ".npy", partial(np.save, arr=vector))
-        record = {"dim": int(vector.shape[0]), "norm": float(np.linalg.norm(vector)), "saved": saved}
-        _emit(args, str(path), record, [f"embedding dim {vector.shape[0]}, norm {record['norm']:.4f}", *_saved(saved)])
-
-
-def _masked(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
-    masks = np.zeros((len(decoded), model.num_patches), dtype=bool)
-    tokens = model.predict([image for _, image in decoded], masks)
-    for (path, _), ids in zip(decoded, tokens, strict=True):
-        shown = " ".join(str(int(i)) for i in ids[:16])
-        _emit(args, str(path), {"token_ids": ids.tolist()}, [f"{ids.shape[0]} visual tokens: {shown} ..."])
-
-
-def _segment(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
-    from .legend import legend_entries
-
-    results = model.segment([image for _, image in decoded])
-    names = model.labels
-    for (path, image), result in zip(decoded, results, strict=True):
-        saved = _write_pictures(args, path, image, result.labels, names)
-        shares = [{"id": e.id, "label": e.name, "fraction": e.fraction} for e in legend_entries(result.labels, names)]
-        lines = [f"{s['fraction']:.3f}  {s['label']} ({s['id']})" for s in shares[: args.top_k]]
-        record = {"classes": shares, "saved": saved[0] if saved else None, "pictures": saved}
-        _emit(args, str(path), record, lines + [f"saved {target}" for target in saved])
-
-
-def _write_pictures(args: argparse.Namespace, path: Path, image: np.ndarray, labels: np.ndarray,
-                    names: Mapping[int, str]) -> list[str]:
-    """With --output: NAME.png (overlay + legend) and, with --side-by-side, NAME.side-by-side.png."""
-    from .legend import write_segmentation_picture
-
-    if args.output is None:
-        return []
-    pictures = [(".png", False)] + ([(".side-by-side.png", True)] if args.side_by_side else [])
-    return [_write(args.output, path, suffix, partial(write_segmentation_picture, image, labels, id2label=names,
-                                                      side_by_side=side)) for suffix, side in pictures]
-
-
-def _save(output: Path | None, image_path: Path, suffix: str, write: Callable[[Path], object]) -> str | None:
-    """With an output folder: ``_write``; without one, nothing (None)."""
-    return None if output is None else _write(output, image_path, suffix, write)
-
-
-def _write(output: Path, image_path: Path, suffix: str, write: Callable[[Path], object]) -> str:
-    """``write`` into ``_target``'s temporary, renamed over it when whole; the target's path."""
-    return str(write_with(output_target(output, image_path, suffix), write))
-
-
-def _saved(saved: str | None) -> list[str]:
-    return [f"saved {saved}"] if saved else []
-
-
-# how beit-run reports each task class's results, keyed by the class's name (the registry's runtime_class)
-_REPORTS: Mapping[str, Callable[[argparse.Namespace, Any, Decoded], None]] = {
-    "Classifier": _classify,
-    "FeatureExtractor": _embed,
-    "MaskedImageModeler": _masked,
-    "Segmenter": _segment,
-}
-
-
 def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> int:
     model: ArtifactModel
     with task_class(task_name)(args.artifact, options=options) as model:
         if args.verbose:
             print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
-        return _report(args, model, task_name)
-
-
-def _report(args: argparse.Namespace, model: Any, task_name: str) -> int:
-    """Every image's results (and attention pictures) from ``model``, a task class or its Remote* client; the
-    exit code: 0, or SOME_FAILED_EXIT when an image could not be decoded (its error is on stderr, the other
-    images' results are printed)."""
-    decoded = _decoded(args.images)
-    if decoded:
-        _REPORTS[task(task_name).runtime_class](args, model, decoded)
-        if args.attention_maps is not None:
-            _attention_maps(args, model, [path for path, _ in decoded])
-    return SOME_FAILED_EXIT if len(decoded) < len(args.images) else 0
-
-
-def _decoded(paths: Sequence[Path]) -> list[tuple[Path, np.ndarray]]:
-    """The images of ``paths`` that decode (each once, upright), in order; one error line for each other."""
-    def decode(path: Path) -> np.ndarray | ImageError:
-        try:
-            return load_image(str(path))
-        except ImageError as error:
-            return error
-
-    decoded = []
-    for path, image in zip(paths, parallel_map(decode, list(paths)), strict=True):
-        if isinstance(image, ImageError):
-            print(f"beit-run: error: {image}", file=sys.stderr)
-        else:
-            decoded.append((path, image))
-    return decoded
-
-
-def _attention_maps(args: argparse.Namespace, model: Any, paths: Sequence[Path]) -> None:
-    from .attention_pictures import write_image_attention_pictures
-
-    written = write_image_attention_pictures(model, paths, args.attention_maps, layer=args.attention_layer)
-    for path, pictures in written.items():
-        _emit(args, path, {"attention_maps": [str(p) for p in pictures]}, [f"saved {p}" for p in pictures])
+        return report(args, model, task_name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,7 +109,7 @@ def _main(arguments: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(arguments)
     if is_served_model(args.artifact):
-        return run_served(args, parser=parser, report=_report)
+        return run_served(args, parser=parser, report=partial(report, served=True))
     args.artifact = Path(args.artifact)
     if args.server_timeout is not None:
         return report_error(InputError("--server-timeout applies to a served model (http://HOST:PORT/NAME); "

@@ -120,13 +120,39 @@ def test_a_server_that_cannot_answer_is_a_run_error(served, photos, beit_classif
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_an_image_the_server_cannot_decode_is_named_by_its_file(served, protocol, photos, tmp_path, capsys):
+def test_an_image_that_does_not_decode_is_named_and_the_others_still_run(served, protocol, photos, tmp_path, capsys):
     broken = tmp_path / "in" / "broken.jpg"
     broken.write_bytes(b"<html>not found</html>")
-    assert main([served_model(served, protocol, "cls"), photos[0], str(broken), photos[1]]) == 1
+    assert main([served_model(served, protocol, "cls"), photos[0], str(broken), photos[1], "--json"]) == 3
     captured = capsys.readouterr()
-    assert f"image {broken}:" in captured.err and "not a decodable image" in captured.err
-    assert photos[0] not in captured.err and photos[1] not in captured.err
+    assert f"beit-run: error: {broken} is not a decodable image" in captured.err
+    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == photos
+
+
+def test_an_image_the_server_refuses_is_named_and_the_others_still_run(served, photos, tmp_path, capsys):
+    """100 megapixels: Pillow here decodes it (its bomb error starts at twice its limit), the server refuses it
+    from its header; the batch is then sent image by image."""
+    huge = tmp_path / "in" / "huge.png"
+    Image.new("L", (10_000, 10_000)).save(huge)
+    assert main([served_model(served, "http", "cls"), photos[0], str(huge), photos[1], "--json"]) == 3
+    captured = capsys.readouterr()
+    assert f"beit-run: error: {huge}: " in captured.err and "over this server's limit" in captured.err
+    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == photos
+
+
+def test_a_file_is_sent_as_its_own_bytes(served, photos, capsys, monkeypatch):
+    from beit_runtime.remote import model as remote_model
+
+    sent: list[bytes] = []
+    encode = remote_model.encode_image
+
+    def recorded(source, **options):
+        sent.append(encode(source, **options))
+        return sent[-1]
+
+    monkeypatch.setattr(remote_model, "encode_image", recorded)
+    assert main([served_model(served, "http", "cls"), photos[0], "--json"]) == 0
+    assert sent == [Path(photos[0]).read_bytes()]  # the JPEG as it is, not re-encoded as a PNG
 
 
 def test_served_model_addresses():
