@@ -92,10 +92,17 @@ class TritonPythonModel:
             except BeitDeployError as error:
                 failed[index] = error
         try:
-            results = iter(run_grouped(self.model, feeds))
-        except BeitDeployError as error:
-            return responses([error] * len(requests), where="engine")
-        return responses([failed.get(index) or next(results) for index in range(len(requests))], where="engine")
+            results: list[Feeds | BaseException] = list(run_grouped(self.model, feeds))
+        except Exception:  # one request's tensors must not fail the others batched with it: run each alone
+            results = [self._alone(feed) for feed in feeds]
+        answers = iter(results)
+        return responses([failed.get(index) or next(answers) for index in range(len(requests))], where="engine")
+
+    def _alone(self, feed: Feeds) -> Feeds | BaseException:
+        try:
+            return run_grouped(self.model, [feed])[0]
+        except Exception as error:
+            return error
 
     def finalize(self) -> None:
         self.model.close()

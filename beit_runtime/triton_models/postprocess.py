@@ -22,13 +22,14 @@ import triton_python_backend_utils as pb_utils  # noqa: F401  (present only insi
 
 from ..classifier import softmax, top_predictions
 from ..engines.base import Engine
-from ..errors import ArtifactIntegrityError, BeitDeployError, InputError
+from ..errors import ArtifactIntegrityError, InputError
 from ..features import pooled_embedding
 from ..manifest import REEXPORT_HINT, Manifest, sha256_of
 from ..segmenter import POSTPROCESS_VARIANT, labels_at_size, load_postprocess_engine
 from ..serving_protocol import ORIGINAL_SIZE, PARAMETER_TOP_K, at_image_size, has_top_k, postprocess_inputs
 from ..tasks import task
 from .common import Outputs, artifact_manifest, check_numpy, input_array, model_parameters, responses
+from .preprocess import MAX_IMAGE_PIXELS
 
 
 def classify(logits: np.ndarray, *, top_k: int, labels: Mapping[int, str], names: Sequence[str]) -> Outputs:
@@ -42,10 +43,23 @@ def classify(logits: np.ndarray, *, top_k: int, labels: Mapping[int, str], names
 
 def segment(logits: np.ndarray, sizes: np.ndarray, *, postprocess: Engine | None) -> np.ndarray:
     """(B, C, h, w) logits + (B, 2) original sizes -> (B, H, W) int32 label maps."""
+    check_sizes(sizes, images=len(logits))
     if len({tuple(size) for size in sizes.tolist()}) != 1:
         raise InputError(f"one request holds images of different sizes {sizes.tolist()}; send one image per request")
     return np.stack([labels_at_size(item, tuple(int(v) for v in size), postprocess=postprocess)
                      for item, size in zip(logits, sizes, strict=True)])
+
+
+def check_sizes(sizes: np.ndarray, *, images: int) -> None:
+    """InputError unless ``sizes`` holds one (height, width) per image, each side >= 1 and at most
+    ``MAX_IMAGE_PIXELS`` pixels in all (what the preprocess model lets through)."""
+    if sizes.shape != (images, 2):
+        raise InputError(f"'{ORIGINAL_SIZE}' has shape {list(sizes.shape)}; expected [{images}, 2], one (height, "
+                         "width) per image")
+    for height, width in sizes.tolist():
+        if height < 1 or width < 1 or height * width > MAX_IMAGE_PIXELS:
+            raise InputError(f"'{ORIGINAL_SIZE}' {[height, width]} is not an image size: expected a height and "
+                             f"width >= 1 and at most {MAX_IMAGE_PIXELS:,} pixels in all")
 
 
 def verified_graph_manifest(manifest: Manifest, variant: str) -> Manifest:
@@ -75,7 +89,7 @@ class TritonPythonModel:
     def _one(self, request: Any) -> Outputs | BaseException:
         try:
             return self._answer(request)
-        except BeitDeployError as error:
+        except Exception as error:
             return error
 
     def _answer(self, request: Any) -> Outputs:

@@ -88,5 +88,5 @@ class TritonPythonModel:
             return rows
         try:
             return preprocess_rows(rows, self.preprocessor)
-        except BeitDeployError as error:
+        except Exception as error:
             return error

@@ -147,3 +147,33 @@ def test_other_clients_are_unaffected_and_the_server_answers_afterwards(served, 
         assert load.correct > before  # good requests were answered while the bad ones were sent
     with RemoteClassifier(address(served, protocol), "cls") as remote:
         assert [signature(remote(photo, top_k=5)) for _ in range(3)] == [want] * 3
+
+
+def test_a_bad_request_batched_with_good_ones_fails_alone(served):
+    """Requests sent at once to ``seg_postprocess`` are batched (dynamic batching, 5 ms): an impossible
+    original_size gets its own INVALID_ARG naming it, the good requests of its batch their label maps."""
+    import tritonclient.http as http
+
+    client = http.InferenceServerClient(served.http, concurrency=16)
+    logits = np.random.default_rng(0).standard_normal((1, 10, 16, 16)).astype(np.float32)
+
+    def request(size: list[int]):
+        inputs = [http.InferInput("logits", list(logits.shape), "FP32"),
+                  http.InferInput("original_size", [1, 2], "INT32")]
+        inputs[0].set_data_from_numpy(logits)
+        inputs[1].set_data_from_numpy(np.array([size], dtype=np.int32))
+        return client.async_infer("seg_postprocess", inputs)
+
+    sizes = [[0, 0] if index % 3 == 1 else [20 + index, 30] for index in range(12)]
+    pending = [request(size) for size in sizes]
+    try:
+        for size, answer in zip(sizes, pending, strict=True):
+            if size == [0, 0]:
+                with pytest.raises(InferenceServerException) as caught:
+                    answer.get_result()
+                assert str(caught.value.status()) == "400"
+                assert "'original_size' [0, 0] is not an image size" in caught.value.message()
+            else:
+                assert answer.get_result().as_numpy("segmentation").shape == (1, *size)
+    finally:
+        client.close()
