@@ -13,6 +13,7 @@ into a typed error (``failures.runtime_error``); errors beit_runtime raises itse
 
 from __future__ import annotations
 
+import http.client
 import queue
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -166,6 +167,7 @@ class Transport:
     def _infer_http(self, model: str, requests: Sequence[Mapping[str, np.ndarray]], outputs: Sequence[str],
                     version: str) -> list[Outputs]:
         wanted = [self.module.InferRequestedOutput(name, binary_data=True) for name in outputs]
+        _quiet_gevent_hub()
         pending = [self.client.async_infer(model, self.inputs(feeds), model_version=version, outputs=wanted)
                    for feeds in requests]
         return [{name: result.as_numpy(name) for name in outputs} for result in map(_result, enumerate(pending))]
@@ -191,6 +193,16 @@ class Transport:
         if error is not None:
             raise RequestFailure(index, error)
         results[index] = result
+
+
+def _quiet_gevent_hub() -> None:
+    """This thread's gevent hub (tritonclient's HTTP client sends from greenlets) stops printing a traceback
+    for each request that fails on the network: the failure is raised by ``get_result``, typed (``failures``)."""
+    import gevent
+
+    hub = gevent.get_hub()
+    if OSError not in hub.NOT_ERROR:
+        hub.NOT_ERROR = (*hub.NOT_ERROR, OSError, http.client.HTTPException)
 
 
 def _result(pending: tuple[int, Any]) -> Any:

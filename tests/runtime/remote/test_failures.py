@@ -130,3 +130,23 @@ def test_a_connection_the_server_closed_is_unavailable():
 
     assert error_class(HTTPConnectionClosed("connection closed.")) is ServerUnavailableError
     assert STATUS_ERRORS["StatusCode.CANCELLED"] is ServerUnavailableError
+
+
+def test_a_failed_http_request_prints_no_traceback_of_its_own(tmp_path):
+    """tritonclient's HTTP client sends from gevent greenlets, whose hub prints every failure's traceback on
+    stderr; the failure is raised typed, so nothing else may reach stderr."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from beit_runtime.errors import ServerUnavailableError\n"
+        "from beit_runtime.remote.transport import Transport\n"
+        f"transport = Transport('http://127.0.0.1:{free_port()}', timeout_s=2)\n"
+        "try:\n"
+        "    transport.infer_many('cls', [{'image': np.array([[b'x']], dtype=object)}] * 3, ['labels'])\n"
+        "except ServerUnavailableError:\n"
+        "    print('typed')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert result.stdout.strip() == "typed" and result.stderr == "", result.stderr[-2000:]
