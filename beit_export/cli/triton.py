@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import PROG
+from .common import PROG, Progress
 
 if TYPE_CHECKING:
     from ..triton import TritonRepositoryOptions
@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     kubernetes = kubernetes_options(args)
     if kubernetes is not None:
         _check_kubernetes_first(args, kubernetes)
-    path = write_repository(args.artifact, args.output, options=options, overwrite=args.overwrite)
+    path = write_repository(args.artifact, args.output, options=options, overwrite=args.overwrite,
+                            progress=Progress(quiet=False))
     print(f"wrote Triton model repository {path}; serve it with `beit-serve {path}`")
     if kubernetes is not None:
         _write_kubernetes(args, kubernetes, repository=path, repository_options=options)

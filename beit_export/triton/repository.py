@@ -17,10 +17,12 @@ place), else copied.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from beit_runtime.tasks import task
 
 from .. import __version__
 from ..artifact import check_output, staged_artifact
-from .configs import ensemble_config, postprocess_config, preprocess_config
+from .configs import ensemble_config, postprocess_config, preprocess_config, served_top_k
 from .engine_config import engine_config, engine_files
 from .options import TritonOptionsError, TritonRepositoryOptions
 from .pbtxt import to_pbtxt
@@ -66,13 +68,28 @@ def repository_configs(manifest: Manifest, options: TritonRepositoryOptions, *, 
     return configs
 
 
+def served_options(manifest: Manifest, options: TritonRepositoryOptions, *,
+                   progress: Callable[[str], None] | None = None) -> TritonRepositoryOptions:
+    """``options`` as served: a top-k above the model's classes is served as that many (configs and
+    repository.json agree), said with ``progress``."""
+    served = served_top_k(manifest, options).get(protocol.PARAMETER_TOP_K)
+    if served is None or int(served) == options.top_k:
+        return options
+    if progress is not None:
+        progress(f"--top-k {options.top_k} is more than the {served} classes of {manifest.folder.name}: "
+                 f"serving the top {served}")
+    return dataclasses.replace(options, top_k=int(served))
+
+
 def write_repository(artifact: str | Path, output: str | Path, *, options: TritonRepositoryOptions = DEFAULT_OPTIONS,
-                     overwrite: bool = False) -> Path:
-    """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute)."""
+                     overwrite: bool = False, progress: Callable[[str], None] | None = None) -> Path:
+    """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute). ``progress`` gets a
+    line for each option served otherwise than given (a top-k above the classes)."""
     manifest = load_manifest(artifact)
     check_output(Path(output), overwrite=overwrite, inputs={"ARTIFACT": manifest.folder})  # before the warmup runs
     name = options.name or default_name(manifest.folder)
     configs = repository_configs(manifest, options, name=name)
+    options = served_options(manifest, options, progress=progress)
     samples = warmup_samples(configs, manifest, options, name=name) if options.warmup else {}
     configs = with_warmup(configs, samples)
     names = protocol.model_names(name)

@@ -1,8 +1,9 @@
 """Start a ``tritonserver`` on a repository, wait until every model is ready, stop it cleanly (stdlib only).
 
 Flags and why (measured with Triton 2.51 on CPU): ``--http-address``/``--grpc-address`` (Triton
-listens on 0.0.0.0 otherwise); ``--backend-directory`` when the server is not under /opt/tritonserver
-(python models fail to load without it); ``--model-control-mode=explicit --load-model=*`` +
+listens on 0.0.0.0 otherwise; an IPv6 address is written as each server takes it: ``addresses``);
+``--backend-directory`` when the server is not under /opt/tritonserver (python models fail to load
+without it); ``--model-control-mode=explicit --load-model=*`` +
 ``--strict-readiness`` + ``--exit-on-error`` (every model loads at start and the endpoints open only
 once all have; a model that fails to load stops the server instead of serving half a repository;
 explicit mode lets ``beit-serve`` unload models to turn readiness false before a stop, and reload a
@@ -20,7 +21,9 @@ The python stubs inherit the server's environment: with a ``python_env`` (the ve
 and loads the libpython linked there; ``PYTHONPATH``/``PYTHONHOME`` are dropped so nothing shadows it.
 That keeps the repository free of machine-specific paths. The server runs in its own session (a
 terminal's Ctrl-C reaches only ``beit-serve``, which stops it in order) and gets SIGTERM if the
-process that started it dies (Linux ``PR_SET_PDEATHSIG``).
+process that started it dies (Linux ``PR_SET_PDEATHSIG``). Its output goes to the log through
+``triton_log.ServerLog``, which keeps its error lines: a server that exits before it is ready is
+reported with them (``wait_ready``).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -43,19 +46,16 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from ..errors import ArtifactError, ServerError, ServerTimeoutError
+from .addresses import free_port, grpc_address, host_port, http_address, probe_host
 from .stubs import kill_stubs
+from .triton_log import ServerLog
+
+__all__ = ["LaunchPlan", "TritonProcess", "batch_sizes", "free_port", "knows_flag", "model_backends",
+           "repository_paths"]
 
 _PR_SET_PDEATHSIG = 1
 _PLATFORM_BACKENDS = {"onnxruntime_onnx": "onnxruntime", "tensorrt_plan": "tensorrt"}
 _BACKEND_FIELD = re.compile(r'^(backend|platform)\s*:\s*"([^"]*)"', re.MULTILINE)  # top-level fields only
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free on ``host`` now (the kernel's pick; tiny race until the server binds it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ class LaunchPlan:
 
     def command(self, shm_prefix: str) -> list[str]:
         flags = [str(self.binary), *[f"--model-repository={path}" for path in self.repositories],
-                 f"--http-address={self.host}", f"--http-port={self.http_port}",
-                 f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
+                 f"--http-address={http_address(self.host)}", f"--http-port={self.http_port}",
+                 f"--grpc-address={grpc_address(self.host)}", f"--grpc-port={self.grpc_port}",
                  "--model-control-mode=explicit", "--load-model=*", "--strict-readiness=true",
                  "--exit-on-error=true",
                  "--disable-auto-complete-config", f"--exit-timeout-secs={self.exit_timeout_s}",
@@ -89,7 +89,8 @@ class LaunchPlan:
         if self.metrics_port is None:
             flags.append("--allow-metrics=false")
         else:
-            flags += ["--allow-metrics=true", f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}"]
+            flags += ["--allow-metrics=true", f"--metrics-address={http_address(self.host)}",
+                      f"--metrics-port={self.metrics_port}"]
         if self.cpu_only:
             flags.append("--pinned-memory-pool-byte-size=0")
         if self.max_input_bytes is not None:
@@ -127,24 +128,30 @@ class TritonProcess:
     def __init__(self, plan: LaunchPlan, *, log: IO[str] | None = None) -> None:
         self.plan = plan
         self.shm_prefix = f"beit_serve_{os.getpid()}_{plan.http_port}_"
-        # preexec_fn runs only prctl (no locks, no imports): safe even when the caller has threads
-        self.process = subprocess.Popen(
-            plan.command(self.shm_prefix), env=plan.environment(), stdout=log,
-            stderr=subprocess.STDOUT if log else None, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 (see above; the stdlib has no other way to PR_SET_PDEATHSIG)
-        )
+        self.log = ServerLog(log if log is not None else sys.stderr)  # its error lines, for wait_ready
+        try:
+            # preexec_fn runs only prctl (no locks, no imports): safe even when the caller has threads
+            self.process = subprocess.Popen(
+                plan.command(self.shm_prefix), env=plan.environment(), stdout=self.log.stdout,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (see above; the stdlib has no other way to PDEATHSIG)
+            )
+        except BaseException:
+            self.log.started(ok=False)
+            raise
+        self.log.started()
 
     @property
     def probe_host(self) -> str:
-        return "127.0.0.1" if self.plan.host in ("0.0.0.0", "") else self.plan.host
+        return probe_host(self.plan.host)
 
     @property
     def http_url(self) -> str:
-        return f"{self.probe_host}:{self.plan.http_port}"
+        return host_port(self.probe_host, self.plan.http_port)
 
     @property
     def grpc_url(self) -> str:
-        return f"{self.probe_host}:{self.plan.grpc_port}"
+        return host_port(self.probe_host, self.plan.grpc_port)
 
     def request(self, path: str, *, body: dict[str, Any] | None = None, timeout_s: float = 5.0) -> tuple[int, Any]:
         """(status, parsed JSON or text) of a GET (or a POST when ``body`` is given) to the HTTP endpoint."""
@@ -183,8 +190,10 @@ class TritonProcess:
             if cancelled is not None and cancelled():
                 return []
             if self.process.poll() is not None:
-                raise ServerError(f"tritonserver exited with {self.process.returncode} before it was ready "
-                                  "(see its log above)")
+                self.clean_up()
+                why = self.log.error_message()
+                raise ServerError(f"tritonserver exited with {self.process.returncode} before it was ready"
+                                  f"{': ' + why if why else ''} (its log: {self.log.place})")
             with contextlib.suppress(OSError):
                 if self.request("/v2/health/ready", timeout_s=2.0)[0] == 200:
                     index = self.request("/v2/repository/index", body={})[1] or []
@@ -217,6 +226,7 @@ class TritonProcess:
         """After the server exited: SIGKILL the python stubs it left, remove its /dev/shm regions."""
         kill_stubs(self.shm_prefix)
         self.remove_leftover_shm()
+        self.log.finish()  # the server's last lines reach the log before beit-serve closes it
 
     def remove_leftover_shm(self) -> list[str]:
         left = glob.glob(f"/dev/shm/{self.shm_prefix}*")

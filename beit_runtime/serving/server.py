@@ -2,21 +2,27 @@
 
     beit-serve --setup                                   # once: server + python environment (install)
     beit-serve REPO [REPO...] [--http-port 8000] [--grpc-port 8001] [--host 127.0.0.1]
-    beit-serve --check http://127.0.0.1:8000 [--check-timeout 5] [--check-model NAME]   # liveness probe
+    beit-serve --check http://127.0.0.1:8000 [--check-timeout 5] [--check-model NAME]   # startup probe
+    beit-serve --check http://127.0.0.1:8000 --check-live                              # liveness probe
 
 ``--check URL`` (``check``) asks a running server for one real inference per ensemble (or per
 ``--check-model``) within ``--check-timeout`` seconds in all, after checking that it is live and every
 model is READY; it prints ``beit-serve: check ok: MODEL (N ms), ...`` or ``beit-serve: check failed:
-REASON`` and exits 0 or 1 (a Kubernetes exec liveness probe).
+REASON`` and exits 0 or 1 (a Kubernetes exec startup probe). ``--check-live`` stops before the
+inference: live and every model READY, never queued behind requests (a liveness probe that a busy
+server passes).
 
 A ``tritonserver`` on PATH (an NGC container, a local build) is used when present (or ``--tritonserver
 PATH``); its python models then use that server's python unless ``--python-env`` names a venv.
 Otherwise the server and venv of ``--setup`` are used; a repository whose models need a backend that
-server lacks (``--setup``'s has only the python backend) is refused before it starts (exit 2). Ports are
+server lacks (``--setup``'s has only the python backend) is refused before it starts (exit 2), and so
+are (``preflight``) a model name in two of the repositories, a port another process listens on and a
+``--host`` that is not an IP address (IPv6 is written as Triton takes it: ``addresses``). Ports are
 0-65535 (``--metrics-port`` 1-65535); 0 means any free port. Once every model is ready it prints one
 line ``beit-serve: ready http://HOST:PORT grpc HOST:PORT models: ...`` on stdout (the server's own log
 goes to stderr or ``--log-file``). Models are loaded with Triton's explicit model control, all at start;
-one that fails to load stops the server (beit-serve exits 1).
+one that fails to load stops the server (beit-serve exits 1, its error line repeating the server's
+"failed to ..." / "error: ..." lines: ``triton_log``).
 
 Stop (SIGTERM, as Kubernetes sends, or Ctrl-C): readiness (``/v2/health/ready``) turns false at once,
 the requests in flight finish, new ones get an error, then the server stops; beit-serve exits 0 within
@@ -59,10 +65,12 @@ from typing import IO
 
 from ..argument_types import fixed_port_number, path_argument, port_number, positive_number
 from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
+from .addresses import check_host
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
 from .install import ServeLayout, serve_home, setup
 from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, model_backends, repository_paths
+from .preflight import check_ports_free, check_unique_models
 from .supervisor import Supervisor
 
 PROG = "beit-serve"
@@ -93,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--setup", action="store_true",
         help=f"prepare the local server and its python environment in $BEIT_SERVE_HOME ({serve_home()})")
     add("--setup-timeout", type=positive_number, default=900.0, help="seconds --setup may take in all (default 900)")
-    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    add("--host", default="127.0.0.1",
+        help="IP address to listen on (default 127.0.0.1; ::1 for IPv6; 0.0.0.0 for every IPv4 interface, :: IPv6)")
     add("--http-port", type=port_number, default=8000, help="HTTP port (default 8000; 0: any free port)")
     add("--grpc-port", type=port_number, default=8001, help="gRPC port (default 8001; 0: any free port)")
     add("--metrics-port", type=fixed_port_number, help="serve Prometheus metrics on this port, 1-65535 (default: off)")
@@ -111,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest HTTP request body in MiB; larger ones get an error (default 64; needs Triton >= 2.58: "
              "Triton 2.51 has no limit and accepts only the default, see above)")
     add("--check", metavar="URL", help="check the server at URL instead of serving: live, every model READY, one real "
-                                       "inference per ensemble; exit 0 healthy, 1 not (a liveness probe)")
+                                       "inference per ensemble; exit 0 healthy, 1 not (a startup probe)")
+    add("--check-live", action="store_true",
+        help="with --check: no inference, only live and every model READY (a liveness probe: a busy server passes)")
     add("--check-timeout", type=positive_number, default=5.0, metavar="S",
         help="seconds --check may take in all (default 5)")
     add("--check-model", action="append", default=[], metavar="NAME",
@@ -122,17 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
 def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     """Which server and python to use (see the module docstring), on the requested ports."""
     _check_distinct_ports(args)
+    host = check_host(args.host)
     found = args.tritonserver or (Path(found) if (found := shutil.which("tritonserver")) else None)
-    ports = {name: getattr(args, name) or free_port(args.host if args.host != "0.0.0.0" else "127.0.0.1")
-             for name in ("http_port", "grpc_port")}
     repositories = repository_paths(args.repositories)
     if found is None and (not layout.server_ready() or not layout.env_ready()):
         raise ServeSetupError(f"no tritonserver on PATH and none set up in {layout.home}: run `{PROG} --setup` first")
     if args.grace_period < 1:
         raise ServeOptionError(f"--grace-period must be at least 1 s (got {args.grace_period}); give the pod's "
                                "terminationGracePeriodSeconds (Kubernetes' default: 30)")
+    check_unique_models(repositories)
+    check_ports_free(host, {"--http-port": args.http_port, "--grpc-port": args.grpc_port,
+                            "--metrics-port": args.metrics_port})
+    ports = {name: getattr(args, name) or free_port(host) for name in ("http_port", "grpc_port")}
     binary = Path(found) if found is not None else layout.binary
-    common = dict(repositories=repositories, host=args.host, metrics_port=args.metrics_port,
+    common = dict(repositories=repositories, host=host, metrics_port=args.metrics_port,
                   log_verbose=args.log_verbose, exit_timeout_s=exit_timeout_for(args.grace_period),
                   max_input_bytes=_max_input_bytes(binary, args.max_request_mb), **ports)
     if found is not None:
@@ -250,8 +264,11 @@ def _supervise(server: TritonProcess, supervisor: Supervisor, *, stop: _StopFlag
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.check_live and not args.check:
+        build_parser().error("--check-live goes with --check URL")
     if args.check:
-        return run_check(args.check, timeout_s=args.check_timeout, models=args.check_model, prog=PROG)
+        return run_check(args.check, timeout_s=args.check_timeout, models=args.check_model, live=args.check_live,
+                         prog=PROG)
     layout = ServeLayout(serve_home())
     try:
         if args.setup:

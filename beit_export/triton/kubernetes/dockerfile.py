@@ -39,7 +39,7 @@ USER_ID = 1000  # the NGC image's triton-server user (its build asserts uid and 
 
 # what the build context holds besides the repository: {path in DIR: text}
 BEIT_SERVE_SCRIPT = f"""#!/bin/sh
-# beit-serve inside the image (for the liveness probe and for humans): the venv's python, beit_runtime on PYTHONPATH
+# beit-serve inside the image (for the probes and for humans): the venv's python, beit_runtime on PYTHONPATH
 exec {PYTHON} -m beit_runtime.serving.server "$@"
 """
 

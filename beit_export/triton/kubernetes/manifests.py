@@ -21,6 +21,7 @@ from .options import CHECK_TIMEOUT_S, GRPC_PORT, HTTP_PORT, METRICS_PORT, Kubern
 Manifest = dict[str, Any]
 READY_PATH = "/v2/health/ready"
 PROBE_PERIOD_S = 5
+LIVENESS_PERIOD_S = 10
 ANNOTATION = "beit-deploy.io"
 SHM_VOLUME = "dshm"
 
@@ -46,14 +47,17 @@ def memory_annotations(memory: MemoryMeasurement | None, request_mib: int) -> di
 
 
 def probes(options: KubernetesOptions) -> dict[str, Any]:
+    """Startup: one real inference per ensemble (the models answer); readiness: Triton's ready endpoint (false
+    as soon as a stop begins); liveness: live and every model READY, no inference (a busy pod passes)."""
     ready = {"httpGet": {"path": READY_PATH, "port": "http"}}
     check = [image.BEIT_SERVE, "--check", f"http://127.0.0.1:{HTTP_PORT}", "--check-timeout", str(CHECK_TIMEOUT_S)]
+    timeout = options.check_probe_timeout_s
     return {
-        "startupProbe": {**ready, "periodSeconds": PROBE_PERIOD_S, "timeoutSeconds": 2,
+        "startupProbe": {"exec": {"command": check}, "periodSeconds": PROBE_PERIOD_S, "timeoutSeconds": timeout,
                          "failureThreshold": -(-options.ready_timeout_s // PROBE_PERIOD_S) + 1},
         "readinessProbe": {**ready, "periodSeconds": PROBE_PERIOD_S, "timeoutSeconds": 2, "failureThreshold": 2},
-        "livenessProbe": {"exec": {"command": check}, "periodSeconds": 10,
-                          "timeoutSeconds": options.liveness_timeout_s, "failureThreshold": 3},
+        "livenessProbe": {"exec": {"command": [*check, "--check-live"]}, "periodSeconds": LIVENESS_PERIOD_S,
+                          "timeoutSeconds": timeout, "failureThreshold": 3},
     }
 
 
@@ -67,7 +71,7 @@ def container(options: KubernetesOptions, *, name: str, request_mib: int) -> dic
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         **probes(options),
         "resources": {"requests": {"cpu": options.cpu_request, "memory": f"{request_mib}Mi"},
-                      "limits": {"memory": f"{memory_limit_mib(request_mib)}Mi"}},
+                      "limits": {"memory": f"{memory_limit_mib(request_mib, shm_mib=options.shm_size_mib)}Mi"}},
         "volumeMounts": [{"name": SHM_VOLUME, "mountPath": "/dev/shm"}],
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }

@@ -6,13 +6,18 @@ kube-proxy and ingresses drop the pod), then SIGTERM to ``beit-serve``, which dr
 ``grace_period_s`` (its ``--grace-period``), then ``GRACE_MARGIN_S`` for the process to exit and the
 container runtime to notice before SIGKILL. So ``termination_grace_period_s`` = sleep + grace + margin.
 
-Probes: readiness is Triton's ``/v2/health/ready`` (false at once when a stop begins); liveness runs
-``beit-serve --check`` inside the container (``CHECK_TIMEOUT_S``; the probe's timeout leaves
-``CHECK_STARTUP_S`` for the interpreter to start); the startup probe allows ``ready_timeout_s`` for the
-models to load (beit-serve's ``--ready-timeout``) before liveness takes over.
+Probes (``beit-serve --check`` runs inside the container within ``CHECK_TIMEOUT_S``; the probe's timeout
+leaves ``CHECK_STARTUP_S`` for the interpreter to start): startup runs the full check, one real inference
+per ensemble, and allows ``ready_timeout_s`` for the models to load (beit-serve's ``--ready-timeout``);
+readiness is Triton's ``/v2/health/ready`` (false at once when a stop begins); liveness runs ``--check
+--check-live``: live and every model READY, no inference, so a pod busy with long requests is not
+restarted (the inference check waits in the models' queues: with 32 clients keeping large segmentation
+requests in flight it took 2.6-3.6 s, or ran past 5 s, while every request was answered).
 
 Memory: ``memory_request_mib`` None means measured (``memory``): request = peak x ``MEMORY_HEADROOM``,
-limit = request x ``MEMORY_LIMIT_FACTOR``. CPU: a request (the HPA's utilization is relative to it), no
+limit = request x ``MEMORY_LIMIT_FACTOR``, or request + ``shm_size_mib`` when that is more (/dev/shm is a
+memory volume that counts against the limit; ``--memory-request-mib 64`` gave a 128 MiB limit under a
+256 MiB /dev/shm). CPU: a request (the HPA's utilization is relative to it), no
 limit (a CPU limit throttles the batcher's threads and adds latency without protecting neighbours more
 than the request already does).
 """
@@ -66,9 +71,10 @@ def memory_request_mib(peak_mib: float) -> int:
     return int(math.ceil(peak_mib * MEMORY_HEADROOM / MEMORY_ROUND_MIB) * MEMORY_ROUND_MIB)
 
 
-def memory_limit_mib(request_mib: int) -> int:
-    """The memory limit for a request: request x MEMORY_LIMIT_FACTOR."""
-    return int(request_mib * MEMORY_LIMIT_FACTOR)
+def memory_limit_mib(request_mib: int, *, shm_mib: int) -> int:
+    """The memory limit for a request: request x MEMORY_LIMIT_FACTOR, raised to request + ``shm_mib`` when that
+    is more (the memory-backed /dev/shm counts against the limit: a full one must leave the request)."""
+    return max(int(request_mib * MEMORY_LIMIT_FACTOR), request_mib + shm_mib)
 
 
 def _cpus(quantity: str) -> float:
@@ -129,7 +135,8 @@ class KubernetesOptions:
         return self.prestop_sleep_s + self.grace_period_s + GRACE_MARGIN_S
 
     @property
-    def liveness_timeout_s(self) -> int:
+    def check_probe_timeout_s(self) -> int:
+        """timeoutSeconds of the probes that run ``beit-serve --check`` (startup, liveness)."""
         return CHECK_TIMEOUT_S + CHECK_STARTUP_S
 
 

@@ -25,11 +25,12 @@ def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None
     else:
         parts = ", ".join(f"{process} {mib:.0f} MiB" for process, mib in memory.processes.items())
         how = (f"measured: {memory.describe()}.\nPer process: {parts}.\n"
-               f"request = peak x {MEMORY_HEADROOM} (rounded up to 16 MiB); limit = request x {MEMORY_LIMIT_FACTOR}.")
+               f"request = peak x {MEMORY_HEADROOM} (rounded up to 16 MiB).")
     return (f"Memory request {requests['memory']}, limit {limits['memory']}; {how}\n"
-            f"CPU request {requests['cpu']} (the autoscaler's utilization is relative to it), no CPU limit. "
             f"/dev/shm is a {options.shm_size_mib} MiB memory volume (the python backend's tensors; it counts "
-            "against the memory limit).\n")
+            f"against the memory limit), so limit = request x {MEMORY_LIMIT_FACTOR}, or request + "
+            f"{options.shm_size_mib} MiB when that is more.\n"
+            f"CPU request {requests['cpu']} (the autoscaler's utilization is relative to it), no CPU limit.\n")
 
 
 def _commands_section(options: KubernetesOptions, *, name: str, record: dict[str, Any]) -> str:
@@ -69,12 +70,15 @@ the like) or any v2 client.
 
 
 def _probes_section(options: KubernetesOptions, container: dict[str, Any]) -> str:
+    startup, liveness = container["startupProbe"], container["livenessProbe"]
     return f"""## Probes and stops
 
-- startup: `GET /v2/health/ready` every {container['startupProbe']['periodSeconds']} s, up to
-  {options.ready_timeout_s} s for the models to load (`beit-serve --ready-timeout`).
+- startup: `{' '.join(startup['exec']['command'])}` every {startup['periodSeconds']} s, up to
+  {options.ready_timeout_s} s for the models to load (`beit-serve --ready-timeout`): one real inference per
+  ensemble, so the pod counts as started once its models answer an image.
 - readiness: `GET /v2/health/ready` (false as soon as a stop begins).
-- liveness: `{' '.join(container['livenessProbe']['exec']['command'])}` every 10 s.
+- liveness: `{' '.join(liveness['exec']['command'])}` every {liveness['periodSeconds']} s: the server is live
+  and every model READY, without an inference, so a pod busy with long requests is not restarted.
 - A rollout or scale-down deletes a pod: the preStop hook sleeps {options.prestop_sleep_s} s (the pod
   still answers while Services and ingresses drop it), then `beit-serve` gets SIGTERM, unloads the models
   (readiness false), lets requests in flight finish and stops Triton within `--grace-period

@@ -131,3 +131,23 @@ def test_kubernetes_overwrite_never_deletes_the_artifact(beit_classifier_artifac
                  "--memory-request-mib", "512", "--overwrite"]) == 2
     assert "--kubernetes" in (err := capsys.readouterr().err) and "--overwrite would delete it" in err
     assert (artifact / "manifest.json").is_file() and not (tmp_path / "repo").exists()
+
+
+def test_a_top_k_above_the_classes_is_served_recorded_and_said_as_the_classes(beit_classifier_artifact, tmp_path,
+                                                                              capsys):
+    classes = len(load_manifest(beit_classifier_artifact).labels)
+    output = tmp_path / "repo"
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--name", "cls",
+                 "--model-backend", "python", "--no-warmup", "--top-k", str(classes + 1)]) == 0
+    err = capsys.readouterr().err
+    assert f"] --top-k {classes + 1} is more than the {classes} classes of {beit_classifier_artifact.name}: serving " \
+           f"the top {classes}" in err
+    record = json.loads((output / "repository.json").read_text())
+    assert record["options"]["top_k"] == classes  # what config.pbtxt serves
+    for model in ("cls", "cls_postprocess"):
+        config = (output / model / "config.pbtxt").read_text()
+        assert f'key: "beit_top_k"\n  value {{\n    string_value: "{classes}"' in config
+        assert f"dims: [ {classes} ]" in config and f"dims: [ {classes + 1} ]" not in config
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "r2"), "--no-warmup",
+                 "--model-backend", "python", "--top-k", str(classes)]) == 0
+    assert "classes" not in capsys.readouterr().err  # nothing to say when it fits

@@ -1,21 +1,25 @@
-"""``beit-serve --check URL``: the liveness probe makes one real inference per ensemble on a real server and
-exits 0; it exits 1 with a reason when nothing listens, a named model does not exist, the time is too short
-to answer or a model is unloaded. The unload happens on a server of this file's own, never the shared one."""
+"""``beit-serve --check URL``: the startup probe makes one real inference per ensemble on a real server and
+exits 0; it exits 1 with a reason when nothing listens, the URL is the gRPC port, a named model does not
+exist, the time is too short to answer or a model is unloaded. ``--check-live`` (the liveness probe)
+makes no inference: it passes on a server whose queues are full while the inference check times out.
+The unload happens on a server of this file's own, never the shared one."""
 
 from __future__ import annotations
 
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 
+import cv2
 import numpy as np
 import pytest
 
 from beit_export.cli import main as beit_export
 from beit_runtime.errors import ServeOptionError, ServerError
-from beit_runtime.serving.check import base_url, check, check_image, verify
+from beit_runtime.serving.check import Server, base_url, check, check_image, expected_outputs, infer, model_path, verify
 from beit_runtime.serving.launcher import free_port
 from tests.runtime.serving.triton_server import endpoints, serve_command, start_beit_serve
 
@@ -54,6 +58,73 @@ def test_check_fails_with_a_reason(served, args, reason):
     code, line, _ = run_check(f"http://{served.http}", *args)
     assert code == 1 and line.startswith("beit-serve: check failed: "), line
     assert re.search(reason, line), line
+
+
+def test_check_of_the_grpc_port_says_so(served):
+    done = subprocess.run(serve_command("--check", f"http://{served.grpc}"), capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1 and done.stderr == "", done.stderr[-2000:]  # no traceback
+    assert done.stdout.startswith(f"beit-serve: check failed: http://{served.grpc} is not an HTTP endpoint (the gRPC "
+                                  "port?)"), done.stdout
+    assert done.stdout.count("\n") == 1
+
+
+def test_check_live_asks_no_model(served):
+    code, line, wall = run_check(f"http://{served.http}", "--check-live")
+    assert code == 0 and wall < 5.0, line
+    match = re.fullmatch(r"beit-serve: check ok: live; ready: (.+) \(\d+ ms\)", line)
+    assert match, line
+    assert {"cls", "cls_engine", "cls_postprocess", "cls_preprocess", "seg"} <= set(match.group(1).split(", "))
+    code, line, _ = run_check(f"http://{served.http}", "--check-live", "--check-model", "nope")
+    assert code == 1 and "no model nope on the server" in line, line
+
+
+class SegmentationLoad:
+    """``clients`` threads, each keeping one large segmentation request in flight on ``model`` until ``stop``."""
+
+    def __init__(self, http: str, model: str, *, clients: int, image: bytes) -> None:
+        self.url, self.model, self.image = f"http://{http}", model, image
+        self.answered, self.errors, self.stopped = 0, [], threading.Event()
+        config = Server(self.url, timeout_s=30).json(f"{model_path(model)}/config", what="config")
+        self.outputs = expected_outputs(config)
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> SegmentationLoad:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join(180)
+
+    def _client(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                infer(Server(self.url, timeout_s=120), self.model, self.outputs, self.image)
+                self.answered += 1
+            except Exception as error:  # counted: every request of a busy but healthy server must be answered
+                self.errors.append(f"{type(error).__name__}: {error}")
+
+
+def large_photo(height: int = 1800, width: int = 2400) -> bytes:
+    """A large, noisy PNG: slow to decode, preprocess and answer at its size."""
+    noise = np.random.default_rng(0).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    return cv2.imencode(".png", noise)[1].tobytes()
+
+
+def test_check_live_passes_while_the_queues_are_full(served):
+    url = f"http://{served.http}"
+    with SegmentationLoad(served.http, "seg", clients=32, image=large_photo()) as load:
+        time.sleep(3.0)  # every client has a request queued (measured: a new one waits ~5 s on 2 cores)
+        full = run_check(url, "--check-model", "seg", "--check-timeout", "1")
+        live = [run_check(url, "--check-live", "--check-timeout", "2") for _ in range(3)]
+        busy = load.answered
+    assert full[0] == 1 and "no answer to seg's inference within --check-timeout 1 s" in full[1], full
+    for code, line, wall in live:
+        assert code == 0 and wall < 5.0, line
+    assert load.errors == [] and busy > 0 and load.answered > busy  # requests kept being answered meanwhile
 
 
 def test_check_fails_when_nothing_listens():

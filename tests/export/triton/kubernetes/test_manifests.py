@@ -87,15 +87,15 @@ def test_probes_grace_and_ports_agree(folder):
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert ports == {"http": http, "grpc": int(args[args.index("--grpc-port") + 1]),
                      "metrics": int(args[args.index("--metrics-port") + 1])}
-    for probe in ("startupProbe", "readinessProbe"):
-        assert container[probe]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
-    startup = container["startupProbe"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    check = ["--check", f"http://127.0.0.1:{http}", "--check-timeout", str(CHECK_TIMEOUT_S)]
+    startup, liveness = container["startupProbe"], container["livenessProbe"]
+    assert startup["exec"]["command"][1:] == check  # one real inference per ensemble
     ready_timeout = int(args[args.index("--ready-timeout") + 1])
     assert startup["periodSeconds"] * startup["failureThreshold"] >= ready_timeout
-    liveness = container["livenessProbe"]
-    assert liveness["exec"]["command"][1:] == ["--check", f"http://127.0.0.1:{http}", "--check-timeout",
-                                               str(CHECK_TIMEOUT_S)]
-    assert liveness["timeoutSeconds"] > CHECK_TIMEOUT_S
+    assert liveness["exec"]["command"][1:] == [*check, "--check-live"]  # no inference: a busy pod is not restarted
+    for probe in (startup, liveness):
+        assert probe["timeoutSeconds"] > CHECK_TIMEOUT_S
     service = found["kubernetes/service.yaml"]
     assert {port["name"]: (port["port"], port["targetPort"]) for port in service["spec"]["ports"]} == {
         name: (number, name) for name, number in ports.items()}

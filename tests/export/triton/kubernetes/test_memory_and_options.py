@@ -144,3 +144,28 @@ def test_gpu_repository_gets_a_gpu_per_pod(beit_classifier_artifact, tmp_path):
             "--kubernetes", str(tmp_path / "deploy"), "--memory-request-mib", "512"]
     assert beit_export(argv) == 0
     assert resources(tmp_path / "deploy")["limits"]["nvidia.com/gpu"] == 1
+
+
+@pytest.mark.parametrize(("request_mib", "shm_mib", "limit_mib"), [(700, 1024, 1724), (100, 256, 356)])
+def test_memory_limit_leaves_the_request_beside_a_full_dev_shm(request_mib, shm_mib, limit_mib):
+    import kubernetes_validate
+
+    from beit_export.triton.kubernetes import manifests
+
+    found = manifests(KubernetesOptions(memory_request_mib=request_mib, shm_size_mib=shm_mib), name="m", memory=None)
+    pod = found["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]
+    limits = pod["containers"][0]["resources"]["limits"]
+    assert limits["memory"] == f"{limit_mib}Mi"
+    assert mebibytes(limits["memory"]) >= request_mib + mebibytes(pod["volumes"][0]["emptyDir"]["sizeLimit"])
+    kubernetes_validate.validate(found["kubernetes/deployment.yaml"], kubernetes_validate.latest_version(), strict=True)
+    assert found["kserve/inferenceservice.yaml"]["spec"]["predictor"]["model"]["resources"]["limits"] == limits
+
+
+def test_a_small_memory_request_gets_a_limit_above_dev_shm(beit_classifier_artifact, tmp_path):
+    # /dev/shm (256 MiB by default) is memory the pod's limit counts: a 64 MiB request used to get a 128 MiB limit
+    argv = ["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"), "--model-backend", "python",
+            "--no-warmup", "--kubernetes", str(tmp_path / "deploy"), "--memory-request-mib", "64"]
+    assert beit_export(argv) == 0
+    assert resources(tmp_path / "deploy") == {"requests": {"cpu": "1", "memory": "64Mi"}, "limits": {"memory": "320Mi"}}
+    readme = (tmp_path / "deploy" / "README.md").read_text(encoding="utf-8")
+    assert "Memory request 64Mi, limit 320Mi" in readme and "or request + 256 MiB when that is more" in readme

@@ -1,10 +1,12 @@
 """The Deployment's own command, run from the build context (its beit_runtime copy, its models/) on the real
-local Triton with the image's paths mapped to this machine: it gets ready, the readiness and liveness
-probes as written pass, and SIGTERM stops it cleanly within its --grace-period."""
+local Triton with the image's paths mapped to this machine: it gets ready, the startup (one inference per
+ensemble), readiness and liveness (no inference) probes as written pass, and SIGTERM stops it cleanly
+within its --grace-period."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,13 +51,15 @@ def test_the_deployments_command_serves_and_its_probes_pass(segmenter_folder, se
         ready = container["readinessProbe"]["httpGet"]["path"]
         with urllib.request.urlopen(f"http://127.0.0.1:{http}{ready}", timeout=2) as reply:
             assert reply.status == 200
-        probe = container["livenessProbe"]
-        command = [part.replace(":8000", f":{http}") for part in probe["exec"]["command"]]
-        assert command[0] == BEIT_SERVE
-        done = subprocess.run([*serve, *command[1:]], cwd=segmenter_folder, env=env, capture_output=True, text=True,
-                              timeout=probe["timeoutSeconds"], check=False)
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "check ok" in done.stdout + done.stderr
+        says = {"startupProbe": r"check ok: [\w.-]+ \(\d+ ms\)$", "livenessProbe": r"check ok: live; ready: "}
+        for name in ("startupProbe", "livenessProbe"):
+            probe = container[name]
+            command = [part.replace(":8000", f":{http}") for part in probe["exec"]["command"]]
+            assert command[0] == BEIT_SERVE
+            done = subprocess.run([*serve, *command[1:]], cwd=segmenter_folder, env=env, capture_output=True,
+                                  text=True, timeout=probe["timeoutSeconds"], check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert re.match(f"beit-serve: {says[name]}", done.stdout.strip()), done.stdout
     finally:
         start = time.monotonic()
         process.send_signal(signal.SIGTERM)
