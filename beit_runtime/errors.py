@@ -50,7 +50,10 @@ class OutputUnavailableError(ArtifactError):
 
 class OutputWriteError(BeitDeployError, OSError):
     """An output file could not be written (disk full, no permission, a folder in its way); nothing
-    half-written was left under its name."""
+    half-written was left under its name. ``errno`` and ``filename`` are the failed write's."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno N] ..." rendering of errno and filename
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 class OutputTooLargeError(InputError):

@@ -127,7 +127,9 @@ def write_error(target: Path, error: OSError) -> OutputWriteError:
         fix = "a folder has its name: move that folder away, or choose another output folder"
     else:
         fix = "free space there or choose another output folder"
-    return OutputWriteError(f"could not write {target} ({_cause(error)}): {fix}")
+    typed = OutputWriteError(f"could not write {target} ({_cause(error)}): {fix}")
+    typed.errno, typed.strerror, typed.filename = error.errno, error.strerror, str(target)  # as the OSError said
+    return typed
 
 
 def _cause(error: OSError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import subprocess
@@ -112,6 +113,7 @@ def test_a_folder_in_the_way_is_a_typed_error_naming_the_target_not_the_temporar
     assert str(caught.value) == (f"could not write {target} (Is a directory): a folder has its name: move that "
                                  "folder away, or choose another output folder")
     assert isinstance(caught.value, OSError) and not any(is_temporary(path.name) for path in tmp_path.iterdir())
+    assert (caught.value.errno, caught.value.filename) == (errno.EISDIR, str(target))  # for callers that sort by it
 
 
 def _small_disk() -> None:
