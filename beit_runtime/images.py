@@ -80,7 +80,9 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
 
 
 def missing_file_message(path: Path) -> str:
-    """What an error says of an image file that is not there."""
+    """What an error says of an image file that is not there (or a link to one that is gone)."""
+    if path.is_symlink():
+        return f"image file {path} is a symbolic link to {os.readlink(path)}, which does not exist; fix or remove it"
     return f"image file {path} does not exist; check the path"
 
 

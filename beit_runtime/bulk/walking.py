@@ -30,8 +30,9 @@ class ImageItem:
 
 def collect_items(inputs: Sequence[str | os.PathLike[str]], *, pattern: str | None = None,
                   output: str | os.PathLike[str] | None = None) -> list[ImageItem]:
-    """Images of ``inputs``: folders walked recursively (regular files with an image extension Pillow opens,
-    ``pattern`` a glob on the relative path, the ``output`` folder skipped), files taken as given. InputError
+    """Images of ``inputs``: folders walked recursively (regular files with an image extension Pillow opens, and
+    links to files that are gone, which fail when read; ``pattern`` a glob on the relative path, the ``output``
+    folder skipped), files taken as given. InputError
     for a missing or special input, two equal names, an input folder that is ``output``, or no image at all."""
     if not inputs:
         raise InputError("no inputs given; pass image files or folders")
@@ -41,7 +42,7 @@ def collect_items(inputs: Sequence[str | os.PathLike[str]], *, pattern: str | No
         if source.is_dir():
             _check_not_output(source, output)
             items.extend(ImageItem(path, path.relative_to(source).as_posix())
-                         for path in image_files(source, pattern=pattern, skip_folders=skipped))
+                         for path in image_files(source, pattern=pattern, skip_folders=skipped, dangling=True))
         elif source.is_file():
             items.append(ImageItem(source, source.name))
         elif source.exists():

@@ -42,10 +42,12 @@ def not_a_folder(path: Path) -> str:
 
 
 def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
-                skip_folders: Sequence[str | os.PathLike[str]] = ()) -> list[Path]:
+                skip_folders: Sequence[str | os.PathLike[str]] = (), dangling: bool = False) -> list[Path]:
     """Image files under ``folder``, recursively, sorted by relative path; ``pattern``: a glob on the
     relative path (``glob_match``: "**/*.jpg"); ``skip_folders``: folders not walked (an output folder
-    inside ``folder``). DatasetError when ``folder`` is not a folder."""
+    inside ``folder``); ``dangling``: also symbolic links with an image's name whose target is gone (a
+    folder run reports them as failures rather than skip them unseen). DatasetError when ``folder`` is not
+    a folder."""
     root = Path(folder)
     problem = not_a_folder(root)
     if problem:
@@ -57,7 +59,7 @@ def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
         for name in files:
             path = Path(current) / name
             wanted = pattern is None or glob_match(path.relative_to(root), pattern)
-            if is_image_name(path) and wanted and path.is_file():
+            if is_image_name(path) and wanted and (path.is_file() or (dangling and _dangling(path))):
                 found.append(path)
     return sorted(found, key=lambda path: path.relative_to(root).as_posix())
 
@@ -77,6 +79,10 @@ def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     if pattern[0] == "**":
         return any(_parts_match(parts[start:], pattern[1:]) for start in range(len(parts) + 1))
     return bool(parts) and fnmatchcase(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
+
+
+def _dangling(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def _identity(folder: Path) -> tuple[int, int]:

@@ -104,3 +104,17 @@ def test_named_pipes_are_skipped_when_walking_and_refused_when_named(beit_classi
 def test_walking_skips_the_named_folders(mixed_folder):
     found = image_files(mixed_folder, skip_folders=[mixed_folder / "animals", mixed_folder / "not-there"])
     assert not any("animals" in path.as_posix() for path in found) and len(found) == 8
+
+
+def test_a_link_to_a_file_that_is_gone_is_a_failure_naming_its_target(beit_classifier_artifact, mixed_folder,
+                                                                      tmp_path, capsys):
+    photos = _gray_copy(mixed_folder, tmp_path)
+    (photos / "moved.png").symlink_to(tmp_path / "elsewhere" / "moved.png")  # the photo it named was moved
+    out = tmp_path / "out"
+    assert main([str(beit_classifier_artifact), str(photos), "--output", str(out)]) == 3
+    assert "2 images done, 0 done before, 1 failed" in capsys.readouterr().out
+    (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert error["image"] == "moved.png"
+    assert error["reason"] == (f"image file {photos / 'moved.png'} is a symbolic link to "
+                               f"{tmp_path / 'elsewhere' / 'moved.png'}, which does not exist; fix or remove it")
+    assert [path.name for path in image_files(photos)] == ["camera.png", "camera16.png"]  # data sets skip it
