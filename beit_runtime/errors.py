@@ -19,6 +19,15 @@ class ManifestError(ArtifactError):
     """manifest.json is missing, unreadable, or does not follow a known schema version."""
 
 
+class PreprocessingRecordError(ManifestError):
+    """The manifest's preprocessing record holds a value the runtime cannot preprocess with; ``reason`` names
+    the field and the value (what an exporter checking a recipe repeats)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ArtifactIntegrityError(ArtifactError):
     """A file named in the manifest is missing or its hash does not match."""
 

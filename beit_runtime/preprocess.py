@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .errors import ImageFormatError, InputError, ManifestError
+from .errors import ImageFormatError, InputError, PreprocessingRecordError
 from .manifest import REEXPORT_HINT, Manifest
 
 PIL_FILTERS = {
@@ -46,8 +46,8 @@ RESAMPLE_FILTERS = tuple(PIL_FILTERS)
 _REQUIRED = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
 
 
-def _bad(message: str) -> ManifestError:
-    return ManifestError(f"manifest preprocessing record: {message}; {REEXPORT_HINT}")
+def _bad(message: str) -> PreprocessingRecordError:
+    return PreprocessingRecordError(f"manifest preprocessing record: {message}; {REEXPORT_HINT}", reason=message)
 
 
 def _size_dict(value: Any, *, name: str) -> dict[str, int]:

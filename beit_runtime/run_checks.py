@@ -109,6 +109,7 @@ def _check_targets(images: Sequence[Path], targets: Sequence[tuple[Path, str, Pa
                              f"image's file name without its extension): run them with separate {option} "
                              "folders, or rename one")
     by_folder: dict[Path, set[str]] = {}
+    listed: dict[Path, list[str]] = {}
     for image in images:  # the folder resolved, not the name: a link among the outputs would be replaced too
         by_folder.setdefault(image.parent.resolve(), set()).add(image.name)
     for image, option, target in targets:
@@ -118,8 +119,9 @@ def _check_targets(images: Sequence[Path], targets: Sequence[tuple[Path, str, Pa
         if target.is_dir():
             raise InputError(f"{option} {target.parent}: the output {target} of {image} is a folder; "
                              f"move it away or pass another {option} folder")
-        existing = [] if overwrite or not target.parent.is_dir() else _matching(image, target.name,
-                                                                                 os.listdir(target.parent))
+        if target.parent not in listed:  # each output folder listed once (none yet: it is created later)
+            listed[target.parent] = os.listdir(target.parent) if target.parent.is_dir() else []
+        existing = [] if overwrite else _matching(image, target.name, listed[target.parent])
         if existing:
             raise InputError(f"{option} {target.parent} already holds {existing[0]}, the output of {image} (an "
                              "earlier run's, or a file of yours): pass --overwrite to replace it, or another "

@@ -87,7 +87,8 @@ def _assemble(config, processor_config, *, model, revision, task, seed, origin: 
               weights_folder: Path | None = None) -> LoadedCheckpoint:
     """``origin``: the folder (or "preset NAME") the files came from, named in errors and notes."""
     notes: list[str] = []
-    names = weight_names(weights_folder) if weights_folder is not None else None
+    unnamed = task is None and not getattr(config, "architectures", None)  # only then do the weights name the task
+    names = weight_names(weights_folder) if weights_folder is not None and unnamed else None
     architecture = _architecture(config, task, weight_names=names, notes=notes)
     resolved_task = _resolve_task(architecture, task)
     labels = _labels(config, resolved_task, where=_where(origin, "config.json"))

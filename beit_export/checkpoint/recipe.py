@@ -32,8 +32,6 @@ _CLASS_SUFFIXES = ("ImageProcessor", "ImageProcessorFast", "ImageProcessorPil", 
 SUPPORTED_PROCESSORS: Mapping[str, str] = MappingProxyType(
     {prefix + suffix: family for family, prefix in _FAMILY_PREFIXES.items() for suffix in _CLASS_SUFFIXES}
 )
-# the runtime's ManifestError reads "<_RUNTIME_PREFIX><reason>; <REEXPORT_HINT>"; the reason is what an export names
-_RUNTIME_PREFIX = "manifest preprocessing record: "
 
 
 def _processor_family(processor_config: Mapping[str, Any] | None, model_type: str, *, where: str) -> str:
@@ -97,16 +95,14 @@ def _processor(family: str, values: dict[str, Any], *, where: str):
 
 def check_recipe(recipe: Mapping[str, Any], *, where: str) -> None:
     """CheckpointConfigError naming ``where`` when the runtime's ``Preprocessor`` would refuse ``recipe``."""
-    from beit_runtime.errors import ManifestError
-    from beit_runtime.manifest import REEXPORT_HINT
+    from beit_runtime.errors import PreprocessingRecordError
     from beit_runtime.preprocess import Preprocessor
 
     try:
         Preprocessor.from_manifest(dict(recipe))
-    except ManifestError as error:
-        reason = str(error).removeprefix(_RUNTIME_PREFIX).removesuffix(f"; {REEXPORT_HINT}")
+    except PreprocessingRecordError as error:
         raise CheckpointConfigError(
-            f"{where}: {reason}; the runtime cannot preprocess images with it: fix that field"
+            f"{where}: {error.reason}; the runtime cannot preprocess images with it: fix that field"
         ) from None
 
 
