@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from beit_runtime import errors as runtime_errors
 from beit_runtime.errors import BeitDeployError
 
 
@@ -22,8 +23,9 @@ class OutputPathError(ExportError):
     """--output names a path that cannot be written (its folder is a file, not writable) or would destroy an input."""
 
 
-class OutputWriteError(ExportError):
-    """Writing the artifact failed for a reason of the machine, not of the path (disk full, I/O error)."""
+class OutputWriteError(ExportError, runtime_errors.OutputWriteError):
+    """Writing the artifact failed for a reason of the machine, not of the path (disk full, I/O error): the
+    runtime's OutputWriteError (an OSError keeping ``errno``) raised by an export."""
 
 
 class UnsupportedCheckpointError(ExportError):

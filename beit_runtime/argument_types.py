@@ -23,6 +23,18 @@ def path_argument(text: str) -> Path:
     return Path(text)
 
 
+def artifact_folder_argument(text: str) -> Path:
+    """An existing folder given as an artifact: a path that is not there is a usage error (exit 2) before
+    anything is loaded or created, as an image file that is not there is."""
+    path = path_argument(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"artifact folder {text} does not exist: pass the folder `beit-export "
+                                         "--output` wrote (it holds manifest.json)")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file: pass the artifact folder (the one holding manifest.json)")
+    return path
+
+
 def max_threads() -> int:
     """The most threads an option may ask for: 4 per CPU, and at least 64 (a thousand threads on two cores
     never finish, and a million exhaust memory before the first image)."""

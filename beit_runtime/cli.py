@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from .argument_types import EXIT_INTERRUPTED, path_argument, positive_number, thread_number
+from .argument_types import EXIT_INTERRUPTED, artifact_folder_argument, path_argument, positive_number, thread_number
 from .bulk.command import add_folder_arguments, report_error, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS
@@ -37,9 +37,18 @@ from .run_checks import check_run_flags, checked_request
 from .served_run import SERVER_TIMEOUT_S, run_served
 
 
+def _artifact_or_served_model(text: str) -> str:
+    return text if is_served_model(text) else str(artifact_folder_argument(text))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="beit-run", description="Run an exported BEiT/ViT artifact on images.")
-    parser.add_argument("artifact", help="artifact folder (holds manifest.json), or a served model: "
+    parser = argparse.ArgumentParser(
+        prog="beit-run", description="Run an exported BEiT/ViT artifact on images.",
+        epilog="subcommands: `beit-run evaluate ARTIFACT --data DIR` measures accuracy (or mIoU) of every "
+               "variant on your labelled images; `beit-run tune ARTIFACT` times them on this machine and writes "
+               "the plan --precision auto follows (each has its own --help)")
+    parser.add_argument("artifact", type=_artifact_or_served_model,
+                        help="artifact folder (holds manifest.json), or a served model: "
                                          "http://HOST:PORT/NAME or grpc://HOST:PORT/NAME (beit-serve)")
     parser.add_argument("images", nargs="+", type=path_argument,
                         help="image files (JPEG, PNG, ...) or folders of them (a folder run: see below)")

@@ -105,3 +105,7 @@ class ServeSetupError(BeitDeployError):
 
 class ServeOptionError(BeitDeployError, ValueError):
     """A ``beit-serve`` option is out of range or one the chosen tritonserver cannot honour."""
+
+
+class ClusterUnavailableError(BeitDeployError, ConnectionError):
+    """No Ray cluster could be joined at the address given (``--ray ADDRESS``, ``run_on_ray(address=...)``)."""

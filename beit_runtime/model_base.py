@@ -90,9 +90,10 @@ class ArtifactModel:
     """
 
     task: ClassVar[str] = ""
+    own_options: ClassVar[tuple[str, ...]] = ()  # the subclass's keywords beside the run options (error messages)
 
     def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None, **run_options: Any) -> None:
-        self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__)
+        self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__, own=self.own_options)
         _check_folder_argument(artifact_dir, owner=type(self).__name__)
         self.manifest: Manifest = load_manifest(artifact_dir, verify_files=self.options.verify_files)
         if self.manifest.task != self.task:

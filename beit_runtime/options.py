@@ -149,16 +149,19 @@ class RunOptions:
         return tuple(field.name for field in dataclasses.fields(cls))
 
     @classmethod
-    def resolve(cls, options: RunOptions | None, keywords: Mapping[str, Any], *, owner: str) -> RunOptions:
+    def resolve(cls, options: RunOptions | None, keywords: Mapping[str, Any], *, owner: str,
+                own: Sequence[str] = ()) -> RunOptions:
         """``options`` (default: ``RunOptions()``) with ``keywords`` replacing its fields.
 
         ``owner`` names the caller in the TypeError an unknown keyword raises (as a misspelt keyword
-        argument of any function would), which lists the valid ones.
+        argument of any function would), which lists the valid ones: the caller's ``own`` keywords, then
+        the run options.
         """
         unknown = sorted(set(keywords) - set(cls.field_names()))
         if unknown:
+            owns = f"{owner}'s own are {', '.join(own)}; " if own else ""
             raise TypeError(
-                f"{owner}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; "
+                f"{owner}() got unexpected keyword argument(s) {', '.join(map(repr, unknown))}; {owns}"
                 f"the run options are {', '.join(cls.field_names())} (or pass options=RunOptions(...))"
             )
         if options is not None and not isinstance(options, cls):

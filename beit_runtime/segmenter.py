@@ -132,6 +132,7 @@ class Segmenter(ArtifactModel):
     """Semantic segmentation with an exported BEiT + UperNet artifact (see the module docstring for modes)."""
 
     task: ClassVar[str] = "semantic-segmentation"
+    own_options: ClassVar[tuple[str, ...]] = tuple(field.name for field in dataclasses.fields(SegmenterOptions))
 
     def __init__(
         self,

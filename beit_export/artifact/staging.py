@@ -82,10 +82,12 @@ def output_error(output: Path, error: OSError) -> ExportError:
     staging folder): OutputWriteError for a full disk or I/O failure, OutputPathError otherwise."""
     cause = error.strerror or str(error) or type(error).__name__
     if error.errno in _ENVIRONMENT_ERRNOS:
-        return OutputWriteError(
+        typed = OutputWriteError(
             f"could not write the artifact {output} ({cause}); no artifact was written. Free space on that disk "
             "(or fix the device) and export again, or choose an --output on another disk"
         )
+        typed.errno, typed.strerror, typed.filename = error.errno, error.strerror, str(output)
+        return typed
     return OutputPathError(f"--output {output} cannot be written ({cause}): choose a folder you can write to")
 
 

@@ -128,14 +128,19 @@ pip install "beit-deploy[triton]" && beit-serve --setup
 beit-serve REPO --http-port 8000 --grpc-port 8001          # prints "beit-serve: ready ..." ; Ctrl-C stops it
 ```
 
-With a stock Triton (NGC container `nvcr.io/nvidia/tritonserver:{NGC_TAG}` or newer; add `--gpus all` for
-GPU instances). The python models need these packages in the server's python (numpy<2: Triton 2.51's
-python backend corrupts tensors silently under numpy 2, and the models refuse to load with it);
-onnxruntime-gpu instead of onnxruntime for a python engine on GPU:
+In a container (Docker, Kubernetes): not a stock NGC `nvcr.io/nvidia/tritonserver:{NGC_TAG}`. Its python is 3.10,
+and the python models' pinned onnxruntime and Pillow (in `repository.json`) have no 3.10 wheels (an older Pillow
+computes downscales differently, so the served answers would change). Export this repository again with
+`--kubernetes DIR` added: DIR is a docker build context from that NGC image with python 3.11, those packages and
+the matching python backend stub, `beit-serve` as its entry point (SIGTERM drains), and DIR/README.md says how to
+build and run it. (A Triton of your own whose python backend runs python 3.11 needs `pip install {requirements}`
+in that python: numpy<2, since Triton 2.51's python backend corrupts tensors under numpy 2 and the models refuse
+to load with it.)
 
 ```bash
-docker run --rm --shm-size=1g -p 8000:8000 -p 8001:8001 -v "$PWD/REPO:/models" nvcr.io/nvidia/tritonserver:{NGC_TAG} \\
-  bash -c 'pip install {requirements} && tritonserver --model-repository=/models'
+beit-export triton ARTIFACT --output REPO --kubernetes DIR --image beit/{record['name']}:1   # + the options used here
+docker build -t beit/{record['name']}:1 DIR
+docker run --rm --shm-size=256m -p 8000:8000 -p 8001:8001 beit/{record['name']}:1
 ```
 
 ## Call it

@@ -31,6 +31,7 @@ from ..progress import Progress
 from .local import BulkSummary, prepare_output
 from .options import BulkOptions
 from .processing import BatchProcessor
+from .ray_connection import connect
 from .walking import ImageItem
 from .writers import OutputFolder
 
@@ -60,14 +61,6 @@ def _import_ray() -> Any:
     return ray
 
 
-def _connect(ray: Any, address: str | None) -> bool:
-    """Join the cluster at ``address`` (None: a new local Ray, or RAY_ADDRESS's); whether we started it."""
-    if ray.is_initialized():
-        return False
-    ray.init(address=address or None, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    return True
-
-
 def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
                options: BulkOptions, run_options: RunOptions | None = None, address: str | None = None,
                actors: int = 2, actor_cpus: float = 1.0, **run_keywords: Any) -> BulkSummary:
@@ -77,11 +70,16 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
     run_options = RunOptions.resolve(run_options, run_keywords, owner="run_on_ray")
     actors = positive_int("actors", actors)
     ray = _import_ray()
-    task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
-                                                           run_options=run_options)
+    joined = connect(ray, address) if address else False  # a cluster named but absent: nothing written to OUT
+    try:
+        task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
+                                                               run_options=run_options)
+    except BaseException:
+        _disconnect(ray, joined)
+        raise
     todo = output.pending(items)
     progress = Progress(len(todo), mode=options.progress)
-    started = _connect(ray, address) if todo else False
+    started = joined or (connect(ray, None) if todo else False)  # a local Ray only when there is work
     try:
         if todo:
             _stream_results(ray, todo, output=output, progress=progress, actor_kwargs={
@@ -91,10 +89,14 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
         output.flush()
     finally:
         progress.close()
-        if started:
-            ray.shutdown()
+        _disconnect(ray, started)
     return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
                        failed=progress.failed, output=Path(options.output))
+
+
+def _disconnect(ray: Any, started: bool) -> None:
+    if started:
+        ray.shutdown()
 
 
 def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder, progress: Progress,

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from ..argument_types import EXIT_INTERRUPTED, positive_integer, thread_number
+from ..argument_types import EXIT_INTERRUPTED, artifact_folder_argument, positive_integer, thread_number
 from ..errors import BeitDeployError, DatasetError, InputError, OutputWriteError
 from ..remote.connect import is_served_model
 
@@ -32,7 +32,7 @@ def _artifact_folder(text: str, *, served_hint: str) -> Path:
     if is_served_model(text):
         raise argparse.ArgumentTypeError(f"{text} is a served model; this command measures the engines of an "
                                          f"artifact folder on this machine: {served_hint}")
-    return Path(text)
+    return artifact_folder_argument(text)
 
 
 def run_reporting_errors(prog: str, work: Callable[[], _Result], *,

@@ -1,6 +1,7 @@
 """``beit-run evaluate ARTIFACT --data DIR``: accuracy of every engine x precision variant on labelled images.
 
-Classification data is one folder per class, named as the artifact's labels (ImageFolder layout);
+Classification data is one folder per class, named as the artifact's labels or by class id (ImageFolder
+layout);
 segmentation data is ``DIR/images/NAME.ext`` with ``DIR/masks/NAME.png`` (class ids, 255 ignored;
 ``--reduce-labels`` as BeitImageProcessor's ``do_reduce_labels``). Prints a table (``--json``: one JSON
 object per variant); ``--output DIR`` also writes a Markdown report and a plot of accuracy against speed,

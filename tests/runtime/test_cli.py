@@ -105,8 +105,16 @@ def test_a_folder_of_artifacts_names_them(beit_classifier_artifact, image_files,
 
 
 def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, tmp_path, capsys):
-    assert main([str(tmp_path / "no-artifact"), str(image_files[0])]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    missing, a_file = tmp_path / "no-artifact", tmp_path / "a-file"
+    a_file.write_text("x")
+    runs = ([str(image_files[0]), "--output", str(tmp_path / "out")], ["evaluate", "--data", str(tmp_path)], ["tune"])
+    for artifact, says in ((missing, f"artifact folder {missing} does not exist"), (a_file, f"{a_file} is a file")):
+        for run in runs:  # a usage error (exit 2) before anything loads, as a missing image file is
+            command = [run[0], str(artifact), *run[1:]] if run[0] in ("evaluate", "tune") else [str(artifact), *run]
+            with pytest.raises(SystemExit) as caught:
+                main(command)
+            assert caught.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before the folder run created its --output
     assert main([str(beit_classifier_artifact), str(image_files[0]), "--top-k", "0"]) == 2
     assert "--top-k" in capsys.readouterr().err
     assert main([str(beit_classifier_artifact), str(image_files[0]), "--plan", str(tmp_path / "plan.json")]) == 2

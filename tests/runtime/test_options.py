@@ -64,8 +64,9 @@ def test_integer_checks_name_the_value():
 def test_unknown_keyword_is_a_type_error_naming_the_valid_ones(beit_classifier_artifact, beit_segmentation_artifact):
     with pytest.raises(TypeError, match=r"Classifier\(\) got unexpected keyword argument\(s\) 'batchsize'.*batch_size"):
         Classifier(beit_classifier_artifact, batchsize=4)
-    with pytest.raises(TypeError, match=r"Segmenter\(\) got unexpected.*'strides'.*intra_op_threads"):
-        Segmenter(beit_segmentation_artifact, strides=(16, 16))
+    with pytest.raises(TypeError, match=r"Segmenter\(\) got unexpected.*'strides'; Segmenter's own are mode, "
+                                        r"crop_size, stride, slide_scale, fused_postprocess; .*intra_op_threads"):
+        Segmenter(beit_segmentation_artifact, strides=(16, 16))  # a misspelt "stride": its own keywords are named
 
 
 def test_task_classes_take_options_whole_or_as_keywords(beit_classifier_artifact, beit_backbone_artifact):

@@ -9,9 +9,11 @@ from . import dockerfile as image
 from .memory import MemoryMeasurement
 from .options import (
     GRACE_MARGIN_S,
+    GRPC_PORT,
     HTTP_PORT,
     MEMORY_HEADROOM,
     MEMORY_LIMIT_FACTOR,
+    METRICS_PORT,
     TRITON_RELEASE,
     KubernetesOptions,
 )
@@ -33,6 +35,10 @@ def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None
             f"CPU request {requests['cpu']} (the autoscaler's utilization is relative to it), no CPU limit.\n")
 
 
+def _published_ports() -> str:
+    return " ".join(f"-p {port}:{port}" for port in (HTTP_PORT, GRPC_PORT, METRICS_PORT))
+
+
 def _commands_section(options: KubernetesOptions, *, name: str, record: dict[str, Any]) -> str:
     namespace = f" -n {options.namespace}" if options.namespace else ""
     return f"""## Build and push
@@ -40,6 +46,12 @@ def _commands_section(options: KubernetesOptions, *, name: str, record: dict[str
 ```bash
 docker build -t {options.image} .
 docker push {options.image}
+```
+
+To try the image on one machine first (the same command and ports as the pods; Ctrl-C stops it cleanly):
+
+```bash
+docker run --rm --shm-size={options.shm_size_mib}m {_published_ports()} {options.image}
 ```
 
 ## Apply (plain Kubernetes)

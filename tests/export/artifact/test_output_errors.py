@@ -22,6 +22,21 @@ def test_disk_full_while_writing_is_a_write_error_naming_the_output(tmp_path):
     assert list(tmp_path.iterdir()) == []  # no artifact, no staging folder, no lock file
 
 
+def test_disk_full_is_the_runtime_s_output_write_error_too(tmp_path):
+    """One name, one meaning: ``except beit_runtime.errors.OutputWriteError`` (or OSError) catches an export's
+    full disk, with the errno of the failed write and the artifact's path as its filename."""
+    import errno
+
+    from beit_runtime import errors as runtime_errors
+
+    output = tmp_path / "artifact"
+    with pytest.raises(runtime_errors.OutputWriteError) as caught, staged_artifact(output), \
+            open("/dev/full", "wb") as full:
+        full.write(b"x")
+    assert isinstance(caught.value, OSError) and caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(output) and not str(caught.value).startswith("[Errno")
+
+
 def test_disk_full_keeps_the_previous_artifact(tmp_path):
     output = tmp_path / "artifact"
     output.mkdir()

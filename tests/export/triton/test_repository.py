@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -38,6 +39,9 @@ def test_python_backend_repository_layout(beit_segmentation_artifact, tmp_path, 
     for expected in ("beit-serve REPO", "nvcr.io/nvidia/tritonserver", "/v2/models/seg/infer", "numpy<2",
                      "from beit_runtime.remote import RemoteSegmenter"):
         assert expected in readme
+    # a stock NGC container (python 3.10) cannot install the pinned packages: the README sends to --kubernetes
+    assert not re.search(r"docker run[^\n]*nvcr\.io", readme)  # no stock NGC container: it cannot install them
+    assert "--kubernetes DIR" in readme and "docker build -t beit/seg:1 DIR" in readme
 
 
 def test_python_engine_carries_only_the_files_the_manifest_names(beit_classifier_artifact, tmp_path):

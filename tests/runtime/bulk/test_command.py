@@ -62,3 +62,18 @@ def test_verbose_says_what_a_folder_run_runs_before_the_first_image(beit_classif
     assert main([*argv, "--precision", "auto", "--plan", str(tmp_path / "none.json")]) == 0  # fp32: it resumes
     err = capsys.readouterr().err
     assert f"running onnxruntime fp32 (auto: fp32: plan {tmp_path / 'none.json'} does not exist" in err
+
+
+def test_ray_address_where_no_cluster_listens_is_one_line_and_writes_nothing(beit_classifier_artifact,
+                                                                              mixed_folder, tmp_path, capsys):
+    """ray.init waits minutes on an address where nothing listens; the run says so within seconds, leaves
+    OUT without a run.json, and starts no Ray of its own."""
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("this process is connected to a Ray cluster already: the run would use it")
+    out = tmp_path / "out"
+    assert main([str(beit_classifier_artifact), str(mixed_folder), "--output", str(out), "--ray=127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("beit-run: error: no Ray cluster answers at --ray 127.0.0.1:1 (Connection refused): ")
+    assert "ray start --head" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (out / "run.json").exists() and not ray.is_initialized()

@@ -40,6 +40,10 @@ def test_memory_request_is_the_measured_peak_with_headroom(classifier_folder):
     readme = (classifier_folder / "README.md").read_text(encoding="utf-8")
     assert f"{peak:.0f} MiB peak RSS" in readme
     assert "docker build -t registry.example.com/beit/cls:1.0 ." in readme
+    # trying the image on one machine: the pods' /dev/shm and the Dockerfile's ports
+    exposed = (classifier_folder / "Dockerfile").read_text().split("\nEXPOSE ")[1].split("\n")[0].split()
+    ports = " ".join(f"-p {port}:{port}" for port in exposed)
+    assert f"docker run --rm --shm-size=256m {ports} registry.example.com/beit/cls:1.0" in readme
 
 
 def test_memory_request_given_is_used_as_is(segmenter_folder):

@@ -1,0 +1,53 @@
+"""Joining the Ray cluster a folder run names, or starting a local Ray: one typed error, within seconds, when
+there is nothing to join (``ray.init`` raises ConnectionError for "auto" without a cluster and waits minutes
+on an address where nothing listens)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from ..errors import ClusterUnavailableError
+
+PROBE_SECONDS = 5.0
+_FIX = ("start one there (`ray start --head` on its head node), pass the head's address as --ray HOST:6379 "
+        "(or ray://HOST:10001 for Ray Client, or set RAY_ADDRESS), or give --ray alone for a local Ray on this machine")
+
+
+def connect(ray: Any, address: str | None) -> bool:
+    """Join the cluster at ``address`` (None: a new local Ray, or RAY_ADDRESS's); whether we started the
+    connection (and so must shut it down). A connection already open is used as it is."""
+    if ray.is_initialized():
+        return False
+    _probe(address)
+    try:
+        ray.init(address=address or None, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except ConnectionError as error:
+        reason = str(error).split(". ")[0].rstrip(".")
+        raise ClusterUnavailableError(f"no Ray cluster to join at --ray {address or 'RAY_ADDRESS'} "
+                                      f"({reason}): {_FIX}") from error
+    return True
+
+
+def _probe(address: str | None) -> None:
+    """One TCP connection to ``address``'s host and port, when it names them ("auto", "local" and None do
+    not): refused or unanswered in PROBE_SECONDS is a ClusterUnavailableError."""
+    host_port = _host_port(address)
+    if host_port is None:
+        return
+    try:
+        with socket.create_connection(host_port, timeout=PROBE_SECONDS):
+            return
+    except OSError as error:
+        cause = error.strerror or type(error).__name__
+        raise ClusterUnavailableError(f"no Ray cluster answers at --ray {address} ({cause}): {_FIX}") from error
+
+
+def _host_port(address: str | None) -> tuple[str, int] | None:
+    if not address or address in ("auto", "local"):
+        return None
+    bare = address.split("://", 1)[-1].rstrip("/")
+    host, separator, port = bare.rpartition(":")
+    if not separator or not port.isdigit():
+        return None  # ray.init says what is wrong with it
+    return host.strip("[]"), int(port)
