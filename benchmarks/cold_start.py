@@ -4,10 +4,11 @@ Each start is a fresh process: ``from beit_runtime import Classifier``, ``Classi
 (a path) -> top-1. Rows: without the cache (``BEIT_DEPLOY_CACHE=off``), the first start on an empty cache,
 and warm starts (interleaved with the uncached ones, so both see the same load on shared cores); then the
 inference time of the cached graph against the graph optimized at load, in one process, interleaved.
-Writes benchmarks/RESULTS-cold-start.json (``--output``) and, with ``--results-md``, its section of
-benchmarks/RESULTS.md. ``--quick``: tiny-beit, 2 runs (a smoke test). Usage::
+Writes benchmarks/out/cold-start.json (``--output``); ``--write-results`` writes the stored figures instead,
+benchmarks/RESULTS-cold-start.json and its section of benchmarks/RESULTS.md (``--results-md`` for another
+RESULTS.md). ``--quick``: tiny-beit, 2 runs (a smoke test; never the stored figures). Usage::
 
-    python benchmarks/cold_start.py --artifact-dir /tmp/beit-base --results-md benchmarks/RESULTS.md
+    python benchmarks/cold_start.py --artifact-dir /tmp/beit-base --write-results
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from benchmarks.report.cold_start import render, write_section
 from benchmarks.workload.photos import write_photos
 
 DEFAULT_MODEL = "microsoft/beit-base-patch16-224"
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "RESULTS-cold-start.json"
+STORED_RESULTS = Path(__file__).resolve().parent / "RESULTS-cold-start.json"
+STORED_MD = STORED_RESULTS.with_name("RESULTS.md")
+DEFAULT_OUTPUT = Path("benchmarks/out/cold-start.json")
 # the child: what a user's process does, nothing more (times are wall-clock, compared with the parent's spawn)
 CHILD = """import time
 started = time.time()
@@ -149,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds of the inference-speed check")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON results (default {DEFAULT_OUTPUT})")
     parser.add_argument("--results-md", type=Path, help="write the cold-start section of this RESULTS.md")
+    parser.add_argument("--write-results", action="store_true",
+                        help=f"store the figures: {STORED_RESULTS.name} and the section of {STORED_MD.name}")
     parser.add_argument("--quick", action="store_true", help="smoke test: tiny-beit, 2 runs, 2 rounds")
     return parser
 
@@ -162,7 +167,12 @@ def _artifact(args: argparse.Namespace, model: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.write_results and args.quick:
+        parser.error("--quick is a smoke test: its figures are never stored (drop --write-results)")
+    if args.write_results:
+        args.output, args.results_md = STORED_RESULTS, args.results_md or STORED_MD
     default = "tiny-beit" if args.quick else DEFAULT_MODEL
     model = args.model or (str(args.artifact_dir) if args.artifact_dir else default)
     runs, rounds = (min(args.runs, 2), min(args.rounds, 2)) if args.quick else (args.runs, args.rounds)

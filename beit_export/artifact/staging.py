@@ -57,7 +57,7 @@ def check_output(output: Path, *, overwrite: bool, inputs: Mapping[str, str | Pa
 
 def _check_inputs_survive(output: Path, inputs: Mapping[str, str | Path | None], *, flag: str) -> None:
     """OutputPathError when replacing ``output`` would delete an input folder (the same folder or one inside) or
-    part of one (an existing ``output`` inside an input folder)."""
+    part of one (an ``output`` inside an input folder, whether it exists yet or not)."""
     target = output.resolve()
     for name, path in inputs.items():
         source = Path(path).expanduser() if path is not None else None
@@ -70,7 +70,7 @@ def _check_inputs_survive(output: Path, inputs: Mapping[str, str | Path | None],
                 f"{flag} {output} {relation} the {name} folder {path}: --overwrite would delete it. "
                 f"Choose a {flag} outside {name} (nothing was deleted)"
             )
-        if output.exists() and resolved in target.parents:
+        if resolved in target.parents:  # refused before it exists too, so a second run is never the first refusal
             raise OutputPathError(
                 f"{flag} {output} is inside the {name} folder {path}: --overwrite would delete what it holds "
                 f"there. Choose a {flag} outside {name} (nothing was deleted)"

@@ -19,7 +19,7 @@ import torch
 
 from ..modeling import config_image_size
 from ..modeling.outputs import extended_task_spec, output_flags, stacked_outputs
-from ..outputs import ExtraOutputs
+from ..outputs import ExtraOutputs, check_cases_fit
 from ..tasks import base_model, resolve_task_spec
 from .photos import hf_preprocess, sample_photos
 
@@ -93,10 +93,15 @@ def build_cases(checkpoint, *, dynamic_resolution: bool = False, seed: int = 0, 
         pixels = torch.randn((batch, channels, height, width), generator=generator).numpy()
         name = f"random b{batch} {height}x{width}"
         cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
-    if photos:
-        for shape, pixels in photo_batches(checkpoint.preprocessing, model_type=model_type or config.model_type):
-            name = f"photos b{len(pixels)} {shape[0]}x{shape[1]}"
-            cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
+    batches = photo_batches(checkpoint.preprocessing, model_type=model_type or config.model_type) if photos else []
+    if extra_outputs is not None:  # photos and user images keep their own sizes under some recipes
+        for kind, arrays in (("scikit-image photos", [pixels for _, pixels in batches]),
+                             ("--parity-data images", list(user_batches))):
+            if arrays:
+                check_cases_fit(extra_outputs, config, [(len(a), a.shape[2], a.shape[3]) for a in arrays], kind=kind)
+    for shape, pixels in batches:
+        name = f"photos b{len(pixels)} {shape[0]}x{shape[1]}"
+        cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
     for pixels in user_batches:
         name = f"user b{len(pixels)} {pixels.shape[2]}x{pixels.shape[3]}"
         cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))

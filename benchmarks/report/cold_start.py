@@ -58,7 +58,7 @@ def render(data: dict[str, Any]) -> str:
         "child's VmHWM (max over the runs). The files are in the page cache in every row (no drop of "
         "caches); the first start has an empty beit-deploy cache (graph hashed, optimized and written). "
         f"Load average when it started: {_load(machine)}. Reproduce: `python benchmarks/cold_start.py "
-        "--artifact-dir ARTIFACT --results-md benchmarks/RESULTS.md`.",
+        "--artifact-dir ARTIFACT --write-results`.",
         "",
         "| start | runs | total | interpreter | import | Classifier() | first result | peak RSS MiB | "
         "RSS / weights | cache |",

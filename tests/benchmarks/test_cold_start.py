@@ -58,3 +58,14 @@ def test_a_section_is_appended_when_there_is_none(quick_run, tmp_path):
     write_section(target, json.loads((out / "cold.json").read_text()))
     text = target.read_text()
     assert text.startswith("# Results\n\n## Cold start (ORT fp32)\n\n" + BEGIN) and text.count(BEGIN) == 1
+
+
+def test_quick_never_replaces_the_stored_figures(capsys):
+    """``--quick`` is a smoke test: with ``--write-results`` it is refused before anything runs, and without it
+    the results go to benchmarks/out/, not over benchmarks/RESULTS-cold-start.json."""
+    from benchmarks import cold_start
+
+    with pytest.raises(SystemExit) as caught:
+        cold_start.main(["--quick", "--write-results"])
+    assert caught.value.code == 2 and "never stored" in capsys.readouterr().err
+    assert cold_start.build_parser().parse_args([]).output == Path("benchmarks/out/cold-start.json")

@@ -88,7 +88,10 @@ def test_overwrite_refuses_an_output_inside_an_input(tmp_path, flag):
     assert f"is inside the {flag} folder {images}: --overwrite would delete" in message, message
     assert f"Choose a --output outside {flag} (nothing was deleted)" in message
     assert (images / "batch2" / "astronaut.jpg").read_bytes() == b"astronaut"
-    # a new folder inside an input deletes nothing; without --overwrite the usual rules
-    assert check_output(images / "new", overwrite=True, inputs={flag: str(images)}) == images / "new"
+    # a new folder inside an input is refused too, so the first run is refused as a second one would be; without
+    # --overwrite the usual rules
+    with pytest.raises(OutputPathError, match=f"is inside the {flag} folder"):
+        check_output(images / "new", overwrite=True, inputs={flag: str(images)})
+    assert check_output(images / "new", overwrite=False, inputs={flag: str(images)}) == images / "new"
     with pytest.raises(OutputExistsError, match="--overwrite"):
         check_output(output, overwrite=False, inputs={flag: str(images)})
