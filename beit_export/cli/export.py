@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from beit_runtime.tasks import TASK_NAMES
 
+from ..demo import DEMO_CHECKPOINTS
 from ..outputs import ATTENTION_LAYERS_HELP
 from .common import PROG, Progress
 
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--model", required=True, help="local HF folder, hub id, or preset id (with --random-init)")
+    add("--model", required=True, help="local HF folder, hub id, preset id (with --random-init), or a demo "
+        f"checkpoint shipped in the package, offline: {', '.join(DEMO_CHECKPOINTS)}")
     add("--random-init", action="store_true", help="build the architecture from its config with random weights")
     add("--task", choices=TASK_NAMES, help="override the task detected from the architecture")
     add("--output", type=Path, help="artifact folder to create (default: ./NAME-artifact)")

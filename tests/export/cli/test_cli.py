@@ -36,6 +36,7 @@ def test_help(capsys):
         assert expected in text
     subcommands = text[text.index("subcommands:"):text.index("--model takes")]
     assert "beit-export build-engine ARTIFACT" in subcommands and "beit-export triton ARTIFACT" in subcommands
+    assert "demo-segmentation" in " ".join(text.split()) and "demo-classification" in text  # the offline checkpoints
     assert main(["build-engine", "--help"]) == 0
     assert "--max-batch" in capsys.readouterr().out
 
