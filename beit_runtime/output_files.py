@@ -13,6 +13,8 @@ permissions of a plain ``open`` (the umask's), not ``mkstemp``'s 0600.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import glob
 import os
 import secrets
@@ -26,9 +28,25 @@ from .errors import InputError, OutputWriteError
 TEMP_MARK = ".beit-partial-"
 
 
+# a temporary carries at most this many bytes of its target's name: with the mark, the writer's pid, a random
+# part and the suffix it stays far below the 255 bytes a file name may have, whatever the target's length
+NAME_BYTES_KEPT = 64
+SUFFIX_BYTES_KEPT = 16  # writers pick the format by the suffix (".png", ".npy"); a longer "suffix" is not one
+
+
 def temporary_name(target: Path) -> Path:
-    """The hidden name a write to ``target`` goes through (``is_temporary`` recognises it)."""
-    return target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{target.suffix}")
+    """The hidden name a write to ``target`` goes through (``is_temporary`` recognises it): the start of the
+    target's name, the mark, the writing process's pid, a random part and the target's suffix."""
+    suffix = target.suffix if len(os.fsencode(target.suffix)) <= SUFFIX_BYTES_KEPT else ""
+    return target.with_name(f"{_temporary_prefix(target.name)}{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def _temporary_prefix(name: str) -> str:
+    """".<name, cut to NAME_BYTES_KEPT bytes at a character boundary>.beit-partial-"."""
+    kept = name[:NAME_BYTES_KEPT]
+    while len(os.fsencode(kept)) > NAME_BYTES_KEPT:
+        kept = kept[:-1]
+    return f".{kept}{TEMP_MARK}"
 
 
 def is_temporary(name: str) -> bool:
@@ -37,14 +55,16 @@ def is_temporary(name: str) -> bool:
 
 def remove_left_temporaries(target: Path) -> int:
     """Delete the temporaries of ``target`` that a killed process left beside it (those of a process still
-    running are kept); how many there were."""
+    running are kept); how many there were. A long name's temporaries carry only its start, so those of a
+    sibling with the same start may go too: a dead writer's temporaries are garbage whoever's they are."""
     removed = 0
-    prefix = f".{target.name}{TEMP_MARK}"
-    for path in target.parent.glob(f"{glob.escape(prefix)}*"):
-        writer = path.name[len(prefix):].partition("-")[0]
-        if writer.isdigit() and not _running(int(writer)):
-            path.unlink(missing_ok=True)
-            removed += 1
+    # the cut prefix, and the whole name's as older versions wrote it
+    for prefix in dict.fromkeys((_temporary_prefix(target.name), f".{target.name}{TEMP_MARK}")):
+        for path in target.parent.glob(f"{glob.escape(prefix)}*"):
+            writer = path.name[len(prefix):].partition("-")[0]
+            if writer.isdigit() and not _running(int(writer)):
+                path.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 
@@ -76,8 +96,9 @@ def writing_into(target: Path) -> Iterator[Path]:
         raise
     except OSError as error:  # named by the target, not the hidden temporary
         raise write_error(target, error) from error
-    finally:
-        temporary.unlink(missing_ok=True)
+    finally:  # an unlink that fails (its folder gone) must not hide why the write failed; a rerun removes it
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def write_atomically(target: Path, data: bytes | str) -> None:
@@ -106,7 +127,8 @@ def checked_folder(path: Path, *, option: str) -> Path:
     try:  # a real write: os.access says yes to root even where the file system refuses (/proc, read-only mounts)
         handle, probe = tempfile.mkstemp(prefix=f".{TEMP_MARK}probe-", dir=path)
         os.close(handle)
-        os.unlink(probe)
+        with contextlib.suppress(FileNotFoundError):  # a run already writing there clears temporaries
+            os.unlink(probe)
     except OSError as error:
         raise InputError(f"{option} {path} is not writable ({_cause(error)}): name a folder you can write to") from None
     return path
@@ -123,13 +145,33 @@ def checked_file(path: Path, *, option: str) -> Path:
 
 def write_error(target: Path, error: OSError) -> OutputWriteError:
     """The typed error for ``error`` met writing ``target``: names the file and the cause, and what to do."""
-    if isinstance(error, IsADirectoryError) or target.is_dir():
-        fix = "a folder has its name: move that folder away, or choose another output folder"
-    else:
-        fix = "free space there or choose another output folder"
-    typed = OutputWriteError(f"could not write {target} ({_cause(error)}): {fix}")
+    typed = OutputWriteError(f"could not write {target} ({_cause(error)}): {_write_fix(target, error)}")
     typed.errno, typed.strerror, typed.filename = error.errno, error.strerror, str(target)  # as the OSError said
     return typed
+
+
+def _write_fix(target: Path, error: OSError) -> str:
+    """What to do about ``error``: free space only when space (or a quota) is what ran out."""
+    if isinstance(error, IsADirectoryError) or _is_folder(target):
+        return "a folder has its name: move that folder away, or choose another output folder"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free space there or choose another output folder"
+    if error.errno == errno.EFBIG:
+        return "larger than the file system or the file size limit (ulimit -f) allows: choose another output folder"
+    if error.errno == errno.ENAMETOOLONG:
+        return "the name is longer than the file system allows: shorten it, or choose a shorter output path"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make it writable, or choose another output folder"
+    if error.errno == errno.ENOENT:
+        return "its folder was removed while writing: keep it in place, or choose another output folder"
+    return "fix that, or choose another output folder"
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long to look up (Path.is_dir raises that one)
+        return False
 
 
 def _cause(error: OSError) -> str:

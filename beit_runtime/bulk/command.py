@@ -8,7 +8,8 @@ on stderr, and prints a one-line summary. Files named alone keep ``beit-run``'s 
 
 Exit codes of a folder run: 0 every image succeeded (or was done before), 1 the run itself failed (bad
 artifact, engine error), 2 bad usage, 3 the run finished but some images failed (OUT/errors.jsonl), 130
-interrupted (Ctrl-C: OUT keeps every image done, and the same command goes on).
+interrupted (Ctrl-C: OUT keeps every image done, and the same command goes on), 143 terminated (SIGTERM,
+as Kubernetes stops a pod: the same). A second run into an OUT a run is writing is refused (exit 2).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..options import RunOptions, positive_int, thread_count
 from ..output_files import checked_folder
 from .local import BulkSummary, run_folder
 from .options import BulkOptions
+from .signals import EXIT_TERMINATED, Terminated
 
 SOME_FAILED_EXIT = 3
 _FILE_RUN_ONLY = {"json": "--json", "side_by_side": "--side-by-side", "attention_maps": "--attention-maps",
@@ -38,7 +40,8 @@ def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("folder runs (a folder among the inputs, or --ray; results in --output)")
     group.add_argument("--glob", default=None, metavar="PATTERN",
                        help="only images whose path relative to their folder matches, as the shell's globstar "
-                       "reads it ('**/*.jpg' at any depth, top level included; 'raw/*.png')")
+                       "reads it ('**/*.jpg' at any depth, top level included; 'raw/*.png'); hidden files and "
+                       "folders ('._IMG.jpg', '.cache/') only when a part of it starts with '.'")
     group.add_argument("--overlays", action="store_true",
                        help="segmentation: also write OUT/<path>.overlay.png (colour overlay and legend)")
     group.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
@@ -115,10 +118,11 @@ def run_folder_command(args: argparse.Namespace, *,
                                              "the same command to go on"), exit_code=1)
     except BeitDeployError as error:
         return report_error(error, exit_code=1)
-    except KeyboardInterrupt:
-        print(f"\nbeit-run: interrupted; {options.output} keeps every image done: rerun the same command to go on",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (Terminated, from Kubernetes or kill)
+        terminated = isinstance(interrupt, Terminated)
+        print(f"\nbeit-run: {'terminated' if terminated else 'interrupted'}; {options.output} keeps every image "
+              "done: rerun the same command to go on", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     failed = f", {summary.failed} failed (see {summary.output / 'errors.jsonl'})" if summary.failed else ""
     print(f"beit-run: {summary.succeeded} images done, {summary.skipped} done before{failed}; "
           f"results in {summary.output}")

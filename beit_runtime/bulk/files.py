@@ -4,18 +4,75 @@
 the target: the target is either absent, its old content or its whole new content. ``LineFile``
 appends JSON lines, each batch of lines in one ``write`` followed by an fsync; a line cut by a kill in
 the middle of that write (the kernel may stop a write of several pages) is removed by ``repair``,
-which every run calls before reading or appending, so the lines a run reads are whole.
+which every run calls before reading or appending, so the lines a run reads are whole. ``FolderLock``
+keeps a second run out of a folder a run is writing (its clean-up would delete the first's temporaries).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..output_files import is_temporary, write_atomically, write_error
+
+LOCK_FILE = ".beit-run.lock"
+
+
+class FolderLock:
+    """An exclusive ``flock`` on ``folder/.beit-run.lock`` from ``__init__`` to ``release``, which deletes the
+    file; a killed run leaves the file but no lock (the kernel drops it with the process).
+
+    Written by hand rather than with the ``filelock`` package, which is not a dependency: it is one ``flock``
+    (which also holds between machines on NFS: Linux maps it to NFS locks), plus the usual check that the
+    file locked is still the one at the path, since a run ending deletes it while holding the lock. The file
+    says which process holds it, for the error a second run gets."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self._descriptor: int | None = None
+        while self._descriptor is None:
+            descriptor = self._open()
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 200, 0).decode("utf-8", "replace").strip()
+                os.close(descriptor)
+                raise InputError(f"another run is writing {folder} ({holder or 'a process'} holds {self.path}): "
+                                 "wait for it to end, or pass another --output folder") from None
+            if self._still_there(descriptor):
+                self._descriptor = descriptor
+            else:  # the run that held it ended and deleted it: lock the file at the path now
+                os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise write_error(self.path, error) from error
+
+    def _still_there(self, descriptor: int) -> bool:
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(descriptor)
+        return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+    def release(self) -> None:
+        if self._descriptor is not None:
+            with contextlib.suppress(OSError):  # while locked: a run that opened this file sees it is gone
+                self.path.unlink(missing_ok=True)
+            os.close(self._descriptor)  # drops the lock
+            self._descriptor = None
 
 
 def remove_temporaries(folder: Path) -> int:

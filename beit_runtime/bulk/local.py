@@ -21,6 +21,7 @@ from ..progress import Progress
 from .options import BulkOptions
 from .processing import BatchProcessor
 from .reader import prefetched
+from .signals import SigtermRaises
 from .walking import ImageItem, chunked, collect_items
 from .writers import OutputFolder
 
@@ -61,7 +62,7 @@ def run_settings(manifest: Manifest, *, run_options: RunOptions, options: BulkOp
 def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
                    options: BulkOptions, run_options: RunOptions) -> FolderRun:
     """Every image of the inputs, the run options with "auto" resolved once, and the output folder opened
-    for resuming."""
+    for resuming (and locked: use it in a ``with``)."""
     items = collect_items(inputs, pattern=options.pattern, output=options.output)
     manifest = load_manifest(Path(artifact), verify_files=False)
     run_options, _ = resolved_options(manifest, run_options)
@@ -73,17 +74,21 @@ def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.P
 def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
                options: BulkOptions, run_options: RunOptions | None = None, **run_keywords: Any) -> BulkSummary:
     """Run ``artifact`` over every image of ``inputs`` (folders walked recursively, files as given) into
-    ``options.output``, resuming what an earlier run left; run options as ``RunOptions`` or keywords."""
+    ``options.output``, resuming what an earlier run left; run options as ``RunOptions`` or keywords. While
+    it runs, SIGTERM raises ``signals.Terminated`` (a KeyboardInterrupt), as Ctrl-C raises KeyboardInterrupt:
+    either way the images done are kept, and a rerun goes on."""
     run_options = RunOptions.resolve(run_options, run_keywords, owner="run_folder")
-    task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
-                                                           run_options=run_options)
-    todo = output.pending(items)
-    progress = Progress(len(todo), mode=options.progress)
-    try:
-        with task_class(task_name)(Path(artifact), options=run_options) as model:
-            run_items(model, todo, output=output, options=options, progress=progress)
-    finally:
-        progress.close()
+    with SigtermRaises():
+        task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
+                                                               run_options=run_options)
+        with output:  # locked while the run lasts; what is complete is written however it ends
+            todo = output.pending(items)
+            progress = Progress(len(todo), mode=options.progress)
+            try:
+                with task_class(task_name)(Path(artifact), options=run_options) as model:
+                    run_items(model, todo, output=output, options=options, progress=progress)
+            finally:
+                progress.close()
     return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
                        failed=progress.failed, output=Path(options.output))
 
@@ -96,6 +101,5 @@ def run_items(model: ArtifactModel, todo: Sequence[ImageItem], *, output: Output
                          threads=options.reader_threads, depth=options.prefetch_batches)
     for prepared in batches:
         results = processor.complete(prepared)
-        output.write(results)
-        progress.advance(len(results), failed=sum(result.error is not None for result in results))
+        progress.advance(len(results), failed=output.write(results))
     output.flush()

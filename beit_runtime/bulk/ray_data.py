@@ -32,6 +32,7 @@ from .local import BulkSummary, prepare_output
 from .options import BulkOptions
 from .processing import BatchProcessor
 from .ray_connection import connect
+from .signals import SigtermRaises
 from .walking import ImageItem
 from .writers import OutputFolder
 
@@ -66,30 +67,35 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
                actors: int = 2, actor_cpus: float = 1.0, **run_keywords: Any) -> BulkSummary:
     """``run_folder``'s job on Ray Data with ``actors`` actors of ``actor_cpus`` CPUs each; ``address``: the
     cluster ("auto", "ray://host:10001", "host:6379"; None: a local Ray). Uses the connection when Ray is
-    already initialised, else connects and disconnects at the end."""
+    already initialised, else connects and disconnects at the end. SIGTERM raises ``signals.Terminated``
+    while it runs, as in ``run_folder`` (in place of Ray's handler, which would exit without writing the
+    embeddings waiting for a shard)."""
     run_options = RunOptions.resolve(run_options, run_keywords, owner="run_on_ray")
     actors = positive_int("actors", actors)
     ray = _import_ray()
     joined = connect(ray, address) if address else False  # a cluster named but absent: nothing written to OUT
-    try:
-        task_name, items, output, run_options = prepare_output(artifact, inputs, options=options,
-                                                               run_options=run_options)
-    except BaseException:
-        _disconnect(ray, joined)
-        raise
-    todo = output.pending(items)
-    progress = Progress(len(todo), mode=options.progress)
-    started = joined or (connect(ray, None) if todo else False)  # a local Ray only when there is work
-    try:
-        if todo:
-            _stream_results(ray, todo, output=output, progress=progress, actor_kwargs={
-                "artifact": str(Path(artifact).resolve()), "task_name": task_name, "run_options": run_options,
-                "top_k": options.top_k, "overlays": options.overlays,
-            }, batch_size=run_options.batch_size, actors=actors, actor_cpus=actor_cpus)
-        output.flush()
-    finally:
-        progress.close()
-        _disconnect(ray, started)
+    with SigtermRaises() as sigterm:  # after ray.init, which sets its own
+        try:
+            folder_run = prepare_output(artifact, inputs, options=options, run_options=run_options)
+        except BaseException:
+            _disconnect(ray, joined)
+            raise
+        actor_kwargs = {"artifact": str(Path(artifact).resolve()), "task_name": folder_run.task_name,
+                        "run_options": folder_run.run_options, "top_k": options.top_k, "overlays": options.overlays}
+        with folder_run.output as output:  # locked while the run lasts; what is complete is written however it ends
+            todo = output.pending(folder_run.items)
+            progress = Progress(len(todo), mode=options.progress)
+            started = joined or (connect(ray, None) if todo else False)  # a local Ray only when there is work
+            sigterm.reinstall()  # a local ray.init just set Ray's
+            try:
+                if todo:
+                    _stream_results(ray, todo, output=output, progress=progress, actor_kwargs=actor_kwargs,
+                                    batch_size=folder_run.run_options.batch_size, actors=actors,
+                                    actor_cpus=actor_cpus)
+            finally:
+                progress.close()
+                _disconnect(ray, started)
+    items = folder_run.items
     return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
                        failed=progress.failed, output=Path(options.output))
 
@@ -112,5 +118,4 @@ def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder
                                 compute=ray.data.ActorPoolStrategy(size=actors))
     for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
         written = [pickle.loads(blob) for blob in batch["result"]]
-        output.write(written)
-        progress.advance(len(written), failed=sum(result.error is not None for result in written))
+        progress.advance(len(written), failed=output.write(written))

@@ -10,22 +10,30 @@ Every file is written then renamed (``files.write_atomically``) before the line 
 appended, so a line in results.jsonl means all of the image's outputs are whole. Resuming: an image with
 a line in results.jsonl is done; an image with a line in errors.jsonl is tried again (its old line is
 dropped first); temporary files and embedding shards no line refers to (a kill between the shard's
-rename and its lines) are deleted.
+rename and its lines) are deleted. One run at a time: the folder is locked while an ``OutputFolder`` is
+open (``files.FolderLock``); use it as a context manager, which also writes the embeddings waiting for a
+shard when the run ends, however it ends (Ctrl-C, SIGTERM, an error), so every image done is kept.
+An image whose output cannot be named (a file name too long for the file system) is a failure in
+errors.jsonl, not the end of the run.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, OutputWriteError
 from ..output_files import write_atomically
-from .files import LineFile, remove_temporaries
+from .files import FolderLock, LineFile, remove_temporaries
 from .results import ImageResult
 from .walking import ImageItem
 
@@ -34,6 +42,8 @@ ERRORS_FILE = "errors.jsonl"
 RUN_FILE = "run.json"
 EMBEDDINGS_FOLDER = "embeddings"
 SHARD_PREFIX = "shard-"
+# write failures that belong to one image (its name), not to the run (a full disk)
+IMAGE_WRITE_ERRORS = (errno.ENAMETOOLONG, errno.EISDIR)
 
 
 class OutputFolder:
@@ -46,12 +56,33 @@ class OutputFolder:
         self.errors = LineFile(folder / ERRORS_FILE)
         self._shard_rows: list[tuple[ImageResult, np.ndarray]] = []
         folder.mkdir(parents=True, exist_ok=True)
-        self._check_settings(settings)
-        remove_temporaries(folder)
-        self.results.repair()
-        self.errors.repair()
-        self.done, shards = self._finished()
-        self._next_shard = self._remove_unreferenced_shards(shards)
+        self._lock = FolderLock(folder)  # first: the clean-up below would delete a live run's temporaries
+        try:
+            self._check_settings(settings)
+            remove_temporaries(folder)
+            self.results.repair()
+            self.errors.repair()
+            self.done, shards = self._finished()
+            self._next_shard = self._remove_unreferenced_shards(shards)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __enter__(self) -> OutputFolder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        """The embeddings waiting for a shard written (the images done are kept however the run ends), then
+        the folder unlocked. After an error, a failure to write them does not hide that error."""
+        try:
+            if kind is None:
+                self.flush()
+            else:
+                with contextlib.suppress(OSError):
+                    self.flush()
+        finally:
+            self._lock.release()
 
     def _check_settings(self, settings: Mapping[str, Any]) -> None:
         """run.json: written by the first run; a rerun with other settings would mix results, so it is refused."""
@@ -97,33 +128,71 @@ class OutputFolder:
             self.errors.replace(kept)
         return todo
 
-    def write(self, results: Sequence[ImageResult]) -> None:
-        """One batch: files renamed into place first, then its lines (embeddings: when their shard is full)."""
-        self.errors.append([{"image": r.relative, "error": r.error[0], "reason": r.error[1]}
-                            for r in results if r.error is not None])
-        lines = []
+    def write(self, results: Sequence[ImageResult]) -> int:
+        """One batch: files renamed into place first, then its lines (embeddings: when their shard is full);
+        how many of its images failed (undecodable, or an output that could not be named)."""
+        failures, lines = [], []
         for result in results:
-            if result.error is not None:
-                continue
-            for name, data in result.files:
-                write_atomically(self.folder / name, data)
-            if result.embedding is None:
+            error = result.error or self._write_files(result)
+            if error is not None:
+                failures.append({"image": result.relative, "error": error[0], "reason": error[1]})
+            elif result.embedding is None:
                 lines.append({"image": result.relative, **result.record})
             else:
                 self._shard_rows.append((result, result.embedding))
+        self.errors.append(failures)
         self.results.append(lines)
         if len(self._shard_rows) >= self.shard_size:
             self.flush()
+        return len(failures)
+
+    def _write_files(self, result: ImageResult) -> tuple[str, str] | None:
+        """``result``'s files written; the error (type, reason) when one cannot be named, as for an image that
+        does not decode; other write errors (a full disk) end the run."""
+        for name, data in result.files:
+            try:
+                write_atomically(self.folder / name, data)
+            except OutputWriteError as error:
+                if error.errno not in IMAGE_WRITE_ERRORS:
+                    raise
+                return type(error).__name__, _unnamable(self.folder, name, result, error)
+        return None
 
     def flush(self) -> None:
-        """Write the embeddings waiting for a shard (a shorter last shard), then their lines."""
+        """Write the embeddings waiting for a shard (a shorter last shard), then their lines. The rows are let
+        go once the shard is renamed, before the lines: an interrupted flush flushed again never writes a line
+        twice (at worst a few images lack lines and are run again)."""
         if not self._shard_rows:
             return
+        rows = self._shard_rows
         name = f"{EMBEDDINGS_FOLDER}/{SHARD_PREFIX}{self._next_shard:05d}.npy"
         buffer = io.BytesIO()
-        np.save(buffer, np.stack([vector for _, vector in self._shard_rows]).astype(np.float32))
+        np.save(buffer, np.stack([vector for _, vector in rows]).astype(np.float32))
         write_atomically(self.folder / name, buffer.getvalue())
-        self.results.append([{"image": result.relative, **result.record, "embedding": {"shard": name, "row": row}}
-                             for row, (result, _) in enumerate(self._shard_rows)])
-        self._next_shard += 1
         self._shard_rows = []
+        self._next_shard += 1
+        self.results.append([{"image": result.relative, **result.record, "embedding": {"shard": name, "row": row}}
+                             for row, (result, _) in enumerate(rows)])
+
+
+def _unnamable(folder: Path, name: str, result: ImageResult, error: OutputWriteError) -> str:
+    """Why ``result``'s output ``name`` could not be written (its file name, or its whole path, too long;
+    a folder with its name), and what to rename."""
+    if error.errno == errno.EISDIR:
+        return f"its output {name} is a folder in {folder}: move that folder away and rerun"
+    limit = _name_limit(folder)
+    length = len(os.fsencode(Path(name).name))
+    if length > limit:
+        longest = max(len(os.fsencode(Path(output).name)) for output, _ in result.files)
+        added = longest - len(os.fsencode(Path(result.relative).name))  # ".png", ".overlay.png"
+        return (f"its output file name {Path(name).name!r} is {length} bytes, more than the {limit} the file "
+                f"system allows: rename the image to at most {limit - added} bytes and rerun")
+    return (f"its output path {folder / name} is longer than the file system allows ({error.strerror}): "
+            "rename the image or its folders to shorter names, or pass a shorter --output path")
+
+
+def _name_limit(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255

@@ -3,7 +3,11 @@
 ``image_files(folder)`` lists every regular file under ``folder`` (recursively, symlinked folders not
 followed; pipes, sockets and devices skipped, as reading them could block) whose extension is one Pillow
 registers an opener for, sorted by their path relative to ``folder`` so
-the order does not depend on the file system. ``deterministic_sample(paths, size=N)`` picks N of them
+the order does not depend on the file system. Hidden files and folders (a name starting with ".": macOS's
+``._IMG_0001.jpg`` AppleDouble files, ``.thumbnails/``) are skipped, as the shell's globs skip them, unless
+a pattern names them (a segment starting with ".": ``.thumbnails/*.jpg``, ``**/.*.png``).
+
+``deterministic_sample(paths, size=N)`` picks N of them
 the same way on every machine: by the SHA-256 of each relative path, so adding files to a folder keeps
 most of an earlier sample. ``file_list_digest`` is what a manifest records about a data set: how many
 files and a digest of their relative names and sizes, never the images.
@@ -43,22 +47,24 @@ def not_a_folder(path: Path) -> str:
 
 def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
                 skip_folders: Sequence[str | os.PathLike[str]] = (), dangling: bool = False) -> list[Path]:
-    """Image files under ``folder``, recursively, sorted by relative path; ``pattern``: a glob on the
-    relative path (``glob_match``: "**/*.jpg"); ``skip_folders``: folders not walked (an output folder
-    inside ``folder``); ``dangling``: also symbolic links with an image's name whose target is gone (a
-    folder run reports them as failures rather than skip them unseen). DatasetError when ``folder`` is not
-    a folder."""
+    """Image files under ``folder``, recursively, sorted by relative path, hidden ones skipped (see the module
+    docstring); ``pattern``: a glob on the relative path (``glob_match``: "**/*.jpg"); ``skip_folders``:
+    folders not walked (an output folder inside ``folder``); ``dangling``: also symbolic links with an
+    image's name whose target is gone (a folder run reports them as failures rather than skip them unseen).
+    DatasetError when ``folder`` is not a folder."""
     root = Path(folder)
     problem = not_a_folder(root)
     if problem:
         raise DatasetError(f"{root} {problem}; pass a folder of images")
     skipped = {_identity(path) for path in map(Path, skip_folders) if path.is_dir()}
+    hidden_named = pattern is not None and any(part.startswith(".") for part in pattern_parts(pattern))
     found = []
     for current, folders, files in os.walk(root):
-        folders[:] = sorted(name for name in folders if not skipped or _identity(Path(current) / name) not in skipped)
+        folders[:] = sorted(name for name in folders if (hidden_named or not _hidden(name))
+                            and (not skipped or _identity(Path(current) / name) not in skipped))
         for name in files:
             path = Path(current) / name
-            wanted = pattern is None or glob_match(path.relative_to(root), pattern)
+            wanted = glob_match(path.relative_to(root), pattern) if pattern is not None else not _hidden(name)
             if is_image_name(path) and wanted and (path.is_file() or (dangling and _dangling(path))):
                 found.append(path)
     return sorted(found, key=lambda path: path.relative_to(root).as_posix())
@@ -67,18 +73,37 @@ def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
 def glob_match(relative: PurePath, pattern: str) -> bool:
     """Whether a path relative to its folder matches ``pattern`` as the shell's globstar reads it: ``*``, ``?``
     and ``[...]`` within one name, ``**`` for any number of folders, none included ("**/*.jpg" takes
-    "top.jpg" too); a pattern without "/" matches the file name at any depth ("*.jpg"). Case-sensitive."""
+    "top.jpg" too); a pattern without "/" matches the file name at any depth ("*.jpg"); a leading "./" is
+    the folder itself ("./raw/*.png" is "raw/*.png"). Hidden names (starting with ".") match only a segment
+    that starts with "." too, and ``**`` does not enter hidden folders (bash without dotglob). Case-sensitive."""
+    parts = pattern_parts(pattern)
+    if not parts:  # "." or "./": no file
+        return False
     if "/" not in pattern:
-        return fnmatchcase(relative.name, pattern)
-    return _parts_match(relative.parts, tuple(part for part in pattern.split("/") if part))
+        return not any(_hidden(folder) for folder in relative.parts[:-1]) and _name_match(relative.name, parts[0])
+    return _parts_match(relative.parts, parts)
+
+
+def pattern_parts(pattern: str) -> tuple[str, ...]:
+    """``pattern``'s segments, without the empty and "." ones ("./raw//*.png": ("raw", "*.png"))."""
+    return tuple(part for part in pattern.split("/") if part not in ("", "."))
 
 
 def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
     if not pattern:
         return not parts
     if pattern[0] == "**":
-        return any(_parts_match(parts[start:], pattern[1:]) for start in range(len(parts) + 1))
-    return bool(parts) and fnmatchcase(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
+        return any(_parts_match(parts[start:], pattern[1:]) for start in range(len(parts) + 1)
+                   if not any(_hidden(folder) for folder in parts[:start]))
+    return bool(parts) and _name_match(parts[0], pattern[0]) and _parts_match(parts[1:], pattern[1:])
+
+
+def _name_match(name: str, segment: str) -> bool:
+    return (segment.startswith(".") or not _hidden(name)) and fnmatchcase(name, segment)
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
 
 
 def _dangling(path: Path) -> bool:

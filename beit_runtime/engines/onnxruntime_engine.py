@@ -43,11 +43,28 @@ def _import_onnxruntime() -> Any:  # the onnxruntime module (it ships no type in
     try:
         import onnxruntime
     except ImportError as error:
+        interrupt = _interrupt_in(error)
+        if interrupt is not None:  # Ctrl-C while its extension loads: pybind11 says "initialization failed"
+            raise interrupt.with_traceback(None) from None
         raise BackendUnavailableError(
             "onnxruntime is not installed; install it with `pip install beit-deploy` "
             "(or `pip install beit-deploy[gpu]` for onnxruntime-gpu)"
         ) from error
     return onnxruntime
+
+
+def _interrupt_in(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (Ctrl-C, or a folder run's SIGTERM) that ``error``, an ImportError, stands for, if
+    any: pybind11 turns any exception in a module's initialisation into ImportError("initialization failed")
+    raised from it."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def default_providers(available: Sequence[str]) -> list[str]:

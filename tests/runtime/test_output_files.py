@@ -20,6 +20,7 @@ from beit_runtime.output_files import (
     remove_left_temporaries,
     temporary_name,
     write_atomically,
+    write_error,
     write_with,
 )
 
@@ -152,7 +153,7 @@ def test_a_full_disk_is_one_error_line_naming_the_file_in_every_command(beit_seg
     folder = _beit_run_on_a_small_disk(str(beit_segmentation_artifact), str(images), "--output",
                                        str(tmp_path / "folder"), "--overlays")
     assert folder.returncode == 1 and "Traceback" not in folder.stderr
-    assert "(File too large): free space there or choose another output folder; " in folder.stderr
+    assert "(File too large): larger than the file system or the file size limit (ulimit -f) allows" in folder.stderr
     assert f"{tmp_path / 'folder'} keeps every image done before: rerun the same command to go on" in folder.stderr
     evaluated = _beit_run_on_a_small_disk("evaluate", str(beit_classifier_artifact), "--data", str(images),
                                           "--output", str(tmp_path / "report"), "--precision", "fp32")
@@ -161,3 +162,36 @@ def test_a_full_disk_is_one_error_line_naming_the_file_in_every_command(beit_seg
     assert "rerun the same command to go on from" in evaluated.stderr
     leftovers = [path for path in tmp_path.rglob("*") if is_temporary(path.name)]
     assert leftovers == []
+
+
+@pytest.mark.parametrize(("code", "fix"), [
+    (errno.ENOSPC, "free space there or choose another output folder"),
+    (errno.EDQUOT, "free space there or choose another output folder"),
+    (errno.EACCES, "make it writable, or choose another output folder"),
+    (errno.ENOENT, "its folder was removed while writing: keep it in place, or choose another output folder"),
+    (errno.EIO, "fix that, or choose another output folder"),
+])
+def test_a_write_error_says_free_space_only_when_space_ran_out(tmp_path, code, fix):
+    typed = write_error(tmp_path / "a.png", OSError(code, os.strerror(code)))
+    assert str(typed) == f"could not write {tmp_path / 'a.png'} ({os.strerror(code)}): {fix}"
+
+
+def test_a_name_too_long_is_a_typed_error_not_one_hidden_by_the_clean_up(tmp_path):
+    target = tmp_path / ("n" * 252 + ".png")  # 256 bytes: one more than a file name may have
+    with pytest.raises(OutputWriteError, match=r"\(File name too long\): the name is longer than the file system "
+                                               "allows: shorten it") as caught:
+        write_atomically(target, b"png")
+    assert caught.value.errno == errno.ENAMETOOLONG and list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_of_long_names_stay_short_and_are_still_found(tmp_path):
+    target = tmp_path / ("\u00e9" * 115 + ".png.png")  # 238 bytes, a legal name: its temporary must be one too
+    temporary = temporary_name(target)
+    assert is_temporary(temporary.name) and temporary.suffix == ".png" and len(os.fsencode(temporary.name)) < 120
+    write_atomically(target, b"whole")
+    assert [path.name for path in tmp_path.iterdir()] == [target.name]
+    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                  text=True, check=True).stdout)
+    left = temporary.with_name(temporary.name.replace(f"-{os.getpid()}-", f"-{dead_pid}-"))
+    left.write_bytes(b"half")
+    assert remove_left_temporaries(target) == 1 and not left.exists()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from beit_runtime.bulk.files import LineFile, remove_temporaries
 from beit_runtime.bulk.results import ImageResult
 from beit_runtime.bulk.writers import OutputFolder
+from beit_runtime.errors import InputError
 from beit_runtime.output_files import temporary_name, write_atomically
 
 
@@ -42,17 +44,34 @@ def test_a_cut_last_line_is_removed_and_whole_lines_are_kept(tmp_path):
 
 def test_resuming_drops_shards_no_line_names(tmp_path):
     settings = {"task": "backbone"}
-    output = OutputFolder(tmp_path, settings=settings, shard_size=2)
-    output.write([ImageResult(name, {"dim": 2}, embedding=np.array([i, i], np.float32))
-                  for i, name in enumerate(["a", "b", "c"])])
+    with OutputFolder(tmp_path, settings=settings, shard_size=2) as output:
+        output.write([ImageResult(name, {"dim": 2}, embedding=np.array([i, i], np.float32))
+                      for i, name in enumerate(["a", "b", "c"])])
     names = [json.loads(line)["image"] for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert names == ["a", "b", "c"]
     (tmp_path / "embeddings" / "shard-00001.npy").write_bytes(b"a shard whose lines a kill prevented")
-    resumed = OutputFolder(tmp_path, settings=settings, shard_size=2)
-    assert resumed.done == {"a", "b", "c"}
-    assert sorted(path.name for path in (tmp_path / "embeddings").iterdir()) == ["shard-00000.npy"]
-    resumed.write([ImageResult("d", {"dim": 2}, embedding=np.array([7, 7], np.float32))])
-    resumed.flush()
+    with OutputFolder(tmp_path, settings=settings, shard_size=2) as resumed:
+        assert resumed.done == {"a", "b", "c"}
+        assert sorted(path.name for path in (tmp_path / "embeddings").iterdir()) == ["shard-00000.npy"]
+        resumed.write([ImageResult("d", {"dim": 2}, embedding=np.array([7, 7], np.float32))])
     last = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
     assert last["embedding"] == {"shard": "embeddings/shard-00001.npy", "row": 0}
     np.testing.assert_array_equal(np.load(tmp_path / "embeddings" / "shard-00001.npy"), [[7, 7]])
+
+
+def test_a_second_run_into_a_folder_being_written_is_refused(beit_classifier_artifact, mixed_folder, tmp_path, capsys):
+    from beit_runtime.cli import main
+
+    out, images = tmp_path / "out", str(mixed_folder / "gray")
+    with OutputFolder(out, settings={"task": "image-classification"}):  # a run writing there (the lock is the kernel's)
+        (out / ".x.png.beit-partial-1-ab.png").write_bytes(b"its temporary")
+        assert main([str(beit_classifier_artifact), images, "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"beit-run: error: another run is writing {out} (pid ") and "\n" not in err
+        assert err.endswith("wait for it to end, or pass another --output folder")
+        assert (out / ".x.png.beit-partial-1-ab.png").exists()  # the live run's files were left alone
+        with pytest.raises(InputError, match="another run is writing"):
+            OutputFolder(out, settings={})
+    (out / "run.json").unlink()
+    assert main([str(beit_classifier_artifact), images, "--output", str(out)]) == 0  # the lock went with it
+    assert sorted(path.name for path in out.iterdir()) == ["results.jsonl", "run.json"]

@@ -118,3 +118,38 @@ def test_a_link_to_a_file_that_is_gone_is_a_failure_naming_its_target(beit_class
     assert error["reason"] == (f"image file {photos / 'moved.png'} is a symbolic link to "
                                f"{tmp_path / 'elsewhere' / 'moved.png'}, which does not exist; fix or remove it")
     assert [path.name for path in image_files(photos)] == ["camera.png", "camera16.png"]  # data sets skip it
+
+
+def test_long_file_names_are_done_or_listed_and_the_rest_goes_on(beit_segmentation_artifact, mixed_folder, tmp_path,
+                                                                 capsys):
+    photos = _gray_copy(mixed_folder, tmp_path)
+    legal = "l" * 226 + ".png"  # 230 bytes: its label map (234) and overlay (242) names are legal too
+    too_long = "t" * 246 + ".png"  # 250 bytes: its label map is 254 bytes, its overlay 262: more than 255
+    for name in (legal, too_long):
+        shutil.copy(photos / "camera.png", photos / name)
+    out = tmp_path / "out"
+    argv = [str(beit_segmentation_artifact), str(photos), "--output", str(out), "--overlays"]
+    for _ in range(2):  # and again: the rerun retries it and lists it again, the others done before
+        assert main(argv) == 3
+        assert _results(out) == ["camera.png", "camera16.png", legal]
+        (error,) = [json.loads(line) for line in (out / "errors.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert error["image"] == too_long and error["error"] == "OutputWriteError"
+        assert error["reason"] == (f"its output file name '{too_long}.overlay.png' is 262 bytes, more than the 255 the "
+                                   "file system allows: rename the image to at most 243 bytes and rerun")
+    assert (out / f"{legal}.overlay.png").is_file()
+    assert not [path for path in out.rglob("*") if path.name.startswith(".")]
+    assert "1 failed (see" in capsys.readouterr().out
+
+
+def test_hidden_files_are_not_images_unless_named(beit_classifier_artifact, mixed_folder, tmp_path, capsys):
+    photos = _gray_copy(mixed_folder, tmp_path)
+    (photos / "._camera.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble resource fork")  # what macOS copies leave
+    (photos / ".thumbnails").mkdir()
+    shutil.copy(photos / "camera.png", photos / ".thumbnails" / "camera.png")
+    for pattern in ([], ["--glob", "*.png"], ["--glob", "**/*.png"]):
+        out = tmp_path / f"out{len(pattern)}{pattern[-1:] == ['*.png']}"
+        assert main([str(beit_classifier_artifact), str(photos), "--output", str(out), *pattern]) == 0
+        assert _results(out) == ["camera.png", "camera16.png"]
+    assert [item.relative for item in collect_items([photos], pattern=".thumbnails/*.png")] == [
+        ".thumbnails/camera.png"]  # a pattern that names a hidden folder takes it
+    assert [item.relative for item in collect_items([photos / "._camera.png"])] == ["._camera.png"]  # named: taken
