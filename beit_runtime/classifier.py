@@ -43,14 +43,14 @@ class Classifier(LayerOutputs):
     def logits(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
         """Raw logits, (N, num_labels) for a list, (num_labels,) for one image."""
         decoded, single = self.load_images(images, channel_order=channel_order)
-        logits = self.run_images(decoded)["logits"].astype(np.float32, copy=False)
+        logits = self.run_images(decoded, outputs=("logits",))["logits"].astype(np.float32, copy=False)
         return logits[0] if single else logits
 
     def classify(self, images: Any, *, top_k: int = 5,
                  channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]:
         top_k = positive_int("top_k", top_k)
         decoded, single = self.load_images(images, channel_order=channel_order)
-        probabilities = softmax(self.run_images(decoded)["logits"])
+        probabilities = softmax(self.run_images(decoded, outputs=("logits",))["logits"])
         results = [self._top(row, top_k) for row in probabilities]
         return results[0] if single else results
 

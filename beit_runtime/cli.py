@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--attention-maps", type=path_argument, default=None, metavar="DIR",
                         help="backbone/classification artifacts exported with --outputs attentions: write each "
                              "image's CLS attention per head (NAME.headI.png) and their mean (NAME.mean.png)")
-    parser.add_argument("--attention-layer", type=int, default=-1,
-                        help="encoder layer of --attention-maps (default -1: the last)")
+    parser.add_argument("--attention-layer", type=int, default=None,
+                        help="encoder layer of --attention-maps (default -1: the last); needs --attention-maps")
     parser.add_argument("--server-timeout", type=positive_number, default=None, metavar="S",
                         help="with a served model: seconds to wait for it to be ready, and for each answer "
                              f"(default {SERVER_TIMEOUT_S:g})")

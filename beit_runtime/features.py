@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .image_batches import in_input_order
 from .layer_outputs import LayerOutputs
 
 
@@ -35,16 +36,24 @@ class FeatureExtractor(LayerOutputs):
 
     def extract(self, images: Any, *, patch_tokens: bool = False,
                 channel_order: str = "rgb") -> np.ndarray | Features:
+        """Pooled embeddings ((D,) for one image, (N, D) for a list of any sizes); with ``patch_tokens``,
+        ``Features`` (a list must then preprocess to one size: the token counts differ otherwise)."""
         decoded, single = self.load_images(images, channel_order=channel_order)
-        outputs = self.run_images(decoded)
+        if not patch_tokens:
+            parts = [(indices, pooled_embedding(outputs)) for indices, outputs in self.run_batches(decoded)]
+            pooled = in_input_order("pooled embedding", parts, len(decoded))
+            return pooled[0] if single else pooled
+        names = [name for name in ("last_hidden_state", "pooler_output") if name in self._output_names]
+        outputs = self.run_images(decoded, outputs=names)
         hidden = outputs["last_hidden_state"].astype(np.float32, copy=False)
         pooled = pooled_embedding(outputs)
-        if not patch_tokens:
-            return pooled[0] if single else pooled
-        features = Features(pooled=pooled, patch_tokens=hidden[:, 1:], cls_token=hidden[:, 0])
         if single:
             return Features(pooled=pooled[0], patch_tokens=hidden[0, 1:], cls_token=hidden[0, 0])
-        return features
+        return Features(pooled=pooled, patch_tokens=hidden[:, 1:], cls_token=hidden[:, 0])
+
+    @property
+    def _output_names(self) -> set[str]:
+        return {spec.name for spec in self.engine.outputs}
 
     __call__ = extract
 

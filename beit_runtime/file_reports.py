@@ -27,7 +27,7 @@ from .errors import ImageError, InputError
 from .images import load_image
 from .output_files import write_with
 from .preprocess import parallel_map
-from .run_checks import output_target
+from .run_checks import attention_layer, output_target
 from .tasks import task
 
 
@@ -69,7 +69,7 @@ def _embed(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
 
 
 def _masked(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
-    masks = np.zeros((len(decoded), model.num_patches), dtype=bool)
+    masks = [model.default_mask(item.image) for item in decoded]  # per image: grids differ on some artifacts
     tokens = model.predict([item.source for item in decoded], masks)
     for item, ids in zip(decoded, tokens, strict=True):
         shown = " ".join(str(int(i)) for i in ids[:16])
@@ -169,7 +169,7 @@ def decoded_images(paths: Sequence[Path], *, served: bool) -> list[NamedImage]:
 def _attention_maps(args: argparse.Namespace, model: Any, paths: Sequence[Path]) -> None:
     from .attention_pictures import write_image_attention_pictures
 
-    written = write_image_attention_pictures(model, paths, args.attention_maps, layer=args.attention_layer)
+    written = write_image_attention_pictures(model, paths, args.attention_maps, layer=attention_layer(args))
     for path, pictures in written.items():
         _emit(args, path, {"attention_maps": [str(p) for p in pictures]}, [f"saved {p}" for p in pictures])
 

@@ -28,6 +28,12 @@ from .manifest import Manifest
 from .model_base import ArtifactModel
 from .tasks import OPTIONAL_OUTPUTS
 
+# How many copies of its optional outputs one batch holds at its peak: the graph's per-layer tensors, their
+# stacked output and onnxruntime's copy into numpy. Measured as the growth of ru_maxrss over a warmed-up model
+# for attentions() and classify() on one 1x100 and one 1x200 strip (1601 / 3201 tokens) with a 4-layer, 2-head
+# BEiT exported --dynamic-resolution --outputs attentions (shortest_edge 32 recipe, intra_op_threads=1):
+# 3.06 and 3.03 times the outputs' float32 bytes; 3.5 leaves room for the allocator's slack.
+PEAK_COPIES = 3.5
 # optional output -> the beit-export flag that adds it
 EXPORT_FLAGS = {spec.name: f"--outputs {spec.name}" for spec in OPTIONAL_OUTPUTS}
 
@@ -87,24 +93,37 @@ class LayerOutputs(ArtifactModel):
         return values[0] if single else values
 
     def _run_checked(self, name: str, images: list[np.ndarray]) -> np.ndarray:
-        """Run ``images`` in batches after checking one batch's outputs fit in memory; output ``name``."""
+        """Output ``name`` of ``images``, after checking that the whole result fits twice (the batches' outputs and
+        the array they are put back into); ``run_images`` checks each batch's peak (``check_batch``)."""
+        patch = self.manifest.input.patch_size
+        sizes = [self.preprocessor.output_size(*image.shape[:2]) for image in images]
+        kept = sum(self._output_bytes((h // patch) * (w // patch) + 1, (name,)) for h, w in sizes)
+        check_fits(2 * kept, what=f"the '{name}' output of {len(images)} image(s)",
+                   fix="pass fewer images per call, or smaller images")
+        return self.run_images(images, outputs=(name,))[name]
+
+    def check_batch(self, images: Sequence[np.ndarray]) -> None:
+        """OutputTooLargeError before anything runs when the graph's optional outputs for one batch of ``images``
+        (one tensor size) would not fit in memory; the graph computes them on every call, ``classify`` included."""
+        if not self.optional_outputs:
+            return
         height, width = self.preprocessor.output_size(*images[0].shape[:2])
         patch = self.manifest.input.patch_size
         tokens = (height // patch) * (width // patch) + 1
-        batch = min(self.batch_size, len(images))
-        check_fits(batch * self._bytes_per_image(tokens), what=f"the optional outputs of {batch} image(s) "
-                   f"at {height}x{width} ({tokens} tokens)",
-                   fix="pass fewer images per call or a smaller batch_size, or re-export with "
-                       "--attention-layers last (or N,M) to keep fewer layers")
-        return self.run_images(images)[name]
+        check_fits(len(images) * self._bytes_per_image(tokens), what=f"running {len(images)} image(s) at "
+                   f"{height}x{width} ({tokens} tokens) with the graph's optional outputs",
+                   fix="pass fewer images per call, a smaller batch_size or smaller images, or re-export with "
+                       "--attention-layers last (or N,M) to keep fewer layers, or without --outputs")
 
     def _bytes_per_image(self, tokens: int) -> int:
-        """float32 bytes of every optional output for one image of ``tokens`` tokens (dynamic axes = tokens)."""
-        total = 0
-        for spec in self.engine.outputs:
-            if spec.name in EXPORT_FLAGS:
-                total += 4 * math.prod(dim if isinstance(dim, int) and dim > 0 else tokens for dim in spec.shape[1:])
-        return total
+        """Peak bytes a call holds per image of ``tokens`` tokens: ``PEAK_COPIES`` times the float32 bytes of every
+        optional output (dynamic axes = tokens)."""
+        return math.ceil(PEAK_COPIES * self._output_bytes(tokens))
+
+    def _output_bytes(self, tokens: int, names: Sequence[str] = tuple(EXPORT_FLAGS)) -> int:
+        """float32 bytes of the optional outputs ``names`` of one image of ``tokens`` tokens (dynamic axes = tokens)."""
+        return sum(4 * math.prod(dim if isinstance(dim, int) and dim > 0 else tokens for dim in spec.shape[1:])
+                   for spec in self.engine.outputs if spec.name in names)
 
 
 def exported_layers(manifest: Manifest) -> tuple[tuple[int, ...], int]:

@@ -138,8 +138,9 @@ def segmentation_picture(
     min_width = positive_int("min_width", min_width)
     blended = overlay(image_rgb, labels, alpha=alpha, palette=palette)
     panels = [np.asarray(image_rgb), blended] if side_by_side else [blended]
-    width = sum(panel.shape[1] for panel in panels) + GAP * (len(panels) - 1)
-    factor = max(1, math.ceil(min_width / width)) if width < min_width else 1
+    gaps = GAP * (len(panels) - 1)  # not enlarged: the panels alone must make up the rest of min_width
+    width = sum(panel.shape[1] for panel in panels)
+    factor = max(1, math.ceil((min_width - gaps) / width)) if width + gaps < min_width else 1
     panels = [_enlarge(panel, factor) for panel in panels]
     height = panels[0].shape[0]
     gap = np.full((height, GAP, 3), BACKGROUND, dtype=np.uint8)

@@ -22,6 +22,7 @@ import numpy as np
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
 from .engines import Engine, load_engine
 from .errors import ImageFormatError, InputError, ManifestError
+from .image_batches import feed_rows, in_input_order, too_small
 from .images import check_channel_order, load_image
 from .manifest import REEXPORT_HINT, Manifest, engine_parity_name, load_manifest
 from .options import AUTO_PRECISION, RunOptions
@@ -90,6 +91,7 @@ class ArtifactModel:
     """
 
     task: ClassVar[str] = ""
+    min_patch_grid: ClassVar[int] = 1  # patches per side the graph needs at least (Segmenter: 2)
     own_options: ClassVar[tuple[str, ...]] = ()  # the subclass's keywords beside the run options (error messages)
 
     def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None, **run_options: Any) -> None:
@@ -192,6 +194,16 @@ class ArtifactModel:
         for start in range(0, count, self.batch_size):
             yield slice(start, min(start + self.batch_size, count))
 
+    def check_image_sizes(self, images: Sequence[np.ndarray]) -> None:
+        """ImageFormatError naming the first image whose tensor is smaller than the graph can run: one patch per
+        side (``min_patch_grid`` patches for task classes that need more, e.g. UperNet's pooling)."""
+        for image in images:
+            tensor = self.preprocessor.output_size(image.shape[0], image.shape[1])
+            problem = too_small(image.shape[:2], tensor, patch=self.manifest.input.patch_size,
+                                grid=self.min_patch_grid, graph=f"the graph of {self.manifest.folder}")
+            if problem:
+                raise ImageFormatError(problem)
+
     def pixel_values(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Preprocess decoded images into the engine's pixel_values tensor (checked against the graph)."""
         tensor = self.preprocessor.batch(images)
@@ -203,11 +215,13 @@ class ArtifactModel:
                     f"preprocessing makes {tensor.shape[2]}x{tensor.shape[3]} tensors but the graph of "
                     f"{self.manifest.folder} takes {expected[0]}x{expected[1]}; {REEXPORT_HINT}"
                 )
+        self.check_image_sizes(images)
         return tensor
 
     def pixel_feeds(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """The engine's image input: uint8 ``pixels`` under ``device_normalisation``, else float pixel_values."""
         if self.options.device_normalisation:
+            self.check_image_sizes(images)
             return {UINT8_INPUT: uint8_batch(self.preprocessor, images)}
         return {PIXEL_INPUT: self.pixel_values(images)}
 
@@ -222,16 +236,41 @@ class ArtifactModel:
         return {name: value.astype(np.float32) if value.dtype == np.float16 else value
                 for name, value in outputs.items()}
 
-    def run_images(self, images: Sequence[np.ndarray],
-                   extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        """Preprocess and run decoded images in batches of ``batch_size``; outputs concatenated on axis 0."""
-        chunks: dict[str, list[np.ndarray]] = {}
-        for part in self.batches(len(images)):
-            feeds = self.pixel_feeds(images[part])
-            feeds.update({name: value[part] for name, value in (extra or {}).items()})
-            for name, value in self.run(feeds).items():
-                chunks.setdefault(name, []).append(value)
-        return {name: np.concatenate(values, axis=0) for name, values in chunks.items()}
+    def image_batches(self, images: Sequence[np.ndarray]) -> list[list[int]]:
+        """The indices of ``images`` in the batches they run in: images whose tensors have one size together, at
+        most ``batch_size`` a batch; every image checked (size, ``check_batch``) before any runs."""
+        self.check_image_sizes(images)
+        plan = [group[part] for group in self.preprocessor.size_groups(images) for part in self.batches(len(group))]
+        for indices in plan:
+            self.check_batch([images[index] for index in indices])
+        return plan
+
+    def check_batch(self, images: Sequence[np.ndarray]) -> None:
+        """Raise before anything runs when one batch of ``images`` (one tensor size) cannot run; nothing here
+        (``LayerOutputs`` checks that its outputs fit in memory)."""
+
+    def run_batches(self, images: Sequence[np.ndarray], extra: Mapping[str, Any] | None = None,
+                    ) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
+        """(indices into ``images``, the engine's outputs for them) per batch of ``image_batches``; ``extra``:
+        more feeds, one row per image (an array, or a sequence of per-image arrays)."""
+        for indices in self.image_batches(images):
+            feeds = self.pixel_feeds([images[index] for index in indices])
+            feeds.update({name: feed_rows(value, indices) for name, value in (extra or {}).items()})
+            yield indices, self.run(feeds)
+
+    def run_images(self, images: Sequence[np.ndarray], extra: Mapping[str, Any] | None = None, *,
+                   outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Preprocess and run decoded images (``run_batches``); the ``outputs`` named (default: all), one row per
+        image in input order. ImageFormatError when images of different sizes give an output of different shapes."""
+        if len(images) == 0:
+            raise ImageFormatError("no images given; pass at least one image")
+        parts = []  # only the outputs asked for are kept from batch to batch
+        for indices, found in self.run_batches(images, extra):
+            parts.append((indices, {name: found[name] for name in (outputs or found)}))
+        if len(parts) == 1:
+            return parts[0][1]
+        return {name: in_input_order(name, [(indices, found[name]) for indices, found in parts], len(images))
+                for name in parts[0][1]}
 
 
 def task_class(name: str) -> type[ArtifactModel]:

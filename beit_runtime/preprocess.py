@@ -160,6 +160,23 @@ class Preprocessor:
         crop = self._crop_size()
         return crop if crop is not None else self.resized_size(height, width)
 
+    @property
+    def fixed_output_size(self) -> tuple[int, int] | None:
+        """(height, width) every tensor has (a fixed resize or a centre crop); None when it follows the image."""
+        crop = self._crop_size()
+        if crop is not None:
+            return crop
+        return (int(self.size["height"]), int(self.size["width"])) if self.do_resize and "height" in self.size else None
+
+    def size_groups(self, images: Sequence[np.ndarray]) -> list[list[int]]:
+        """The indices of ``images`` grouped by the size of their tensors (each group one batch's worth of one
+        size), groups in the order of their first image: what to run together when sizes differ."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            _check_rgb8(image)
+            groups.setdefault(self.output_size(image.shape[0], image.shape[1]), []).append(index)
+        return list(groups.values())
+
     def _crop_size(self) -> tuple[int, int] | None:
         """(height, width) of the center crop; None without one (``crop_size`` is checked when made)."""
         if not self.do_center_crop or self.crop_size is None:
@@ -191,7 +208,8 @@ class Preprocessor:
             cv2.LUT(plane, self._table[channel : channel + 1], dst=out[channel])
 
     def batch(self, images: Sequence[np.ndarray], *, parallel: bool = True) -> np.ndarray:
-        """Several images -> (N, 3, H, W) float32; all must come out at the same size.
+        """Several images -> (N, 3, H, W) float32; all must come out at the same size (``size_groups`` groups
+        images by size; the task classes run each group as its own batch).
 
         Sizes are checked before any work. Each image is resized and normalized straight into its
         slot of the output on a process-wide pool with one thread per CPU (Pillow's resize, the bulk

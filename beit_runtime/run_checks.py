@@ -21,10 +21,20 @@ from .tasks import task
 
 
 def check_run_flags(args: argparse.Namespace) -> None:
-    """InputError naming the flag when --top-k is not a positive number or --side-by-side has no --output."""
+    """InputError naming the flag when --top-k is not a positive number, --side-by-side has no --output or
+    --attention-layer no --attention-maps."""
     positive_int("--top-k", args.top_k)
     if args.side_by_side and args.output is None:
         raise InputError("--side-by-side writes pictures: add --output DIR")
+    if getattr(args, "attention_layer", None) is not None and getattr(args, "attention_maps", None) is None:
+        raise InputError(f"--attention-layer {args.attention_layer} chooses the layer of --attention-maps pictures: "
+                         "add --attention-maps DIR, or drop --attention-layer")
+
+
+def attention_layer(args: argparse.Namespace) -> int:
+    """The encoder layer --attention-maps draws: --attention-layer, or -1 (the last) when not given."""
+    layer = getattr(args, "attention_layer", None)
+    return -1 if layer is None else int(layer)
 
 
 def checked_request(args: argparse.Namespace) -> str:
@@ -47,7 +57,7 @@ def check_request(args: argparse.Namespace, *, task_name: str, attention_layers:
             raise special_file_error(path)
     suffixes = _output_suffixes(args, task(task_name).runtime_class, task_name)
     if args.attention_maps is not None:
-        _check_attention_request(args.attention_layer, task_name=task_name, layers=attention_layers, source=source)
+        _check_attention_request(attention_layer(args), task_name=task_name, layers=attention_layers, source=source)
     _check_targets(args.images, _targets(args, suffixes), overwrite=args.overwrite)
     for option, folder in (("--output", args.output), ("--attention-maps", args.attention_maps)):
         if folder is not None:

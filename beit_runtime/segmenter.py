@@ -132,6 +132,7 @@ class Segmenter(ArtifactModel):
     """Semantic segmentation with an exported BEiT + UperNet artifact (see the module docstring for modes)."""
 
     task: ClassVar[str] = "semantic-segmentation"
+    min_patch_grid: ClassVar[int] = 2  # UperNet's coarsest level max-pools the patch grid by 2
     own_options: ClassVar[tuple[str, ...]] = tuple(field.name for field in dataclasses.fields(SegmenterOptions))
 
     def __init__(
@@ -176,11 +177,20 @@ class Segmenter(ArtifactModel):
         self.stride: tuple[int, int] = _pair(chosen.stride, name="stride") or (
             max(1, (2 * self.crop_size[0]) // 3), max(1, (2 * self.crop_size[1]) // 3))
         self.slide_scale = _pair(chosen.slide_scale, name="slide_scale")
+        given = [name for name in ("crop_size", "stride", "slide_scale") if getattr(chosen, name) is not None]
+        if self.mode != "slide" and given:
+            raise InputError(f"{', '.join(given)} apply to mode='slide' only; pass mode='slide', or drop them for "
+                             "the default whole-image mode")
         if self.crop_size != model_size and not self.manifest.input.dynamic_resolution:
             raise InputError(
                 f"crop_size {self.crop_size} differs from the graph's fixed input size {model_size}; leave "
                 "crop_size unset or export with --dynamic-resolution"
             )
+        minimum = self.min_patch_grid * self.manifest.input.patch_size
+        if min(self.crop_size) < minimum:
+            raise InputError(f"crop_size {self.crop_size} is under the {minimum}x{minimum} pixels the graph needs "
+                             f"({self.min_patch_grid}x{self.min_patch_grid} patches of "
+                             f"{self.manifest.input.patch_size}); pass a crop_size of at least {minimum}")
         if self.stride[0] > self.crop_size[0] or self.stride[1] > self.crop_size[1]:
             raise InputError(
                 f"stride {self.stride} must not exceed crop_size {self.crop_size}: windows would leave gaps"
@@ -216,12 +226,12 @@ class Segmenter(ArtifactModel):
 
     # ----------------------------------------------------------------- whole-image mode
     def _segment_whole(self, images: list[np.ndarray], *, return_scores: bool) -> list[SegmentationResult]:
-        results = []
-        for part in self.batches(len(images)):
-            logits = self.run({PIXEL_INPUT: self.pixel_values(images[part])})["logits"]
-            for image, image_logits in zip(images[part], logits, strict=True):
-                results.append(self._finish(image_logits, image.shape[:2], return_scores=return_scores))
-        return results
+        """Images of one tensor size run together (``run_batches``); results in the images' order."""
+        results: dict[int, SegmentationResult] = {}
+        for indices, outputs in self.run_batches(images):
+            for index, logits in zip(indices, outputs["logits"], strict=True):
+                results[index] = self._finish(logits, images[index].shape[:2], return_scores=return_scores)
+        return [results[index] for index in range(len(images))]
 
     def _finish(self, logits: np.ndarray, size: tuple[int, int], *, return_scores: bool) -> SegmentationResult:
         if return_scores:

@@ -174,3 +174,9 @@ def test_an_image_that_does_not_decode_is_reported_and_the_others_still_run(beit
     assert f"beit-run: error: {broken} is not a decodable image" in captured.err
     expected = Classifier(beit_classifier_artifact).classify([str(good[0])], top_k=5)[0]
     assert json.loads(captured.out.splitlines()[0])["predictions"][0]["id"] == expected[0].id
+
+
+def test_attention_layer_without_attention_maps_is_a_usage_error(beit_classifier_artifact, image_files, capsys):
+    assert main([str(beit_classifier_artifact), str(image_files[0]), "--attention-layer", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "--attention-layer 7" in err and "add --attention-maps DIR" in err

@@ -99,3 +99,20 @@ def test_beit_run_writes_readable_attention_pictures(beit_layer_outputs_artifact
     assert beit_run([str(beit_segmentation_artifact), str(path), "--attention-maps", str(out)]) == 2
     captured = capsys.readouterr()
     assert "--outputs attentions" in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize("call", ["attentions", "classify", "logits"])
+def test_the_memory_guard_counts_the_peak_and_covers_every_call(own_size_classifier_artifact, monkeypatch, call):
+    """A call holds about three copies of the attention weights at its peak (the graph's per-layer tensors, the
+    stacked output, onnxruntime's copy into numpy: layer_outputs.PEAK_COPIES). With memory for two copies over
+    the guard's share, the call is refused before it runs, classify()/logits() too (the graph computes them)."""
+    import beit_runtime.attention as attention
+    from beit_runtime.errors import OutputTooLargeError
+
+    image = np.full((8, 400, 3), 100, np.uint8)  # do_resize false: 1x50 patches, 51 tokens
+    one_copy = 4 * 2 * 51 * 51 * 4  # 4 layers, 2 heads, float32
+    with Classifier(own_size_classifier_artifact) as classifier:
+        assert classifier.attentions(image).shape == (4, 2, 51, 51)
+        monkeypatch.setattr(attention, "available_memory_bytes", lambda: int(2 * one_copy / attention.MEMORY_SHARE))
+        with pytest.raises(OutputTooLargeError, match="51 tokens"):
+            getattr(classifier, call)(image)

@@ -136,3 +136,16 @@ def test_bad_inputs(scene):
         legend_entries(labels - 5, NAMES)
     with pytest.raises(InputError, match="label map"):
         legend_entries(np.zeros((0, 3), np.int32), NAMES)
+
+
+@pytest.mark.parametrize("side", [1, 4, 10])
+def test_side_by_side_pictures_of_small_images_reach_the_minimum_width(side):
+    image, labels = np.full((side, side, 3), 100, np.uint8), np.full((side, side), 5, np.int32)
+    names = {i: f"class_{i}" for i in range(10)}
+    picture = segmentation_picture(image, labels, id2label=names, side_by_side=True, min_width=256)
+    factor = (picture.shape[1] - GAP) // (2 * side)
+    assert picture.shape[1] >= 256 and picture.shape[1] == 2 * side * factor + GAP
+    legend = draw_legend(legend_entries(labels, names), width=picture.shape[1])
+    np.testing.assert_array_equal(picture[side * factor:], legend)
+    plain = draw_legend(legend_entries(labels, names), width=256)
+    assert legend.shape[0] == plain.shape[0]  # the entry fits on one row, as in a plain overlay's legend

@@ -152,7 +152,8 @@ def test_more_threads_than_four_per_cpu_is_refused_before_any_engine_starts(tmp_
         RunOptions(intra_op_threads=too_many)
     with pytest.raises(InputError, match="threads is 1000000"):
         TuneOptions(threads=10**6)
-    for command in (["x", "y.png"], ["tune", str(tmp_path)], ["evaluate", str(tmp_path), "--data", str(tmp_path)]):
+    commands = ([str(tmp_path), "y.png"], ["tune", str(tmp_path)], ["evaluate", str(tmp_path), "--data", str(tmp_path)])
+    for command in commands:
         with pytest.raises(SystemExit) as exited:
             main([*command, "--threads", str(too_many)])
         assert exited.value.code == 2

@@ -162,3 +162,19 @@ def test_slide_mode_handles_images_thinner_than_the_scale_allows(exported, size)
     with Segmenter(folder, mode="slide", slide_scale=(512, 512)) as segmenter:
         result = segmenter(image, return_scores=True)
     assert result.labels.shape == size and result.scores.shape[1:] == size
+
+
+def test_slide_crops_under_two_patches_are_refused(own_size_segmentation_artifact):
+    """UperNet max-pools the patch grid by 2: a 12-pixel crop (patch 8) would fail inside the engine."""
+    with pytest.raises(InputError, match=r"crop_size \(12, 12\).*16x16"):
+        Segmenter(own_size_segmentation_artifact, mode="slide", crop_size=12)
+    image = np.ascontiguousarray(PHOTOS["chelsea"][:30, :40])
+    with Segmenter(own_size_segmentation_artifact, mode="slide", crop_size=16) as segmenter:
+        assert segmenter(image).labels.shape == (30, 40)
+
+
+@pytest.mark.parametrize("options", [{"stride": 5}, {"slide_scale": (2560, 640)}, {"crop_size": 32}])
+def test_slide_options_in_whole_mode_are_refused(exported, options):
+    _, folder = exported
+    with pytest.raises(InputError, match=f"{next(iter(options))} apply to mode='slide'"):
+        Segmenter(folder, **options)
