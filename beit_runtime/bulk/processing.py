@@ -1,9 +1,9 @@
 """One batch of a folder run, in two halves: ``prepare`` (decode + preprocess, on reader threads) and
 ``complete`` (the engine and the task's post-processing, on the thread that owns the engine).
 
-An image that cannot be decoded becomes a failed ``ImageResult`` and the rest of its batch goes on. When
-a recipe makes tensors of different sizes (shortest-edge resizes without a crop), the batch's images
-are fed one by one, as the task classes would need separate calls for them.
+An image that cannot be decoded, or whose tensor is smaller than the graph can run, becomes a failed
+``ImageResult`` and the rest of its batch goes on. When a recipe makes tensors of different sizes
+(shortest-edge resizes without a crop, own-size recipes), the batch runs as one engine call per size.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class PreparedBatch:
     items: list[ImageItem]
     order: list[str]  # every item's relative name, in the batch's order (results come back in it)
     images: list[np.ndarray] = field(default_factory=list)
-    feeds: list[tuple[slice, dict[str, np.ndarray]]] = field(default_factory=list)
+    feeds: list[tuple[list[int], dict[str, np.ndarray]]] = field(default_factory=list)  # (indices, feeds)
     failures: list[ImageResult] = field(default_factory=list)
 
 
@@ -48,26 +48,27 @@ class BatchProcessor:
         decoded: list[np.ndarray] = []
         for item in items:
             try:
-                decoded.append(load_image(item.path, exif_orientation=self.model.exif_orientation))
-                batch.items.append(item)
+                image = load_image(item.path, exif_orientation=self.model.exif_orientation)
+                self.model.check_image_sizes([image])
             except ImageError as error:
                 batch.failures.append(ImageResult.failure(item, error))
+                continue
+            decoded.append(image)
+            batch.items.append(item)
         if decoded and self.finisher.runs_engine_feeds:
             batch.feeds = self._feeds(decoded)
         if self.finisher.keeps_images or not self.finisher.runs_engine_feeds:
             batch.images = decoded  # else dropped here: only the (much smaller) tensors wait for the engine
         return batch
 
-    def _feeds(self, images: list[np.ndarray]) -> list[tuple[slice, dict[str, np.ndarray]]]:
-        """One engine call for the batch; one per image when the images preprocess to different sizes."""
-        try:
-            return [(slice(0, len(images)), self._feed(images))]
-        except ImageError:
-            return [(slice(index, index + 1), self._feed(images[index : index + 1])) for index in range(len(images))]
+    def _feeds(self, images: list[np.ndarray]) -> list[tuple[list[int], dict[str, np.ndarray]]]:
+        """One engine call per tensor size among the batch's images (one call when they share it)."""
+        return [(indices, self._feed([images[index] for index in indices]))
+                for indices in self.model.preprocessor.size_groups(images)]
 
     def _feed(self, images: list[np.ndarray]) -> dict[str, np.ndarray]:
         feeds = self.model.pixel_feeds(images)
-        feeds.update(self.finisher.extra_feeds(len(images)))
+        feeds.update(self.finisher.extra_feeds(images))
         return feeds
 
     def complete(self, batch: PreparedBatch) -> list[ImageResult]:
@@ -75,9 +76,9 @@ class BatchProcessor:
         results = list(batch.failures)
         if not self.finisher.runs_engine_feeds and batch.items:
             results.extend(self.finisher.run_images(batch.items, batch.images))
-        for part, feeds in batch.feeds:
+        for indices, feeds in batch.feeds:
             outputs = self.model.run(feeds)
-            images = batch.images[part] if batch.images else []
-            results.extend(self.finisher.finish(batch.items[part], images, outputs))
+            images = [batch.images[index] for index in indices] if batch.images else []
+            results.extend(self.finisher.finish([batch.items[index] for index in indices], images, outputs))
         position = {relative: index for index, relative in enumerate(batch.order)}
         return sorted(results, key=lambda result: position[result.relative])

@@ -81,8 +81,8 @@ class Finisher(abc.ABC):
         """False when the task class must run the images itself (segmentation's sliding window)."""
         return True
 
-    def extra_feeds(self, count: int) -> dict[str, np.ndarray]:
-        """Engine inputs besides the pixels, for ``count`` images."""
+    def extra_feeds(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """Engine inputs besides the pixels, for ``images`` (decoded, one tensor size)."""
         return {}
 
     @abc.abstractmethod
@@ -94,7 +94,7 @@ class Finisher(abc.ABC):
         """The results for decoded images, the engine run here (a task whose model runs the images itself, as
         segmentation's sliding window, overrides it)."""
         feeds = self.model.pixel_feeds(list(images))
-        feeds.update(self.extra_feeds(len(images)))
+        feeds.update(self.extra_feeds(images))
         return self.finish(items, images, self.model.run(feeds))
 
 
@@ -122,9 +122,12 @@ class PooledEmbedding(Finisher):
 class VisualTokens(Finisher):
     """Masked image modeling with no patch masked: the predicted visual token of every patch."""
 
-    def extra_feeds(self, count: int) -> dict[str, np.ndarray]:
-        patches = getattr(self.model, "num_patches", 0)
-        return {"bool_masked_pos": np.zeros((count, patches), dtype=bool)}
+    def extra_feeds(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        """No patch masked: one mask per image, as long as its patch grid (the images share one tensor size)."""
+        from ..masked import MaskedImageModeler
+
+        model = cast(MaskedImageModeler, self.model)  # finisher_for gives this finisher to that task only
+        return {"bool_masked_pos": np.stack([model.default_mask(image) for image in images])}
 
     def finish(self, items: Sequence[ImageItem], images: Sequence[np.ndarray],
                outputs: Mapping[str, np.ndarray]) -> list[ImageResult]:
