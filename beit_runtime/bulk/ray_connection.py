@@ -1,6 +1,6 @@
 """Joining the Ray cluster a folder run names, or starting a local Ray: one typed error, within seconds, when
 there is nothing to join (``ray.init`` raises ConnectionError for "auto" without a cluster and waits minutes
-on an address where nothing listens)."""
+on an address where nothing listens); and the typed error for a worker lost during a run."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from typing import Any
 from ..errors import ClusterUnavailableError
 
 PROBE_SECONDS = 5.0
+# ray.exceptions raised when an actor, its worker process or its node is gone (not an error inside our code)
+LOST_WORKER_ERRORS = ("ActorDiedError", "ActorUnavailableError", "NodeDiedError", "WorkerCrashedError",
+                      "ObjectLostError", "OwnerDiedError")
 _FIX = ("start one there (`ray start --head` on its head node), pass the head's address as --ray HOST:6379 "
         "(or ray://HOST:10001 for Ray Client, or set RAY_ADDRESS), or give --ray alone for a local Ray on this machine")
 
@@ -27,6 +30,15 @@ def connect(ray: Any, address: str | None) -> bool:
         raise ClusterUnavailableError(f"no Ray cluster to join at --ray {address or 'RAY_ADDRESS'} "
                                       f"({reason}): {_FIX}") from error
     return True
+
+
+def lost_worker_error(error: Exception, *, output: Any) -> ClusterUnavailableError:
+    """The typed error for a Ray failure during a run (an actor or its node died: the actors are not restarted,
+    since a restart waits forever for the CPUs of a node that is gone), naming Ray's reason."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = next((line for line in lines if line.startswith("The actor died because")), lines[0] if lines else "")
+    return ClusterUnavailableError(f"a Ray worker was lost during the run ({type(error).__name__}: {reason}); "
+                                   f"{output} keeps every image done: rerun the same command to go on")
 
 
 def _probe(address: str | None) -> None:

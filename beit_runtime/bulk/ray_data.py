@@ -31,7 +31,7 @@ from ..progress import Progress
 from .local import BulkSummary, prepare_output
 from .options import BulkOptions
 from .processing import BatchProcessor
-from .ray_connection import connect
+from .ray_connection import LOST_WORKER_ERRORS, connect, lost_worker_error
 from .signals import SigtermRaises
 from .walking import ImageItem
 from .writers import OutputFolder
@@ -100,6 +100,11 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
                        failed=progress.failed, output=Path(options.output))
 
 
+def _no_restarts() -> dict[str, int]:
+    """Each actor's remote arguments: never restarted, no task retried (see ``_stream_results``)."""
+    return {"max_restarts": 0, "max_task_retries": 0}
+
+
 def _disconnect(ray: Any, started: bool) -> None:
     if started:
         ray.shutdown()
@@ -107,15 +112,21 @@ def _disconnect(ray: Any, started: bool) -> None:
 
 def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder, progress: Progress,
                     actor_kwargs: dict[str, Any], batch_size: int, actors: int, actor_cpus: float) -> None:
-    """Ray Data: the file list -> map_batches on the actor pool -> results written here, in input order."""
+    """Ray Data: the file list -> map_batches on the actor pool -> results written here, in input order. Actors
+    are not restarted (``max_restarts=0``): a restarted actor of a node that is gone waits forever for its CPUs and
+    the run hung silently; an actor or node lost ends the run with one line instead, and a rerun goes on."""
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
     files = ray.data.from_items([{"path": str(item.path.resolve()), "relative": item.relative} for item in todo],
                                 override_num_blocks=max(1, min(len(todo) // batch_size, 4 * actors * 8)))
     results = files.map_batches(RayBatchActor, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
-                                batch_format="numpy", num_cpus=actor_cpus,
+                                batch_format="numpy", num_cpus=actor_cpus, ray_remote_args_fn=_no_restarts,
                                 compute=ray.data.ActorPoolStrategy(size=actors))
-    for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-        written = [pickle.loads(blob) for blob in batch["result"]]
-        progress.advance(len(written), failed=output.write(written))
+    lost = tuple(getattr(ray.exceptions, name) for name in LOST_WORKER_ERRORS)
+    try:
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+            written = [pickle.loads(blob) for blob in batch["result"]]
+            progress.advance(len(written), failed=output.write(written))
+    except lost as error:
+        raise lost_worker_error(error, output=output.folder) from error

@@ -64,3 +64,44 @@ def test_beit_run_ray_uses_the_connected_cluster(two_node_cluster, beit_classifi
         assert [p["id"] for p in got["predictions"]] == [p["id"] for p in expected["predictions"]]
         assert [p["score"] for p in got["predictions"]] == pytest.approx([p["score"] for p in expected["predictions"]])
     assert ray.is_initialized()  # the command left the test's connection open
+
+
+def test_a_lost_worker_node_ends_the_run_in_one_line_instead_of_hanging(beit_segmentation_artifact, mixed_folder,
+                                                                        tmp_path):
+    """A node removed mid-run: the actor Ray restarted there waited forever for CPUs that were gone and the run
+    hung without a word. Now the run ends (exit 1) naming the lost actor, and OUT keeps every image done once."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from ray.cluster_utils import Cluster
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(600):  # enough that the run is midway when the node goes (about 15 s here)
+        os.link(mixed_folder / "rocket.jpg", photos / f"{index:03d}.jpg")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 80 * 2**20})
+    worker = cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "beit_runtime.cli", str(beit_segmentation_artifact), str(photos), "--output",
+               str(out), "--batch-size", "2", "--overlays", f"--ray={cluster.address}"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _has_a_line(out / "results.jsonl") and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.1)
+        cluster.remove_node(worker)
+        _, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+        cluster.shutdown()
+    assert run.returncode == 1, err[-2000:]
+    assert "a Ray worker was lost during the run (ActorDiedError: " in err
+    assert f"{out} keeps every image done: rerun the same command to go on" in err
+    names = [json.loads(line)["image"] for line in (out / "results.jsonl").read_text().splitlines()]
+    assert 0 < len(names) < 600 and len(set(names)) == len(names)
+
+
+def _has_a_line(path):
+    return path.is_file() and path.stat().st_size > 0
