@@ -1,6 +1,6 @@
-"""``python -m benchmarks.report --readme``: write README's speed figures from the stored results.
+"""``python -m benchmarks.report --readme``: write README's figures (parity and speed) from the stored results.
 
-``--check`` writes nothing and exits 1 when README's block differs from what ``--readme`` would write.
+``--check`` writes nothing and exits 1 when one of README's blocks differs from what ``--readme`` would write.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from beit_runtime.errors import InputError
 
-from .readme import README, StoredResults, readme_block, readme_figures, write_readme
+from .readme import README, StoredResults, stale_blocks, write_readme
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--check", action="store_true", help="exit 1 when README's figures differ from the results")
     parser.add_argument("--readme-path", type=Path, default=README, help=f"the README to write (default {README})")
     parser.add_argument("--results-dir", type=Path, default=README.parent / "benchmarks",
-                        help="folder of RESULTS.json, RESULTS-seg640.json, RESULTS-serving.json (default benchmarks/)")
+                        help="folder of RESULTS.json, RESULTS-seg640.json, RESULTS-serving.json, RESULTS-parity.json, "
+                             "RESULTS-gpu.json (default benchmarks/)")
     return parser
 
 
@@ -37,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     stored = StoredResults.load(args.results_dir)
     if args.check:
-        current = readme_block(args.readme_path.read_text(encoding="utf-8"))
-        if current != readme_figures(stored):
-            print(f"{args.readme_path}: the figures differ from {args.results_dir}; run `python -m benchmarks.report "
-                  "--readme`", file=sys.stderr)
+        stale = stale_blocks(args.readme_path.read_text(encoding="utf-8"), stored)
+        for begin in stale:
+            print(f"{args.readme_path}: the block {begin.split(':')[0]} --> differs from {args.results_dir}; run "
+                  "`python -m benchmarks.report --readme`", file=sys.stderr)
+        if stale:
             return 1
         return 0
     changed = write_readme(args.readme_path, stored)

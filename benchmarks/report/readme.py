@@ -1,10 +1,12 @@
-"""README's speed figures, written from the stored results, never typed by hand.
+"""README's figures, written from the stored results, never typed by hand.
 
-``python -m benchmarks.report --readme`` rewrites the block between ``BEGIN`` and ``END`` in README.md
-from benchmarks/RESULTS.json (the all-backends run), RESULTS-seg640.json (the 640 segmentation run)
-and RESULTS-serving.json (Triton vs in-process). Every ratio is ``speed_ratio``'s: the median of
-per-round ratios with its IQR (``beit_runtime.planning.timing.per_round_ratio``). A test holds README's block equal to
-what this module writes, so a figure edited by hand fails it.
+``python -m benchmarks.report --readme`` rewrites two blocks of README.md: the parity block
+(``benchmarks.report.parity``: RESULTS-parity.json, RESULTS.json, RESULTS-gpu.json) and the speed block
+between ``BEGIN`` and ``END`` from benchmarks/RESULTS.json (the all-backends run), RESULTS-seg640.json
+(the 640 segmentation run) and RESULTS-serving.json (Triton vs in-process). Every ratio is
+``speed_ratio``'s: the median of per-round ratios with its IQR
+(``beit_runtime.planning.timing.per_round_ratio``). A test holds README's blocks equal to what this
+module writes, so a figure edited by hand fails it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from beit_runtime.errors import InputError
 
 from ..backends import REGISTRY
+from . import parity as parity_block
 from .analysis import speed_ratio
 from .tables import table
 
@@ -33,18 +36,25 @@ Results = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class StoredResults:
-    """The three result files the README's figures come from."""
+    """The result files the README's figures come from."""
 
     latency: Results
     segmentation_640: Results
     serving: Results
+    parity: Results
+    gpu: Results
 
     @classmethod
     def load(cls, folder: Path = BENCHMARKS_DIR) -> StoredResults:
         def read(name: str) -> Results:
-            return json.loads((folder / name).read_text(encoding="utf-8"))
+            path = folder / name
+            if not path.is_file():
+                raise InputError(f"{path} is missing: the README's figures are written from it")
+            return json.loads(path.read_text(encoding="utf-8"))
 
-        return cls(read("RESULTS.json"), read("RESULTS-seg640.json"), read("RESULTS-serving.json"))
+        names = ("RESULTS.json", "RESULTS-seg640.json", "RESULTS-serving.json", "RESULTS-parity.json",
+                 "RESULTS-gpu.json")
+        return cls(*(read(name) for name in names))
 
 
 def _ratio_cell(model: Results, row: str, batch: str) -> str:
@@ -146,19 +156,33 @@ def readme_figures(stored: StoredResults) -> str:
     return "\n".join(lines)
 
 
-def readme_block(text: str) -> str:
+def readme_blocks(stored: StoredResults) -> list[tuple[str, str, str]]:
+    """(begin marker, end marker, block) of every generated block of README, in file order."""
+    parity = parity_block.parity_figures(parity=stored.parity, latency=stored.latency, gpu=stored.gpu)
+    return [(parity_block.BEGIN, parity_block.END, parity), (BEGIN, END, readme_figures(stored))]
+
+
+def readme_block(text: str, *, begin: str = BEGIN, end: str = END) -> str:
     """README's current block (markers included); InputError when the markers are missing or out of order."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise InputError(f"README.md has no figures block: expected a line {BEGIN!r} and, after it, {END!r}; "
-                         "put both where the speed figures belong and run `python -m benchmarks.report --readme`")
-    return text[start:end + len(END)]
+    start = text.find(begin)
+    stop = text.find(end, max(start, 0))
+    if start < 0 or stop < start:
+        raise InputError(f"README.md has no figures block: expected a line {begin!r} and, after it, {end!r}; "
+                         "put both where the figures belong and run `python -m benchmarks.report --readme`")
+    return text[start:stop + len(end)]
+
+
+def stale_blocks(text: str, stored: StoredResults) -> list[str]:
+    """The begin markers of README's blocks that differ from what ``--readme`` would write."""
+    return [begin for begin, end, block in readme_blocks(stored) if readme_block(text, begin=begin, end=end) != block]
 
 
 def write_readme(readme: Path = README, stored: StoredResults | None = None) -> bool:
-    """Rewrite README's figures block; True when it changed."""
+    """Rewrite README's generated blocks; True when one changed."""
     text = readme.read_text(encoding="utf-8")
-    new = text.replace(readme_block(text), readme_figures(stored or StoredResults.load()))
+    new = text
+    for begin, end, block in readme_blocks(stored or StoredResults.load()):
+        new = new.replace(readme_block(new, begin=begin, end=end), block)
     if new == text:
         return False
     readme.write_text(new, encoding="utf-8")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from beit_runtime.errors import InputError
+from benchmarks.report.parity import BEGIN as PARITY_BEGIN
 from benchmarks.report.readme import (
     BEGIN,
     END,
@@ -18,6 +19,7 @@ from benchmarks.report.readme import (
     StoredResults,
     readme_block,
     readme_figures,
+    stale_blocks,
     write_readme,
 )
 
@@ -27,6 +29,13 @@ REPO = Path(__file__).resolve().parents[3]
 def test_readme_figures_equal_what_the_command_writes():
     """Fails when a figure in README's block is edited by hand or the results change without a rewrite."""
     assert readme_block(README.read_text(encoding="utf-8")) == readme_figures(StoredResults.load())
+
+
+def test_every_generated_block_of_readme_is_current():
+    """The parity block (RESULTS-parity.json) too: no figure in README that the results do not hold."""
+    text = README.read_text(encoding="utf-8")
+    assert stale_blocks(text, StoredResults.load()) == []
+    assert text.index(PARITY_BEGIN) < text.index(BEGIN)
 
 
 def test_figures_are_per_round_ratios_with_their_spread():
@@ -53,9 +62,12 @@ def test_command_rewrites_a_hand_edited_block_and_check_reports_drift(tmp_path):
 def test_readme_without_markers_gets_a_typed_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no figures here\n", encoding="utf-8")
-    with pytest.raises(InputError, match=re.escape(END)):
+    with pytest.raises(InputError, match="no figures block"):
         write_readme(readme)
     assert BEGIN not in readme.read_text(encoding="utf-8")
+    readme.write_text(f"# only the speed block\n\n{BEGIN}\n{END}\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(PARITY_BEGIN)):
+        write_readme(readme)  # the parity block's markers are named
 
 
 def test_readme_names_no_engine_fastest():
