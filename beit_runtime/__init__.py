@@ -11,7 +11,7 @@ providers, ...) as ``options=`` or as keywords; ``task_class(task)`` is the clas
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .classifier import Classifier, Prediction
@@ -25,7 +25,7 @@ from .options import RunOptions
 from .preprocess import Preprocessor
 
 if TYPE_CHECKING:
-    from .segmenter import Segmenter
+    from .segmenter import SegmentationResult, Segmenter
 
 __all__ = [
     "Classifier",
@@ -35,6 +35,7 @@ __all__ = [
     "Prediction",
     "Preprocessor",
     "RunOptions",
+    "SegmentationResult",
     "Segmenter",
     "errors",
     "load_engine",
@@ -44,9 +45,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> type[Segmenter]:
-    if name == "Segmenter":  # written separately; imported on first use
-        from .segmenter import Segmenter
+_LAZY = ("SegmentationResult", "Segmenter")  # beit_runtime.segmenter, written separately: imported on first use
 
-        return Segmenter
-    raise AttributeError(f"module 'beit_runtime' has no attribute {name!r}")
+if not TYPE_CHECKING:  # type checkers read the imports above, and report any other name as missing
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY:
+            from . import segmenter
+
+            return getattr(segmenter, name)
+        raise AttributeError(f"module 'beit_runtime' has no attribute {name!r}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import overload
 
 import numpy as np
 
+from .image_types import ImageList, Images, ImageSource, ImageT
 from .layer_outputs import LayerOutputs
 from .options import positive_int
 
@@ -34,20 +35,34 @@ class Classifier(LayerOutputs):
 
     ``classify(image)`` returns a list of ``Prediction`` (best first); ``classify([images])`` returns one
     such list per image. Images may be paths, encoded bytes, numpy arrays or PIL images (see
-    ``beit_runtime.images``). Artifacts exported with ``--outputs hidden_states,attentions`` also answer
-    ``hidden_states``, ``attentions`` and ``attention_maps`` (``beit_runtime.layer_outputs``).
+    ``beit_runtime.images``; ``beit_runtime.image_types`` names their types: a numpy array may be one image
+    or a 4-D batch, so type checkers see either result for it). Artifacts exported with ``--outputs
+    hidden_states,attentions`` also answer ``hidden_states``, ``attentions`` and ``attention_maps``
+    (``beit_runtime.layer_outputs``).
     """
 
     task = "image-classification"
 
-    def logits(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def logits(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """Raw logits, (N, num_labels) for a list, (num_labels,) for one image."""
         decoded, single = self.load_images(images, channel_order=channel_order)
         logits = self.run_images(decoded, outputs=("logits",))["logits"].astype(np.float32, copy=False)
         return logits[0] if single else logits
 
-    def classify(self, images: Any, *, top_k: int = 5,
+    @overload
+    def classify(self, images: ImageList, *, top_k: int = 5, channel_order: str = "rgb") -> list[list[Prediction]]: ...
+    @overload
+    def classify(self, images: list[ImageT], *, top_k: int = 5,
+                 channel_order: str = "rgb") -> list[list[Prediction]]: ...
+    @overload
+    def classify(self, images: ImageSource, *, top_k: int = 5, channel_order: str = "rgb") -> list[Prediction]: ...
+    @overload
+    def classify(self, images: np.ndarray, *, top_k: int = 5,
+                 channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]: ...
+
+    def classify(self, images: Images, *, top_k: int = 5,
                  channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]:
+        """Top ``top_k`` predictions, best first: a list for one image, one such list per image of a list."""
         top_k = positive_int("top_k", top_k)
         decoded, single = self.load_images(images, channel_order=channel_order)
         probabilities = softmax(self.run_images(decoded, outputs=("logits",))["logits"])

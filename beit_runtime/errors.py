@@ -37,7 +37,10 @@ class UnsafeArtifactPathError(ArtifactError):
 
 
 class ImageError(BeitDeployError, ValueError):
-    """An image could not be used as model input."""
+    """An image could not be used as model input. ``index``: its position in the list a call was given (None
+    for one image), so a service can reject that one upload and run the others."""
+
+    index: int | None = None
 
 
 class ImageDecodeError(ImageError):
@@ -109,3 +112,8 @@ class ServeOptionError(BeitDeployError, ValueError):
 
 class ClusterUnavailableError(BeitDeployError, ConnectionError):
     """No Ray cluster could be joined at the address given (``--ray ADDRESS``, ``run_on_ray(address=...)``)."""
+
+
+class ModelClosedError(BeitDeployError, RuntimeError):
+    """A task class was called after ``close()`` (or after its ``with`` block ended): a fault of the program
+    using it, not of the images given."""

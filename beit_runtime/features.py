@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, overload
 
 import numpy as np
 
 from .image_batches import in_input_order
+from .image_types import Images
 from .layer_outputs import LayerOutputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Features:
-    """Embeddings of a batch: ``pooled`` (N, D), ``patch_tokens`` (N, num_patches, D), ``cls_token`` (N, D)."""
+    """Embeddings of a batch: ``pooled`` (N, D), ``patch_tokens`` (N, num_patches, D), ``cls_token`` (N, D).
+
+    Two ``Features`` are equal (``==``, ``in``) when each of their arrays has the other's shape and values
+    (``np.array_equal``). They hold arrays, which can change in place, so they are not hashable.
+    """
 
     pooled: np.ndarray
     patch_tokens: np.ndarray
     cls_token: np.ndarray
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Features):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, name), getattr(other, name))
+                   for name in ("pooled", "patch_tokens", "cls_token"))
 
 
 class FeatureExtractor(LayerOutputs):
@@ -34,7 +47,16 @@ class FeatureExtractor(LayerOutputs):
 
     task = "backbone"
 
-    def extract(self, images: Any, *, patch_tokens: bool = False,
+    @overload
+    def extract(self, images: Images, *, patch_tokens: Literal[False] = False,
+                channel_order: str = "rgb") -> np.ndarray: ...
+    @overload
+    def extract(self, images: Images, *, patch_tokens: Literal[True], channel_order: str = "rgb") -> Features: ...
+    @overload
+    def extract(self, images: Images, *, patch_tokens: bool = False,
+                channel_order: str = "rgb") -> np.ndarray | Features: ...
+
+    def extract(self, images: Images, *, patch_tokens: bool = False,
                 channel_order: str = "rgb") -> np.ndarray | Features:
         """Pooled embeddings ((D,) for one image, (N, D) for a list of any sizes); with ``patch_tokens``,
         ``Features`` (a list must then preprocess to one size: the token counts differ otherwise)."""

@@ -1,15 +1,17 @@
 """How the task classes batch images whose tensors differ in size (recipes that keep the image's size or
 aspect ratio on graphs exported with ``--dynamic-resolution``): the smallest tensor a graph can run, the rows of
-per-image feeds, and outputs put back in the images' order (``ArtifactModel.run_images``)."""
+per-image feeds, and outputs put back in the images' order (``ArtifactModel.run_images``); and how a call's
+images argument becomes a list of decoded images (``image_list``, ``load_all``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import ImageFormatError
+from .errors import ImageError, ImageFormatError
+from .preprocess import parallel_map
 
 
 def too_small(image_size: Sequence[int], tensor_size: Sequence[int], *, patch: int, grid: int, graph: str) -> str:
@@ -48,3 +50,30 @@ def in_input_order(name: str, parts: Sequence[tuple[list[int], np.ndarray]], cou
     return out
 
 
+
+
+def image_list(images: Any) -> tuple[list[Any], bool]:
+    """(the images, whether one image was given): a list, a tuple, a 4-D array or an iterator (a generator,
+    ``map``, ``Path.glob``) is a batch; anything else is one image."""
+    if isinstance(images, (list, tuple, Iterator)) or (isinstance(images, np.ndarray) and images.ndim == 4):
+        items = list(images)
+        if not items:
+            raise ImageFormatError("no images given; pass one image or a non-empty list of images")
+        return items, False
+    return [images], True
+
+
+def load_all(load: Callable[[Any], np.ndarray], items: Sequence[Any]) -> list[np.ndarray]:
+    """``load`` on every item (on the shared pool); an ImageError of a list's item says which one (``index``)."""
+    if len(items) == 1:
+        return [load(items[0])]
+    return parallel_map(lambda pair: _load_one(load, pair[0], pair[1], count=len(items)), list(enumerate(items)))
+
+
+def _load_one(load: Callable[[Any], np.ndarray], index: int, item: Any, *, count: int) -> np.ndarray:
+    try:
+        return load(item)
+    except ImageError as error:
+        error.args = (f"image at index {index} (of {count}): {error}", *error.args[1:])
+        error.index = index
+        raise

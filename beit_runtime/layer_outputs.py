@@ -18,12 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from .attention import check_fits, cls_attention_maps
 from .errors import InputError, OutputUnavailableError
+from .image_types import ImageList, Images, ImageSource, ImageT
 from .manifest import Manifest
 from .model_base import ArtifactModel
 from .tasks import OPTIONAL_OUTPUTS
@@ -57,16 +58,27 @@ class LayerOutputs(ArtifactModel):
         """The model's encoder layers (from the export record; 0 when the artifact has no optional output)."""
         return exported_layers(self.manifest)[1]
 
-    def hidden_states(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def hidden_states(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """float32 (n, layers + 1, tokens, hidden) for a list, (layers + 1, tokens, hidden) for one image."""
         return self._optional_output("hidden_states", images, channel_order=channel_order)
 
-    def attentions(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def attentions(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """float32 (n, layers, heads, tokens, tokens) for a list (one image: without n); ``attention_layers``
         says which encoder layers axis 1 holds."""
         return self._optional_output("attentions", images, channel_order=channel_order)
 
-    def attention_maps(self, images: Any, *, layer: int = -1,
+    @overload
+    def attention_maps(self, images: ImageList, *, layer: int = -1, channel_order: str = "rgb") -> list[np.ndarray]: ...
+    @overload
+    def attention_maps(self, images: list[ImageT], *, layer: int = -1,
+                       channel_order: str = "rgb") -> list[np.ndarray]: ...
+    @overload
+    def attention_maps(self, images: ImageSource, *, layer: int = -1, channel_order: str = "rgb") -> np.ndarray: ...
+    @overload
+    def attention_maps(self, images: np.ndarray, *, layer: int = -1,
+                       channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]: ...
+
+    def attention_maps(self, images: Images, *, layer: int = -1,
                        channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]:
         """The CLS token's attention to the patches of encoder ``layer`` (negative: from the last), per head:
         (heads, H, W) float32 at the image's own size; a list of them for several images."""
@@ -86,7 +98,7 @@ class LayerOutputs(ArtifactModel):
         if name not in self.optional_outputs:
             raise OutputUnavailableError(missing_output_message(self.manifest.folder, name))
 
-    def _optional_output(self, name: str, images: Any, *, channel_order: str) -> np.ndarray:
+    def _optional_output(self, name: str, images: Images, *, channel_order: str) -> np.ndarray:
         self._require(name)
         decoded, single = self.load_images(images, channel_order=channel_order)
         values = self._run_checked(name, decoded)

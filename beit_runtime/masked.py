@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ImageFormatError, InputError
+from .image_types import ImageLike, Images
 from .model_base import ArtifactModel
 
 MASK_INPUT = "bool_masked_pos"
@@ -39,14 +40,14 @@ class MaskedImageModeler(ArtifactModel):
             )
         return (fixed[0] // spec.patch_size) * (fixed[1] // spec.patch_size)
 
-    def patch_grid(self, image: Any, *, channel_order: str = "rgb") -> tuple[int, int]:
+    def patch_grid(self, image: ImageLike, *, channel_order: str = "rgb") -> tuple[int, int]:
         """(rows, columns) of the patch grid the graph sees for ``image`` (anything ``load_image`` takes)."""
         decoded, single = self.load_images(image, channel_order=channel_order)
         if not single:
             raise InputError("patch_grid takes one image; call it for each image of a list")
         return self._grid(decoded[0])
 
-    def default_mask(self, image: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def default_mask(self, image: ImageLike, *, channel_order: str = "rgb") -> np.ndarray:
         """A mask hiding no patch of ``image``: ``rows * columns`` False values."""
         rows, columns = self.patch_grid(image, channel_order=channel_order)
         return np.zeros(rows * columns, dtype=bool)
@@ -56,7 +57,7 @@ class MaskedImageModeler(ArtifactModel):
         patch = self.manifest.input.patch_size
         return height // patch, width // patch
 
-    def _masks(self, masks: Any, decoded: Sequence[np.ndarray], single: bool) -> np.ndarray:
+    def _masks(self, masks: ArrayLike, decoded: Sequence[np.ndarray], single: bool) -> np.ndarray:
         """``masks`` checked against the images' patch grid: (count, patches) bool."""
         grids = sorted({self._grid(image) for image in decoded})
         if len(grids) > 1:
@@ -76,14 +77,14 @@ class MaskedImageModeler(ArtifactModel):
             )
         return np.ascontiguousarray(array.reshape(len(decoded), rows * columns))
 
-    def logits(self, images: Any, masks: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def logits(self, images: Images, masks: ArrayLike, *, channel_order: str = "rgb") -> np.ndarray:
         decoded, single = self.load_images(images, channel_order=channel_order)
         self.check_image_sizes(decoded)
         feeds = {MASK_INPUT: self._masks(masks, decoded, single)}
         logits = self.run_images(decoded, extra=feeds)["logits"].astype(np.float32, copy=False)
         return logits[0] if single else logits
 
-    def predict(self, images: Any, masks: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def predict(self, images: Images, masks: ArrayLike, *, channel_order: str = "rgb") -> np.ndarray:
         """Predicted visual-token ids: (patches,) for one image, (N, patches) for a list."""
         ids: np.ndarray = self.logits(images, masks, channel_order=channel_order).argmax(axis=-1)
         return ids

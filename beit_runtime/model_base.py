@@ -21,13 +21,13 @@ import numpy as np
 
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
 from .engines import Engine, load_engine
-from .errors import ImageFormatError, InputError, ManifestError
-from .image_batches import feed_rows, in_input_order, too_small
+from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
+from .image_batches import feed_rows, image_list, in_input_order, load_all, too_small
 from .images import check_channel_order, load_image
 from .manifest import REEXPORT_HINT, Manifest, engine_parity_name, load_manifest
 from .options import AUTO_PRECISION, RunOptions
 from .planning.apply import choose_automatically
-from .preprocess import Preprocessor, parallel_map
+from .preprocess import Preprocessor
 from .tasks import TASKS, task
 
 PIXEL_INPUT = "pixel_values"
@@ -159,8 +159,20 @@ class ArtifactModel:
             )
 
     # ----------------------------------------------------------------- lifecycle
+    _closed = False
+
     def close(self) -> None:
+        self._closed = True
         self.engine.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ModelClosedError(f"this {type(self).__name__} of {self.manifest.folder} is closed: create a new one "
+                                   "(a with block closes it at its end)")
+
+    def __reduce__(self) -> Any:
+        raise TypeError(f"a {type(self).__name__} holds a loaded engine and cannot be pickled: create it in each "
+                        f"worker process from its artifact folder {self.manifest.folder} (e.g. in a pool initializer)")
 
     def __enter__(self: _Model) -> _Model:
         return self
@@ -183,12 +195,10 @@ class ArtifactModel:
     def load_images(self, images: Any, *, channel_order: str = "rgb") -> tuple[list[np.ndarray], bool]:
         """One image or a list of images -> (list of HxWx3 uint8 RGB arrays, whether one image was given)."""
         check_channel_order(channel_order)
-        single = not isinstance(images, (list, tuple)) and not (isinstance(images, np.ndarray) and images.ndim == 4)
-        items = [images] if single else list(images)
-        if not items:
-            raise ImageFormatError("no images given; pass one image or a non-empty list of images")
+        self._check_open()
+        items, single = image_list(images)
         load = partial(load_image, channel_order=channel_order, exif_orientation=self.exif_orientation)
-        return parallel_map(load, items), single
+        return load_all(load, items), single
 
     def batches(self, count: int) -> Iterator[slice]:
         for start in range(0, count, self.batch_size):
@@ -227,6 +237,7 @@ class ArtifactModel:
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run the engine, casting float inputs to the dtypes the graph declares; outputs come back float32/ints."""
+        self._check_open()
         typed = dict(feeds)
         for spec in self.engine.inputs:
             value = typed.get(spec.name)

@@ -251,6 +251,11 @@ def _executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=cpu_count(), thread_name_prefix="beit-preprocess")
 
 
+# a forked child has the pool but not its threads: a list call there waited forever (gunicorn --preload, fork pools)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_executor.cache_clear)
+
+
 def parallel_map(function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """``[function(item) for item in items]``, on the shared pool when there are several items and CPUs."""
     if len(items) < 2 or cpu_count() < 2:

@@ -29,12 +29,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import numpy as np
 
 from .engines import Engine, load_engine
 from .errors import InputError, ManifestError
+from .image_types import ImageList, Images, ImageSource, ImageT
 from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
 from .options import RunOptions, flag, positive_int
@@ -52,18 +53,38 @@ MODES = ("whole", "slide")
 POSTPROCESS_VARIANT = "postprocess"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SegmentationResult:
     """One image's segmentation: ``labels`` (H, W) int32 class ids at the image's original size;
-    ``scores`` (num_labels, H, W) float32 upsampled logits when asked for, else None."""
+    ``scores`` (num_labels, H, W) float32 upsampled logits when asked for, else None.
+
+    Two results are equal (``==``, ``in``) when their label maps, their scores (both None, or arrays of one
+    shape and the same values: ``np.array_equal``) and their ``id2label`` are equal. Results hold arrays, which
+    can change in place, so they are not hashable (no set members or dict keys; key them by ``id()``).
+    """
 
     labels: np.ndarray
     scores: np.ndarray | None
     id2label: Mapping[int, str]
 
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SegmentationResult):
+            return NotImplemented
+        return (_same(self.labels, other.labels) and _same(self.scores, other.scores)
+                and dict(self.id2label) == dict(other.id2label))
+
     def present(self) -> dict[int, str]:
         """The classes that occur in the label map: {id: name}."""
         return {int(i): self.id2label.get(int(i), str(int(i))) for i in np.unique(self.labels)}
+
+
+def _same(first: np.ndarray | None, second: np.ndarray | None) -> bool:
+    """Both None, or arrays of one shape and equal values."""
+    if first is None or second is None:
+        return first is second
+    return bool(np.array_equal(first, second))
 
 
 def _pair(value: int | Sequence[int] | None, *, name: str) -> tuple[int, int] | None:
@@ -206,14 +227,29 @@ class Segmenter(ArtifactModel):
         super().close()
 
     # ----------------------------------------------------------------- public API
-    def segment(self, images: Any, *, channel_order: str = "rgb",
+    @overload
+    def segment(self, images: ImageList, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> list[SegmentationResult]: ...
+    @overload
+    def segment(self, images: list[ImageT], *, channel_order: str = "rgb",
+                return_scores: bool = False) -> list[SegmentationResult]: ...
+    @overload
+    def segment(self, images: ImageSource, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult: ...
+    @overload
+    def segment(self, images: np.ndarray, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]: ...
+
+    def segment(self, images: Images, *, channel_order: str = "rgb",
                 return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]:
         """One image -> SegmentationResult; a list of images -> list of SegmentationResult, in order.
 
         ``images``: anything ``beit_runtime.images.load_image`` takes (paths, encoded bytes, arrays, PIL
-        images) or a list of them, of any sizes. Labels come back at each image's original size. ``return_scores``
-        adds the (num_labels, H, W) float32 upsampled logits, computed on the host (num_labels*H*W*4
-        bytes per image); without it and with the fused graph, only int32 labels leave the engine.
+        images) or a list of them, of any sizes (a numpy array may be one image or a 4-D batch, so type
+        checkers see either result for it; ``beit_runtime.image_types``). Labels come back at each image's
+        original size. ``return_scores`` adds the (num_labels, H, W) float32 upsampled logits, computed on the
+        host (num_labels*H*W*4 bytes per image); without it and with the fused graph, only int32 labels leave
+        the engine.
         """
         decoded, single = self.load_images(images, channel_order=channel_order)
         if self.mode == "whole":

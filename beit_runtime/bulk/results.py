@@ -154,13 +154,13 @@ class LabelMap(Finisher):
                 for item, image, logits in zip(items, images, outputs["logits"], strict=True)]
 
     def run_images(self, items: Sequence[ImageItem], images: Sequence[np.ndarray]) -> list[ImageResult]:
-        from ..segmenter import SegmentationResult, Segmenter
+        from ..segmenter import Segmenter
 
         if not isinstance(self.model, Segmenter):
             raise InputError(f"label maps come from a Segmenter, not a {type(self.model).__name__}")
         segmented = self.model.segment(list(images))  # sliding-window mode: the Segmenter runs its windows itself
         return [self._result(item, image, result.labels)
-                for item, image, result in zip(items, images, cast(list[SegmentationResult], segmented), strict=True)]
+                for item, image, result in zip(items, images, segmented, strict=True)]
 
     def _result(self, item: ImageItem, image: np.ndarray, labels: np.ndarray) -> ImageResult:
         from ..legend import legend_entries, segmentation_picture

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import ArtifactError, InputError
 from .base import Engine, EngineBase, TensorSpec, check_feeds
 
 BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
@@ -22,6 +22,9 @@ def load_engine(path: str | Path, *, backend: str = "auto", **options: Any) -> E
     ``inference_precision`` ("f32" or "bf16"), ``cache_dir`` for OpenVINO; ``device_id`` for TensorRT.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"{path} is a folder: load_engine takes one graph file (e.g. {path / 'model.onnx'}); "
+                            "for an artifact folder use its task class (Classifier, Segmenter, ...)")
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "auto":

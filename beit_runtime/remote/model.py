@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from ..errors import ArtifactError, ImageDecodeError, ImageFormatError, InputError
+from ..errors import ArtifactError, ImageDecodeError, InputError
+from ..image_batches import image_list
 from ..images import check_channel_order, load_image
 from ..serving_protocol import IMAGE_INPUT, PARAMETER_LABELS, PARAMETER_TASK, PARAMETER_VERSION
 from ..tasks import TASKS, Task
@@ -131,10 +132,7 @@ class RemoteModel:
         """(per image: the ensemble's outputs for that one image (``outputs``: these instead of the task's),
         whether one image was given)."""
         check_channel_order(channel_order)
-        single = not isinstance(images, (list, tuple)) and not (isinstance(images, np.ndarray) and images.ndim == 4)
-        items = [images] if single else list(images)
-        if not items:
-            raise ImageFormatError("no images given; pass one image or a non-empty list of images")
+        items, single = image_list(images)  # as the local task classes read it
         requests = [{IMAGE_INPUT: np.array([[encode_image(item, channel_order=channel_order)]], dtype=object)}
                     for item in items]
         wanted = list(outputs or self.outputs)

@@ -1,0 +1,113 @@
+"""Users' code type-checks the way README.md's "Runtime" section writes it: ``mypy --strict`` on small scripts.
+
+One image of a type that says so (a path, bytes, a PIL image) gives one result, a list or tuple gives a list, and a
+numpy array (one image, or a 4-D batch) gives either; wrong uses of those results are reported.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import beit_runtime
+
+pytest.importorskip("mypy")
+
+REPO = Path(beit_runtime.__file__).resolve().parent.parent
+
+# README's calls, and the other task methods with each kind of input: all of it must pass --strict.
+GOOD = '''
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from beit_runtime import (
+    Classifier, FeatureExtractor, Features, MaskedImageModeler, Prediction, SegmentationResult, Segmenter,
+)
+
+
+def classify(folder: str) -> None:
+    with Classifier(folder) as classifier:
+        for p in classifier("cat.jpg", top_k=3):
+            print(f"{p.score:.3f}  {p.label}")
+        one: list[Prediction] = classifier.classify("a.jpg")
+        from_path: list[Prediction] = classifier(Path("a.jpg"))
+        from_pil: list[Prediction] = classifier(Image.new("RGB", (8, 8)))
+        from_bytes: list[Prediction] = classifier(b"encoded")
+        mixed: list[list[Prediction]] = classifier(["a.jpg", np.zeros((8, 8, 3), np.uint8), Path("b.png")])
+        paths: list[Path] = [Path("a.jpg")]
+        listed: list[list[Prediction]] = classifier.classify(paths, top_k=1)
+        tupled: list[list[Prediction]] = classifier(("a.jpg", b"encoded"))
+        either = classifier(np.zeros((8, 8, 3), np.uint8))  # one image or a 4-D batch: the union
+        print(one[0].label, from_path, from_pil, from_bytes, mixed[0][0].score, listed, tupled, either)
+        logits: np.ndarray = classifier.logits(paths)
+        one_map: np.ndarray = classifier.attention_maps("a.jpg", layer=-1)
+        maps: list[np.ndarray] = classifier.attention_maps(["a.jpg", "b.jpg"])
+        print(logits.shape, one_map.shape, len(maps), classifier.hidden_states("a.jpg").shape)
+
+
+def segment() -> None:
+    result = Segmenter("artifacts/demo")("scene.png")
+    print(result.labels.shape, result.present())
+    slide = Segmenter("artifacts/ade", mode="slide", stride=(426, 426))
+    results: list[SegmentationResult] = slide.segment(["a.png", "b.png"], return_scores=True)
+    print(results[0].scores, result == results[0], result in results)
+
+
+def extract(folder: str) -> None:
+    extractor = FeatureExtractor(folder)
+    pooled: np.ndarray = extractor("a.jpg")
+    features: Features = extractor.extract(["a.jpg", "b.jpg"], patch_tokens=True)
+    print(pooled.shape, features.patch_tokens.shape)
+
+
+def predict(folder: str) -> None:
+    modeler = MaskedImageModeler(folder)
+    ids: np.ndarray = modeler.predict("a.jpg", modeler.default_mask("a.jpg"))
+    print(ids.shape, modeler.patch_grid(Path("a.jpg")))
+'''
+
+# Each line marked "# E: code" must be reported with that error code, and nothing else.
+BAD = '''
+import numpy as np
+
+from beit_runtime import Classifier, Segmenter
+from beit_runtime import Segmentr  # E: attr-defined
+
+segmenter = Segmenter("artifacts/demo")
+print(segmenter(["a.png", "b.png"]).labels)  # E: attr-defined
+print(segmenter(np.zeros((8, 8, 3), np.uint8)).labels)  # E: union-attr
+print(Classifier("artifacts/beit-base")("cat.jpg")[0][0])  # E: index
+Classifier("artifacts/beit-base")(3)  # E: call-overload
+Classifier("artifacts/beit-base")([3])  # E: list-item
+'''
+
+
+def _mypy(tmp_path: Path, *scripts: Path) -> list[tuple[str, int, str]]:
+    """(file name, line, error code) of every error ``mypy --strict`` reports on ``scripts``."""
+    env = {**os.environ, "MYPYPATH": str(REPO)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", "--no-error-summary",
+         "--show-error-codes", "--no-color-output", "--cache-dir", str(tmp_path / "cache"), *map(str, scripts)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False,
+    )
+    errors = re.findall(r"^(\S+?\.py):(\d+): error: .*\[([\w-]+)\]$", completed.stdout, flags=re.MULTILINE)
+    assert completed.returncode in (0, 1), completed.stdout + completed.stderr
+    return [(Path(name).name, int(line), code) for name, line, code in errors]
+
+
+def test_readme_calls_pass_strict_and_wrong_uses_are_reported(tmp_path):
+    good, bad = tmp_path / "good.py", tmp_path / "bad.py"
+    good.write_text(GOOD)
+    bad.write_text(BAD)
+    errors = _mypy(tmp_path, good, bad)
+    assert [error for error in errors if error[0] == "good.py"] == []
+    expected = sorted(("bad.py", number, line.split("# E: ")[1])
+                      for number, line in enumerate(BAD.splitlines(), start=1) if "# E: " in line)
+    assert sorted(error for error in errors if error[0] == "bad.py") == expected
