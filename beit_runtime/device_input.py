@@ -15,8 +15,9 @@ import numpy as np
 
 from .errors import ImageFormatError, InputError
 from .options import RunOptions
-from .preprocess import Preprocessor, parallel_map
+from .preprocess import Preprocessor
 from .tasks import task
+from .thread_pool import parallel_map
 
 UINT8_INPUT = "pixels"
 FUSED_VARIANT = "fp16-fused"  # the graph beit-export --fp16 --fused-attention writes

@@ -26,9 +26,9 @@ from .bulk.command import SOME_FAILED_EXIT
 from .errors import ImageError, InputError
 from .images import load_image
 from .output_files import write_with
-from .preprocess import parallel_map
 from .run_checks import attention_layer, output_target
 from .tasks import task
+from .thread_pool import parallel_map
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ImageError, ImageFormatError
-from .preprocess import parallel_map
+from .thread_pool import parallel_map
 
 
 def too_small(image_size: Sequence[int], tensor_size: Sequence[int], *, patch: int, grid: int, graph: str) -> str:

@@ -27,8 +27,9 @@ from PIL import Image
 
 from ..errors import BeitDeployError, ImageDecodeError, InputError
 from ..images import load_image
-from ..preprocess import Preprocessor, parallel_map
+from ..preprocess import Preprocessor
 from ..serving_protocol import IMAGE_INPUT, ORIGINAL_SIZE, PIXEL_VALUES
+from ..thread_pool import parallel_map
 from .common import Outputs, artifact_manifest, check_numpy, input_array, responses
 
 MAX_IMAGE_BYTES = 64 * 2**20

@@ -65,7 +65,7 @@ def _calls(ours, theirs, photos: list[Path], *, start: str, parallel: bool):
     from transformers.image_utils import load_image as hf_load_image
 
     from beit_runtime.images import load_image
-    from beit_runtime.preprocess import parallel_map
+    from beit_runtime.thread_pool import parallel_map
 
     if start == "files":
         names = [str(path) for path in photos]
@@ -119,7 +119,7 @@ def measure(ours, theirs, photos: list[Path], *, start: str, plan: TimingPlan, p
 def describe_photos(photos: list[Path], *, parallel: bool) -> dict:
     from PIL import Image
 
-    from beit_runtime.preprocess import cpu_count
+    from beit_runtime.thread_pool import cpu_count
 
     sizes = []
     for path in photos:
