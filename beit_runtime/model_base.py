@@ -215,7 +215,8 @@ class ArtifactModel:
                 raise ImageFormatError(problem)
 
     def pixel_values(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Preprocess decoded images into the engine's pixel_values tensor (checked against the graph)."""
+        """Preprocess decoded images into the engine's pixel_values tensor (checked against the graph; sizes are
+        checked by ``pixel_feeds``, its caller)."""
         tensor = self.preprocessor.batch(images)
         spec_input = self.manifest.input
         if not spec_input.dynamic_resolution:
@@ -225,13 +226,13 @@ class ArtifactModel:
                     f"preprocessing makes {tensor.shape[2]}x{tensor.shape[3]} tensors but the graph of "
                     f"{self.manifest.folder} takes {expected[0]}x{expected[1]}; {REEXPORT_HINT}"
                 )
-        self.check_image_sizes(images)
         return tensor
 
     def pixel_feeds(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """The engine's image input: uint8 ``pixels`` under ``device_normalisation``, else float pixel_values."""
+        """The engine's image input: uint8 ``pixels`` under ``device_normalisation``, else float pixel_values;
+        images too small for the graph are refused before any is preprocessed."""
+        self.check_image_sizes(images)
         if self.options.device_normalisation:
-            self.check_image_sizes(images)
             return {UINT8_INPUT: uint8_batch(self.preprocessor, images)}
         return {PIXEL_INPUT: self.pixel_values(images)}
 
