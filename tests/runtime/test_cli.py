@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 
@@ -137,14 +139,21 @@ def test_ctrl_c_during_a_run_of_image_files_is_exit_130_without_a_traceback(beit
     for index in range(300):
         paths.append(str(tmp_path / f"{index:03d}.png"))
         cv2.imwrite(paths[-1], rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    # A one-page pipe the test does not drain holds the run at its ~20th image (300 images print ~75 kB), so the
+    # signal always lands midway however fast the machine: CI's ran all 300 before the signal came.
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     process = subprocess.Popen([sys.executable, "-u", "-m", "beit_runtime.cli", str(beit_classifier_artifact), *paths,
-                                "--batch-size", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout.readline().strip() == paths[0]  # the first image's results are being printed
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
+                                "--batch-size", "1"], stdout=write_end, stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as stdout:
+        try:
+            assert stdout.readline().strip() == paths[0]  # the first image's results are being printed
+            process.send_signal(signal.SIGINT)
+            out = stdout.read()
+            err = process.communicate(timeout=60)[1]
+        finally:
+            process.kill()
     assert process.returncode == 130 and err.strip().endswith("beit-run: interrupted") and "Traceback" not in err
     assert paths[-1] not in out  # stopped midway
 
