@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -25,10 +25,13 @@ from .errors import ImageFormatError, InputError, ManifestError, ModelClosedErro
 from .image_batches import feed_rows, image_list, in_input_order, load_all, too_small
 from .images import check_channel_order, load_image
 from .manifest import REEXPORT_HINT, Manifest, engine_parity_name, load_manifest
-from .options import AUTO_PRECISION, RunOptions
+from .options import AUTO_PRECISION, RunKeywords, RunOptions
 from .planning.apply import choose_automatically
 from .preprocess import Preprocessor
 from .tasks import TASKS, task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 PIXEL_INPUT = "pixel_values"
 _Model = TypeVar("_Model", bound="ArtifactModel")
@@ -94,7 +97,8 @@ class ArtifactModel:
     min_patch_grid: ClassVar[int] = 1  # patches per side the graph needs at least (Segmenter: 2)
     own_options: ClassVar[tuple[str, ...]] = ()  # the subclass's keywords beside the run options (error messages)
 
-    def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None, **run_options: Any) -> None:
+    def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None,
+                 **run_options: Unpack[RunKeywords]) -> None:
         self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__, own=self.own_options)
         _check_folder_argument(artifact_dir, owner=type(self).__name__)
         self.manifest: Manifest = load_manifest(artifact_dir, verify_files=self.options.verify_files)

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -82,6 +82,24 @@ def _providers(value: Sequence[str] | None) -> tuple[str, ...] | None:
             f"['CPUExecutionProvider'], got {value!r}"
         )
     return tuple(value)
+
+
+class RunKeywords(TypedDict, total=False):
+    """``RunOptions``' fields as keywords of the task classes (``**run_options: Unpack[RunKeywords]``), so a
+    type checker reports a misspelt or mistyped one; kept equal to ``RunOptions``' fields by a test."""
+
+    precision: str
+    backend: str
+    batch_size: int
+    intra_op_threads: int
+    providers: Sequence[str] | None
+    verify_files: bool
+    exif_orientation: bool
+    parity_policy: str
+    cuda_graph_batch_sizes: Sequence[int]
+    fused_attention: bool
+    device_normalisation: bool
+    plan: str | Path | None
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, overload
+from typing import TYPE_CHECKING, ClassVar, overload
 
 import numpy as np
 
@@ -38,7 +38,7 @@ from .errors import InputError, ManifestError
 from .image_types import ImageList, Images, ImageSource, ImageT
 from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
-from .options import RunOptions, flag, positive_int
+from .options import RunKeywords, RunOptions, flag, positive_int
 from .sliding import (
     cut_crops,
     merge_crops,
@@ -48,6 +48,9 @@ from .sliding import (
     slide_windows,
     upsample_argmax,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MODES = ("whole", "slide")
 POSTPROCESS_VARIANT = "postprocess"
@@ -166,7 +169,7 @@ class Segmenter(ArtifactModel):
         stride: int | Sequence[int] | None = None,
         slide_scale: Sequence[int] | None = None,
         fused_postprocess: bool = True,
-        **run_options: Any,
+        **run_options: Unpack[RunKeywords],
     ) -> None:
         """``mode`` .. ``fused_postprocess``: see ``SegmenterOptions``; ``options`` and ``run_options``: the
         run options every task class takes (``RunOptions``)."""

@@ -12,11 +12,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..manifest import Manifest, load_manifest
 from ..model_base import ArtifactModel, chosen_backend, resolved_options, task_class
-from ..options import RunOptions
+from ..options import RunKeywords, RunOptions
 from ..progress import Progress
 from .options import BulkOptions
 from .processing import BatchProcessor
@@ -24,6 +24,9 @@ from .reader import prefetched
 from .signals import SigtermRaises
 from .walking import ImageItem, chunked, collect_items
 from .writers import OutputFolder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class FolderRun(NamedTuple):
@@ -72,7 +75,8 @@ def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.P
 
 
 def run_folder(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
-               options: BulkOptions, run_options: RunOptions | None = None, **run_keywords: Any) -> BulkSummary:
+               options: BulkOptions, run_options: RunOptions | None = None,
+               **run_keywords: Unpack[RunKeywords]) -> BulkSummary:
     """Run ``artifact`` over every image of ``inputs`` (folders walked recursively, files as given) into
     ``options.output``, resuming what an earlier run left; run options as ``RunOptions`` or keywords. While
     it runs, SIGTERM raises ``signals.Terminated`` (a KeyboardInterrupt), as Ctrl-C raises KeyboardInterrupt:

@@ -20,13 +20,13 @@ import os
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError
 from ..model_base import ArtifactModel, task_class
-from ..options import RunOptions, positive_int
+from ..options import RunKeywords, RunOptions, positive_int
 from ..progress import Progress
 from .local import BulkSummary, prepare_output
 from .options import BulkOptions
@@ -35,6 +35,9 @@ from .ray_connection import LOST_WORKER_ERRORS, connect, lost_worker_error
 from .signals import SigtermRaises
 from .walking import ImageItem
 from .writers import OutputFolder
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class RayBatchActor:
@@ -64,7 +67,8 @@ def _import_ray() -> Any:
 
 def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
                options: BulkOptions, run_options: RunOptions | None = None, address: str | None = None,
-               actors: int = 2, actor_cpus: float = 1.0, **run_keywords: Any) -> BulkSummary:
+               actors: int = 2, actor_cpus: float = 1.0,
+               **run_keywords: Unpack[RunKeywords]) -> BulkSummary:
     """``run_folder``'s job on Ray Data with ``actors`` actors of ``actor_cpus`` CPUs each; ``address``: the
     cluster ("auto", "ray://host:10001", "host:6379"; None: a local Ray). Uses the connection when Ray is
     already initialised, else connects and disconnects at the end. SIGTERM raises ``signals.Terminated``

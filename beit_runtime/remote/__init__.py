@@ -22,21 +22,27 @@ is made.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ServerError, ServerTimeoutError, ServerUnavailableError
+
+if TYPE_CHECKING:  # type checkers read the classes here; at run time they load on first use (``__getattr__``)
+    from .clients import RemoteClassifier, RemoteFeatureExtractor, RemoteSegmenter
+    from .model import RemoteModel
 
 __all__ = ["RemoteClassifier", "RemoteFeatureExtractor", "RemoteModel", "RemoteSegmenter", "ServerError",
            "ServerTimeoutError", "ServerUnavailableError"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("RemoteClassifier", "RemoteFeatureExtractor", "RemoteSegmenter"):
-        from . import clients
+if not TYPE_CHECKING:
 
-        return getattr(clients, name)
-    if name == "RemoteModel":
-        from .model import RemoteModel
+    def __getattr__(name: str) -> Any:
+        if name in ("RemoteClassifier", "RemoteFeatureExtractor", "RemoteSegmenter"):
+            from . import clients
 
-        return RemoteModel
-    raise AttributeError(f"module 'beit_runtime.remote' has no attribute {name!r}")
+            return getattr(clients, name)
+        if name == "RemoteModel":
+            from .model import RemoteModel
+
+            return RemoteModel
+        raise AttributeError(f"module 'beit_runtime.remote' has no attribute {name!r}")

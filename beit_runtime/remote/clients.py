@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from ..attention import cls_attention_maps
 from ..classifier import Prediction
 from ..errors import InputError, OutputUnavailableError
+from ..image_batches import image_list
+from ..image_types import ImageList, Images, ImageSource, ImageT
 from ..images import load_image
 from ..layer_outputs import EXPORT_FLAGS
 from ..options import positive_int
@@ -50,15 +52,27 @@ class RemoteLayerOutputs(RemoteModel):
         """The model's encoder layers (0 when it serves no optional output)."""
         return int(self.layer_outputs.get("num_layers", 0))
 
-    def hidden_states(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def hidden_states(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """float32 (n, layers + 1, tokens, hidden), or (layers + 1, tokens, hidden) for one image."""
         return self._optional("hidden_states", images, channel_order=channel_order)
 
-    def attentions(self, images: Any, *, channel_order: str = "rgb") -> np.ndarray:
+    def attentions(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """float32 (n, exported layers, heads, tokens, tokens), or without n for one image."""
         return self._optional("attentions", images, channel_order=channel_order)
 
-    def attention_maps(self, images: Any, *, layer: int = -1, channel_order: str = "rgb") -> Any:
+    @overload
+    def attention_maps(self, images: ImageList, *, layer: int = -1, channel_order: str = "rgb") -> list[np.ndarray]: ...
+    @overload
+    def attention_maps(self, images: list[ImageT], *, layer: int = -1,
+                       channel_order: str = "rgb") -> list[np.ndarray]: ...
+    @overload
+    def attention_maps(self, images: ImageSource, *, layer: int = -1, channel_order: str = "rgb") -> np.ndarray: ...
+    @overload
+    def attention_maps(self, images: np.ndarray, *, layer: int = -1,
+                       channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]: ...
+
+    def attention_maps(self, images: Images, *, layer: int = -1,
+                       channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]:
         """The CLS token's attention per head of encoder ``layer``, (heads, H, W) at each image's own size."""
         served = self.layer_outputs
         self._require("attentions")
@@ -68,8 +82,8 @@ class RemoteLayerOutputs(RemoteModel):
                                          f"not layer {layer}; re-export with --attention-layers to serve it")
         position = layers.index(layer % total)
         preprocessor = Preprocessor.from_manifest(served["preprocessing"])
-        outputs, single = self.infer_images(images, channel_order=channel_order, outputs=["attentions"])
-        items = [images] if single else list(images)
+        items, single = image_list(images)  # an iterator is read once, here
+        outputs, _ = self.infer_images(items, channel_order=channel_order, outputs=["attentions"])
         maps = [cls_attention_maps(output["attentions"][0, position], preprocessor=preprocessor,
                                    image_size=load_image(item, channel_order=channel_order).shape[:2],
                                    patch_size=int(served["patch_size"]))
@@ -82,7 +96,7 @@ class RemoteLayerOutputs(RemoteModel):
                                          f"without it; re-export with `beit-export ... {EXPORT_FLAGS[name]}` and "
                                          "re-write the repository")
 
-    def _optional(self, name: str, images: Any, *, channel_order: str) -> np.ndarray:
+    def _optional(self, name: str, images: Images, *, channel_order: str) -> np.ndarray:
         self._require(name)
         outputs, single = self.infer_images(images, channel_order=channel_order, outputs=[name])
         values = np.concatenate([output[name] for output in outputs]).astype(np.float32, copy=False)
@@ -105,7 +119,19 @@ class RemoteClassifier(RemoteLayerOutputs):
                              f"{top_k}`")
         return top_k
 
-    def classify(self, images: Any, *, top_k: int = 5, channel_order: str = "rgb") -> Any:
+    @overload
+    def classify(self, images: ImageList, *, top_k: int = 5, channel_order: str = "rgb") -> list[list[Prediction]]: ...
+    @overload
+    def classify(self, images: list[ImageT], *, top_k: int = 5,
+                 channel_order: str = "rgb") -> list[list[Prediction]]: ...
+    @overload
+    def classify(self, images: ImageSource, *, top_k: int = 5, channel_order: str = "rgb") -> list[Prediction]: ...
+    @overload
+    def classify(self, images: np.ndarray, *, top_k: int = 5,
+                 channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]: ...
+
+    def classify(self, images: Images, *, top_k: int = 5,
+                 channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]:
         """Per image (or for the one image given): its ``top_k`` predictions, best first."""
         top_k = self.check_top_k(top_k)
         outputs, single = self.infer_images(images, channel_order=channel_order)
@@ -124,7 +150,21 @@ class RemoteClassifier(RemoteLayerOutputs):
 class RemoteSegmenter(RemoteModel):
     """``Segmenter``'s ``segment(images)`` (whole mode) against a served segmentation repository."""
 
-    def segment(self, images: Any, *, channel_order: str = "rgb", return_scores: bool = False) -> Any:
+    @overload
+    def segment(self, images: ImageList, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> list[SegmentationResult]: ...
+    @overload
+    def segment(self, images: list[ImageT], *, channel_order: str = "rgb",
+                return_scores: bool = False) -> list[SegmentationResult]: ...
+    @overload
+    def segment(self, images: ImageSource, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult: ...
+    @overload
+    def segment(self, images: np.ndarray, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]: ...
+
+    def segment(self, images: Images, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]:
         """Per image (or for the one image given): its label map at the image's own size."""
         if return_scores:
             raise InputError("the served segmenter returns label maps only; "
@@ -139,7 +179,7 @@ class RemoteSegmenter(RemoteModel):
 class RemoteFeatureExtractor(RemoteLayerOutputs):
     """``FeatureExtractor``'s ``extract(images)`` (pooled embeddings) against a served backbone repository."""
 
-    def extract(self, images: Any, *, patch_tokens: bool = False, channel_order: str = "rgb") -> np.ndarray:
+    def extract(self, images: Images, *, patch_tokens: bool = False, channel_order: str = "rgb") -> np.ndarray:
         """(D,) for one image, (N, D) for a list: the pooled embeddings."""
         if patch_tokens:
             raise InputError("the served backbone returns pooled embeddings only; "

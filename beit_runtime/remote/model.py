@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -31,6 +31,7 @@ from ..tasks import TASKS, Task
 from .readiness import wait_until_ready
 from .transport import Outputs, Transport
 
+_Remote = TypeVar("_Remote", bound="RemoteModel")
 DEFAULT_READY_TIMEOUT_S = 120.0  # a large model's python engine can take a minute to load on a busy CPU
 
 
@@ -113,7 +114,7 @@ class RemoteModel:
     def close(self) -> None:
         self.transport.close()
 
-    def __enter__(self) -> RemoteModel:
+    def __enter__(self: _Remote) -> _Remote:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -158,3 +158,9 @@ def test_more_threads_than_four_per_cpu_is_refused_before_any_engine_starts(tmp_
             main([*command, "--threads", str(too_many)])
         assert exited.value.code == 2
         assert f"--threads: expected at most {max_threads()} threads" in capsys.readouterr().err
+
+
+def test_the_typed_keywords_are_exactly_the_run_options():
+    from beit_runtime.options import RunKeywords
+
+    assert tuple(RunKeywords.__annotations__) == RunOptions.field_names()

@@ -1,7 +1,8 @@
 """Users' code type-checks the way README.md's "Runtime" section writes it: ``mypy --strict`` on small scripts.
 
 One image of a type that says so (a path, bytes, a PIL image) gives one result, a list or tuple gives a list, and a
-numpy array (one image, or a 4-D batch) gives either; wrong uses of those results are reported.
+numpy array (one image, or a 4-D batch) gives either; wrong uses of those results, and misspelt or mistyped run
+options (``RunKeywords``), are reported.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PIL import Image
 from beit_runtime import (
     Classifier, FeatureExtractor, Features, MaskedImageModeler, Prediction, SegmentationResult, Segmenter,
 )
+from beit_runtime.remote import RemoteClassifier, RemoteFeatureExtractor, RemoteSegmenter
 
 
 def classify(folder: str) -> None:
@@ -53,7 +55,7 @@ def classify(folder: str) -> None:
 
 
 def segment() -> None:
-    result = Segmenter("artifacts/demo")("scene.png")
+    result = Segmenter("artifacts/demo", precision="int8", batch_size=4, providers=["CPUExecutionProvider"])("s.png")
     print(result.labels.shape, result.present())
     slide = Segmenter("artifacts/ade", mode="slide", stride=(426, 426))
     results: list[SegmentationResult] = slide.segment(["a.png", "b.png"], return_scores=True)
@@ -67,6 +69,17 @@ def extract(folder: str) -> None:
     print(pooled.shape, features.patch_tokens.shape)
 
 
+def served(url: str) -> None:
+    with RemoteClassifier(url, "beit-base") as remote:
+        one: list[Prediction] = remote("cat.jpg", top_k=3)
+        many: list[list[Prediction]] = remote.classify(["a.jpg", Path("b.jpg")])
+        maps: list[np.ndarray] = remote.attention_maps(["a.jpg"])
+        print(one[0].label, many[0][0].score, len(maps), remote.hidden_states("a.jpg").shape)
+    labels: np.ndarray = RemoteSegmenter(url, "demo").segment("scene.png").labels
+    vectors: np.ndarray = RemoteFeatureExtractor(url, "dino")(["a.jpg", "b.jpg"])
+    print(labels.shape, vectors.shape)
+
+
 def predict(folder: str) -> None:
     modeler = MaskedImageModeler(folder)
     ids: np.ndarray = modeler.predict("a.jpg", modeler.default_mask("a.jpg"))
@@ -78,6 +91,7 @@ BAD = '''
 import numpy as np
 
 from beit_runtime import Classifier, Segmenter
+from beit_runtime.remote import RemoteSegmenter
 from beit_runtime import Segmentr  # E: attr-defined
 
 segmenter = Segmenter("artifacts/demo")
@@ -86,6 +100,9 @@ print(segmenter(np.zeros((8, 8, 3), np.uint8)).labels)  # E: union-attr
 print(Classifier("artifacts/beit-base")("cat.jpg")[0][0])  # E: index
 Classifier("artifacts/beit-base")(3)  # E: call-overload
 Classifier("artifacts/beit-base")([3])  # E: list-item
+Classifier("artifacts/beit-base", batchsize=16)  # E: call-arg
+Segmenter("artifacts/demo", mode="slide", batch_size="16")  # E: arg-type
+print(RemoteSegmenter("127.0.0.1:8000", "demo")(["a.png"]).labels)  # E: attr-defined
 '''
 
 

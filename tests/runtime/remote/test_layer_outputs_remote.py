@@ -27,6 +27,8 @@ def test_served_layer_outputs_equal_the_in_process_ones(served, protocol, beit_l
                              strict=True):
             assert got.shape == want.shape
             np.testing.assert_allclose(got, want, atol=1e-6)
+        from_iterator = remote.attention_maps(iter(photo_bytes[:2]))  # an iterator is a batch, read once
+        assert [got.shape for got in from_iterator] == [want.shape for want in local.attention_maps(photo_bytes[:2])]
         predictions = remote(photo_bytes[0], top_k=2)  # the task's outputs, without the layer outputs
         assert [p.id for p in predictions] == [p.id for p in local(photo_bytes[0], top_k=2)]
         with pytest.raises(OutputUnavailableError, match=r"layers \[1, 3\]"):
