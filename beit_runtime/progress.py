@@ -3,7 +3,9 @@ otherwise.
 
 Plain lines (logs, CI, files) read "beit-run: 120/2000 images (1 failed), 35.2 images/s, ETA 0:00:53",
 one at most every ``every_s`` seconds and one at the end. ``initial``: images an earlier, killed run
-already did (a resumed run): they count towards the total, not towards this run's rate. ``unit``: what is
+already did (a resumed run): they count towards the total, not towards this run's rate. Once a second result
+has come, the rate and ETA count from the first one, so the start-up (a model loading, Ray starting its actors)
+does not stretch the ETA of a run that then goes fast. ``unit``: what is
 counted when it is not images (``tune`` counts its timing rounds).
 """
 
@@ -34,6 +36,7 @@ class Progress:
         self.failed = 0
         self._started = time.monotonic()
         self._shown = self._started
+        self._first: tuple[float, int] | None = None  # (when, count) at the first result: the steady rate's start
         if mode == "auto":
             mode = "bar" if self.stream.isatty() else "lines"
         self.mode = mode
@@ -46,6 +49,8 @@ class Progress:
 
     def advance(self, count: int, *, failed: int = 0) -> None:
         self.done += count
+        if self._first is None:
+            self._first = (time.monotonic(), self.done)
         self.failed += failed
         if self._bar is not None:
             self._bar.update(count)
@@ -70,7 +75,10 @@ class Progress:
     def _line(self) -> None:
         now = time.monotonic()
         self._shown = now
-        rate = (self.done - self.initial) / max(now - self._started, 1e-9)
+        since, counted = (self._started, self.initial)
+        if self._first is not None and self.done > self._first[1]:
+            since, counted = self._first
+        rate = (self.done - counted) / max(now - since, 1e-9)
         left = (self.total - self.done) / rate if rate > 0 else 0.0
         failed = f" ({self.failed} failed)" if self.failed else ""
         speed = (f", {rate:.1f} {self.unit}/s, ETA {timedelta(seconds=round(left))}" if self.done > self.initial

@@ -1,10 +1,15 @@
 """Joining the Ray cluster a folder run names, or starting a local Ray: one typed error, within seconds, when
 there is nothing to join (``ray.init`` raises ConnectionError for "auto" without a cluster and waits minutes
-on an address where nothing listens); and the typed error for a worker lost during a run."""
+on an address where nothing listens); the typed error for a worker lost during a run; and Ray Data's console
+chatter kept off the run's stderr."""
 
 from __future__ import annotations
 
+import logging
 import socket
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import ClusterUnavailableError
@@ -63,3 +68,24 @@ def _host_port(address: str | None) -> tuple[str, int] | None:
     if not separator or not port.isdigit():
         return None  # ray.init says what is wrong with it
     return host.strip("[]"), int(port)
+
+
+@contextmanager
+def ray_data_console_quiet() -> Iterator[None]:
+    """While a run streams: Ray Data's console log shows errors only (its INFO lines on every execution and the
+    "Progress bars disabled" notice interleaved with beit-run's own progress; they stay in Ray's session log,
+    ray-data.log), and two warnings that say nothing to act on are not shown: the deprecation of
+    ``ray_remote_args_fn`` (Ray 2.60 has no other way to say ``max_restarts=0``) and "the operator only received
+    1 input(s)" on small runs."""
+    consoles = [handler for handler in logging.getLogger("ray.data").handlers if handler.get_name() == "console"]
+    levels = [handler.level for handler in consoles]
+    for handler in consoles:
+        handler.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="`ray_remote_args_fn` is deprecated")
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+            yield
+    finally:
+        for handler, level in zip(consoles, levels, strict=True):
+            handler.setLevel(level)

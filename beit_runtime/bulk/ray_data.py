@@ -31,7 +31,7 @@ from ..progress import Progress
 from .local import BulkSummary, prepare_output
 from .options import BulkOptions
 from .processing import BatchProcessor
-from .ray_connection import LOST_WORKER_ERRORS, connect, lost_worker_error
+from .ray_connection import LOST_WORKER_ERRORS, connect, lost_worker_error, ray_data_console_quiet
 from .signals import SigtermRaises
 from .walking import ImageItem
 from .writers import OutputFolder
@@ -124,13 +124,14 @@ def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder
     context.enable_progress_bars = False
     files = ray.data.from_items([{"path": str(item.path.resolve()), "relative": item.relative} for item in todo],
                                 override_num_blocks=max(1, min(len(todo) // batch_size, 4 * actors * 8)))
-    results = files.map_batches(RayBatchActor, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
-                                batch_format="numpy", num_cpus=actor_cpus, ray_remote_args_fn=_no_restarts,
-                                compute=ray.data.ActorPoolStrategy(size=actors))
     lost = tuple(getattr(ray.exceptions, name) for name in LOST_WORKER_ERRORS)
     try:
-        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-            written = [pickle.loads(blob) for blob in batch["result"]]
-            progress.advance(len(written), failed=output.write(written))
+        with ray_data_console_quiet():
+            results = files.map_batches(RayBatchActor, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
+                                        batch_format="numpy", num_cpus=actor_cpus, ray_remote_args_fn=_no_restarts,
+                                        compute=ray.data.ActorPoolStrategy(size=actors))
+            for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+                written = [pickle.loads(blob) for blob in batch["result"]]
+                progress.advance(len(written), failed=output.write(written))
     except lost as error:
         raise lost_worker_error(error, output=output.folder) from error

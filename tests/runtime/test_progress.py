@@ -17,6 +17,21 @@ def test_plain_lines_count_images_and_failures():
     assert " images/s, ETA " in lines[0] and lines[1].startswith("beit-run: 4/10 images (1 failed)")
 
 
+def test_the_rate_and_eta_count_from_the_first_result_not_the_start_up(monkeypatch):
+    from types import SimpleNamespace
+
+    import beit_runtime.progress as progress_module
+
+    clock = iter([0.0, 60.0, 60.0, 61.0, 61.0, 61.0])  # made; 9 images after a 60 s start-up; 9 more 1 s later; shown
+    monkeypatch.setattr(progress_module, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    stream = io.StringIO()
+    progress = Progress(300, stream=stream, every_s=3600.0)
+    progress.advance(9)
+    progress.advance(9)
+    progress.close()
+    assert stream.getvalue() == "beit-run: 18/300 images, 9.0 images/s, ETA 0:00:31\n"  # not 0.3 images/s, 16 min
+
+
 def test_a_bar_is_drawn_with_tqdm():
     stream = io.StringIO()
     progress = Progress(3, mode="bar", stream=stream)
