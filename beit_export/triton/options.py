@@ -13,6 +13,8 @@ from pathlib import Path
 
 from beit_runtime.device_input import FUSED_VARIANT
 from beit_runtime.errors import InputError
+from beit_runtime.manifest import Manifest
+from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS
 
 from ..options import ExportOptionsError
 
@@ -64,6 +66,7 @@ class TritonRepositoryOptions:
     plan: Path | None = None  # with precision "auto": a plan file (beit-run tune --plan) carried into the engine
     warmup: bool = True  # model_warmup: one real image through every model before Triton says ready (warmup.py)
     fused_attention: bool = False  # serve the fp16-fused graph (export --fp16 --fused-attention): ONNX Runtime only
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # the largest image the preprocess model accepts (width x height)
 
     def __post_init__(self) -> None:
         for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):
@@ -79,6 +82,7 @@ class TritonRepositoryOptions:
         _positive("--max-batch-size", self.max_batch_size)
         _positive("--instances", self.instances)
         _positive("--top-k", self.top_k)
+        _positive("--max-image-pixels", self.max_image_pixels)
         _positive("--max-queue-delay-us", self.max_queue_delay_us, allow_zero=True)
         _positive("--intra-op-threads", self.intra_op_threads, allow_zero=True)
         object.__setattr__(self, "preferred_batch_sizes", tuple(self.preferred_batch_sizes))
@@ -112,6 +116,17 @@ class TritonRepositoryOptions:
         if self.fused_attention and self.model_backend == "tensorrt":
             raise TritonOptionsError("--fused-attention serves ONNX Runtime contrib ops, which TensorRT plans do not "
                                      "hold: use --model-backend onnxruntime or python")
+
+    def check_plan_for(self, manifest: Manifest) -> None:
+        """TritonOptionsError naming --plan when it was made for another artifact than ``manifest``'s: the
+        served engine would refuse it and quietly run fp32 (``beit_runtime.planning``'s own check and reason)."""
+        if self.plan is None:
+            return
+        from beit_runtime.planning.plan import another_artifact, read_plan
+
+        refused = another_artifact(read_plan(Path(self.plan)), digest=manifest.files_digest)
+        if refused:
+            raise TritonOptionsError(f"--plan {self.plan} cannot be served with {manifest.folder}: {refused}")
 
     @property
     def graph_variant(self) -> str:

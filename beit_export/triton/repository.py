@@ -86,6 +86,7 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
     """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute). ``progress`` gets a
     line for each option served otherwise than given (a top-k above the classes)."""
     manifest = load_manifest(artifact)
+    options.check_plan_for(manifest)
     check_output(Path(output), overwrite=overwrite, inputs={"ARTIFACT": manifest.folder})  # before the warmup runs
     name = options.name or default_name(manifest.folder)
     configs = repository_configs(manifest, options, name=name)

@@ -120,6 +120,11 @@ def applicable(plan: Plan, *, digest: str) -> str:
         return (f"the plan was made on another machine ({describe(plan.machine)}, libraries "
                 f"{plan.machine.get('libraries')}) than this one ({describe(here)}, libraries {here['libraries']}); "
                 "run `beit-run tune` here")
+    return another_artifact(plan, digest=digest)
+
+
+def another_artifact(plan: Plan, *, digest: str) -> str:
+    """Why ``plan`` must not be applied to the artifact whose files digest is ``digest`` ("" when it may)."""
     if plan.artifact_digest != digest:
         return "the plan was made for another artifact (its graph files differ); run `beit-run tune` on this one"
     return ""
