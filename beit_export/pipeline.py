@@ -28,7 +28,7 @@ from .options import ExportOptions
 from .outputs import export_extra_outputs, record_of
 from .parity import build_cases, check_parity, check_postprocess_parity, engine_failures, engine_parity
 from .parity.gate import calibration_advice
-from .parity.user_images import grouped_batches, preprocessed, read_user_images
+from .parity.user_images import UserImages, grouped_batches, preprocessed, read_user_images
 from .precision import HEAD_CONVOLUTION_CHOICES, convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
 from .preflight import check_before_export
 from .tasks import resolve_task_spec
@@ -105,20 +105,23 @@ def _read_user_images(state: _State) -> None:
     if options.calibration_data is not None:
         state.progress(f"reading calibration images from {options.calibration_data}")
         images = read_user_images(options.calibration_data, size=options.calibration_size, purpose="calibration")
-        _report_skipped(state, images.record, flag="--calibration-data")
+        _report_skipped(state, images, flag="--calibration-data")
         pixels = preprocessed(images, checkpoint.preprocessing, model_type=model_type)
         state.calibration_feeds = [{"pixel_values": item} for item in pixels]
         state.user_data["calibration"] = images.record
     if options.parity_folder is not None:
         state.progress(f"reading parity images from {options.parity_folder}")
         images = read_user_images(options.parity_folder, size=options.parity_size, purpose="parity")
-        _report_skipped(state, images.record, flag="--parity-data" if options.parity_data else "--calibration-data")
+        _report_skipped(state, images, flag="--parity-data" if options.parity_data else "--calibration-data")
         pixels = preprocessed(images, checkpoint.preprocessing, model_type=model_type)
         state.user_parity_batches = grouped_batches(pixels)
         state.user_data["parity_data"] = images.record
 
 
-def _report_skipped(state: _State, record: dict[str, Any], *, flag: str) -> None:
+def _report_skipped(state: _State, images: UserImages, *, flag: str) -> None:
+    for note in images.notes:
+        state.progress(f"{flag}: {note}")
+    record = images.record
     if record["skipped"]:
         state.progress(f"{flag}: using {record['images']} image(s); skipped {record['skipped']} unreadable file(s) "
                        "(unreadable or undecodable)")

@@ -3,7 +3,8 @@
 ``checked_folder`` / ``checked_file`` turn a path a user named for output (``--output``, ``--plan``,
 ``--report``) into a typed ``InputError`` that names the option, the path and the cause (a file where a
 folder is wanted, a read-only or missing parent, no permission) *before* minutes of inference, instead
-of an ``OSError`` traceback after it.
+of an ``OSError`` traceback after it; ``output_folder`` also removes the folders it created again when the run
+stops before writing into them.
 
 ``write_atomically`` writes a hidden temporary file beside the target, fsyncs it and renames it over
 the target, so the target is either absent, its old content or its whole new content; ``writing_into``
@@ -132,6 +133,30 @@ def checked_folder(path: Path, *, option: str) -> Path:
     except OSError as error:
         raise InputError(f"{option} {path} is not writable ({_cause(error)}): name a folder you can write to") from None
     return path
+
+
+@contextmanager
+def output_folder(path: Path, *, option: str) -> Iterator[Path]:
+    """``checked_folder(path)`` for the block; when the block raises, the folders this call created are removed
+    again if still empty, so a run stopped before its first write leaves no folder behind."""
+    created = _missing_folders(path)
+    checked_folder(path, option=option)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:  # deepest first; rmdir removes only an empty folder
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing, current = [], path.absolute()
+    while not (current.exists() or current.is_symlink()) and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    return missing
 
 
 def checked_file(path: Path, *, option: str) -> Path:

@@ -1,6 +1,8 @@
 """The user's own images for calibration (``--calibration-data``) and parity (``--parity-data``).
 
-Images are found recursively in the folder (every extension Pillow opens), a deterministic sample of
+Images are found recursively in the folder (every extension Pillow opens; a segmentation data set's
+``images/`` only, beside its ``masks/``; evaluation report folders left out: ``unlabelled_images``, whose
+``notes`` say so), a deterministic sample of
 ``size`` is taken (``beit_runtime.datasets.deterministic_sample``: the same files on every machine), and
 each is decoded as the runtime decodes it (Pillow, EXIF orientation applied). Unreadable files are
 skipped and counted; a folder without a single readable image is a ``DatasetError`` (a usage error,
@@ -19,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from beit_runtime.datasets import deterministic_sample, file_list_digest, image_files
+from beit_runtime.datasets import deterministic_sample, file_list_digest, unlabelled_images
 from beit_runtime.errors import DatasetError, ImageError
 from beit_runtime.images import load_image
 
@@ -32,6 +34,7 @@ class UserImages:
 
     images: tuple[np.ndarray, ...]
     record: dict[str, Any]
+    notes: tuple[str, ...] = ()  # what of the folder was not read as images, one line each
 
     def __len__(self) -> int:
         return len(self.images)
@@ -40,7 +43,8 @@ class UserImages:
 def read_user_images(folder: str | Path, *, size: int, purpose: str) -> UserImages:
     """Up to ``size`` decoded images from ``folder`` (see the module docstring); ``purpose`` names the option."""
     root = Path(folder)
-    found = image_files(root)
+    listing = unlabelled_images(root)
+    found = listing.files
     chosen = deterministic_sample(found, root=root, size=size)  # regular files only: no dangling link, no pipe
     images, skipped = [], 0
     for path in chosen:
@@ -55,7 +59,7 @@ def read_user_images(folder: str | Path, *, size: int, purpose: str) -> UserImag
         )
     record = {"images": len(images), "skipped": skipped, "found": len(found),
               "file_list_sha256": file_list_digest(chosen, root=root)}
-    return UserImages(images=tuple(images), record=record)
+    return UserImages(images=tuple(images), record=record, notes=listing.notes)
 
 
 def preprocessed(images: UserImages, preprocessing: Any, *, model_type: str) -> list[np.ndarray]:

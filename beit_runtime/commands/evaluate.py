@@ -23,7 +23,7 @@ from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
 from ..evaluation.checkpoint import STATE_FILE
 from ..evaluation.report import json_lines, table, write_report
 from ..evaluation.variants import ENGINE_BACKENDS, PRECISION_ORDER
-from ..output_files import checked_folder
+from ..output_files import output_folder
 from .common import run_reporting_errors, subcommand_parser
 
 PROG = "beit-run evaluate"
@@ -53,8 +53,9 @@ def _evaluate(args: argparse.Namespace, options: EvaluationOptions) -> Evaluatio
         if args.data.is_dir() and args.output.resolve() == args.data.resolve():
             raise InputError(f"--output {args.output} is the --data folder: its report and plot would be read as "
                              "images; pass another folder (one inside --data is skipped when reading the data)")
-        checked_folder(args.output, option="--output")
         options = dataclasses.replace(options, checkpoint=args.output / STATE_FILE)
+        with output_folder(args.output, option="--output"):  # removed again if the run stops before writing
+            return evaluate(args.artifact, args.data, options=options)
     return evaluate(args.artifact, args.data, options=options)
 
 

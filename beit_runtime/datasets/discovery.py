@@ -5,7 +5,10 @@ followed; pipes, sockets and devices skipped, as reading them could block) whose
 registers an opener for, sorted by their path relative to ``folder`` so
 the order does not depend on the file system. Hidden files and folders (a name starting with ".": macOS's
 ``._IMG_0001.jpg`` AppleDouble files, ``.thumbnails/``) are skipped, as the shell's globs skip them, unless
-a pattern names them (a segment starting with ".": ``.thumbnails/*.jpg``, ``**/.*.png``).
+a pattern names them (a segment starting with ".": ``.thumbnails/*.jpg``, ``**/.*.png``). Data readers pass
+``reports``: then evaluation report folders (``is_report_folder``: ``beit-run evaluate --output`` wrote or is
+writing there) are not walked either, and are listed in it, so a report kept inside the data is never read
+as data by a later run.
 
 ``deterministic_sample(paths, size=N)`` picks N of them
 the same way on every machine: by the SHA-256 of each relative path, so adding files to a folder keeps
@@ -23,6 +26,12 @@ from functools import lru_cache
 from pathlib import Path, PurePath
 
 from ..errors import DatasetError
+
+# what ``beit-run evaluate --output DIR`` writes into DIR (beit_runtime.evaluation imports these names)
+STATE_FILE = "evaluation-state.json"
+REPORT_FILE = "evaluation.md"
+PLOT_FILE = "accuracy-vs-speed.png"
+REPORT_FILES = (STATE_FILE, REPORT_FILE, PLOT_FILE)
 
 
 @lru_cache(maxsize=1)
@@ -45,12 +54,19 @@ def not_a_folder(path: Path) -> str:
     return "is a file, not a folder" if path.exists() else "does not exist"
 
 
+def is_report_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds an evaluation report, finished or not (a file named as one of REPORT_FILES)."""
+    return any((folder / name).is_file() for name in REPORT_FILES)
+
+
 def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
-                skip_folders: Sequence[str | os.PathLike[str]] = (), dangling: bool = False) -> list[Path]:
+                skip_folders: Sequence[str | os.PathLike[str]] = (), dangling: bool = False,
+                reports: list[Path] | None = None) -> list[Path]:
     """Image files under ``folder``, recursively, sorted by relative path, hidden ones skipped (see the module
     docstring); ``pattern``: a glob on the relative path (``glob_match``: "**/*.jpg"); ``skip_folders``:
     folders not walked (an output folder inside ``folder``); ``dangling``: also symbolic links with an
-    image's name whose target is gone (a folder run reports them as failures rather than skip them unseen).
+    image's name whose target is gone (a folder run reports them as failures rather than skip them unseen);
+    ``reports``: a list to which the evaluation report folders met are added, instead of being walked.
     DatasetError when ``folder`` is not a folder."""
     root = Path(folder)
     problem = not_a_folder(root)
@@ -61,7 +77,8 @@ def image_files(folder: str | os.PathLike[str], *, pattern: str | None = None,
     found = []
     for current, folders, files in os.walk(root):
         folders[:] = sorted(name for name in folders if (hidden_named or not _hidden(name))
-                            and (not skipped or _identity(Path(current) / name) not in skipped))
+                            and (not skipped or _identity(Path(current) / name) not in skipped)
+                            and not _report_met(Path(current) / name, reports))
         for name in files:
             path = Path(current) / name
             wanted = glob_match(path.relative_to(root), pattern) if pattern is not None else not _hidden(name)
@@ -100,6 +117,14 @@ def _parts_match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
 
 def _name_match(name: str, segment: str) -> bool:
     return (segment.startswith(".") or not _hidden(name)) and fnmatchcase(name, segment)
+
+
+def _report_met(folder: Path, reports: list[Path] | None) -> bool:
+    """Whether ``folder`` is a report folder to leave out (added to ``reports``); never without ``reports``."""
+    if reports is None or not is_report_folder(folder):
+        return False
+    reports.append(folder)
+    return True
 
 
 def _hidden(name: str) -> bool:

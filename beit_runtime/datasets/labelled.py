@@ -4,7 +4,8 @@
   named as one of the artifact's labels (``classification_samples(folder, labels=...)``) or by its class id
   (how to name a class whose label another class shares: ImageNet has two "crane" and two "maillot"); a
   folder that is neither is a DatasetError naming it and listing the labels, and a shared label is one
-  naming the ids.
+  naming the ids. Names are compared in Unicode NFC, so a folder named in NFD (as macOS and zips made there
+  store "café") is its label's folder.
 - Segmentation: ``DIR/images/NAME.ext`` with ``DIR/masks/NAME.png`` holding class ids as pixel values,
   255 ignored. ``reduce_labels=True`` maps 0 to 255 and shifts the rest down by one, as
   BeitImageProcessor's ``do_reduce_labels`` does (ADE20k's "other" class 0 becomes ignored). A mask
@@ -13,11 +14,13 @@
   image has such a tag), an image without a mask is one too (checked when listing), and so is a mask id
   that is neither one of the model's classes nor 255 (named with its file).
 
-Unreadable images are not errors here: the evaluator skips and counts them.
+Unreadable images are not errors here: the evaluator skips and counts them. Evaluation report folders inside
+the data are not read (``discovery.is_report_folder``); ``reports``, when given, lists them.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from .discovery import image_files
+from .unlabelled import IMAGES_FOLDER, MASKS_FOLDER, segmentation_layout
 
 IGNORE_INDEX = 255
 
@@ -41,16 +45,17 @@ class Sample:
 
 
 def classification_samples(folder: str | Path, *, labels: Mapping[int, str],
-                           skip_folders: Sequence[str | Path] = ()) -> list[Sample]:
+                           skip_folders: Sequence[str | Path] = (), reports: list[Path] | None = None) -> list[Sample]:
     """Samples of an ImageFolder-layout ``folder`` whose class folders are named as ``labels``' values (or by
-    class id: the way to name a class whose label another class shares); ``skip_folders`` are not walked."""
+    class id: the way to name a class whose label another class shares); ``skip_folders`` are not walked,
+    nor report folders (added to ``reports`` when given)."""
     root = Path(folder)
-    files = image_files(root, skip_folders=skip_folders)
+    files = image_files(root, skip_folders=skip_folders, reports=[] if reports is None else reports)
     if not files:
         raise DatasetError(f"{root} holds no image files; expected DIR/<class name>/<image> (ImageFolder layout)")
     ids: dict[str, list[int]] = {}
     for class_id, name in labels.items():
-        ids.setdefault(name, []).append(class_id)
+        ids.setdefault(_nfc(name), []).append(class_id)
     samples = []
     for path in files:
         relative = path.relative_to(root)
@@ -61,8 +66,8 @@ def classification_samples(folder: str | Path, *, labels: Mapping[int, str],
 
 
 def _class_id(folder_name: str, *, ids: Mapping[str, list[int]], labels: Mapping[int, str], root: Path) -> int:
-    """The class a class folder holds: the one its label names, else the id it is named by."""
-    found = ids.get(folder_name, [])
+    """The class a class folder holds: the one its label names (both in NFC), else the id it is named by."""
+    found = ids.get(_nfc(folder_name), [])
     if len(found) == 1:
         return found[0]
     if found:
@@ -77,14 +82,19 @@ def _class_id(folder_name: str, *, ids: Mapping[str, list[int]], labels: Mapping
                        "rename the folder to the label it holds, or to its class id")
 
 
-def segmentation_samples(folder: str | Path, *, skip_folders: Sequence[str | Path] = ()) -> list[Sample]:
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def segmentation_samples(folder: str | Path, *, skip_folders: Sequence[str | Path] = (),
+                         reports: list[Path] | None = None) -> list[Sample]:
     """Samples of ``folder/images`` paired by name with ``folder/masks/NAME.png``; ``skip_folders`` are not
-    walked."""
+    walked, nor report folders (added to ``reports`` when given)."""
     root = Path(folder)
-    images_dir, masks_dir = root / "images", root / "masks"
-    if not images_dir.is_dir() or not masks_dir.is_dir():
+    images_dir, masks_dir = root / IMAGES_FOLDER, root / MASKS_FOLDER
+    if not segmentation_layout(root):
         raise DatasetError(f"{root} must hold images/ and masks/ (DIR/images/NAME.ext with DIR/masks/NAME.png)")
-    images = image_files(images_dir, skip_folders=skip_folders)
+    images = image_files(images_dir, skip_folders=skip_folders, reports=[] if reports is None else reports)
     if not images:
         raise DatasetError(f"{images_dir} holds no image files")
     samples = []

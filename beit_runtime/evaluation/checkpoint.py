@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..datasets import Sample
+from ..datasets.discovery import STATE_FILE as STATE_FILE  # where beit-run evaluate keeps it
 from ..errors import InputError
 from ..output_files import remove_left_temporaries, write_atomically
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from .evaluate import VariantResult
     from .scoring import Scorer
 
-STATE_FILE = "evaluation-state.json"
 FORMAT = "beit-deploy-evaluation-state"
 VERSION = 1
 

@@ -9,22 +9,29 @@ with the reference's decisions, and images per second of the task-class call (pr
 and post-processing; decoding is shared and not counted). Unreadable images are skipped and counted,
 never fatal; a data set with no readable image is a DatasetError. With ``EvaluationOptions.checkpoint``
 the sums are saved after every batch (``checkpoint``), and a rerun with the same settings goes on from
-them; progress goes to stderr (``beit_runtime.progress``).
+them; its folder is checked (created if missing) before the models load, and removed again when the run
+stops before writing into it. Evaluation report folders inside the data, and the masks of a segmentation
+data set read unlabelled, are not read as images (``datasets``), and the report's ``notes`` say so, as
+progress does; progress goes to stderr (``beit_runtime.progress``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..datasets import Sample, classification_samples, image_files, name_rank, segmentation_samples
+from ..datasets import Sample, classification_samples, name_rank, segmentation_samples, unlabelled_images
+from ..datasets.unlabelled import reports_note
 from ..errors import DatasetError, ImageError, InputError
 from ..images import load_image
 from ..manifest import Manifest, load_manifest
+from ..options import flag, positive_int, thread_count
+from ..output_files import output_folder
 from ..progress import PROGRESS_MODES, Progress
 from .checkpoint import EvaluationCheckpoint
 from .scoring import CLASSIFICATION, SEGMENTATION, Scorer
@@ -57,6 +64,7 @@ class EvaluationReport:
     results: list[VariantResult]
     skipped: list[tuple[str, str]]  # (path, why) of images that could not be read
     selection: str = ""  # which images were measured, when --limit chose some of them
+    notes: tuple[str, ...] = ()  # what in the data folder was not read as data (report folders, masks), a line each
 
     @property
     def measured(self) -> list[VariantResult]:
@@ -76,16 +84,31 @@ class EvaluationOptions:
     checkpoint: str | Path | None = None  # a state file saved after every batch: a rerun goes on from it
 
     def __post_init__(self) -> None:
+        positive_int("batch_size", self.batch_size)
+        thread_count("threads", self.threads)
+        flag("reduce_labels", self.reduce_labels)
+        flag("labelled", self.labelled)
+        if self.limit is not None:
+            positive_int("limit", self.limit)
         if self.progress not in PROGRESS_MODES:
             raise InputError(f"progress must be one of {PROGRESS_MODES}, got {self.progress!r}")
 
 
-def _samples(task_name: str, data: Path, labels: dict[int, str], *, skip_folders: Sequence[Path]) -> list[Sample]:
-    if task_name == CLASSIFICATION:
-        return classification_samples(data, labels=labels, skip_folders=skip_folders)
-    if task_name == SEGMENTATION:
-        return segmentation_samples(data, skip_folders=skip_folders)
-    raise InputError(f"evaluate measures image-classification and semantic-segmentation artifacts, not {task_name!r}")
+def _found(manifest: Manifest, data: Path, *, options: EvaluationOptions) -> tuple[list[Sample], tuple[str, ...]]:
+    """The samples of ``data``, and what was left out of them (``EvaluationReport.notes``)."""
+    skip = [Path(options.checkpoint).parent] if options.checkpoint else []  # the report's folder, inside data
+    if not options.labelled:
+        found = unlabelled_images(data, skip_folders=skip)
+        return [Sample(path) for path in found.files], found.notes
+    reports: list[Path] = []
+    if manifest.task == CLASSIFICATION:
+        samples = classification_samples(data, labels=dict(manifest.labels), skip_folders=skip, reports=reports)
+    elif manifest.task == SEGMENTATION:
+        samples = segmentation_samples(data, skip_folders=skip, reports=reports)
+    else:
+        raise InputError("evaluate measures image-classification and semantic-segmentation artifacts, not "
+                         f"{manifest.task!r}")
+    return samples, reports_note(reports)
 
 
 def _decoded(batch: Sequence[Sample], *, skipped: list[tuple[str, str]],
@@ -106,8 +129,22 @@ def evaluate(artifact: str | Path, data: str | Path, *,
              options: EvaluationOptions = EvaluationOptions()) -> EvaluationReport:
     """Measure every selected variant on the labelled images in ``data`` (see the module docstring)."""
     manifest = load_manifest(artifact)
-    with OpenVariants(manifest, options=options) as variants:
+    with _checkpoint_folder(options), OpenVariants(manifest, options=options) as variants:
         return measure_accuracy(variants, data, options=options)
+
+
+@contextlib.contextmanager
+def _checkpoint_folder(options: EvaluationOptions) -> Iterator[None]:
+    """The checkpoint's folder checked (created if missing) for the block, removed again if left empty by a
+    failure; InputError naming the path and the fix when it is a folder or its folder cannot be written."""
+    if options.checkpoint is None:
+        yield
+        return
+    path = Path(options.checkpoint)
+    if path.is_dir():
+        raise InputError(f"checkpoint {path} is a folder: name a file (for example {path / 'state.json'})")
+    with output_folder(path.parent, option=f"checkpoint {path}: its folder"):
+        yield
 
 
 def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: EvaluationOptions) -> EvaluationReport:
@@ -115,13 +152,11 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     ``options.labelled`` is False: then ``data`` is any folder of images); with ``options.checkpoint``, going
     on from where an earlier run with the same settings stopped."""
     manifest = variants.manifest
-    skip = [Path(options.checkpoint).parent] if options.checkpoint else []  # the report's folder, inside data
-    found = (_samples(manifest.task, Path(data), dict(manifest.labels), skip_folders=skip) if options.labelled
-             else [Sample(path) for path in image_files(data, skip_folders=skip)])
+    found, notes = _found(manifest, Path(data), options=options)
     samples, selection = limited(found, root=Path(data), limit=options.limit)
     scorer = Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
                     reduce_labels=options.reduce_labels)
-    skipped = _measure_batches(variants, samples, scorer=scorer, options=options,
+    skipped = _measure_batches(variants, samples, scorer=scorer, options=options, notes=notes,
                                checkpoint=_checkpoint(variants, samples, data=Path(data), options=options))
     if not any(result.images for result in variants.results):
         raise DatasetError(f"no image in {data} could be read ({len(skipped)} skipped); first: {skipped[:1]}")
@@ -129,7 +164,8 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     for result in variants.results:
         if not result.unavailable:
             result.figures = scorer.figures(result.variant)
-    return EvaluationReport(str(manifest.folder), manifest.task, str(data), variants.results, skipped, selection)
+    return EvaluationReport(str(manifest.folder), manifest.task, str(data), variants.results, skipped, selection,
+                            notes)
 
 
 def limited(samples: Sequence[Sample], *, root: Path, limit: int | None) -> tuple[list[Sample], str]:
@@ -158,10 +194,13 @@ def _checkpoint(variants: OpenVariants, samples: Sequence[Sample], *, data: Path
 
 
 def _measure_batches(variants: OpenVariants, samples: Sequence[Sample], *, scorer: Scorer,
-                     options: EvaluationOptions, checkpoint: EvaluationCheckpoint | None) -> list[tuple[str, str]]:
+                     options: EvaluationOptions, checkpoint: EvaluationCheckpoint | None,
+                     notes: Sequence[str] = ()) -> list[tuple[str, str]]:
     """Run every batch not measured yet through every variant; the images skipped (this run and earlier)."""
     done, skipped = checkpoint.resume(scorer, variants.results) if checkpoint else (0, [])
     progress = Progress(len(samples), mode=options.progress, label="evaluate", initial=done)
+    for note in notes:
+        progress.note(note)
     if checkpoint is not None and done:
         progress.note(f"going on from {checkpoint.path}: {done} of {len(samples)} images were measured before"
                       if done < len(samples) else f"all {done} images were measured by an earlier run "

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..datasets.discovery import PLOT_FILE, REPORT_FILE
 from ..output_files import remove_left_temporaries, write_atomically, write_with
 from ..planning.machine import describe, machine_description
 from .evaluate import EvaluationReport, VariantResult
 
 HEADLINES = {"image-classification": ("top1", "top5"), "semantic-segmentation": ("miou", "pixel_accuracy")}
-PLOT_FILE = "accuracy-vs-speed.png"
-REPORT_FILE = "evaluation.md"
 
 
 def _columns(report: EvaluationReport) -> tuple[str, ...]:
@@ -64,6 +63,8 @@ def markdown(report: EvaluationReport, *, plot: str | None) -> str:
     if report.skipped:
         skipped = [f"- `{path}`: {why}" for path, why in report.skipped]
         parts += [f"{len(report.skipped)} unreadable image(s) skipped:", *skipped, ""]
+    if report.notes:
+        parts += ["Not read as data:", *(f"- {note}" for note in report.notes), ""]
     parts.append(f"![accuracy against speed]({plot})" if plot else
                  "No plot: it needs matplotlib (`pip install \"beit-deploy[bench]\"`).")
     return "\n".join(parts) + "\n"

@@ -86,3 +86,39 @@ def test_the_cli_takes_calibration_data_and_refuses_an_empty_folder(digit_folder
     assert main(["--model", DEMO_CLASSIFIER_ID, "--calibration-data", str(digit_folder),
                  "--output", str(tmp_path / "never"), "--quiet"]) == 2
     assert "static int8" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def scene_layout_folder(tmp_path_factory):
+    """12 digits as a segmentation data set in evaluate's layout (images/ beside masks/), with an evaluation
+    report (its plot a PNG) left inside images/."""
+    root = tmp_path_factory.mktemp("scenes")
+    split = train_split()
+    for folder in ("images", "masks", "images/report"):
+        (root / folder).mkdir()
+    for index in range(12):
+        Image.fromarray(split.images[index]).save(root / "images" / f"{index:02d}.png")
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "masks" / f"{index:02d}.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / "images" / "report" / "accuracy-vs-speed.png")
+    (root / "images" / "report" / "evaluation-state.json").write_text("{}")
+    return root
+
+
+def test_a_segmentation_set_gives_its_images_only_and_a_report_inside_is_left_out(scene_layout_folder):
+    images = read_user_images(scene_layout_folder, size=32, purpose="calibration")
+    assert images.record["found"] == 12 and len(images) == 12
+    layout, report = images.notes
+    assert f"reading {scene_layout_folder / 'images'} only" in layout
+    assert f"skipped 1 evaluation report folder(s), not data: {scene_layout_folder / 'images' / 'report'}" == report
+
+
+def test_the_export_says_what_of_the_calibration_folder_it_left_out(scene_layout_folder, tmp_path):
+    lines: list[str] = []
+    options = ExportOptions(int8=True, photos=False, calibration_data=scene_layout_folder, calibration_size=8)
+    artifact = export_artifact(load_checkpoint(DEMO_CLASSIFIER_ID), output=tmp_path / "a", options=options,
+                               progress=lines.append)
+    export = load_manifest(artifact).export
+    assert export is not None and export.calibration["found"] == export.parity_data["found"] == 12
+    said = [line for line in lines if line.startswith("--calibration-data: ")]  # read twice: parity defaults to it
+    assert sum("masks are labels" in line for line in said) == sum("1 evaluation report folder" in line
+                                                                   for line in said) == 2, lines

@@ -12,6 +12,8 @@ from PIL import Image
 
 from beit_runtime.cli import main
 from beit_runtime.datasets import classification_samples
+from beit_runtime.errors import InputError
+from beit_runtime.evaluation import EvaluationOptions, evaluate
 
 ONE_VARIANT = ["--backend", "onnxruntime", "--precision", "fp32"]
 
@@ -122,3 +124,67 @@ def test_a_label_two_classes_share_is_refused_and_folders_named_by_class_id_are_
     samples = classification_samples(data, labels={int(key): value for key, value in manifest["labels"].items()})
     assert sorted({sample.target for sample in samples}) == [1, 5]
     assert _evaluate(artifact, data) == 0
+
+
+def test_a_report_left_inside_the_data_is_not_read_by_later_runs_and_they_say_so(
+        beit_classifier_artifact, tmp_path, capsys):
+    data = _class_folders(tmp_path / "data", ["class_1", "class_2"])
+    assert _evaluate(beit_classifier_artifact, data, "--output", str(data / "report-a")) == 0
+    capsys.readouterr()
+    other = tmp_path / "other"
+    assert _evaluate(beit_classifier_artifact, data, "--output", str(other), "--json") == 0
+    captured = capsys.readouterr()
+    assert '"images": 4' in captured.out, captured.err
+    assert f"skipped 1 evaluation report folder(s), not data: {data / 'report-a'}" in captured.err
+    assert f"- skipped 1 evaluation report folder(s), not data: {data / 'report-a'}" in (
+        other / "evaluation.md").read_text(encoding="utf-8")
+
+
+def test_unlabelled_evaluation_of_a_segmentation_set_reads_its_images_not_its_masks(beit_segmentation_artifact,
+                                                                                      tmp_path):
+    data = _scene(_scene(tmp_path / "data", np.zeros((20, 24)), name="a"), np.ones((20, 24)), name="b")
+    options = EvaluationOptions(labelled=False, backend="onnxruntime", precision="fp32", progress="off")
+    report = evaluate(beit_segmentation_artifact, data, options=options)
+    assert report.results[0].images == 2
+    assert report.notes and f"reading {data / 'images'} only" in report.notes[0]
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_run_stopped_in_its_first_batch_leaves_no_folder_it_made(beit_segmentation_artifact, tmp_path, capsys,
+                                                                    existing):
+    mask = np.zeros((20, 24))
+    mask[0, 0] = 42  # not a class of the tiny model: the first batch stops the run
+    data = _scene(tmp_path / "data", mask)
+    output = tmp_path / "new" / "report"
+    if existing:
+        output.mkdir(parents=True)  # the user's folder: kept
+    assert _evaluate(beit_segmentation_artifact, data, "--output", str(output)) == 2
+    assert "holds class id(s) 42" in capsys.readouterr().err
+    assert output.is_dir() == existing and (tmp_path / "new").exists() == existing
+    assert not existing or not any(output.iterdir())
+
+
+def test_a_checkpoint_whose_folder_cannot_be_made_is_refused_before_anything_runs(beit_classifier_artifact,
+                                                                                  tmp_path):
+    blocker = tmp_path / "afile"
+    blocker.write_text("keep me")
+    empty = tmp_path / "empty"
+    empty.mkdir()  # reading it first would fail with "no image files" instead
+    for checkpoint, folder in ((blocker / "run" / "state.json", blocker / "run"),
+                               ("/proc/beit-x/state.json", "/proc/beit-x")):
+        options = EvaluationOptions(checkpoint=checkpoint, progress="off")
+        with pytest.raises(InputError, match=f"checkpoint {checkpoint}: its folder {folder} cannot be created"):
+            evaluate(beit_classifier_artifact, empty, options=options)
+    with pytest.raises(InputError, match="is a folder: name a file"):
+        evaluate(beit_classifier_artifact, empty, options=EvaluationOptions(checkpoint=empty, progress="off"))
+    assert blocker.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(("option", "value", "wanted"), [
+    ("limit", 0, "a positive integer"), ("limit", -5, "a positive integer"), ("limit", True, "a positive integer"),
+    ("batch_size", 0, "a positive integer"), ("threads", -2, "a non-negative integer"),
+    ("labelled", "no", "True or False"), ("reduce_labels", 1, "True or False"),
+])
+def test_options_are_checked_when_made_naming_the_option(option, value, wanted):
+    with pytest.raises(InputError, match=f"{option} must be {wanted}, got {value!r}"):
+        EvaluationOptions(**{option: value})
