@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import image_files
+from ..datasets.unlabelled import unlabelled_images
 from ..errors import ImageError, InputError
 from ..evaluation.evaluate import EvaluationOptions, OpenVariants, VariantResult, measure_accuracy
 from ..evaluation.variants import REFERENCE, Variant
@@ -102,8 +102,7 @@ def _accuracy_source(options: TuneOptions, *, selection: str) -> str:
 
 def _timing_images(manifest: Manifest, options: TuneOptions) -> list[np.ndarray]:
     if options.data is not None:
-        for path in image_files(options.data if not options.labelled or manifest.task != "semantic-segmentation"
-                                else Path(options.data) / "images")[: options.batch_size * 4]:
+        for path in unlabelled_images(options.data).files[: options.batch_size * 4]:  # images/, not masks/
             try:
                 return [load_image(path)] * options.batch_size
             except ImageError:  # an unreadable file: try the next one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from PIL import Image
 
 from beit_runtime.cli import main
 from beit_runtime.errors import InputError
@@ -77,3 +78,20 @@ def test_fewer_than_four_rounds_is_refused_as_the_rule_needs_four(tmp_path, caps
     with pytest.raises(SystemExit) as exited:
         main(["tune", str(tmp_path), "--rounds", "1"])
     assert exited.value.code == 2 and "argument --rounds: expected an integer >= 4, got '1'" in capsys.readouterr().err
+
+
+def test_the_timed_image_is_data_not_a_report_left_in_the_data_folder(beit_classifier_artifact, tmp_path):
+    import numpy as np
+
+    from beit_runtime.images import load_image
+    from beit_runtime.manifest import load_manifest
+    from beit_runtime.planning.tune import _timing_images
+
+    data = tmp_path / "data"
+    (data / "a-report").mkdir(parents=True)
+    (data / "a-report" / "evaluation.md").write_text("# evaluation\n")
+    Image.new("RGB", (64, 48), (255, 255, 255)).save(data / "a-report" / "accuracy-vs-speed.png")
+    (data / "class_0").mkdir()
+    Image.new("RGB", (32, 32), (10, 200, 30)).save(data / "class_0" / "x.png")
+    images = _timing_images(load_manifest(beit_classifier_artifact), TuneOptions(data=data, batch_size=2))
+    assert len(images) == 2 and all(np.array_equal(image, load_image(data / "class_0" / "x.png")) for image in images)
