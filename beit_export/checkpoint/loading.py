@@ -69,7 +69,10 @@ def load_located(location: CheckpointLocation, *, task: str | None = None, seed:
 
 def checkpoint_from_model(model: torch.nn.Module, *, preprocessing: dict[str, Any] | None = None,
                           task: str | None = None, source_name: str = "in-memory") -> LoadedCheckpoint:
-    """Wrap an in-memory HF model (tests, notebooks); preprocessing defaults to the processor class defaults."""
+    """Wrap an in-memory HF model (tests, notebooks); preprocessing defaults to the processor class defaults.
+
+    The reference is the model in fp32, as the CLI loads it: a model held in fp16/bf16 (``from_pretrained(...,
+    dtype=torch.float16)``) is exported from an fp32 copy of its weights; ``model`` itself is left as it is."""
     architecture, config = type(model).__name__, model.config
     _check_architecture(config, architecture)
     resolved_task = _resolve_task(architecture, task)
@@ -79,8 +82,19 @@ def checkpoint_from_model(model: torch.nn.Module, *, preprocessing: dict[str, An
         preprocessing = recipe_from_processor_config(None, config=config)
         notes = (_class_defaults_note(source_name, config, preprocessing),)
     source = _source(source_name, None, config, architecture, random_init=False)
-    return LoadedCheckpoint(model=model.eval(), config=config, task=resolved_task, preprocessing=dict(preprocessing),
-                            source=source, labels=labels, notes=notes)
+    network = _fp32(model).eval()
+    return LoadedCheckpoint(model=network, config=network.config, task=resolved_task,
+                            preprocessing=dict(preprocessing), source=source, labels=labels, notes=notes)
+
+
+def _fp32(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` when every floating tensor is fp32, else an fp32 copy (the caller's half model stays half)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    if all(t.dtype == torch.float32 for t in tensors if t.is_floating_point()):
+        return model
+    import copy
+
+    return copy.deepcopy(model).float()
 
 
 def _assemble(config, processor_config, *, model, revision, task, seed, origin: Path | str,

@@ -154,6 +154,19 @@ def test_checkpoint_from_model_defaults():
     assert BEIT_PROCESSOR_CONFIG["resample"] == 2
 
 
+def test_checkpoint_from_model_in_fp16_exports_the_fp32_reference(tmp_path):
+    """A model loaded with dtype=torch.float16 exports as the CLI exports it: from fp32 weights, parity passing;
+    the caller's model stays fp16."""
+    from beit_export.pipeline import export_artifact
+
+    model = tiny_model("vit", "image-classification").half()
+    checkpoint = checkpoint_from_model(model)
+    folder = export_artifact(checkpoint, output=tmp_path / "artifact")
+    assert json.loads((folder / "manifest.json").read_text())["parity"]["fp32"]
+    assert {p.dtype for p in checkpoint.model.parameters()} == {torch.float32}
+    assert {p.dtype for p in model.parameters()} == {torch.float16}
+
+
 def test_weights_that_do_not_fit_the_config(tmp_path):
     folder = save_model_folder(tiny_model("beit", "backbone"), tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
