@@ -28,17 +28,17 @@ from beit_runtime.errors import InputError
 from beit_runtime.output_files import checked_folder
 
 from ..errors import ExportError, OutputPathError, OutputWriteError
-
-
-class OutputExistsError(ExportError):
-    """--output names a non-empty folder (or a file) and --overwrite was not given."""
+from .replace import OutputExistsError, check_replaceable
 
 
 def check_output(output: Path, *, overwrite: bool, inputs: Mapping[str, str | Path | None] | None = None,
                  flag: str = "--output") -> Path:
-    """The absolute target path; OutputExistsError when it holds something and ``overwrite`` is off,
-    OutputPathError when its folder cannot be written or ``overwrite`` would delete one of ``inputs``
-    (flag -> path, e.g. ``{"--model": folder}``). Messages name the path as ``flag``."""
+    """The absolute target path; OutputExistsError when it holds something and ``overwrite`` is off (or is on
+    and it is not an earlier output, ``check_replaceable``), OutputPathError when the path is empty, its folder
+    cannot be written or ``overwrite`` would delete one of ``inputs`` (flag -> path, e.g. ``{"--model": folder}``).
+    Messages name the path as ``flag``."""
+    if not str(output).strip():
+        raise OutputPathError(f"{flag} is empty; expected a folder path (is the variable that names it unset?)")
     output = Path(output).expanduser().absolute()
     if output.exists() and not output.is_dir():
         raise OutputExistsError(f"{flag} {output} is a file; expected a folder path (it is created)")
@@ -52,6 +52,7 @@ def check_output(output: Path, *, overwrite: bool, inputs: Mapping[str, str | Pa
         )
     if overwrite:
         _check_inputs_survive(output, inputs or {}, flag=flag)
+        check_replaceable(output, flag=flag)
     return output
 
 
@@ -92,6 +93,7 @@ def output_error(output: Path, error: OSError) -> ExportError:
 
 
 _ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.ENOMEM})
+_OCCUPIED_ERRNOS = frozenset({errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR})
 
 
 @contextmanager
@@ -115,7 +117,7 @@ def staged_artifact(output: Path, *, overwrite: bool = False, progress: Callable
         try:
             staging.mkdir(mode=0o777 & ~_umask())
             yield staging
-            _move_into_place(staging, output)
+            _move_into_place(staging, output, overwrite=overwrite, flag=flag)
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
             if isinstance(error, OSError) and _is_write_failure(error, output):
@@ -181,10 +183,22 @@ def _umask() -> int:
     return current
 
 
-def _move_into_place(staging: Path, output: Path) -> None:
-    if not output.exists():
-        staging.rename(output)
+def _move_into_place(staging: Path, output: Path, *, overwrite: bool, flag: str) -> None:
+    """Rename ``staging`` to ``output``: never onto a non-empty folder that appeared during the export (refused
+    without ``overwrite``; with it, replaced only if ``check_replaceable`` accepts it now)."""
+    try:
+        staging.rename(output)  # replaces an empty folder at most: a non-empty one or a file makes it fail
         return
+    except OSError as error:
+        if error.errno not in _OCCUPIED_ERRNOS:
+            raise
+    if not overwrite:
+        raise OutputExistsError(
+            f"{flag} {output} appeared while this export ran (another export or program wrote it) and is not "
+            f"empty: it was left as it is and this export's files were removed. Choose another {flag}, or export "
+            "again with --overwrite to replace an earlier artifact there"
+        )
+    check_replaceable(output, flag=flag)
     retired = staging.with_name(staging.name.replace(".partial-", ".old-", 1))  # owned by the same lock
     output.rename(retired)
     try:

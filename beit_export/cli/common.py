@@ -8,6 +8,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 PROG = "beit-export"
 
@@ -29,6 +30,15 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Name
         return parser.parse_args(list(argv))
     except SystemExit as exit_:
         return int(exit_.code or 0)
+
+
+def folder_argument(text: str) -> Path:
+    """argparse type for a folder to write: an empty text (an unset shell variable) is refused, not taken
+    as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty one (is the variable that names it "
+                                         "unset?)")
+    return Path(text)
 
 
 def size_argument(text: str) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from beit_runtime.tasks import TASK_NAMES
 
 from ..demo import DEMO_CHECKPOINTS
 from ..outputs import ATTENTION_LAYERS_HELP
-from .common import PROG, Progress
+from .common import PROG, Progress, folder_argument
 
 if TYPE_CHECKING:
     from ..options import ExportOptions
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"checkpoint shipped in the package, offline: {', '.join(DEMO_CHECKPOINTS)}")
     add("--random-init", action="store_true", help="build the architecture from its config with random weights")
     add("--task", choices=TASK_NAMES, help="override the task detected from the architecture")
-    add("--output", type=Path, help="artifact folder to create (default: ./NAME-artifact)")
+    add("--output", type=folder_argument, help="artifact folder to create (default: ./NAME-artifact)")
     add("--fp16", action="store_true", help="also write an fp16 graph (LayerNorm/Softmax kept fp32)")
     add("--fused-attention", action="store_true",
         help="also write an fp16 graph with attention fused into MultiHeadAttention (ONNX Runtime CUDA)")
@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dynamic-resolution", action="store_true", help="accept any height/width (position interpolation)")
     add("--opset", type=int, default=18, help="ONNX opset (>= 18; default 18)")
     add("--revision", help="hub revision (branch, tag or commit) for a hub id")
-    add("--overwrite", action="store_true", help="replace an existing non-empty --output folder")
+    add("--overwrite", action="store_true",
+        help="replace an earlier artifact at --output (a folder with its manifest.json); any other non-empty folder "
+             "is refused")
     add("--seed", type=int, default=0, help="seed for --random-init weights and parity inputs (default 0)")
     add("--quiet", action="store_true", help="no progress lines on stderr")
     return parser

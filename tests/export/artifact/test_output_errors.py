@@ -40,11 +40,12 @@ def test_disk_full_is_the_runtime_s_output_write_error_too(tmp_path):
 def test_disk_full_keeps_the_previous_artifact(tmp_path):
     output = tmp_path / "artifact"
     output.mkdir()
-    (output / "manifest.json").write_text("old")
+    old = '{"format": "beit-deploy-artifact", "old": true}'
+    (output / "manifest.json").write_text(old)
     with pytest.raises(OutputWriteError), staged_artifact(output, overwrite=True), open("/dev/full", "wb") as full:
         full.write(b"x")
     assert [p.name for p in tmp_path.iterdir()] == ["artifact"]
-    assert (output / "manifest.json").read_text() == "old"
+    assert (output / "manifest.json").read_text() == old
 
 
 def test_output_whose_folder_is_a_file(tmp_path):
@@ -72,7 +73,8 @@ def test_overwrite_refuses_an_output_holding_an_input(tmp_path, inside):
     assert (model / "config.json").read_text() == "{}"
     # not an input, or no --overwrite: the usual rules
     assert check_output(tmp_path / "elsewhere", overwrite=True, inputs={"--model": str(model)}).name == "elsewhere"
-    assert check_output(output, overwrite=True, inputs={"--model": None, "--parity-data": None}) == output
+    with pytest.raises(OutputExistsError, match="not an earlier beit-export output"):  # it holds the model's files
+        check_output(output, overwrite=True, inputs={"--model": None, "--parity-data": None})
 
 
 @pytest.mark.parametrize("flag", ["--calibration-data", "--parity-data", "--model"])

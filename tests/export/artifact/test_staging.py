@@ -70,6 +70,7 @@ def test_failure_keeps_previous_artifact(tmp_path):
     output = tmp_path / "out"
     output.mkdir()
     (output / "old.txt").write_text("old")
+    (output / "manifest.json").write_text(json.dumps({"format": "beit-deploy-artifact"}))
     with pytest.raises(RuntimeError), staged_artifact(output, overwrite=True):
         raise RuntimeError("boom")
     assert (output / "old.txt").read_text() == "old" and _leftovers(tmp_path) == ["out"]
@@ -82,6 +83,7 @@ def test_existing_output(tmp_path):
     (output / "old.txt").write_text("old")
     with pytest.raises(OutputExistsError, match="--overwrite"):
         check_output(output, overwrite=False)
+    (output / "manifest.json").write_text(json.dumps({"format": "beit-deploy-artifact"}))  # an earlier artifact
     with staged_artifact(output, overwrite=True) as staging:
         (staging / "new.txt").write_text("new")
     assert _leftovers(output) == ["new.txt"] and _leftovers(tmp_path) == ["out"]

@@ -74,6 +74,9 @@ def test_existing_output_needs_overwrite_and_usage_errors_exit_2(beit_classifier
     (output / "keep.txt").write_text("x")
     assert main(["triton", str(beit_classifier_artifact), "--output", str(output)]) == 2
     assert "--overwrite" in capsys.readouterr().err and (output / "keep.txt").exists()
+    assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--overwrite"]) == 2
+    assert "not an earlier beit-export output" in capsys.readouterr().err and (output / "keep.txt").exists()
+    (output / "repository.json").write_text('{"format": "beit-deploy-triton-repository"}')  # an earlier one
     assert main(["triton", str(beit_classifier_artifact), "--output", str(output), "--overwrite"]) == 0
     assert not (output / "keep.txt").exists()
     tensorrt_on_cpu = ["--output", str(tmp_path / "r2"), "--model-backend", "tensorrt"]

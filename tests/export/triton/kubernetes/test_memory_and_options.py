@@ -102,6 +102,9 @@ def test_existing_folder_is_kept_without_overwrite(beit_classifier_artifact, tmp
             "--memory-request-mib", "512"]
     assert beit_export(argv) == 2 and "--overwrite" in capsys.readouterr().err
     assert [path.name for path in deploy.iterdir()] == ["mine.txt"] and not (tmp_path / "repo").exists()
+    assert beit_export([*argv, "--overwrite"]) == 2 and "not an earlier beit-export output" in capsys.readouterr().err
+    (deploy / "models").mkdir()  # an earlier build context
+    (deploy / "models" / "repository.json").write_text('{"format": "beit-deploy-triton-repository"}')
     assert beit_export([*argv, "--overwrite"]) == 0
     assert not (deploy / "mine.txt").exists() and (deploy / "Dockerfile").is_file()
 
