@@ -31,7 +31,7 @@ from .parity.gate import calibration_advice
 from .parity.user_images import UserImages, grouped_batches, preprocessed, read_user_images
 from .precision import HEAD_CONVOLUTION_CHOICES, convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
 from .preflight import check_before_export
-from .tasks import resolve_task_spec
+from .tasks import resolve_task_spec, score_function
 from .tensorrt import TensorRTBuildOptions, build_engine, check_tensorrt_compatibility, tensorrt_compatibility_report
 
 Progress = Callable[[str], None]
@@ -267,6 +267,8 @@ def _input_record(state: _State) -> dict[str, Any]:
 
 
 def _postprocessing_record(state: _State) -> dict[str, Any]:
+    if state.checkpoint.task == "image-classification":
+        return {"score": score_function(state.checkpoint.config)}
     if state.checkpoint.task != "semantic-segmentation":
         return {}
     record = segmentation_postprocessing_record(num_labels=int(state.checkpoint.config.num_labels))

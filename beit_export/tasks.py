@@ -9,6 +9,9 @@ Backbone exports carry ``pooler_output`` only when the model has a pooler: ``Bei
 has one (mean pooling + LayerNorm, or the CLS token), ``ViTModel`` only when built with
 ``add_pooling_layer=True`` (its pooler is Linear + tanh on the CLS token).
 ``resolve_task_spec(model, task)`` returns the entry with ``pooler_output`` dropped when absent.
+
+A classifier's score function (the manifest's postprocessing "score") is ``score_function(config)``: what
+transformers' image-classification pipeline applies by default for that config.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ BACKBONE = TASKS["backbone"]
 _BASE_ATTRIBUTES = ("beit", "vit")
 
 __all__ = ["TASKS", "TASK_NAMES", "IOSpec", "TaskSpec", "base_model", "check_task", "detect_task",
-           "resolve_task_spec"]
+           "resolve_task_spec", "score_function"]
 
 
 def detect_task(model: torch.nn.Module) -> str:
@@ -73,3 +76,15 @@ def resolve_task_spec(model: torch.nn.Module, task: str) -> Task:
     if spec is BACKBONE and getattr(base_model(model), "pooler", None) is None:
         spec = replace(spec, graph_outputs=tuple(o for o in spec.graph_outputs if o.name != "pooler_output"))
     return spec
+
+
+def score_function(config) -> str:
+    """"none", "sigmoid" or "softmax" (``beit_runtime.tasks.SCORE_FUNCTIONS``), as
+    ``ImageClassificationPipeline.postprocess`` picks its default ``function_to_apply``: regression -> none,
+    multi-label or a single logit -> sigmoid, otherwise softmax."""
+    problem_type = getattr(config, "problem_type", None)
+    if problem_type == "regression":
+        return "none"
+    if problem_type == "multi_label_classification" or int(config.num_labels) == 1:
+        return "sigmoid"
+    return "softmax"

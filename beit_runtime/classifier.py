@@ -1,4 +1,5 @@
-"""``Classifier``: images -> top-k (label, id, softmax score) from an image-classification artifact."""
+"""``Classifier``: images -> top-k (label, id, score) from an image-classification artifact; the score function
+(softmax, sigmoid or none) is the manifest's, as transformers' image-classification pipeline chose it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import numpy as np
 from .image_types import ImageList, Images, ImageSource, ImageT
 from .layer_outputs import LayerOutputs
 from .options import positive_int
+from .tasks import SCORE_FUNCTIONS
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One class prediction: its label, class id and softmax probability."""
+    """One class prediction: its label, class id and score (softmax probability, or per-class sigmoid for a
+    multi-label or single-logit classifier, or the logit itself for regression: ``Classifier.score_function``)."""
 
     label: str
     id: int
@@ -30,6 +33,25 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Element-wise logistic in float32, as ``torch.sigmoid`` computes it (no overflow for large |logits|)."""
+    logits = np.asarray(logits, dtype=np.float32)
+    exp = np.exp(-np.abs(logits))
+    probabilities: np.ndarray = np.where(logits >= 0, 1 / (1 + exp), exp / (1 + exp)).astype(np.float32)
+    return probabilities
+
+
+def scores(logits: np.ndarray, function: str) -> np.ndarray:
+    """(N, C) logits -> (N, C) scores by ``function`` (a manifest's ``postprocessing.score_function``)."""
+    if function == "softmax":
+        return softmax(logits)
+    if function == "sigmoid":
+        return sigmoid(logits)
+    if function == "none":
+        return np.asarray(logits, dtype=np.float32)
+    raise ValueError(f"unknown score function {function!r}: expected one of {', '.join(SCORE_FUNCTIONS)}")
+
+
 class Classifier(LayerOutputs):
     """Classify images with an exported image-classification artifact.
 
@@ -42,6 +64,15 @@ class Classifier(LayerOutputs):
     """
 
     task = "image-classification"
+
+    @property
+    def score_function(self) -> str:
+        """How logits become scores: "softmax", "sigmoid" (multi-label or one logit) or "none" (regression)."""
+        return self.manifest.postprocessing.score_function
+
+    def scores(self, logits: np.ndarray) -> np.ndarray:
+        """(N, num_labels) logits -> the scores ``classify`` ranks and reports (``score_function``)."""
+        return scores(logits, self.score_function)
 
     def logits(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """Raw logits, (N, num_labels) for a list, (num_labels,) for one image."""
@@ -65,18 +96,18 @@ class Classifier(LayerOutputs):
         """Top ``top_k`` predictions, best first: a list for one image, one such list per image of a list."""
         top_k = positive_int("top_k", top_k)
         decoded, single = self.load_images(images, channel_order=channel_order)
-        probabilities = softmax(self.run_images(decoded, outputs=("logits",))["logits"])
-        results = [self._top(row, top_k) for row in probabilities]
+        rows = self.scores(self.run_images(decoded, outputs=("logits",))["logits"])
+        results = [self._top(row, top_k) for row in rows]
         return results[0] if single else results
 
     __call__ = classify
 
-    def _top(self, probabilities: np.ndarray, top_k: int) -> list[Prediction]:
-        return top_predictions(probabilities, top_k, self.labels)
+    def _top(self, row: np.ndarray, top_k: int) -> list[Prediction]:
+        return top_predictions(row, top_k, self.labels)
 
 
 def top_predictions(probabilities: np.ndarray, top_k: int, labels: Mapping[int, str]) -> list[Prediction]:
-    """The ``top_k`` best classes of one row of probabilities, best first (ties: lower id first)."""
+    """The ``top_k`` best classes of one row of scores, best first (ties: lower id first)."""
     order = np.argsort(-probabilities, kind="stable")[: min(top_k, probabilities.shape[0])]
     return [Prediction(label=labels.get(int(i), f"LABEL_{int(i)}"), id=int(i), score=float(probabilities[i]))
             for i in order]

@@ -121,6 +121,11 @@ HIDDEN_STATES = TensorSpec("hidden_states", "float32", ("batch", "hidden_layers"
 ATTENTIONS = TensorSpec("attentions", "float32", ("batch", "attention_layers", "num_heads", "sequence", "sequence"))
 OPTIONAL_OUTPUTS = (HIDDEN_STATES, ATTENTIONS)
 OPTIONAL_KINDS = {"hidden_states": "hidden_states", "attentions": "attention_weights"}
+# how a classifier's logits become its scores (the manifest's postprocessing "score", chosen at export as
+# transformers' image-classification pipeline chooses it): softmax over classes (single-label), sigmoid per class
+# (multi-label, or a single logit), none (regression: the logits themselves); a manifest without it means softmax
+SCORE_FUNCTIONS = ("softmax", "sigmoid", "none")
+DEFAULT_SCORE_FUNCTION = "softmax"
 
 _TASKS = (
     Task(
@@ -154,7 +159,7 @@ _TASKS = (
         folder_output="top-k",
         served_outputs=(
             ServedTensor("labels", "STRING", ("k",), "class names, best first"),
-            ServedTensor("scores", "FP32", ("k",), "softmax scores, best first"),
+            ServedTensor("scores", "FP32", ("k",), "scores (the manifest's score function), best first"),
             ServedTensor("class_ids", "INT32", ("k",), "class ids, best first"),
         ),
         benchmark_postprocess="top-k",

@@ -29,7 +29,8 @@ into frozen records (``Manifest``: ``graphs``, ``engines``, ``parity``, ``prepro
                         "gpu_name": str, "compute_capability": "9.0",
                         "profile": {INPUT: {"min": [int], "opt": [int], "max": [int]}},
                         "workspace_gib": float, "strongly_typed": true, "built": ISO-8601 str}},
-  "postprocessing": {...task specific, e.g. {"logits_stride": 4, "resize": "bilinear", "align_corners": false}},
+  "postprocessing": {...task specific, e.g. {"logits_stride": 4, "resize": "bilinear", "align_corners": false};
+                     classification: {"score": "softmax" | "sigmoid" | "none"} (absent: softmax)},
   "parity": {VARIANT: {"passed": bool, "precision": str, "backend": str, "reference": str, "tolerances": {...},
                        "outputs": {...}, "cases": [...], "failures": [...], "conversion": {...fp16/int8 only},
                        "engines": {"openvino" | "openvino-bf16": {"measured": true, ...same report...}

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..errors import ManifestError
+from ..tasks import DEFAULT_SCORE_FUNCTION, SCORE_FUNCTIONS
+from .paths import REEXPORT_HINT
 from .values import Fields, freeze, thaw
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -105,7 +108,8 @@ class PreprocessingRecord:
 
 @dataclass(frozen=True)
 class PostprocessingRecord:
-    """How raw outputs become results, where the task needs it (segmentation: upsample + argmax); else empty."""
+    """How raw outputs become results, where the task needs it (segmentation: upsample + argmax; classification:
+    ``score``, one of ``SCORE_FUNCTIONS``, None in manifests written before it: softmax); else empty."""
 
     logits_stride: int | None = None
     resize: str | None = None
@@ -114,17 +118,28 @@ class PostprocessingRecord:
     reduce: str | None = None
     num_labels: int | None = None
     fused_graph: str | None = None
+    score: str | None = None
+
+    @property
+    def score_function(self) -> str:
+        """The classifier's score function: ``score``, or softmax for a manifest that predates it."""
+        return self.score or DEFAULT_SCORE_FUNCTION
 
     @classmethod
     def from_json(cls, data: object, where: str = "postprocessing") -> PostprocessingRecord:
         fields = Fields(data, where)
+        score = fields.text("score", None)
+        if score is not None and score not in SCORE_FUNCTIONS:
+            raise ManifestError(f"manifest {where}: 'score' must be one of {', '.join(SCORE_FUNCTIONS)}, got "
+                                f"{score!r}; {REEXPORT_HINT}")
         return cls(logits_stride=fields.integer("logits_stride", None), resize=fields.text("resize", None),
                    align_corners=fields.flag("align_corners", None), antialias=fields.flag("antialias", None),
                    reduce=fields.text("reduce", None), num_labels=fields.integer("num_labels", None),
-                   fused_graph=fields.text("fused_graph", None))
+                   fused_graph=fields.text("fused_graph", None), score=score)
 
     def to_json(self) -> dict[str, Any]:
-        names = ("logits_stride", "resize", "align_corners", "antialias", "reduce", "num_labels", "fused_graph")
+        names = ("logits_stride", "resize", "align_corners", "antialias", "reduce", "num_labels", "fused_graph",
+                 "score")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
