@@ -41,6 +41,12 @@ PARAMETER_LAYER_OUTPUTS = "beit_layer_outputs"
 PARAMETER_FUSED_ATTENTION = "fused_attention"  # "true": the engine runs the fp16-fused graph
 PARAMETER_PLAN = "plan"  # precision "auto": the plan file's name inside the engine model's version folder
 PLAN_FILE = "plan.json"
+# the largest image (width x height, in pixels) the preprocess model accepts: ``beit-export triton
+# --max-image-pixels`` (the Kubernetes memory limits are measured at it); a repository without it: Pillow's limit
+PARAMETER_MAX_IMAGE_PIXELS = "beit_max_image_pixels"
+DEFAULT_MAX_IMAGE_PIXELS = 25_000_000  # 12 and 24 MP phone photos (5712x4284), 24 MP cameras (6000x4000)
+PILLOW_MAX_IMAGE_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS' default: repositories written without the above
+MAX_IMAGE_BYTES = 64 * 2**20  # an encoded image, per image (beit-serve's --max-request-mb default)
 
 ARTIFACT_FOLDER = "artifact"  # inside a python model's version folder: manifest.json and the graphs it needs
 REPOSITORY_RECORD = "repository.json"

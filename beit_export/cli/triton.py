@@ -21,6 +21,8 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS
+
     from ..triton.options import KINDS, MODEL_BACKENDS, PRECISIONS
 
     parser = argparse.ArgumentParser(
@@ -49,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a request may wait for a batch to fill (default 2000)")
     add("--preferred-batch-sizes", type=_sizes, default=(), help="batch sizes the batcher aims for, e.g. 4,8")
     add("--top-k", type=int, default=5, help="classes returned per image (classification; default 5)")
+    add("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+        help=f"largest image (width x height) the server accepts; larger ones get an InputError (default "
+             f"{DEFAULT_MAX_IMAGE_PIXELS:,}: 12 and 24 MP phone photos; --kubernetes measures the memory at it)")
     add("--intra-op-threads", type=int, default=0,
         help="ONNX Runtime threads per engine instance (default 0: its choice)")
     add("--execution-env", help="EXECUTION_ENV_PATH for the python models (a conda-pack archive or venv path, "
@@ -115,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         instances=args.instances, kind=args.kind, max_queue_delay_us=args.max_queue_delay_us,
         preferred_batch_sizes=args.preferred_batch_sizes, top_k=args.top_k, intra_op_threads=args.intra_op_threads,
         execution_env=args.execution_env, plan=args.plan, warmup=args.warmup, fused_attention=args.fused_attention,
+        max_image_pixels=args.max_image_pixels,
     )
     kubernetes = kubernetes_options(args)
     if kubernetes is not None:

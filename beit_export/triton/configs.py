@@ -81,7 +81,8 @@ def pixel_input(manifest: Manifest, options: TritonRepositoryOptions) -> Config:
 def preprocess_config(names: Mapping[str, str], manifest: Manifest, options: TritonRepositoryOptions) -> Config:
     pixels = {**pixel_input(manifest, options), "data_type": "TYPE_FP32"}
     return python_model(names["preprocess"], [tensor(protocol.IMAGE_INPUT, "TYPE_STRING", [1])],
-                        [pixels, tensor(protocol.ORIGINAL_SIZE, "TYPE_INT32", [2])], options)
+                        [pixels, tensor(protocol.ORIGINAL_SIZE, "TYPE_INT32", [2])], options,
+                        parameters={protocol.PARAMETER_MAX_IMAGE_PIXELS: str(options.max_image_pixels)})
 
 
 def served_tensor(served: ServedTensor, *, top_k: int, width: int) -> Config:
@@ -112,7 +113,8 @@ def served_top_k(manifest: Manifest, options: TritonRepositoryOptions) -> dict[s
 
 def postprocess_config(names: Mapping[str, str], manifest: Manifest, options: TritonRepositoryOptions) -> Config:
     inputs, outputs = postprocess_io(manifest, options)
-    return python_model(names["postprocess"], inputs, outputs, options, parameters=served_top_k(manifest, options))
+    parameters = {**served_top_k(manifest, options), protocol.PARAMETER_MAX_IMAGE_PIXELS: str(options.max_image_pixels)}
+    return python_model(names["postprocess"], inputs, outputs, options, parameters=parameters)
 
 
 def optional_outputs(manifest: Manifest, options: TritonRepositoryOptions) -> list[Config]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from beit_runtime.device_input import FUSED_VARIANT
 from beit_runtime.errors import InputError
 from beit_runtime.manifest import Manifest
+from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS
 
 from ..options import ExportOptionsError
 
@@ -65,6 +66,7 @@ class TritonRepositoryOptions:
     plan: Path | None = None  # with precision "auto": a plan file (beit-run tune --plan) carried into the engine
     warmup: bool = True  # model_warmup: one real image through every model before Triton says ready (warmup.py)
     fused_attention: bool = False  # serve the fp16-fused graph (export --fp16 --fused-attention): ONNX Runtime only
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # the largest image the preprocess model accepts (width x height)
 
     def __post_init__(self) -> None:
         for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):
@@ -80,6 +82,7 @@ class TritonRepositoryOptions:
         _positive("--max-batch-size", self.max_batch_size)
         _positive("--instances", self.instances)
         _positive("--top-k", self.top_k)
+        _positive("--max-image-pixels", self.max_image_pixels)
         _positive("--max-queue-delay-us", self.max_queue_delay_us, allow_zero=True)
         _positive("--intra-op-threads", self.intra_op_threads, allow_zero=True)
         object.__setattr__(self, "preferred_batch_sizes", tuple(self.preferred_batch_sizes))

@@ -105,11 +105,13 @@ class OnnxRuntimeEngine(EngineBase):
         io_binding: bool | None = None,
         cuda_graph_batch_sizes: Sequence[int] = (),
         optimized_cache: bool = True,
+        cpu_memory_arena: bool = True,
     ) -> None:
         """``io_binding``: None (default) binds device buffers when the CUDA provider runs the session,
         True binds them on any provider (host buffers on the CPU one), False never.
         ``cuda_graph_batch_sizes``: batch sizes that each get a CUDA-graph session (CUDA provider only).
-        ``optimized_cache``: load a CPU-only session through the optimized-model cache (module docstring)."""
+        ``optimized_cache``: load a CPU-only session through the optimized-model cache (module docstring).
+        ``cpu_memory_arena``: False turns ONNX Runtime's CPU arena off, so memory goes back after each run."""
         ort = _import_onnxruntime()
         path = Path(path)
         if not path.is_file():
@@ -119,6 +121,7 @@ class OnnxRuntimeEngine(EngineBase):
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = inter_op_threads
         options.graph_optimization_level = _optimization_level(ort, optimization_level)
+        options.enable_cpu_mem_arena = cpu_memory_arena
         cached = optimized_cache and not cuda_graph_batch_sizes
         self._session, self.optimized_cache = _load_session(ort, path, options, providers=chosen, cached=cached,
                                                             level=optimization_level)
@@ -239,9 +242,9 @@ def _load_session(ort: Any, path: Path, options: Any, *, providers: Sequence[str
 
 
 def _copy_options(ort: Any, options: Any) -> Any:
-    """A fresh SessionOptions with the thread counts and optimization level of ``options``."""
+    """A fresh SessionOptions with the thread counts, optimization level and CPU arena of ``options``."""
     fresh = ort.SessionOptions()
-    for name in ("intra_op_num_threads", "inter_op_num_threads", "graph_optimization_level"):
+    for name in ("intra_op_num_threads", "inter_op_num_threads", "graph_optimization_level", "enable_cpu_mem_arena"):
         setattr(fresh, name, getattr(options, name))
     return fresh
 

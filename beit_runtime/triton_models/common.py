@@ -72,6 +72,15 @@ def input_array(request: Any, name: str) -> np.ndarray:
     return np.asarray(tensor.as_numpy())
 
 
+def check_finite(name: str, value: np.ndarray) -> np.ndarray:
+    """``value``, or InputError when a float input holds NaN or infinity (no image gives such values; a request
+    sent straight to an inner model, or an engine whose fp16 outputs overflowed, can)."""
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise InputError(f"input '{name}' holds NaN or infinite values, which no image gives: send finite values "
+                         "(pixel_values as the preprocess model makes them, logits as the engine returns them)")
+    return value
+
+
 def response(outputs: Outputs) -> Any:
     return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(name, value) for name, value in outputs.items()])
 

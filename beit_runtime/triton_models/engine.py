@@ -32,7 +32,7 @@ from ..serving_protocol import (
     at_image_size,
 )
 from ..tasks import task
-from .common import check_numpy, input_array, model_parameters, responses, version_folder
+from .common import check_finite, check_numpy, input_array, model_parameters, responses, version_folder
 
 Feeds = dict[str, np.ndarray]
 
@@ -88,7 +88,7 @@ class TritonPythonModel:
         failed: dict[int, BaseException] = {}
         for index, request in enumerate(requests):
             try:
-                feeds.append({name: input_array(request, name) for name in self.inputs})
+                feeds.append({name: check_finite(name, input_array(request, name)) for name in self.inputs})
             except BeitDeployError as error:
                 failed[index] = error
         try:

@@ -9,31 +9,39 @@ requests of a dynamic batch are decoded and preprocessed in parallel on the runt
 Limits (the server's own answer to oversized or hostile images, per image, each an INVALID_ARG error
 response for that request alone, tagged with its class): an encoded image over ``MAX_IMAGE_BYTES``
 (64 MiB, beit-serve's ``--max-request-mb`` default) is refused before it is decoded (``InputError``);
-an image declaring more than ``MAX_IMAGE_PIXELS`` pixels (Pillow's decompression-bomb limit,
-89,478,485: ~256 MiB as RGB) is refused from its header, before its pixels are decoded
-(``ImageDecodeError``): a few KB of PNG can declare gigabytes of pixels. In-process, Pillow only warns
-between that limit and twice it; the server refuses at the limit itself.
+an image declaring more pixels than the repository's ``beit-export triton --max-image-pixels`` (config
+parameter ``PARAMETER_MAX_IMAGE_PIXELS``, default 25,000,000; Pillow's 89,478,485 for a repository written
+without it) is refused from its header, before its pixels are decoded (``InputError`` naming the limit and
+the option): a few KB of PNG can declare gigabytes of pixels, and the Kubernetes memory limits are
+measured at that size. The requests of a batch are decoded on this model's own pool of
+``max_batch_size`` threads, so as many images are decoded at once on any machine (the measured peak holds).
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils  # noqa: F401  (present only inside Triton's python stub)
 from PIL import Image
 
-from ..errors import BeitDeployError, ImageDecodeError, InputError
+from ..errors import BeitDeployError, InputError
 from ..images import load_image
 from ..preprocess import Preprocessor
-from ..serving_protocol import IMAGE_INPUT, ORIGINAL_SIZE, PIXEL_VALUES
-from ..thread_pool import parallel_map
-from .common import Outputs, artifact_manifest, check_numpy, input_array, responses
+from ..serving_protocol import (
+    IMAGE_INPUT,
+    MAX_IMAGE_BYTES,
+    ORIGINAL_SIZE,
+    PARAMETER_MAX_IMAGE_PIXELS,
+    PILLOW_MAX_IMAGE_PIXELS,
+    PIXEL_VALUES,
+)
+from .common import Outputs, artifact_manifest, check_numpy, input_array, model_parameters, responses
 
-MAX_IMAGE_BYTES = 64 * 2**20
-MAX_IMAGE_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS' default
 _OPEN_ERRORS = (OSError, SyntaxError, ValueError, EOFError)  # what Pillow raises on malformed input
 
 
@@ -47,22 +55,29 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
     return int(width), int(height)
 
 
-def decode(data: bytes) -> np.ndarray:
+def max_image_pixels(args: Mapping[str, str]) -> int:
+    """The repository's largest image, in pixels (``PARAMETER_MAX_IMAGE_PIXELS``; Pillow's limit without it)."""
+    return int(model_parameters(args).get(PARAMETER_MAX_IMAGE_PIXELS) or PILLOW_MAX_IMAGE_PIXELS)
+
+
+def decode(data: bytes, *, max_pixels: int = PILLOW_MAX_IMAGE_PIXELS) -> np.ndarray:
     """One encoded image -> HxWx3 uint8, within the limits of the module docstring."""
     if len(data) > MAX_IMAGE_BYTES:
         raise InputError(f"an encoded image of {len(data) / 2**20:.1f} MiB is over this server's limit of "
                          f"{MAX_IMAGE_BYTES // 2**20} MiB per image; downscale or re-encode it (JPEG) before sending")
     size = declared_size(data)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise ImageDecodeError(
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise InputError(
             f"the image declares {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over this server's limit of "
-            f"{MAX_IMAGE_PIXELS:,} pixels per image (Pillow's decompression-bomb limit); downscale it before sending")
+            f"{max_pixels:,} pixels per image: downscale it before sending, or write the repository again with a "
+            "larger `beit-export triton --max-image-pixels N` (its Kubernetes memory limits are measured at that size)")
     return load_image(data)
 
 
-def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor) -> dict[str, np.ndarray]:
+def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor, *,
+                    max_pixels: int = PILLOW_MAX_IMAGE_PIXELS) -> dict[str, np.ndarray]:
     """One request's (B, 1) object array of encoded images -> pixel_values (B, 3, H, W), original_size (B, 2)."""
-    images = [decode(bytes(row)) for row in rows.reshape(-1)]
+    images = [decode(bytes(row), max_pixels=max_pixels) for row in rows.reshape(-1)]
     return {
         PIXEL_VALUES: preprocessor.batch(images, parallel=False),
         ORIGINAL_SIZE: np.array([image.shape[:2] for image in images], dtype=np.int32),
@@ -72,8 +87,11 @@ def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor) -> dict[str, n
 class TritonPythonModel:
     def initialize(self, args: Mapping[str, str]) -> None:
         check_numpy()
-        Image.MAX_IMAGE_PIXELS = None  # decode() refuses from the header, at Pillow's limit (not twice it)
+        Image.MAX_IMAGE_PIXELS = None  # decode() refuses from the header, at the repository's limit
         self.preprocessor = Preprocessor.from_manifest(artifact_manifest(args, verify_files=False))
+        self.max_pixels = max_image_pixels(args)
+        batch = int(json.loads(args["model_config"]).get("max_batch_size") or 1)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, batch), thread_name_prefix="beit-preprocess")
 
     def execute(self, requests: Sequence[Any]) -> list[Any]:
         batches: list[np.ndarray | BaseException] = []
@@ -82,12 +100,15 @@ class TritonPythonModel:
                 batches.append(input_array(request, IMAGE_INPUT))
             except BeitDeployError as error:
                 batches.append(error)
-        return responses(parallel_map(self._one, batches), where=f"input '{IMAGE_INPUT}'")
+        return responses(list(self.pool.map(self._one, batches)), where=f"input '{IMAGE_INPUT}'")
 
     def _one(self, rows: np.ndarray | BaseException) -> Outputs | BaseException:
         if isinstance(rows, BaseException):
             return rows
         try:
-            return preprocess_rows(rows, self.preprocessor)
+            return preprocess_rows(rows, self.preprocessor, max_pixels=self.max_pixels)
         except Exception as error:
             return error
+
+    def finalize(self) -> None:
+        self.pool.shutdown(wait=True)

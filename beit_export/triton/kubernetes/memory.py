@@ -1,16 +1,16 @@
 """The memory a served repository needs, measured on the local Triton (``beit-serve --setup``'s server).
 
 How: the real ``beit-serve`` serves the repository (``python -m beit_runtime.serving.server``, loopback,
-free ports, metrics on as in the image) and is waited for until it prints its ready line; then
-``rounds`` x ``max_batch_size`` requests of one 1024x768 PNG each are sent, ``max_batch_size`` at a time,
-to the ensemble (the dynamic batcher forms full batches; segmentation outputs are at a large image's
-size), every answer must be HTTP 200; then the peak resident set (``VmHWM`` in ``/proc/PID/status``) of
-beit-serve, its tritonserver and each python stub (``beit_runtime.serving.stubs``) is read and summed,
-and beit-serve is stopped with SIGTERM. The sum over-counts the shared pages (libraries, the /dev/shm
-tensors both sides map): an upper bound, the safe side for a request. The local server runs only the
-python backend, so ``writer.measure`` measures a repository written for the onnxruntime or TensorRT
-backend through a python-backend repository of the same artifact and precision (the same ONNX Runtime
-runs the graph, inside the engine's stub).
+free ports, metrics on as in the image) and is waited for until it prints its ready line; then ``rounds`` x
+``max_batch_size`` x ``instances`` requests of the largest request the server accepts are sent, ``max_batch_size``
+x ``instances`` at a time, to the ensemble: one PNG of the repository's ``--max-image-pixels`` (4:3, smooth
+colour ramps), padded after its end to the 64 MiB an encoded image may have (segmentation outputs are at its
+size). ``writer.measure`` serves a copy whose batchers wait for full batches, so every instance holds
+``max_batch_size`` of them at once. Every answer must be HTTP 200; then the peak resident set (``VmHWM`` in
+``/proc/PID/status``) of beit-serve, its tritonserver and each python stub (``beit_runtime.serving.stubs``) is
+read and summed, with the size of the server's /dev/shm regions (the python backend grows them to the largest
+batch and keeps them), and beit-serve is stopped with SIGTERM. The sum over-counts the shared pages
+(libraries, the /dev/shm tensors both sides map): an upper bound, the safe side for a request.
 """
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ from beit_runtime.serving import check
 from beit_runtime.serving.install import ServeLayout, serve_home
 from beit_runtime.serving.launcher import free_port
 from beit_runtime.serving.stubs import stub_processes
+from beit_runtime.serving_protocol import MAX_IMAGE_BYTES, PILLOW_MAX_IMAGE_PIXELS
 
 from ...errors import ExportError
 from .options import KubernetesOptionsError
 
-MEASURE_IMAGE_SIZE = (1024, 768)  # width, height
-REQUEST_TIMEOUT_S = 120.0
+REQUEST_TIMEOUT_S = 600.0
 
 
 class MemoryMeasurementError(ExportError):
@@ -57,13 +57,16 @@ class MemoryMeasurement:
     processes: dict[str, float] = field(default_factory=dict)  # "tritonserver" / stub's model: VmHWM MiB
     requests: int = 0
     batch_size: int = 0
+    shm_mib: float = 0.0  # the server's /dev/shm regions after the requests
+    image: str = ""  # "5773x4330 PNG of 64 MiB"
     measured: str = ""  # ISO time (UTC)
     cpu: str = ""
     server: str = ""  # "Triton 2.51.0"
 
     def describe(self) -> str:
         return (f"{self.peak_mib:.0f} MiB peak RSS (VmHWM, sum of beit-serve, tritonserver and "
-                f"{len(self.processes) - 2} python stubs) after {self.requests} requests at batch size "
+                f"{len(self.processes) - 2} python stubs) and {self.shm_mib:.0f} MiB of /dev/shm after "
+                f"{self.requests} requests of one {self.image} (the largest accepted) at batch size "
                 f"{self.batch_size}, {self.server} on {self.cpu}, {self.measured}")
 
 
@@ -101,15 +104,18 @@ def measure_peak(repository: Path, *, rounds: int = 3, ready_timeout_s: float = 
     if ensemble is None:
         raise KubernetesOptionsError(f"{record['name']} is served engine-only ({record['task']}): there is no "
                                      "image request to measure with; give --memory-request-mib N")
-    batch = int(record["options"]["max_batch_size"])
+    batch, options = int(record["options"]["max_batch_size"]), record["options"]
+    parallel = batch * int(options.get("instances", 1))
+    width, height = measure_size(int(options.get("max_image_pixels") or PILLOW_MAX_IMAGE_PIXELS))
     with tempfile.TemporaryDirectory(prefix="beit-measure-log-") as folder:
         log = Path(folder) / "server.log"
         http, process = free_port(), None
         try:
             process = _start_beit_serve(repository, http=http, log=log, ready_timeout_s=ready_timeout_s)
-            _send(f"127.0.0.1:{http}", ensemble, count=rounds * batch, parallel=batch)
+            _send(f"127.0.0.1:{http}", ensemble, measure_image(width, height), count=rounds * parallel,
+                  parallel=parallel)
             processes = {name: _peak_mib(pid) for name, pid in _server_processes(process.pid, http).items()}
-            version = _server_version(http)
+            shm, version = _shm_mib(f"beit_serve_{process.pid}_{http}_"), _server_version(http)
         except Exception as error:
             text = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log.exists() else ""
             raise MemoryMeasurementError(f"measuring the memory of {repository} on the local Triton failed: "
@@ -118,7 +124,8 @@ def measure_peak(repository: Path, *, rounds: int = 3, ready_timeout_s: float = 
             if process is not None:
                 _stop(process)
     return MemoryMeasurement(
-        peak_mib=round(sum(processes.values()), 1), processes=processes, requests=rounds * batch, batch_size=batch,
+        peak_mib=round(sum(processes.values()), 1), processes=processes, requests=rounds * parallel,
+        batch_size=batch, shm_mib=round(shm, 1), image=f"{width}x{height} PNG of {MAX_IMAGE_BYTES // 2**20} MiB",
         measured=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpu=cpu_name(), server=version)
 
 
@@ -186,21 +193,34 @@ def _peak_mib(pid: int) -> float:
     raise MemoryMeasurementError(f"/proc/{pid}/status has no VmHWM line")
 
 
-def measure_image() -> bytes:
-    """A 1024x768 PNG (smooth colour ramps: decodes like a photo, compresses small)."""
-    width, height = MEASURE_IMAGE_SIZE
-    x, y = np.meshgrid(np.linspace(0, 255, width), np.linspace(0, 255, height))
-    image = np.stack([x, y, (x + y) / 2], axis=-1).astype(np.uint8)
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise MemoryMeasurementError("OpenCV could not encode the measurement image")
-    return bytes(encoded.tobytes())
+def _shm_mib(prefix: str) -> float:
+    """The size of the /dev/shm regions whose names start with ``prefix`` (a server's), MiB."""
+    return sum(path.stat().st_size for path in Path("/dev/shm").glob(f"{prefix}*")) / 2**20
 
 
-def _send(http: str, model: str, *, count: int, parallel: int) -> None:
-    """``count`` inference requests of one image each, ``parallel`` at a time (the request code of
+def measure_size(max_pixels: int) -> tuple[int, int]:
+    """(width, height): the largest 4:3 landscape image of at most ``max_pixels`` pixels."""
+    width = max(1, int((max_pixels * 4 / 3) ** 0.5))
+    return width, max(1, min(max_pixels // width, width))
+
+
+def measure_image(width: int, height: int) -> bytes:
+    """A ``width`` x ``height`` PNG (smooth colour ramps: decodes like a photo) padded after its end to
+    ``MAX_IMAGE_BYTES`` (the largest encoded image the server accepts; decoders stop at the PNG's end)."""
+    x = np.linspace(0, 255, width).astype(np.uint8)[None, :]
+    y = np.linspace(0, 255, height).astype(np.uint8)[:, None]
+    image = np.stack(np.broadcast_arrays(x, y, (x // 2 + y // 2).astype(np.uint8)), axis=-1)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image))
+    if not ok or len(encoded) > MAX_IMAGE_BYTES:
+        raise MemoryMeasurementError(f"OpenCV could not encode a {width}x{height} measurement image within "
+                                     f"{MAX_IMAGE_BYTES // 2**20} MiB")
+    return bytes(encoded.tobytes()) + bytes(MAX_IMAGE_BYTES - len(encoded))
+
+
+def _send(http: str, model: str, image: bytes, *, count: int, parallel: int) -> None:
+    """``count`` inference requests of ``image`` each, ``parallel`` at a time (the request code of
     ``beit-serve --check``: Triton's binary tensor extension over urllib)."""
-    image, url = measure_image(), f"http://{http}"
+    url = f"http://{http}"
     config = check.Server(url, timeout_s=REQUEST_TIMEOUT_S).json(f"{check.model_path(model)}/config",
                                                                  what=f"{model}'s config")
     outputs = check.expected_outputs(config)

@@ -14,8 +14,10 @@ readiness is Triton's ``/v2/health/ready`` (false at once when a stop begins); l
 restarted (the inference check waits in the models' queues: with 32 clients keeping large segmentation
 requests in flight it took 2.6-3.6 s, or ran past 5 s, while every request was answered).
 
-Memory: ``memory_request_mib`` None means measured (``memory``): request = peak x ``MEMORY_HEADROOM``,
-limit = request x ``MEMORY_LIMIT_FACTOR``, or request + ``shm_size_mib`` when that is more (/dev/shm is a
+Memory: ``memory_request_mib`` None means measured (``memory``, at the largest request the repository accepts:
+its ``--max-image-pixels``, 64 MiB encoded, full batches on every instance): request = peak x
+``MEMORY_HEADROOM``, /dev/shm = the measured regions x ``MEMORY_HEADROOM`` when that is over ``shm_size_mib``,
+limit = request x ``MEMORY_LIMIT_FACTOR``, or request + /dev/shm when that is more (/dev/shm is a
 memory volume that counts against the limit; ``--memory-request-mib 64`` gave a 128 MiB limit under a
 256 MiB /dev/shm). CPU: a request (the HPA's utilization is relative to it), no
 limit (a CPU limit throttles the batcher's threads and adds latency without protecting neighbours more
@@ -71,6 +73,11 @@ def memory_request_mib(peak_mib: float) -> int:
     return int(math.ceil(peak_mib * MEMORY_HEADROOM / MEMORY_ROUND_MIB) * MEMORY_ROUND_MIB)
 
 
+def shm_size_mib(measured_mib: float) -> int:
+    """The /dev/shm size for the measured regions: x MEMORY_HEADROOM, rounded up to MEMORY_ROUND_MIB."""
+    return int(math.ceil(measured_mib * MEMORY_HEADROOM / MEMORY_ROUND_MIB) * MEMORY_ROUND_MIB)
+
+
 def memory_limit_mib(request_mib: int, *, shm_mib: int) -> int:
     """The memory limit for a request: request x MEMORY_LIMIT_FACTOR, raised to request + ``shm_mib`` when that
     is more (the memory-backed /dev/shm counts against the limit: a full one must leave the request)."""
@@ -98,7 +105,7 @@ class KubernetesOptions:
     cpu_request: str = "1"
     cpu_target_percent: int = 70
     memory_request_mib: int | None = None  # None: measured on the local server
-    shm_size_mib: int = 256  # /dev/shm for the python backend's tensors (Kubernetes gives 64 MiB otherwise)
+    shm_size_mib: int = 256  # /dev/shm for the python backend's tensors, at least (raised to the measured need)
     gpus: int | None = None  # nvidia.com/gpu per pod; None: 1 for a repository whose instances run on GPU, else 0
 
     def __post_init__(self) -> None:

@@ -29,8 +29,9 @@ def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None
         how = (f"measured: {memory.describe()}.\nPer process: {parts}.\n"
                f"request = peak x {MEMORY_HEADROOM} (rounded up to 16 MiB).")
     return (f"Memory request {requests['memory']}, limit {limits['memory']}; {how}\n"
-            f"/dev/shm is a {options.shm_size_mib} MiB memory volume (the python backend's tensors; it counts "
-            f"against the memory limit), so limit = request x {MEMORY_LIMIT_FACTOR}, or request + "
+            f"/dev/shm is a {options.shm_size_mib} MiB memory volume (the python backend's tensors, at least the "
+            f"measured regions x {MEMORY_HEADROOM}; it counts against the memory limit), so limit = request x "
+            f"{MEMORY_LIMIT_FACTOR}, or request + "
             f"{options.shm_size_mib} MiB when that is more.\n"
             f"CPU request {requests['cpu']} (the autoscaler's utilization is relative to it), no CPU limit.\n")
 

@@ -45,9 +45,11 @@ from .options import (
     check_gpus,
     kubernetes_name,
     memory_request_mib,
+    shm_size_mib,
 )
 from .readme import deploy_readme
 
+MEASURE_QUEUE_DELAY_US = 5_000_000
 MANIFEST_FILES = {"kubernetes/deployment.yaml": "Deployment", "kubernetes/service.yaml": "Service",
                   "kubernetes/hpa.yaml": "HorizontalPodAutoscaler",
                   "kserve/servingruntime.yaml": "ServingRuntime", "kserve/inferenceservice.yaml": "InferenceService"}
@@ -70,10 +72,11 @@ def read_record(repository: Path) -> dict[str, Any]:
 
 def measure(artifact: Path, repository: Path, *, options: TritonRepositoryOptions,
             ready_timeout_s: float = 300.0) -> MemoryMeasurement:
-    """Measure ``repository``'s memory; one for another backend through a python-backend copy of it."""
-    if options.model_backend == "python":
-        return measure_peak(Path(repository), ready_timeout_s=ready_timeout_s)
-    python = dataclasses.replace(options, model_backend="python", kind="cpu")
+    """Measure ``repository``'s memory through a python-backend copy of it (same artifact, precision, batch size,
+    instances and image limit) whose batchers wait up to ``MEASURE_QUEUE_DELAY_US`` for full batches, so the
+    largest requests are measured ``max_batch_size`` at a time in every model."""
+    python = dataclasses.replace(options, model_backend="python", kind="cpu", max_queue_delay_us=MEASURE_QUEUE_DELAY_US,
+                                 preferred_batch_sizes=(options.max_batch_size,), execution_env=None)
     with tempfile.TemporaryDirectory(prefix="beit-measure-") as folder:
         copy = write_repository(artifact, Path(folder) / "repository", options=python)
         return measure_peak(copy, ready_timeout_s=ready_timeout_s)
@@ -82,6 +85,7 @@ def measure(artifact: Path, repository: Path, *, options: TritonRepositoryOption
 def manifests(options: KubernetesOptions, *, name: str,
               memory: MemoryMeasurement | None) -> dict[str, dict[str, Any]]:
     """{path in DIR: manifest} for every manifest (the memory request from ``memory`` or the options)."""
+    options = with_measured_shm(options, memory)
     if options.memory_request_mib is not None:
         request = options.memory_request_mib
     elif memory is not None:
@@ -98,6 +102,13 @@ def manifests(options: KubernetesOptions, *, name: str,
             options, name=name, request_mib=request,
             memory=None if options.memory_request_mib is not None else memory),
     }
+
+
+def with_measured_shm(options: KubernetesOptions, memory: MemoryMeasurement | None) -> KubernetesOptions:
+    """``options`` whose /dev/shm is at least the measured regions with headroom (``shm_size_mib``)."""
+    if memory is None or options.memory_request_mib is not None:
+        return options
+    return dataclasses.replace(options, shm_size_mib=max(options.shm_size_mib, shm_size_mib(memory.shm_mib)))
 
 
 def check_folders(repository: str | Path, output: str | Path, *, overwrite: bool,
@@ -141,6 +152,7 @@ def write_kubernetes(repository: str | Path, output: str | Path, *, options: Kub
     check_gpus(options, kind=record["options"].get("kind", "cpu"))
     if options.gpus is None:
         options = dataclasses.replace(options, gpus=1 if record["options"].get("kind") == "gpu" else 0)
+    options = with_measured_shm(options, memory)
     documents = manifests(options, name=name, memory=memory)
     with staged_artifact(Path(output), overwrite=overwrite, flag="--kubernetes") as stage:
         shutil.copytree(repository, stage / "models", copy_function=_link_or_copy)

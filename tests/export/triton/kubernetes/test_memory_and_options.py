@@ -13,7 +13,7 @@ from beit_export.triton.kubernetes import KubernetesOptions, KubernetesOptionsEr
 from beit_export.triton.kubernetes import writer as writer_module
 from beit_export.triton.kubernetes.options import MEMORY_HEADROOM, MEMORY_LIMIT_FACTOR
 
-from .conftest import documents
+from .conftest import CLASSIFIER_OPTIONS, documents
 
 PEAK = "beit-deploy.io/memory-peak-mib"
 
@@ -35,7 +35,8 @@ def test_memory_request_is_the_measured_peak_with_headroom(classifier_folder):
     assert request == memory_request_mib(peak) and peak * MEMORY_HEADROOM <= request < peak * MEMORY_HEADROOM + 16
     assert mebibytes(resources(classifier_folder)["limits"]["memory"]) == int(request * MEMORY_LIMIT_FACTOR)
     measured = deployment["metadata"]["annotations"]["beit-deploy.io/memory-measured"]
-    assert re.search(r"after 12 requests at batch size 4, Triton 2\.51\.0 on ", measured), measured
+    assert re.search(r"after 12 requests of one [0-9x]+ PNG .* at batch size 4, Triton 2\.51\.0 on ", measured), \
+        measured
     assert deployment["spec"]["template"]["metadata"]["annotations"][PEAK] == f"{peak:.1f}"
     readme = (classifier_folder / "README.md").read_text(encoding="utf-8")
     assert f"{peak:.0f} MiB peak RSS" in readme
@@ -43,7 +44,8 @@ def test_memory_request_is_the_measured_peak_with_headroom(classifier_folder):
     # trying the image on one machine: the pods' /dev/shm and the Dockerfile's ports
     exposed = (classifier_folder / "Dockerfile").read_text().split("\nEXPOSE ")[1].split("\n")[0].split()
     ports = " ".join(f"-p {port}:{port}" for port in exposed)
-    assert f"docker run --rm --shm-size=256m {ports} registry.example.com/beit/cls:1.0" in readme
+    shm = shm_limit_mib(classifier_folder)  # the measured /dev/shm regions x 1.25 (over the 256 MiB default)
+    assert f"docker run --rm --shm-size={shm}m {ports} registry.example.com/beit/cls:1.0" in readme
 
 
 def test_memory_request_given_is_used_as_is(segmenter_folder):
@@ -176,3 +178,39 @@ def test_a_small_memory_request_gets_a_limit_above_dev_shm(beit_classifier_artif
     assert resources(tmp_path / "deploy") == {"requests": {"cpu": "1", "memory": "64Mi"}, "limits": {"memory": "320Mi"}}
     readme = (tmp_path / "deploy" / "README.md").read_text(encoding="utf-8")
     assert "Memory request 64Mi, limit 320Mi" in readme and "or request + 256 MiB when that is more" in readme
+
+
+def shm_limit_mib(folder) -> int:
+    volumes = documents(folder)["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]["volumes"]
+    return mebibytes(next(volume for volume in volumes if volume["name"] == "dshm")["emptyDir"]["sizeLimit"])
+
+
+def test_memory_is_measured_at_the_largest_image_the_server_accepts(classifier_folder):
+    """The default --max-image-pixels 25,000,000: 4 at a time (the batch size) of a 5773x4330 PNG of 64 MiB."""
+    measured = documents(classifier_folder)["kubernetes/deployment.yaml"]["metadata"]["annotations"][
+        "beit-deploy.io/memory-measured"]
+    assert "of /dev/shm after 12 requests of one 5773x4330 PNG of 64 MiB (the largest accepted)" in measured
+    shm = float(re.search(r"and ([0-9]+) MiB of /dev/shm", measured).group(1))
+    assert shm_limit_mib(classifier_folder) >= max(256, shm * MEMORY_HEADROOM - 1)
+    request = mebibytes(resources(classifier_folder)["requests"]["memory"])
+    assert mebibytes(resources(classifier_folder)["limits"]["memory"]) >= request + shm_limit_mib(classifier_folder)
+
+
+def test_the_written_limit_grows_with_max_image_pixels(classifier_folder, beit_classifier_artifact, tmp_path):
+    """A repository that accepts 1 Mpx images measures (and asks for) far less than one that accepts 25 Mpx."""
+    argv = ["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"), "--kubernetes",
+            str(tmp_path / "deploy"), *CLASSIFIER_OPTIONS, "--max-image-pixels", "1000000"]
+    assert beit_export(argv) == 0
+    peaks = [float(documents(folder)["kubernetes/deployment.yaml"]["metadata"]["annotations"][PEAK])
+             for folder in (tmp_path / "deploy", classifier_folder)]
+    assert peaks[1] - peaks[0] > 4 * 75, peaks  # at least the 4 decoded 25 Mpx RGB images held at once
+    limits = [mebibytes(resources(folder)["limits"]["memory"]) for folder in (tmp_path / "deploy", classifier_folder)]
+    assert limits[0] < limits[1], limits
+    assert "1154x866 PNG of 64 MiB" in (tmp_path / "deploy" / "README.md").read_text(encoding="utf-8")
+
+
+def test_max_image_pixels_must_be_positive(beit_classifier_artifact, tmp_path, capsys):
+    code = beit_export(["triton", str(beit_classifier_artifact), "--output", str(tmp_path / "repo"),
+                        "--max-image-pixels", "0"])
+    assert code == 2 and "--max-image-pixels must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "repo").exists()
