@@ -1,11 +1,14 @@
 """Checkpoints from the Hugging Face hub (or its local cache) through ``huggingface_hub``.
 
-``download_checkpoint(model_id)`` fetches config.json, preprocessor_config.json and the weights
-(model.safetensors, else pytorch_model.bin) into the HF cache (``HF_HOME`` / ``HF_HUB_CACHE``, from
+``download_checkpoint(model_id)`` fetches config.json, preprocessor_config.json and the weights (the
+first of model.safetensors, its sharded index, pytorch_model.bin, its sharded index that the repository
+has; an index with every shard it names) into the HF cache (``HF_HOME`` / ``HF_HUB_CACHE``, from
 ``HF_ENDPOINT``) and returns the snapshot folder and the commit the revision resolved to. Later
-runs, ``HF_HUB_OFFLINE=1`` included, work from the cache. Every failure becomes a one-line
-``ModelLoadError`` that says what happened and what to do: a missing repository, revision or file
-(HTTP 404/401), a refused or dropped connection, a timeout, an offline cache miss.
+runs, ``HF_HUB_OFFLINE=1`` included, work from the cache: offline, the first of those weight files the
+cache holds is used (a cache made by ``hf download`` does not record which files the hub lacks).
+Every failure becomes a one-line ``ModelLoadError`` that says what happened and what to do: a missing
+repository, revision or file (HTTP 404/401), a refused or dropped connection, a timeout, an offline
+cache miss.
 
 One TCP connection to the endpoint comes first: when the host name does not resolve, the connection is
 refused or the network is unreachable, only the local cache is read, so a machine without the hub gets
@@ -15,8 +18,10 @@ of "Retrying in 8s"). Behind a proxy (``HTTPS_PROXY`` and the like) the proxy co
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +29,8 @@ from urllib.parse import urlsplit
 from ..errors import ModelLoadError
 from . import presets
 
-WEIGHT_CANDIDATES = ("model.safetensors", "pytorch_model.bin")
+WEIGHT_CANDIDATES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                     "pytorch_model.bin.index.json")
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 # Exception class names (anywhere in an error's cause chain) that say how the connection failed; names,
 # not classes, so requests-, httpx- and httpx2-based huggingface_hub releases are all understood.
@@ -38,29 +44,67 @@ _NETWORK_FAILURES = (
 
 def download_checkpoint(model_id: str, *, revision: str | None = None, weights: bool = True) -> tuple[Path, str | None]:
     """Fetch config (+ preprocessor config, + weights) from the hub or its cache; returns (folder, commit)."""
-    fetch = partial(_hub_file, model_id, revision=revision, unreachable=_unreachable_hub())
+    from huggingface_hub import constants
+
+    unreachable = _unreachable_hub()
+    fetch = partial(_hub_file, model_id, revision=revision, unreachable=unreachable)
     config_path = Path(fetch("config.json", required=True))
     fetch("preprocessor_config.json", required=False)
-    if weights and not any(fetch(name, required=False) for name in WEIGHT_CANDIDATES):
-        raise ModelLoadError(
-            f"hub repository {model_id} ({_revision_text(revision)}) has neither model.safetensors nor "
-            "pytorch_model.bin (HTTP 404 for both; sharded or other weight files are not fetched): download it "
-            "yourself and pass the local folder with --model"
-        )
+    if weights:
+        _fetch_weights(fetch, model_id, revision=revision, offline=constants.HF_HUB_OFFLINE or unreachable is not None)
     return config_path.parent, config_path.parent.name  # the snapshot folder is named by the commit
 
 
+def _fetch_weights(fetch: Callable[..., str | None], model_id: str, *, revision: str | None, offline: bool) -> None:
+    """The first of ``WEIGHT_CANDIDATES`` the hub (or, ``offline``, the cache) has, with an index's shards;
+    ModelLoadError naming every file looked for when there is none."""
+    for name in WEIGHT_CANDIDATES:
+        path = fetch(name, required=False, uncached_is_missing=offline)
+        if path is None:
+            continue
+        for shard in _shard_names(Path(path)) if name.endswith(".index.json") else ():
+            fetch(shard, required=True)
+        return
+    looked_for = ", ".join(WEIGHT_CANDIDATES)
+    if offline:
+        raise ModelLoadError(
+            f"none of the weight files of {model_id} ({_revision_text(revision)}) is in the local cache "
+            f"({_cache()}; looked for {looked_for}) and the hub is not used (HF_HUB_OFFLINE=1 or unreachable): run "
+            "once online to download them, point HF_HOME or HF_HUB_CACHE at a cache that has them, or pass a "
+            f"local folder (config.json + weights) with --model{_preset_hint(model_id)}"
+        )
+    raise ModelLoadError(
+        f"hub repository {model_id} ({_revision_text(revision)}) has none of {looked_for} (HTTP 404 for each; "
+        "other weight files are not fetched): download it yourself and pass the local folder with --model"
+    )
+
+
+def _shard_names(index: Path) -> list[str]:
+    """The shard files a sharded checkpoint's index names (its ``weight_map`` values), each a plain name."""
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        shards = sorted(set(weight_map.values()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ModelLoadError(f"the sharded checkpoint index {index} is not a JSON object with a weight_map "
+                             f"({type(error).__name__}): re-download it, or pass a local folder with --model") from None
+    bad = [shard for shard in shards if not isinstance(shard, str) or "/" in shard or shard.startswith(".")]
+    if bad or not shards:
+        raise ModelLoadError(f"the sharded checkpoint index {index} names {bad or 'no'} shard files; expected "
+                             "file names beside it: re-download it, or pass a local folder with --model")
+    return shards
+
+
 def _hub_file(model_id: str, filename: str, *, revision: str | None, required: bool,
-              unreachable: OSError | None = None) -> str | None:
+              unreachable: OSError | None = None, uncached_is_missing: bool = False) -> str | None:
     """The cached path of ``filename`` (downloaded if needed; only looked up in the cache when the hub is
-    ``unreachable``); None for a missing optional file."""
+    ``unreachable``); None for a missing optional file (offline, with ``uncached_is_missing``: one not cached)."""
     from huggingface_hub import errors as hub_errors
     from huggingface_hub import hf_hub_download
 
     try:
         return hf_hub_download(model_id, filename, revision=revision, local_files_only=unreachable is not None)
     except hub_errors.LocalEntryNotFoundError as error:  # not reachable (or offline) and not cached
-        if not required and _known_missing(model_id, filename, revision=revision):
+        if not required and (uncached_is_missing or _known_missing(model_id, filename, revision=revision)):
             return None
         raise ModelLoadError(_not_fetched_message(model_id, filename, revision, unreachable or error)) from error
     except hub_errors.EntryNotFoundError:

@@ -173,7 +173,8 @@ def test_a_repository_with_only_pytorch_model_bin_at_a_tag(hub_runs):
     ("no-repo", "not a hub repository"),
     ("no-revision", "no revision 'v9' (HTTP 404)"),
     ("no-config", "has no config.json (HTTP 404)"),
-    ("no-weights", "has neither model.safetensors nor pytorch_model.bin"),
+    ("no-weights", "has none of model.safetensors, model.safetensors.index.json, pytorch_model.bin, "
+                   "pytorch_model.bin.index.json (HTTP 404 for each"),
     ("dropped", "dropped while fetching config.json"),
     ("download-dropped", "dropped while fetching model.safetensors"),
     ("download-timeout", "did not answer in time while fetching model.safetensors"),
