@@ -6,7 +6,10 @@ at the configured size."""
 from __future__ import annotations
 
 import importlib.util
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.tasks import task
@@ -26,12 +29,47 @@ def check_before_export(checkpoint, *, output: Path, options: ExportOptions) -> 
     """The absolute artifact path, once everything an export can check up front is known good."""
     output = check_output(output, overwrite=options.overwrite,
                           inputs=export_inputs(checkpoint.source.get("model"), options=options))
+    check_channels(getattr(checkpoint.config, "num_channels", 3), where="the checkpoint's config (config.json)")
     _check_environment(options)
     _check_task_options(checkpoint.task, options)
     check_recipe(checkpoint.preprocessing, where="the checkpoint's preprocessing recipe (preprocessor_config.json)")
     _check_preprocessing_size(checkpoint, dynamic_resolution=options.dynamic_resolution)
     _check_position_grid(checkpoint.config, dynamic_resolution=options.dynamic_resolution)
     return output
+
+
+def check_folder_channels(folder: Path) -> None:
+    """``check_channels`` on a checkpoint folder's config.json num_channels and preprocessor_config.json
+    image_mean / image_std, read without transformers (files it cannot read are the loader's to report)."""
+    config, processor = _json_object(folder / "config.json"), _json_object(folder / "preprocessor_config.json")
+    check_channels(config.get("num_channels", 3), where=f"{folder / 'config.json'}")
+    for name in ("image_mean", "image_std"):
+        value = processor.get(name)
+        if isinstance(value, list) and len(value) != 3:
+            check_channels(len(value), where=f"{folder / 'preprocessor_config.json'}", field=f"{name} {value}")
+
+
+def check_channels(channels: Any, *, where: str, field: str | None = None) -> None:
+    """UnsupportedCheckpointError unless images have 3 channels: beit-runtime prepares every image with
+    transformers' image processors, which make RGB pixels, so a 1-channel (grayscale) model could never be fed."""
+    if channels == 3 or not isinstance(channels, int) or isinstance(channels, bool):
+        return  # not a count at all: the loader names the field
+    shown = field or f"num_channels {channels}"
+    raise UnsupportedCheckpointError(
+        f"{where} has {shown} (images of {channels} channel(s)), and beit-deploy exports 3-channel (RGB) models only "
+        "(its runtime prepares images with transformers' image processors, which make 3 channels, so nothing "
+        "could feed this graph). Convert the checkpoint to 3 channels: repeat the patch embedding's weights over "
+        "3 input channels divided by 3 (the same outputs for gray images), set num_channels 3 and give image_mean "
+        "and image_std 3 values each"
+    )
+
+
+def _json_object(path: Path) -> Mapping[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _check_task_options(task_name: str, options: ExportOptions) -> None:

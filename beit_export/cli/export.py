@@ -96,7 +96,7 @@ def _check_inputs(args: argparse.Namespace, options: ExportOptions, progress: Pr
     """The output folder and the checkpoint's location, checked (and downloaded) before torch is imported."""
     from ..artifact import check_output
     from ..checkpoint import locate_checkpoint
-    from ..preflight import export_inputs
+    from ..preflight import check_folder_channels, export_inputs
 
     output = check_output(args.output or _default_output(args.model), overwrite=options.overwrite,
                           inputs=export_inputs(args.model, options=options))
@@ -105,7 +105,10 @@ def _check_inputs(args: argparse.Namespace, options: ExportOptions, progress: Pr
 
         disable_progress_bars()
     progress(f"finding {args.model}")
-    return output, locate_checkpoint(args.model, random_init=args.random_init, revision=args.revision)
+    location = locate_checkpoint(args.model, random_init=args.random_init, revision=args.revision)
+    if location.folder is not None:
+        check_folder_channels(location.folder)
+    return output, location
 
 
 def run(args: argparse.Namespace) -> int:
