@@ -32,12 +32,13 @@ def cli_flag(name: str) -> str:
 class ExportOptions:
     """What to export besides the fp32 graph, and how.
 
-    ``fp16`` / ``int8`` add reduced-precision graphs (``int8_mode`` "static": QDQ calibrated on photos,
-    for ONNX Runtime and TensorRT; "dynamic": ONNX Runtime CPU only). ``tensorrt`` makes TensorRT
+    ``fp16`` / ``int8`` add reduced-precision graphs (``int8_mode`` "static", the default with ``int8``:
+    QDQ calibrated on photos, for ONNX Runtime and TensorRT; "dynamic": ONNX Runtime CPU only; None
+    without ``int8``, and an explicit mode without ``int8`` is refused). ``tensorrt`` makes TensorRT
     compatibility a hard gate and builds an engine here (needs TensorRT and a GPU).
     ``dynamic_resolution`` exports graphs that accept any height/width in whole patches. ``seed``
     seeds the parity inputs; ``photos`` adds scikit-image photos to the parity cases. ``overwrite``
-    replaces a non-empty output folder (only once the new artifact is complete).
+    replaces an earlier artifact or an empty folder (only once the new artifact is complete).
 
     The user's own images: ``calibration_data`` (a folder, searched recursively) calibrates static int8 on
     a deterministic sample of ``calibration_size`` of its images instead of the shipped photos;
@@ -48,7 +49,7 @@ class ExportOptions:
 
     fp16: bool = False
     int8: bool = False
-    int8_mode: str = "static"
+    int8_mode: str | None = None  # "static" when int8 is on and no mode is given
     tensorrt: bool = False
     dynamic_resolution: bool = False
     opset: int = MIN_OPSET
@@ -72,8 +73,7 @@ class ExportOptions:
                      "fused_norms", "uint8_input"):
             if not isinstance(getattr(self, name), bool):
                 raise ExportOptionsError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.int8_mode not in INT8_MODES:
-            raise ExportOptionsError(f"--int8-mode must be one of {INT8_MODES}, got {self.int8_mode!r}")
+        self._check_int8_mode()
         if isinstance(self.opset, bool) or not isinstance(self.opset, int) or self.opset < MIN_OPSET:
             raise ExportOptionsError(
                 f"opset {self.opset!r} is too old: LayerNormalization as one node needs >= 17 and the exporter is "
@@ -83,6 +83,15 @@ class ExportOptions:
             raise ExportOptionsError(f"--seed must be a non-negative integer, got {self.seed!r}")
         self._check_user_data()
         self._check_extra_outputs()
+
+    def _check_int8_mode(self) -> None:
+        if self.int8_mode is not None and self.int8_mode not in INT8_MODES:
+            raise ExportOptionsError(f"--int8-mode must be one of {INT8_MODES}, got {self.int8_mode!r}")
+        if self.int8_mode is not None and not self.int8:
+            raise ExportOptionsError(f"--int8-mode {self.int8_mode} chooses how the int8 graph is made, and without "
+                                     "--int8 none is written: add --int8, or drop --int8-mode")
+        if self.int8 and self.int8_mode is None:
+            object.__setattr__(self, "int8_mode", "static")
 
     def _check_extra_outputs(self) -> None:
         from .outputs import parse_attention_layers, parse_outputs  # imports this module's error

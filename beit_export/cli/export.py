@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also output the stacked hidden states (batch, layers+1, tokens, hidden) and/or attention weights "
              "(batch, layers, heads, tokens, tokens) in every graph; parity-checked like the others")
     add("--attention-layers", default=None, metavar="last|all|N,M", help=ATTENTION_LAYERS_HELP)
-    add("--int8-mode", choices=("static", "dynamic"), default="static",
-        help="static: QDQ calibrated on sample photos (ORT and TensorRT); dynamic: ORT CPU only (default static)")
+    add("--int8-mode", choices=("static", "dynamic"), default=None,
+        help="with --int8: static: QDQ calibrated on sample photos (ORT and TensorRT); dynamic: ORT CPU only "
+             "(default static)")
     add("--calibration-data", type=Path, default=None,
         help="static int8: calibrate on images in this folder (recursive) instead of the shipped photos")
     add("--calibration-size", type=int, default=256, help="images sampled from --calibration-data (default 256)")
