@@ -3,11 +3,13 @@
 Images are found recursively in the folder (every extension Pillow opens; a segmentation data set's
 ``images/`` only, beside its ``masks/``; evaluation report folders left out: ``unlabelled_images``, whose
 ``notes`` say so), a deterministic sample of
-``size`` is taken (``beit_runtime.datasets.deterministic_sample``: the same files on every machine), and
-each is decoded as the runtime decodes it (Pillow, EXIF orientation applied). Unreadable files are
-skipped and counted; a folder without a single readable image is a ``DatasetError`` (a usage error,
-exit 2, from the CLI). The manifest records how many images were used and skipped and a digest of the
-file list (``record``), never the images or their names.
+``size`` is taken (the files ranked by ``beit_runtime.datasets.name_rank``, as ``deterministic_sample``
+ranks them: the same files on every machine), and each is decoded as the runtime decodes it (Pillow, EXIF
+orientation applied). Unreadable files are skipped, counted and replaced by the next files in that order,
+so ``size`` images are used whenever the folder has that many readable ones; a folder without a single
+readable image is a ``DatasetError`` (a usage error, exit 2, from the CLI). The manifest records how many
+images were used and skipped and a digest of the list of files used (``record``), never the images or their
+names.
 
 The images are preprocessed by the checkpoint's Hugging Face image processor (``hf_preprocess``), the
 same reference preprocessing the photo cases use.
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from beit_runtime.datasets import deterministic_sample, file_list_digest, unlabelled_images
+from beit_runtime.datasets import file_list_digest, name_rank, unlabelled_images
 from beit_runtime.errors import DatasetError, ImageError
 from beit_runtime.images import load_image
 
@@ -44,14 +46,18 @@ def read_user_images(folder: str | Path, *, size: int, purpose: str) -> UserImag
     """Up to ``size`` decoded images from ``folder`` (see the module docstring); ``purpose`` names the option."""
     root = Path(folder)
     listing = unlabelled_images(root)
-    found = listing.files
-    chosen = deterministic_sample(found, root=root, size=size)  # regular files only: no dangling link, no pipe
-    images, skipped = [], 0
-    for path in chosen:
+    found = listing.files  # regular files only: no dangling link, no pipe
+    loaded: dict[Path, np.ndarray] = {}
+    skipped = 0
+    for path in sorted(found, key=lambda path: name_rank(path, root=root)):
+        if len(loaded) == size:
+            break
         try:
-            images.append(load_image(path))
+            loaded[path] = load_image(path)
         except ImageError:
             skipped += 1
+    chosen = [path for path in found if path in loaded]  # in relative-path order, as deterministic_sample returns
+    images = [loaded[path] for path in chosen]
     if not images:
         raise DatasetError(
             f"{purpose} folder {root} has no readable image ({len(found)} image file(s) found, {skipped} unreadable); "

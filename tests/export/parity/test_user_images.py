@@ -122,3 +122,25 @@ def test_the_export_says_what_of_the_calibration_folder_it_left_out(scene_layout
     said = [line for line in lines if line.startswith("--calibration-data: ")]  # read twice: parity defaults to it
     assert sum("masks are labels" in line for line in said) == sum("1 evaluation report folder" in line
                                                                    for line in said) == 2, lines
+
+
+def test_an_unreadable_sampled_file_is_replaced_by_the_next_one(tmp_path):
+    """6 files, 5 readable: --calibration-size N uses N images for every N up to 5 (the corrupt file is the one
+    ranked first, so every sample meets it), the same ones on every run, in the order deterministic_sample gives."""
+    from beit_runtime.datasets import deterministic_sample, file_list_digest, name_rank
+
+    paths = [tmp_path / f"{index}.png" for index in range(6)]
+    for index, path in enumerate(paths):
+        Image.fromarray(np.full((8, 8, 3), index * 40, dtype=np.uint8)).save(path)
+    ranked = sorted(paths, key=lambda path: name_rank(path, root=tmp_path))
+    ranked[0].write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
+    for size in range(1, 7):
+        images = read_user_images(tmp_path, size=size, purpose="calibration")
+        used = sorted(ranked[1:size + 1])
+        assert len(images) == min(size, 5) and images.record["skipped"] == 1, (size, images.record)
+        assert images.record["file_list_sha256"] == file_list_digest(used, root=tmp_path)
+        assert [int(image[0, 0, 0]) // 40 for image in images.images] == [int(path.stem) for path in used]
+    ranked[0].unlink()  # every file readable: the sample deterministic_sample takes, as before
+    images = read_user_images(tmp_path, size=3, purpose="calibration")
+    assert images.record["file_list_sha256"] == file_list_digest(
+        deterministic_sample(sorted(ranked[1:]), root=tmp_path, size=3), root=tmp_path)
