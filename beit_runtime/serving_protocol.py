@@ -45,6 +45,9 @@ PLAN_FILE = "plan.json"
 # --max-image-pixels`` (the Kubernetes memory limits are measured at it); a repository without it: Pillow's limit
 PARAMETER_MAX_IMAGE_PIXELS = "beit_max_image_pixels"
 DEFAULT_MAX_IMAGE_PIXELS = 25_000_000  # 12 and 24 MP phone photos (5712x4284), 24 MP cameras (6000x4000)
+# A segmentation repository's default is also capped so that one image's float32 logits at its own size (what the
+# postprocess model resizes before its argmax) stay within this: 150 classes (ADE20K) -> 3,579,139 pixels
+SEGMENTATION_LOGITS_BYTES = 2 * 2**30
 PILLOW_MAX_IMAGE_PIXELS = 89_478_485  # PIL.Image.MAX_IMAGE_PIXELS' default: repositories written without the above
 MAX_IMAGE_BYTES = 64 * 2**20  # an encoded image, per image (beit-serve's --max-request-mb default)
 

@@ -21,7 +21,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS
+    from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES
 
     from ..triton.options import KINDS, MODEL_BACKENDS, PRECISIONS
 
@@ -51,9 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a request may wait for a batch to fill (default 2000)")
     add("--preferred-batch-sizes", type=_sizes, default=(), help="batch sizes the batcher aims for, e.g. 4,8")
     add("--top-k", type=int, default=5, help="classes returned per image (classification; default 5)")
-    add("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+    add("--max-image-pixels", type=int, default=None, metavar="N",
         help=f"largest image (width x height) the server accepts; larger ones get an InputError (default "
-             f"{DEFAULT_MAX_IMAGE_PIXELS:,}: 12 and 24 MP phone photos; --kubernetes measures the memory at it)")
+             f"{DEFAULT_MAX_IMAGE_PIXELS:,}: 12 and 24 MP phone photos; for segmentation at most "
+             f"{SEGMENTATION_LOGITS_BYTES // 2**30} GiB of float32 logits per image at its size, e.g. "
+             f"{SEGMENTATION_LOGITS_BYTES // (4 * 150):,} for 150 classes; --kubernetes measures the memory at it)")
     add("--intra-op-threads", type=int, default=0,
         help="ONNX Runtime threads per engine instance (default 0: its choice)")
     add("--execution-env", help="EXECUTION_ENV_PATH for the python models (a conda-pack archive or venv path, "

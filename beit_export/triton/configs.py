@@ -24,7 +24,7 @@ from beit_runtime import serving_protocol as protocol
 from beit_runtime.manifest import Manifest, TensorRecord
 from beit_runtime.tasks import ServedTensor, task
 
-from .options import TritonOptionsError, TritonRepositoryOptions
+from .options import TritonOptionsError, TritonRepositoryOptions, served_max_image_pixels
 
 TRITON_TYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32",
                 "int8": "TYPE_INT8", "uint8": "TYPE_UINT8", "bool": "TYPE_BOOL"}
@@ -80,9 +80,10 @@ def pixel_input(manifest: Manifest, options: TritonRepositoryOptions) -> Config:
 
 def preprocess_config(names: Mapping[str, str], manifest: Manifest, options: TritonRepositoryOptions) -> Config:
     pixels = {**pixel_input(manifest, options), "data_type": "TYPE_FP32"}
+    largest = str(served_max_image_pixels(manifest, options))
     return python_model(names["preprocess"], [tensor(protocol.IMAGE_INPUT, "TYPE_STRING", [1])],
                         [pixels, tensor(protocol.ORIGINAL_SIZE, "TYPE_INT32", [2])], options,
-                        parameters={protocol.PARAMETER_MAX_IMAGE_PIXELS: str(options.max_image_pixels)})
+                        parameters={protocol.PARAMETER_MAX_IMAGE_PIXELS: largest})
 
 
 def served_tensor(served: ServedTensor, *, top_k: int, width: int) -> Config:
@@ -113,7 +114,8 @@ def served_top_k(manifest: Manifest, options: TritonRepositoryOptions) -> dict[s
 
 def postprocess_config(names: Mapping[str, str], manifest: Manifest, options: TritonRepositoryOptions) -> Config:
     inputs, outputs = postprocess_io(manifest, options)
-    parameters = {**served_top_k(manifest, options), protocol.PARAMETER_MAX_IMAGE_PIXELS: str(options.max_image_pixels)}
+    parameters = {**served_top_k(manifest, options),
+                  protocol.PARAMETER_MAX_IMAGE_PIXELS: str(served_max_image_pixels(manifest, options))}
     return python_model(names["postprocess"], inputs, outputs, options, parameters=parameters)
 
 

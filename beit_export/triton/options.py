@@ -14,7 +14,8 @@ from pathlib import Path
 from beit_runtime.device_input import FUSED_VARIANT
 from beit_runtime.errors import InputError
 from beit_runtime.manifest import Manifest
-from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS
+from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES, at_image_size
+from beit_runtime.tasks import task
 
 from ..options import ExportOptionsError
 
@@ -66,7 +67,8 @@ class TritonRepositoryOptions:
     plan: Path | None = None  # with precision "auto": a plan file (beit-run tune --plan) carried into the engine
     warmup: bool = True  # model_warmup: one real image through every model before Triton says ready (warmup.py)
     fused_attention: bool = False  # serve the fp16-fused graph (export --fp16 --fused-attention): ONNX Runtime only
-    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # the largest image the preprocess model accepts (width x height)
+    # the largest image the preprocess model accepts (width x height); None: ``default_max_image_pixels``
+    max_image_pixels: int | None = None
 
     def __post_init__(self) -> None:
         for field, allowed in (("precision", PRECISIONS), ("model_backend", MODEL_BACKENDS), ("kind", KINDS)):
@@ -82,7 +84,8 @@ class TritonRepositoryOptions:
         _positive("--max-batch-size", self.max_batch_size)
         _positive("--instances", self.instances)
         _positive("--top-k", self.top_k)
-        _positive("--max-image-pixels", self.max_image_pixels)
+        if self.max_image_pixels is not None:
+            _positive("--max-image-pixels", self.max_image_pixels)
         _positive("--max-queue-delay-us", self.max_queue_delay_us, allow_zero=True)
         _positive("--intra-op-threads", self.intra_op_threads, allow_zero=True)
         object.__setattr__(self, "preferred_batch_sizes", tuple(self.preferred_batch_sizes))
@@ -140,3 +143,18 @@ class TritonRepositoryOptions:
     def export_flags(self) -> str:
         """The ``beit-export`` flags that write the graph this repository serves."""
         return "--fp16 --fused-attention" if self.fused_attention else f"--{self.graph_variant}"
+
+
+def default_max_image_pixels(manifest: Manifest) -> int:
+    """The largest image a repository of ``manifest`` accepts when ``--max-image-pixels`` is not given:
+    ``DEFAULT_MAX_IMAGE_PIXELS``, and for a task answered at each image's size (segmentation) at most what keeps one
+    image's float32 logits at that size within ``SEGMENTATION_LOGITS_BYTES`` (the postprocess model resizes them
+    whole before its argmax: 150 classes at 25 Mpx would be 15 GB per image)."""
+    if not at_image_size(task(manifest.task)):
+        return DEFAULT_MAX_IMAGE_PIXELS
+    return min(DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES // (4 * max(1, len(manifest.labels))))
+
+
+def served_max_image_pixels(manifest: Manifest, options: TritonRepositoryOptions) -> int:
+    """The largest image the repository accepts: ``--max-image-pixels`` when given, else the default for the task."""
+    return options.max_image_pixels if options.max_image_pixels is not None else default_max_image_pixels(manifest)

@@ -35,7 +35,7 @@ from .. import __version__
 from ..artifact import check_output, staged_artifact
 from .configs import ensemble_config, postprocess_config, preprocess_config, served_top_k
 from .engine_config import engine_config, engine_files
-from .options import TritonOptionsError, TritonRepositoryOptions
+from .options import TritonOptionsError, TritonRepositoryOptions, served_max_image_pixels
 from .pbtxt import to_pbtxt
 from .readme import repository_readme
 from .vendoring import model_py, runtime_digest, vendor_runtime
@@ -87,6 +87,7 @@ def write_repository(artifact: str | Path, output: str | Path, *, options: Trito
     line for each option served otherwise than given (a top-k above the classes)."""
     manifest = load_manifest(artifact)
     options.check_plan_for(manifest)
+    options = dataclasses.replace(options, max_image_pixels=served_max_image_pixels(manifest, options))
     check_output(Path(output), overwrite=overwrite, inputs={"ARTIFACT": manifest.folder})  # before the warmup runs
     name = options.name or default_name(manifest.folder)
     configs = repository_configs(manifest, options, name=name)

@@ -147,6 +147,23 @@ def test_segmentation_ensemble_feeds_the_original_size_to_postprocess(beit_segme
     assert configs["seg_engine"]["output"][0]["dims"] == logits
 
 
+def test_the_largest_accepted_image_keeps_a_segmenters_full_size_logits_within_2_gib(beit_segmentation_artifact,
+                                                                                     beit_classifier_artifact):
+    def largest(manifest, **options):
+        configs = repository_configs(manifest, TritonRepositoryOptions(model_backend="python", **options), name="m")
+        found = {configs[f"m_{role}"]["parameters"]["beit_max_image_pixels"]["string_value"]
+                 for role in ("preprocess", "postprocess")}
+        assert len(found) == 1  # the two models enforce one limit
+        return int(found.pop())
+
+    segmenter = load_manifest(beit_segmentation_artifact)
+    ade = replace(segmenter, labels={index: f"class {index}" for index in range(150)})
+    assert largest(ade) == 2 * 2**30 // (4 * 150) == 3_579_139  # 150 classes at 25 Mpx: 15 GB of logits per image
+    assert largest(segmenter) == 25_000_000  # a few classes: the phone-photo default
+    assert largest(ade, max_image_pixels=12_000_000) == 12_000_000  # the option, when given, decides
+    assert largest(load_manifest(beit_classifier_artifact)) == 25_000_000
+
+
 def test_backbone_and_masked_image_modeling(beit_backbone_artifact, beit_mim_artifact):
     backbone = repository_configs(load_manifest(beit_backbone_artifact), TritonRepositoryOptions(), name="bb")
     assert [t["name"] for t in backbone["bb_postprocess"]["input"]] == ["pooler_output"]
