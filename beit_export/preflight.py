@@ -16,7 +16,7 @@ from beit_runtime.tasks import task
 
 from .artifact import check_output
 from .checkpoint.recipe import check_recipe
-from .errors import ExportError, UnsupportedCheckpointError
+from .errors import CheckpointConfigError, UnsupportedCheckpointError
 from .options import ExportOptions, ExportOptionsError
 
 
@@ -104,7 +104,7 @@ def _check_preprocessing_size(checkpoint, *, dynamic_resolution: bool) -> None:
             "with --dynamic-resolution, or set do_resize to true in preprocessor_config.json"
         )
     if (produced.get("height"), produced.get("width")) != native:
-        raise ExportError(
+        raise CheckpointConfigError(
             f"the checkpoint's image processor (preprocessor_config.json) produces {produced} images but "
             f"config.json's image_size makes a fixed-resolution graph take {native[0]}x{native[1]}: fix whichever "
             "of the two files is wrong, or export with --dynamic-resolution to accept any size"

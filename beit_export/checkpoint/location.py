@@ -9,6 +9,7 @@ what it found.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +72,32 @@ def _local_folder(model: str) -> Path | None:
         return path
     if path.exists():
         raise ModelLoadError(f"--model {model} is a file; expected a Hugging Face model folder or a hub id")
+    _check_mistyped_path(model)
     if not _looks_like_hub_id(model):
         raise ModelLoadError(
             f"--model {model}: no such folder. Expected a local Hugging Face folder (config.json + weights), "
             "a hub id such as microsoft/beit-base-patch16-224, or a preset id with --random-init"
         )
     return None
+
+
+def _check_mistyped_path(model: str) -> None:
+    """ModelLoadError for a relative ``a/b`` whose first part is a local folder: a mistyped path (naming the
+    close matches in the deepest folder that exists), not a hub id to look up over the network."""
+    first = model.split("/", 1)[0]
+    if "/" not in model or not first or not Path(first).is_dir():
+        return
+    parent, missing = Path(first), model.split("/")[1:]
+    while missing and (parent / missing[0]).is_dir():
+        parent, missing = parent / missing[0], missing[1:]
+    names = sorted(entry.name for entry in parent.iterdir() if entry.is_dir()) if missing else []
+    close = [str(parent / name) for name in difflib.get_close_matches(missing[0], names, n=3)] if missing else []
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    raise ModelLoadError(
+        f"--model {model}: no such folder ({first}/ is a folder here, so --model is read as a path, not a hub "
+        f"id).{hint} Pass an existing Hugging Face folder (config.json + weights), or run from another folder to "
+        "use the hub repository of that name"
+    )
 
 
 def _looks_like_hub_id(model: str) -> bool:

@@ -68,3 +68,14 @@ def test_non_square_position_grids_transformers_cannot_interpolate_are_refused(t
                             r"--dynamic-resolution interpolates the position embeddings as a square grid, .* 4x8 one: "
                             r"export without --dynamic-resolution \(the graph then takes 32x64 images\)",
                             dynamic_resolution=True)
+
+
+def test_a_processor_size_that_disagrees_with_config_json_is_a_usage_error(tmp_path):
+    from beit_export.cli import exit_code
+
+    processor = {"image_processor_type": "ViTImageProcessor", "size": {"height": 48, "width": 48}}
+    checkpoint = tiny_checkpoint("vit", "image-classification", processor_config=processor, num_hidden_layers=1)
+    with pytest.raises(CheckpointConfigError, match=r"produces \{'height': 48, 'width': 48\} images but config\.json's "
+                                                    r"image_size makes a fixed-resolution graph take 32x32") as caught:
+        check_before_export(checkpoint, output=tmp_path / "out", options=ExportOptions())
+    assert exit_code(caught.value) == 2

@@ -63,3 +63,19 @@ def test_a_revision_is_refused_for_a_folder_and_asks_the_hub_instead_of_a_preset
         locate_checkpoint(str(folder), revision="v1")
     with pytest.raises(ModelLoadError, match=r"--revision v1.*Drop --revision to build the built-in preset"):
         locate_checkpoint("microsoft/beit-base-patch16-224", random_init=True, revision="v1")
+
+
+def test_a_mistyped_relative_path_is_no_such_folder_not_a_hub_lookup(tmp_path, monkeypatch, offline_empty_cache):
+    for name in ("beit_cls", "vit_cls", "resnet"):
+        (tmp_path / "ckpts" / name).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError) as caught:
+        locate_checkpoint("ckpts/beit_clss")
+    message = str(caught.value)
+    assert message.startswith("--model ckpts/beit_clss: no such folder (ckpts/ is a folder here, so --model is read "
+                              "as a path, not a hub id). Did you mean ckpts/beit_cls"), message
+    assert "resnet" not in message and "cache" not in message
+    with pytest.raises(ModelLoadError, match=r"no such folder .*\)\. Pass an existing"):  # nothing close: no guess
+        locate_checkpoint("ckpts/vit_cls/zzz")
+    with pytest.raises(ModelLoadError, match="not in the local cache"):  # no local folder of that name: the hub
+        locate_checkpoint("someone/model")
