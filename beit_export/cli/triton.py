@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .common import PROG, Progress
+from .common import PROG, Progress, folder_argument
 
 if TYPE_CHECKING:
     from ..triton import TritonRepositoryOptions
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("artifact", type=Path, help="artifact folder written by beit-export")
-    add("--output", type=Path, required=True, help="repository folder to write (staged, renamed when complete)")
+    add("--output", type=folder_argument, required=True,
+        help="repository folder to write (staged, renamed when complete)")
     add("--name", help="model name (default: the artifact folder's name)")
     add("--precision", choices=PRECISIONS, default="fp32",
         help="graph variant to serve (default fp32); auto: the serving machine's plan (python backend)")
@@ -74,7 +75,7 @@ def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
         "Kubernetes", "with --kubernetes DIR: a docker build context (Dockerfile, the repository) and manifests "
                       "(Deployment, Service, HPA; KServe ServingRuntime + InferenceService) in DIR")
     add = group.add_argument
-    add("--kubernetes", type=Path, metavar="DIR", help="folder to write (staged, renamed when complete)")
+    add("--kubernetes", type=folder_argument, metavar="DIR", help="folder to write (staged, renamed when complete)")
     add("--image", help="image the manifests run, as `docker build -t` names it (default beit-triton:latest)")
     add("--base-image", help=f"NGC tritonserver image to build on (default {DEFAULT_BASE_IMAGE}: Triton 2.51.0)")
     add("--app-name", help="Kubernetes name of the Deployment, Service, ... (default: from the model name)")

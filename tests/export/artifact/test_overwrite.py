@@ -37,6 +37,9 @@ def test_an_empty_output_is_refused(tmp_path, monkeypatch, capsys):
         check_output("", overwrite=True)
     assert main(["--model", "google/anything", "--output", "", "--overwrite", "--quiet"]) == 2
     assert "--output: expected a folder path, got an empty one" in capsys.readouterr().err
+    for flag in ("--output", "--kubernetes"):  # beit-export triton's folders too
+        argv = ["triton", str(tmp_path), "--output", "repo", "--overwrite", flag, ""]
+        assert main(argv) == 2 and f"{flag}: expected a folder path, got an empty one" in capsys.readouterr().err
     assert _tree(tmp_path) == ["README.md", "src", "src/train.py"]
 
 
