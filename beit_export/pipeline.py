@@ -22,7 +22,7 @@ from .artifact import graph_entry, staged_artifact, write_export_manifest
 from .errors import ParityError
 from .gpu_graphs import GPU_VARIANT_FILES, ONNXRUNTIME_ONLY, write_fused_attention, write_uint8_inputs
 from .graph import build_segmentation_postprocess, export_onnx, graph_summary, segmentation_postprocessing_record
-from .modeling import config_image_size, make_export_module
+from .modeling import config_image_size, make_export_module, special_tokens
 from .modeling.outputs import extended_task_spec
 from .options import ExportOptions
 from .outputs import export_extra_outputs, record_of
@@ -31,7 +31,7 @@ from .parity.gate import calibration_advice
 from .parity.user_images import UserImages, grouped_batches, preprocessed, read_user_images
 from .precision import HEAD_CONVOLUTION_CHOICES, convert_to_fp16, quantize_int8_dynamic, quantize_int8_static
 from .preflight import check_before_export
-from .tasks import resolve_task_spec, score_function
+from .tasks import base_model, resolve_task_spec, score_function
 from .tensorrt import TensorRTBuildOptions, build_engine, check_tensorrt_compatibility, tensorrt_compatibility_report
 
 Progress = Callable[[str], None]
@@ -263,7 +263,8 @@ def _input_record(state: _State) -> dict[str, Any]:
     height, width = config_image_size(state.checkpoint.config)
     return {"height": height, "width": width, "patch_size": int(state.checkpoint.config.patch_size),
             "dynamic_batch": True, "dynamic_resolution": state.options.dynamic_resolution,
-            "num_channels": int(getattr(state.checkpoint.config, "num_channels", 3))}
+            "num_channels": int(getattr(state.checkpoint.config, "num_channels", 3)),
+            "special_tokens": special_tokens(base_model(state.checkpoint.model).embeddings)}
 
 
 def _postprocessing_record(state: _State) -> dict[str, Any]:

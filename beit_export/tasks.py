@@ -26,9 +26,11 @@ from beit_runtime.tasks import TASK_NAMES, TASKS, Task, TensorSpec, hf_class_nam
 TaskSpec = Task
 IOSpec = TensorSpec
 BACKBONE = TASKS["backbone"]
-_BASE_ATTRIBUTES = ("beit", "vit")
+_BASE_ATTRIBUTES = ("beit", "vit", "deit")
+# the config model_types beit-export exports (every one some task's hf_classes names)
+MODEL_TYPES = tuple(dict.fromkeys(model_type for entry in TASKS.values() for model_type in entry.hf_classes))
 
-__all__ = ["TASKS", "TASK_NAMES", "IOSpec", "TaskSpec", "base_model", "check_task", "detect_task",
+__all__ = ["MODEL_TYPES", "TASKS", "TASK_NAMES", "IOSpec", "TaskSpec", "base_model", "check_task", "detect_task",
            "resolve_task_spec", "score_function"]
 
 
@@ -45,7 +47,7 @@ def detect_task(model: torch.nn.Module) -> str:
 
 
 def base_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The BeitModel/ViTModel inside ``model`` (``model`` itself for a backbone)."""
+    """The BeitModel/ViTModel/DeiTModel inside ``model`` (``model`` itself for a backbone)."""
     if type(model).__name__ in BACKBONE.hf_classes.values():
         return model
     for attribute in _BASE_ATTRIBUTES:
@@ -53,7 +55,8 @@ def base_model(model: torch.nn.Module) -> torch.nn.Module:
         if isinstance(inner, torch.nn.Module):
             return inner
     raise UnsupportedCheckpointError(
-        f"{type(model).__name__} has no BEiT/ViT encoder (.beit or .vit); expected a BEiT or ViT model."
+        f"{type(model).__name__} has no BEiT/ViT/DeiT encoder (.beit, .vit or .deit); expected a BEiT, ViT or "
+        "DeiT model."
     )
 
 

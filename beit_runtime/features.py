@@ -35,7 +35,7 @@ class Features:
 
 
 class FeatureExtractor(LayerOutputs):
-    """Embed images with an exported backbone artifact (BeitModel / ViTModel).
+    """Embed images with an exported backbone artifact (BeitModel / ViTModel / DeiTModel).
 
     ``extract(images)`` returns the pooled embedding: (D,) for one image, (N, D) for a list. The pooled
     output is the model's ``pooler_output`` (BEiT: mean of the patch tokens after the final norm; ViT:
@@ -69,9 +69,10 @@ class FeatureExtractor(LayerOutputs):
         outputs = self.run_images(decoded, outputs=names)
         hidden = outputs["last_hidden_state"].astype(np.float32, copy=False)
         pooled = pooled_embedding(outputs)
+        special = self.manifest.input.special_tokens  # CLS (and DeiT's distillation token) before the patches
         if single:
-            return Features(pooled=pooled[0], patch_tokens=hidden[0, 1:], cls_token=hidden[0, 0])
-        return Features(pooled=pooled, patch_tokens=hidden[:, 1:], cls_token=hidden[:, 0])
+            return Features(pooled=pooled[0], patch_tokens=hidden[0, special:], cls_token=hidden[0, 0])
+        return Features(pooled=pooled, patch_tokens=hidden[:, special:], cls_token=hidden[:, 0])
 
     @property
     def _output_names(self) -> set[str]:

@@ -59,7 +59,7 @@ class Task:
 
     name: str
     runtime_class: str
-    hf_classes: Mapping[str, str]  # model_type ("beit", "vit") -> the transformers class carrying the task
+    hf_classes: Mapping[str, str]  # model_type ("beit", "vit", "deit") -> the transformers class carrying the task
     graph_inputs: tuple[TensorSpec, ...]
     graph_outputs: tuple[TensorSpec, ...]
     tolerance_kinds: Mapping[str, str]
@@ -84,6 +84,14 @@ class Task:
     # ``tolerance_kinds``; ``default_attention_layers`` is what ``--attention-layers`` means when not given
     optional_outputs: tuple[TensorSpec, ...] = ()
     default_attention_layers: str = "all"
+    # further transformers classes carrying the task, exported when a checkpoint names them but never chosen for a
+    # config without "architectures" (hf_classes' class is): DeiT's distilled classifier, logits = mean of 2 heads
+    more_hf_classes: tuple[str, ...] = ()
+
+    @property
+    def all_hf_classes(self) -> tuple[str, ...]:
+        """Every transformers class carrying this task: ``hf_classes``' then ``more_hf_classes``."""
+        return (*self.hf_classes.values(), *self.more_hf_classes)
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -132,7 +140,7 @@ _TASKS = (
         name="backbone",
         runtime_class="FeatureExtractor",
         remote_class="RemoteFeatureExtractor",
-        hf_classes={"beit": "BeitModel", "vit": "ViTModel"},
+        hf_classes={"beit": "BeitModel", "vit": "ViTModel", "deit": "DeiTModel"},
         graph_inputs=(PIXEL_VALUES,),
         graph_outputs=(
             TensorSpec("last_hidden_state", "float32", ("batch", "sequence", "hidden_size")),
@@ -151,7 +159,9 @@ _TASKS = (
         name="image-classification",
         runtime_class="Classifier",
         remote_class="RemoteClassifier",
-        hf_classes={"beit": "BeitForImageClassification", "vit": "ViTForImageClassification"},
+        hf_classes={"beit": "BeitForImageClassification", "vit": "ViTForImageClassification",
+                    "deit": "DeiTForImageClassification"},
+        more_hf_classes=("DeiTForImageClassificationWithTeacher",),
         graph_inputs=(PIXEL_VALUES,),
         graph_outputs=(TensorSpec("logits", "float32", ("batch", "num_labels")),),
         tolerance_kinds={"logits": "logits", **OPTIONAL_KINDS},
@@ -217,11 +227,11 @@ def task(name: str) -> Task:
 def task_for_hf_class(class_name: str) -> Task | None:
     """The task a transformers class carries natively (``BeitForImageClassification`` -> classification)."""
     for entry in _TASKS:
-        if class_name in entry.hf_classes.values():
+        if class_name in entry.all_hf_classes:
             return entry
     return None
 
 
 def hf_class_names() -> list[str]:
     """Every transformers class beit-deploy exports, sorted."""
-    return sorted(name for entry in _TASKS for name in entry.hf_classes.values())
+    return sorted(name for entry in _TASKS for name in entry.all_hf_classes)

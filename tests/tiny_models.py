@@ -1,4 +1,4 @@
-"""Tiny BEiT/ViT checkpoints built in-process: same code paths as the real ones, seconds to export.
+"""Tiny BEiT/ViT/DeiT checkpoints built in-process: same code paths as the real ones, seconds to export.
 
 Every factory returns an eval-mode model whose zero-initialised parameters (relative position
 bias tables, CLS token, position embeddings) are drawn at random, so parity tests can fail.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 import transformers
-from transformers import BeitConfig, ViTConfig
+from transformers import BeitConfig, DeiTConfig, ViTConfig
 
 from beit_export.checkpoint import randomize_zero_initialised
 from beit_runtime.tasks import task as registry_task
@@ -52,12 +52,25 @@ def tiny_vit_config(**overrides) -> ViTConfig:
     return ViTConfig(**values)
 
 
-def tiny_model(model_type: str, task: str, *, seed: int = 0, **config_overrides) -> torch.nn.Module:
-    """A tiny random model of ``model_type`` ("beit" or "vit") for ``task``, in eval mode."""
-    configs = {"beit": tiny_beit_config, "vit": tiny_vit_config}
-    class_name = registry_task(task).hf_classes.get(model_type)
+def tiny_deit_config(**overrides) -> DeiTConfig:
+    values = dict(TINY_COMMON, id2label=TINY_LABELS, label2id={v: k for k, v in TINY_LABELS.items()})
+    values.update(overrides)
+    return DeiTConfig(**values)
+
+
+def tiny_model(model_type: str, task: str, *, seed: int = 0, class_name: str | None = None,
+               **config_overrides) -> torch.nn.Module:
+    """A tiny random model of ``model_type`` ("beit", "vit" or "deit") for ``task``, in eval mode; ``class_name``:
+    another transformers class carrying the task (``Task.more_hf_classes``) than the registry's default."""
+    configs = {"beit": tiny_beit_config, "vit": tiny_vit_config, "deit": tiny_deit_config}
+    class_name = class_name or registry_task(task).hf_classes.get(model_type)
     if model_type not in configs or class_name is None:
         raise ValueError(f"no tiny {model_type!r} model for {task!r}")
     torch.manual_seed(seed)
     model = getattr(transformers, class_name)(configs[model_type](**config_overrides))
-    return randomize_zero_initialised(model, seed=seed).eval()
+    model = randomize_zero_initialised(model, seed=seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("distillation_token"):  # DeiT's, zero after transformers' init
+                parameter.normal_(0, 0.02, generator=torch.Generator().manual_seed(seed + 1))
+    return model.eval()

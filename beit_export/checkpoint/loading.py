@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointConfigError, ModelLoadError, UnsupportedCheckpointError
-from ..tasks import BACKBONE, TASKS
+from ..tasks import BACKBONE, MODEL_TYPES, TASKS
 from .config_values import check_config_values, check_labels, json_object
 from .location import CheckpointLocation, locate_checkpoint
 from .random_init import randomize_zero_initialised
@@ -27,7 +27,7 @@ from .weights import WEIGHT_FILES, check_unexpected_keys, task_from_weight_names
 
 # transformers class -> the task it carries (from the task registry: each task's hf_classes)
 SUPPORTED_ARCHITECTURES: Mapping[str, str] = MappingProxyType(
-    {name: entry.name for entry in TASKS.values() for name in entry.hf_classes.values()}
+    {name: entry.name for entry in TASKS.values() for name in entry.all_hf_classes}
 )
 
 
@@ -164,10 +164,10 @@ def _config_from_dict(data: dict[str, Any], *, where: str):
 
     values = dict(json_object(data, where=where))
     model_type = values.pop("model_type", None)
-    if model_type not in ("beit", "vit"):
+    if model_type not in MODEL_TYPES:
         raise UnsupportedCheckpointError(
             f"{where} describes a {model_type or 'model without model_type'!s} checkpoint; beit-export exports "
-            "BEiT and ViT checkpoints only (model_type 'beit' or 'vit'; architectures "
+            "BEiT, ViT and DeiT checkpoints only (model_type 'beit', 'vit' or 'deit'; architectures "
             f"{', '.join(SUPPORTED_ARCHITECTURES)})"
         )
     values.pop("transformers_version", None)

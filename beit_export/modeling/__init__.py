@@ -20,7 +20,11 @@ from torch import nn
 
 from beit_export.errors import UnsupportedCheckpointError
 from beit_export.modeling.outputs import extended_task_spec, output_flags, segmentation_layers, stacked_outputs
-from beit_export.modeling.position_embeddings import install_dynamic_interpolation, install_static_interpolation
+from beit_export.modeling.position_embeddings import (
+    install_dynamic_interpolation,
+    install_static_interpolation,
+    special_tokens,
+)
 from beit_export.modeling.relative_position import (
     DynamicRelativePositionBias,
     StaticRelativePositionBias,
@@ -31,7 +35,7 @@ from beit_export.outputs import ExtraOutputs
 from beit_export.tasks import BACKBONE, base_model, resolve_task_spec
 from beit_runtime.tasks import Task
 
-__all__ = ["ExportModule", "config_image_size", "make_export_module"]
+__all__ = ["ExportModule", "config_image_size", "make_export_module", "special_tokens"]
 
 
 def config_image_size(config) -> tuple[int, int]:
@@ -112,6 +116,16 @@ def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
             _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)
 
 
+def _check_extra_outputs(model: nn.Module, extra_outputs: ExtraOutputs | None) -> None:
+    """DeiT's sequence holds 2 special tokens (CLS, distillation): the runtime's attention maps read one."""
+    if extra_outputs is not None and extra_outputs.attentions and special_tokens(base_model(model).embeddings) != 1:
+        raise UnsupportedCheckpointError(
+            f"--outputs attentions is not exported for {type(model).__name__}: its tokens start with CLS and a "
+            "distillation token, and beit-run's attention maps read a CLS token only; leave attentions out of "
+            "--outputs (hidden_states is exported)"
+        )
+
+
 def _prepare_segmentation(model: nn.Module, *, keep_layers: int | None) -> nn.Module:
     from beit_export.modeling.segmentation import prepare_segmentation_model  # written by helper SEGMENTATION
 
@@ -129,6 +143,7 @@ def make_export_module(
     config's ``image_size``. Raises UnsupportedCheckpointError for a task the model cannot serve.
     """
     task_spec = resolve_task_spec(model, task)
+    _check_extra_outputs(model, extra_outputs)
     if dynamic_resolution and resolution is not None:
         raise UnsupportedCheckpointError(
             "resolution= fixes the graph's size; leave it out with dynamic_resolution=True."

@@ -11,10 +11,10 @@ into frozen records (``Manifest``: ``graphs``, ``engines``, ``parity``, ``prepro
   "format": "beit-deploy-artifact",
   "schema_version": 2,                      # 1: the same without "plans" (still loads, with no plans)
   "task": "image-classification" | "backbone" | "masked-image-modeling" | "semantic-segmentation",
-  "source": {"model": str, "revision": str | null, "architecture": str, "model_type": "beit" | "vit",
+  "source": {"model": str, "revision": str | null, "architecture": str, "model_type": "beit" | "vit" | "deit",
              "random_init": bool},
   "input": {"height": int, "width": int, "patch_size": int, "dynamic_batch": true,
-            "dynamic_resolution": bool, "num_channels": 3},
+            "dynamic_resolution": bool, "num_channels": 3, "special_tokens": 1 | 2 (DeiT; absent: 1)},
   "preprocessing": {"do_resize": bool, "size": {"height": int, "width": int} | {"shortest_edge": int},
                     "resample": "nearest" | "bilinear" | "bicubic", "do_center_crop": bool,
                     "crop_size": {"height": int, "width": int} | null, "do_rescale": bool,

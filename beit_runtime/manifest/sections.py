@@ -40,7 +40,8 @@ class SourceRecord:
 
 @dataclass(frozen=True)
 class InputRecord:
-    """The model's pixel input: native size, patch size, which axes are dynamic."""
+    """The model's pixel input: native size, patch size, which axes are dynamic; ``special_tokens``: the tokens
+    before the patches in the model's sequences (1: CLS; DeiT: 2, CLS and distillation)."""
 
     height: int
     width: int
@@ -48,6 +49,7 @@ class InputRecord:
     dynamic_batch: bool = True
     dynamic_resolution: bool = False
     num_channels: int = 3
+    special_tokens: int = 1
 
     @property
     def size(self) -> tuple[int, int]:
@@ -56,15 +58,22 @@ class InputRecord:
     @classmethod
     def from_json(cls, data: object, where: str = "input") -> InputRecord:
         fields = Fields(data, where)
+        if fields.integer("special_tokens", 1) not in (1, 2):
+            raise ManifestError(f"manifest {where}: 'special_tokens' must be 1 (CLS) or 2 (CLS and distillation), "
+                                f"got {fields.data['special_tokens']!r}; {REEXPORT_HINT}")
         return cls(height=fields.integer("height"), width=fields.integer("width"),
                    patch_size=fields.integer("patch_size", 1), dynamic_batch=fields.flag("dynamic_batch", True),
                    dynamic_resolution=fields.flag("dynamic_resolution", False),
-                   num_channels=fields.integer("num_channels", 3))
+                   num_channels=fields.integer("num_channels", 3),
+                   special_tokens=fields.integer("special_tokens", 1))
 
     def to_json(self) -> dict[str, Any]:
-        return {"height": self.height, "width": self.width, "patch_size": self.patch_size,
+        data = {"height": self.height, "width": self.width, "patch_size": self.patch_size,
                 "dynamic_batch": self.dynamic_batch, "dynamic_resolution": self.dynamic_resolution,
                 "num_channels": self.num_channels}
+        if self.special_tokens != 1:  # written only for DeiT, as the exporter records it
+            data["special_tokens"] = self.special_tokens
+        return data
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def test_unsupported_architecture(tmp_path):
     folder = tmp_path / "bert"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
-    with pytest.raises(UnsupportedCheckpointError, match="BEiT and ViT"):
+    with pytest.raises(UnsupportedCheckpointError, match="BEiT, ViT and DeiT"):
         load_checkpoint(str(folder))
     mim_config = {"model_type": "vit", "architectures": ["ViTForMaskedImageModeling"]}
     (folder / "config.json").write_text(json.dumps(mim_config))
