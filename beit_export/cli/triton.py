@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .common import PROG, Progress, folder_argument
 
@@ -21,8 +21,6 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES
-
     from ..triton.options import KINDS, MODEL_BACKENDS, PRECISIONS
 
     parser = argparse.ArgumentParser(
@@ -45,20 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--model-backend", choices=MODEL_BACKENDS, default="onnxruntime",
         help="what runs the graph: Triton's onnxruntime backend (default), a TensorRT plan of the artifact, or "
              "beit_runtime in the python backend (Triton builds without onnxruntime, e.g. beit-serve --setup's)")
-    add("--max-batch-size", type=int, default=8, help="largest dynamic batch (default 8)")
-    add("--instances", type=int, default=1, help="instances of each model (default 1)")
-    add("--kind", choices=KINDS, default="cpu", help="where the engine's instances run (default cpu)")
-    add("--max-queue-delay-us", type=int, default=2000,
-        help="how long a request may wait for a batch to fill (default 2000)")
-    add("--preferred-batch-sizes", type=_sizes, default=(), help="batch sizes the batcher aims for, e.g. 4,8")
-    add("--top-k", type=int, default=5, help="classes returned per image (classification; default 5)")
-    add("--max-image-pixels", type=int, default=None, metavar="N",
-        help=f"largest image (width x height) the server accepts; larger ones get an InputError (default "
-             f"{DEFAULT_MAX_IMAGE_PIXELS:,}: 12 and 24 MP phone photos; for segmentation at most "
-             f"{SEGMENTATION_LOGITS_BYTES // 2**30} GiB of float32 logits per image at its size, e.g. "
-             f"{SEGMENTATION_LOGITS_BYTES // (4 * 150):,} for 150 classes; --kubernetes measures the memory at it)")
-    add("--intra-op-threads", type=int, default=0,
-        help="ONNX Runtime threads per engine instance (default 0: its choice)")
+    _add_batching(add, kinds=KINDS)
+    _add_limits(add)
     add("--execution-env", help="EXECUTION_ENV_PATH for the python models (a conda-pack archive or venv path, "
                                 "may use $$TRITON_MODEL_DIRECTORY; default none: the server's python)")
     add("--no-warmup", dest="warmup", action="store_false",
@@ -66,6 +52,28 @@ def build_parser() -> argparse.ArgumentParser:
     add("--overwrite", action="store_true", help="replace --output (and --kubernetes) if it exists")
     _add_kubernetes(parser)
     return parser
+
+
+def _add_batching(add: Any, *, kinds: tuple[str, ...]) -> None:
+    add("--max-batch-size", type=int, default=8, help="largest dynamic batch (default 8)")
+    add("--instances", type=int, default=1, help="instances of each model (default 1)")
+    add("--kind", choices=kinds, default="cpu", help="where the engine's instances run (default cpu)")
+    add("--max-queue-delay-us", type=int, default=2000,
+        help="how long a request may wait for a batch to fill (default 2000)")
+    add("--preferred-batch-sizes", type=_sizes, default=(), help="batch sizes the batcher aims for, e.g. 4,8")
+    add("--intra-op-threads", type=int, default=0,
+        help="ONNX Runtime threads per engine instance (default 0: its choice)")
+
+
+def _add_limits(add: Any) -> None:
+    from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES
+
+    add("--top-k", type=int, default=5, help="classes returned per image (classification; default 5)")
+    add("--max-image-pixels", type=int, default=None, metavar="N",
+        help=f"largest image (width x height) the server accepts; larger ones get an InputError (default "
+             f"{DEFAULT_MAX_IMAGE_PIXELS:,}: 12 and 24 MP phone photos; for segmentation at most "
+             f"{SEGMENTATION_LOGITS_BYTES // 2**30} GiB of float32 logits per image at its size, e.g. "
+             f"{SEGMENTATION_LOGITS_BYTES // (4 * 150):,} for 150 classes; --kubernetes measures the memory at it)")
 
 
 def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
