@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from beit_runtime.tasks import TASK_NAMES
 
@@ -53,15 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also output the stacked hidden states (batch, layers+1, tokens, hidden) and/or attention weights "
              "(batch, layers, heads, tokens, tokens) in every graph; parity-checked like the others")
     add("--attention-layers", default=None, metavar="last|all|N,M", help=ATTENTION_LAYERS_HELP)
-    add("--int8-mode", choices=("static", "dynamic"), default=None,
-        help="with --int8: static: QDQ calibrated on sample photos (ORT and TensorRT); dynamic: ORT CPU only "
-             "(default static)")
-    add("--calibration-data", type=Path, default=None,
-        help="static int8: calibrate on images in this folder (recursive) instead of the shipped photos")
-    add("--calibration-size", type=int, default=256, help="images sampled from --calibration-data (default 256)")
-    add("--parity-data", type=Path, default=None,
-        help="add images from this folder to the parity cases (default: --calibration-data, when given)")
-    add("--parity-size", type=int, default=32, help="images sampled from the parity folder (default 32)")
+    _add_data(add)
     add("--tensorrt", action="store_true", help="require TensorRT-compatible graphs and build an engine here")
     add("--dynamic-resolution", action="store_true", help="accept any height/width (position interpolation)")
     add("--opset", type=int, default=18, help="ONNX opset (>= 18; default 18)")
@@ -72,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=0, help="seed for --random-init weights and parity inputs (default 0)")
     add("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
+
+
+def _add_data(add: Any) -> None:
+    """int8 and the user's own images (calibration, parity)."""
+    add("--int8-mode", choices=("static", "dynamic"), default=None,
+        help="with --int8: static: QDQ calibrated on sample photos (ORT and TensorRT); dynamic: ORT CPU only "
+             "(default static)")
+    add("--calibration-data", type=Path, default=None,
+        help="static int8: calibrate on images in this folder (recursive) instead of the shipped photos")
+    add("--calibration-size", type=int, default=256, help="images sampled from --calibration-data (default 256)")
+    add("--parity-data", type=Path, default=None,
+        help="add images from this folder to the parity cases (default: --calibration-data, when given)")
+    add("--parity-size", type=int, default=32, help="images sampled from the parity folder (default 32)")
 
 
 def export_options(args: argparse.Namespace):
