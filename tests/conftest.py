@@ -144,6 +144,13 @@ def vit_classifier_artifact(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def vit_multilabel_artifact(tmp_path_factory) -> Path:
+    """Tiny ViTForImageClassification with problem_type multi_label_classification: sigmoid scores."""
+    return _export(tmp_path_factory, "vit-multilabel", "vit", "image-classification",
+                   problem_type="multi_label_classification")
+
+
+@pytest.fixture(scope="session")
 def beit_backbone_artifact(tmp_path_factory) -> Path:
     """Tiny BeitModel (mean pooling): outputs last_hidden_state and pooler_output."""
     return _export(tmp_path_factory, "beit-backbone", "beit", "backbone")

@@ -3,7 +3,7 @@
 An ``ImageResult`` is everything the writers need: the line for OUT/results.jsonl, the files to
 write (label maps, overlays; already encoded), the embedding for the .npy shards, or the error for
 OUT/errors.jsonl. ``finisher_for`` picks the finisher by the task registry's ``folder_output``; each
-computes exactly what the task class's own call returns (same softmax and top-k, same label-map
+computes exactly what the task class's own call returns (same scores and top-k, same label-map
 post-processing, same pooled embedding), so a folder run's results equal the in-process classes'.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from ..classifier import softmax, top_predictions
+from ..classifier import scores, top_predictions
 from ..errors import ImageError, InputError
 from ..features import pooled_embedding
 from ..model_base import ArtifactModel
@@ -103,7 +103,8 @@ class TopK(Finisher):
                outputs: Mapping[str, np.ndarray]) -> list[ImageResult]:
         labels = self.model.labels
         results = []
-        for item, row in zip(items, softmax(outputs["logits"]), strict=True):
+        function = self.model.manifest.postprocessing.score_function
+        for item, row in zip(items, scores(outputs["logits"], function), strict=True):
             predictions = top_predictions(row, self.top_k, labels)
             record = {"predictions": [{"label": p.label, "id": p.id, "score": p.score} for p in predictions]}
             results.append(ImageResult(item.relative, record))

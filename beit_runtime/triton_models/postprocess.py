@@ -1,7 +1,8 @@
 """``NAME_postprocess``: engine outputs -> the task's served outputs (``Task.served_outputs``), with the
 task classes' own functions.
 
-- top-k outputs (classification): ``softmax`` + ``top_predictions`` (``Classifier.classify``'s code)
+- top-k outputs (classification): ``scores`` (the manifest's score function: softmax, sigmoid for multi-label
+  or one logit, none for regression) + ``top_predictions`` (``Classifier.classify``'s code)
   -> ``labels`` (TYPE_STRING [top_k]), ``scores`` (FP32 [top_k]), ``class_ids`` (INT32 [top_k]);
 - outputs at the image's size (segmentation): ``labels_at_size`` with the artifact's fused
   "postprocess" graph when it has one (``Segmenter``'s default), at each image's ``original_size``
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils  # noqa: F401  (present only inside Triton's python stub)
 
-from ..classifier import softmax, top_predictions
+from ..classifier import scores, top_predictions
 from ..engines.base import Engine
 from ..engines.onnxruntime_engine import OnnxRuntimeEngine
 from ..errors import ArtifactIntegrityError, InputError, ManifestError
@@ -40,9 +41,10 @@ from .common import Outputs, artifact_manifest, check_finite, check_numpy, input
 from .preprocess import max_image_pixels
 
 
-def classify(logits: np.ndarray, *, top_k: int, labels: Mapping[int, str], names: Sequence[str]) -> Outputs:
+def classify(logits: np.ndarray, *, top_k: int, labels: Mapping[int, str], names: Sequence[str],
+             score_function: str = "softmax") -> Outputs:
     """(B, C) logits -> (labels (B, k) bytes, scores (B, k) float32, class_ids (B, k) int32) under ``names``."""
-    rows = [top_predictions(row, top_k, labels) for row in softmax(logits)]
+    rows = [top_predictions(row, top_k, labels) for row in scores(logits, score_function)]
     values = (np.array([[p.label.encode() for p in row] for row in rows], dtype=object),
               np.array([[p.score for p in row] for row in rows], dtype=np.float32),
               np.array([[p.id for p in row] for row in rows], dtype=np.int32))
@@ -122,7 +124,8 @@ class TritonPythonModel:
         inputs = {name: check_finite(name, input_array(request, name)) for name in self.inputs}
         if has_top_k(self.entry):
             (logits,) = inputs.values()
-            return classify(logits, top_k=self.top_k, labels=self.manifest.labels, names=names)
+            return classify(logits, top_k=self.top_k, labels=self.manifest.labels, names=names,
+                            score_function=self.manifest.postprocessing.score_function)
         if at_image_size(self.entry):
             (logits,) = inputs.values()
             sizes = input_array(request, ORIGINAL_SIZE)

@@ -48,6 +48,16 @@ def test_classifier_parity(served, protocol, beit_classifier_artifact, photo_byt
         assert_same_predictions(remote(array[:, :, ::-1], top_k=2, channel_order="bgr"), local(array, top_k=2))
 
 
+def test_a_multi_label_classifier_is_served_with_its_sigmoid_scores(served, vit_multilabel_artifact, photo_bytes):
+    with RemoteClassifier(served.http, "multi", max_in_flight=1) as remote, \
+            Classifier(vit_multilabel_artifact, batch_size=1) as local:
+        assert local.score_function == "sigmoid"
+        for data in photo_bytes[:2]:
+            got, want = remote(data, top_k=3), local(data, top_k=3)
+            assert_same_predictions(got, want)  # softmax scores of 3 of its classes would differ from want's
+            assert sum(p.score for p in local(data, top_k=len(local.labels))) != pytest.approx(1.0, abs=1e-3)
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_feature_extractor_parity(served, protocol, beit_backbone_artifact, photo_bytes):
     with RemoteFeatureExtractor(url(served, protocol), "feat", max_in_flight=1) as remote, \

@@ -168,12 +168,12 @@ def serve_layout() -> ServeLayout:
 
 @pytest.fixture(scope="session")
 def repositories(beit_classifier_artifact, beit_segmentation_artifact, beit_layer_outputs_artifact,
-                 beit_backbone_artifact, tmp_path_factory) -> dict[str, Path]:
+                 beit_backbone_artifact, vit_multilabel_artifact, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("triton")
     written = {}
     served = (("cls", beit_classifier_artifact), ("seg", beit_segmentation_artifact),
               ("layers", beit_layer_outputs_artifact),  # layers: the optional outputs (issue 18)
-              ("feat", beit_backbone_artifact))
+              ("feat", beit_backbone_artifact), ("multi", vit_multilabel_artifact))  # multi: sigmoid scores
     for name, artifact in served:
         written[name] = root / name
         assert beit_export(["triton", str(artifact), "--output", str(written[name]), "--name", name,
