@@ -42,10 +42,6 @@ RUN_PRECISIONS = {"bf16": ("fp32", "openvino", {"inference_precision": "bf16"})}
 AUTO_GRAPH_BACKEND = "onnxruntime"
 
 
-def _tensorrt_installed() -> bool:
-    return importlib.util.find_spec("tensorrt") is not None
-
-
 def _check_folder_argument(artifact_dir: object, *, owner: str) -> None:
     """InputError unless ``artifact_dir`` is a path (``str`` or ``os.PathLike``)."""
     if not isinstance(artifact_dir, (str, os.PathLike)):
@@ -81,7 +77,8 @@ def chosen_backend(manifest: Manifest, options: RunOptions) -> tuple[str, str, d
         return required, variant, extra
     if options.backend != "auto":
         return options.backend, variant, extra
-    return "tensorrt" if variant in manifest.engines and _tensorrt_installed() else AUTO_GRAPH_BACKEND, variant, extra
+    tensorrt_installed = importlib.util.find_spec("tensorrt") is not None
+    return "tensorrt" if variant in manifest.engines and tensorrt_installed else AUTO_GRAPH_BACKEND, variant, extra
 
 
 class ArtifactModel:

@@ -1,6 +1,4 @@
-"""``Segmenter``: per-pixel class labels from a semantic-segmentation artifact, at each image's size.
-
-Two modes:
+"""``Segmenter``: per-pixel class labels from a semantic-segmentation artifact, at each image's size. Two modes:
 
 * ``mode="whole"`` (default) is transformers' pipeline: the image is preprocessed exactly as the
   checkpoint's image processor does (resized to the model's input size, rescaled, normalised), the
