@@ -23,7 +23,7 @@ from .config_values import check_config_values, check_labels, json_object
 from .location import CheckpointLocation, locate_checkpoint
 from .random_init import randomize_zero_initialised
 from .recipe import PROCESSOR_FILE, processor_class_name, recipe_from_processor_config
-from .weights import WEIGHT_FILES, check_unexpected_keys, task_from_weight_names, weight_names
+from .weights import WEIGHT_FILES, check_unexpected_keys, class_from_weight_names, task_from_weight_names, weight_names
 
 # transformers class -> the task it carries (from the task registry: each task's hf_classes)
 SUPPORTED_ARCHITECTURES: Mapping[str, str] = MappingProxyType(
@@ -101,7 +101,7 @@ def _assemble(config, processor_config, *, model, revision, task, seed, origin: 
               weights_folder: Path | None = None) -> LoadedCheckpoint:
     """``origin``: the folder (or "preset NAME") the files came from, named in errors and notes."""
     notes: list[str] = []
-    unnamed = task is None and not getattr(config, "architectures", None)  # only then do the weights name the task
+    unnamed = not getattr(config, "architectures", None)  # only then do the weights name the task (and class)
     names = weight_names(weights_folder) if weights_folder is not None and unnamed else None
     architecture = _architecture(config, task, weight_names=names, notes=notes)
     resolved_task = _resolve_task(architecture, task)
@@ -189,7 +189,8 @@ def _architecture(config, task: str | None, *, weight_names: list[str] | None = 
         return architectures[0]
     wanted = task or (task_from_weight_names(weight_names) if weight_names is not None else BACKBONE.name)
     entry = TASKS.get(wanted)
-    architecture = entry.hf_classes.get(config.model_type) if entry is not None else None
+    architecture = (class_from_weight_names(weight_names, model_type=config.model_type, task=wanted)
+                    or (entry.hf_classes.get(config.model_type) if entry is not None else None))
     if architecture is None:
         choices = sorted(other.name for other in TASKS.values() if config.model_type in other.hf_classes)
         raise UnsupportedCheckpointError(

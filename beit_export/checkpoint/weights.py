@@ -2,7 +2,9 @@
 
 A config.json without ``architectures`` (older or hand-saved checkpoints) names no head, but the weights do:
 ``classifier.*`` is an image classifier, ``decode_head.*`` / ``auxiliary_head.*`` a UperNet segmenter,
-``lm_head.*`` a masked-image-modeling head. ``task_from_weight_names`` reads the task from those names, and
+``lm_head.*`` a masked-image-modeling head, ``cls_classifier.*`` / ``distillation_classifier.*`` DeiT's distilled
+classifier (its class, not the task's default one: ``class_from_weight_names``). ``task_from_weight_names`` reads the
+task from those names, and
 ``check_unexpected_keys`` refuses a load that would leave stored weights unused (transformers only logs them),
 so a head is never dropped without ``--task backbone``.
 """
@@ -25,6 +27,13 @@ HEAD_TASKS: Mapping[str, str] = MappingProxyType({
     "decode_head": "semantic-segmentation",
     "auxiliary_head": "semantic-segmentation",
     "lm_head": "masked-image-modeling",
+    "cls_classifier": "image-classification",
+    "distillation_classifier": "image-classification",
+})
+# heads only another class than the task's default one carries: model_type -> head -> that class
+TEACHER = "DeiTForImageClassificationWithTeacher"  # DeiT's two heads; "classifier" is DeiTForImageClassification's
+HEAD_CLASSES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "deit": MappingProxyType({"cls_classifier": TEACHER, "distillation_classifier": TEACHER}),
 })
 # stored weights a model may leave unused without losing anything: the pooler of a checkpoint saved with one,
 # loaded as a head model that pools by itself or not at all; the mask token of a checkpoint fine-tuned from a
@@ -54,7 +63,8 @@ def weight_names(folder: Path) -> list[str] | None:
         return None
 
 
-BASE_PREFIXES = ("beit", "vit")  # transformers' base_model_prefix of the head classes: "vit.pooler.dense.weight"
+# transformers' base_model_prefix of the head classes: "vit.pooler.dense.weight", "deit.embeddings.cls_token"
+BASE_PREFIXES = ("beit", "vit", "deit")
 
 
 def _head(name: str) -> str:
@@ -83,6 +93,15 @@ def task_from_weight_names(names: Iterable[str]) -> str:
             f"({', '.join(f'{head}.*' for head in heads)}): pass --task with one of {tasks}"
         )
     return tasks[0] if tasks else BACKBONE.name
+
+
+def class_from_weight_names(names: Iterable[str] | None, *, model_type: str, task: str) -> str | None:
+    """The class that the ``task`` heads among ``names`` need when it is not the task's default class of
+    ``model_type`` (DeiT's cls_classifier + distillation_classifier: the distilled classifier); else None."""
+    heads = {_head(name) for name in names or ()}
+    classes = {HEAD_CLASSES.get(model_type, {}).get(head) for head in heads if HEAD_TASKS.get(head) == task}
+    classes.discard(None)
+    return classes.pop() if len(classes) == 1 else None
 
 
 def check_unexpected_keys(unexpected: Iterable[str], *, folder: Path, architecture: str, heads_allowed: bool,

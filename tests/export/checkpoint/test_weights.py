@@ -91,3 +91,30 @@ def test_heads_of_several_tasks_without_architectures_are_refused(tmp_path):
     with pytest.raises(UnsupportedCheckpointError, match=r"heads of several tasks \(classifier\.\*, lm_head\.\*\): "
                                                          r"pass --task with one of"):
         load_checkpoint(str(folder))
+
+
+@pytest.mark.parametrize(("class_name", "task"), [
+    ("DeiTForImageClassification", "image-classification"),
+    ("DeiTForImageClassificationWithTeacher", "image-classification"),  # cls_classifier + distillation_classifier
+    ("DeiTModel", "backbone"),
+])
+def test_deit_weights_without_architectures_name_their_class(tmp_path, class_name, task):
+    original = tiny_model("deit", task, class_name=class_name, **TINY)
+    folder = _without_architectures(save_model_folder(original, tmp_path / "m"))
+    checkpoint = load_checkpoint(str(folder))
+    assert (checkpoint.task, checkpoint.source["architecture"]) == (task, class_name)
+    assert _same_weights(checkpoint.model, original)
+    assert any("names no architecture" in note and class_name in note for note in checkpoint.notes)
+    asked = load_checkpoint(str(folder), task=task)  # --task of the same head: the weights still pick the class
+    assert asked.source["architecture"] == class_name and _same_weights(asked.model, original)
+
+
+def test_deit_heads_and_pooler_are_known_under_the_deit_prefix(tmp_path):
+    for class_name in ("DeiTForImageClassification", "DeiTForImageClassificationWithTeacher"):
+        original = tiny_model("deit", "image-classification", class_name=class_name, **TINY)
+        folder = _without_architectures(save_model_folder(original, tmp_path / class_name))
+        pooler = {"deit.pooler.dense.weight": torch.zeros(32, 32), "deit.pooler.dense.bias": torch.zeros(32)}
+        save_file({**load_file(folder / "model.safetensors"), **pooler}, folder / "model.safetensors")  # harmless
+        assert load_checkpoint(str(folder)).source["architecture"] == class_name
+        backbone = load_checkpoint(str(folder), task="backbone")  # the head(s) left out on purpose
+        assert (backbone.task, backbone.source["architecture"]) == ("backbone", "DeiTModel")
