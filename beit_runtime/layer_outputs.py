@@ -107,9 +107,9 @@ class LayerOutputs(ArtifactModel):
     def _run_checked(self, name: str, images: list[np.ndarray]) -> np.ndarray:
         """Output ``name`` of ``images``, after checking that the whole result fits twice (the batches' outputs and
         the array they are put back into); ``run_images`` checks each batch's peak (``check_batch``)."""
-        patch = self.manifest.input.patch_size
+        patch, special = self.manifest.input.patch_size, self.manifest.input.special_tokens
         sizes = [self.preprocessor.output_size(*image.shape[:2]) for image in images]
-        kept = sum(self._output_bytes((h // patch) * (w // patch) + 1, (name,)) for h, w in sizes)
+        kept = sum(self._output_bytes((h // patch) * (w // patch) + special, (name,)) for h, w in sizes)
         check_fits(2 * kept, what=f"the '{name}' output of {len(images)} image(s)",
                    fix="pass fewer images per call, or smaller images")
         return self.run_images(images, outputs=(name,))[name]
@@ -120,8 +120,8 @@ class LayerOutputs(ArtifactModel):
         if not self.optional_outputs:
             return
         height, width = self.preprocessor.output_size(*images[0].shape[:2])
-        patch = self.manifest.input.patch_size
-        tokens = (height // patch) * (width // patch) + 1
+        patch = self.manifest.input.patch_size  # the patches, then CLS (and DeiT's distillation token)
+        tokens = (height // patch) * (width // patch) + self.manifest.input.special_tokens
         check_fits(len(images) * self._bytes_per_image(tokens), what=f"running {len(images)} image(s) at "
                    f"{height}x{width} ({tokens} tokens) with the graph's optional outputs",
                    fix="pass fewer images per call, a smaller batch_size or smaller images, or re-export with "

@@ -116,3 +116,52 @@ def test_the_memory_guard_counts_the_peak_and_covers_every_call(own_size_classif
         monkeypatch.setattr(attention, "available_memory_bytes", lambda: int(2 * one_copy / attention.MEMORY_SHARE))
         with pytest.raises(OutputTooLargeError, match="51 tokens"):
             getattr(classifier, call)(image)
+
+
+@pytest.fixture(scope="module")
+def deit_hidden_states_classifier(tmp_path_factory):
+    """A tiny DeiT classifier (CLS and distillation tokens) exported --dynamic-resolution --outputs hidden_states:
+    the tokens axis of its outputs is symbolic, so the memory guard counts the tokens itself."""
+    from beit_export.checkpoint import checkpoint_from_model, recipe_from_processor_config
+    from beit_export.options import ExportOptions
+    from beit_export.pipeline import export_artifact
+    from tests.conftest import VIT_PROCESSOR_CONFIG
+    from tests.tiny_models import tiny_model
+
+    model = tiny_model("deit", "image-classification")
+    recipe = recipe_from_processor_config(VIT_PROCESSOR_CONFIG, config=model.config)
+    checkpoint = checkpoint_from_model(model, preprocessing=recipe)
+    folder = export_artifact(checkpoint, output=tmp_path_factory.mktemp("artifacts") / "deit-hidden",
+                             options=ExportOptions(outputs="hidden_states", dynamic_resolution=True, photos=False))
+    return model, folder
+
+
+@pytest.mark.parametrize("images", [1, 2])
+def test_the_memory_guard_counts_deits_two_special_tokens(deit_hidden_states_classifier, photos, monkeypatch,
+                                                          images):
+    """32x32 crops of 8x8 patches: 16 patches + CLS + distillation = 18 tokens. With memory between the estimates
+    for 17 and 18 tokens, the call is refused: per batch (one image: 3.5 copies) or for the whole result (two
+    images one at a time: 2 x 2 copies, more than one batch's 3.5)."""
+    import torch
+    from transformers import DeiTImageProcessorPil
+
+    import beit_runtime.attention as attention
+    from beit_runtime.errors import OutputTooLargeError
+    from tests.conftest import VIT_PROCESSOR_CONFIG
+
+    model, folder = deit_hidden_states_classifier
+    with Classifier(folder, batch_size=1) as classifier:
+        hidden = classifier.hidden_states(photos[:1])
+        assert hidden.shape == (1, 5, 18, 32)  # the embeddings and 4 layers
+        processor = DeiTImageProcessorPil(**{k: v for k, v in VIT_PROCESSOR_CONFIG.items()
+                                             if k != "image_processor_type"})
+        pixels = processor(images=photos[:1], return_tensors="pt", input_data_format="channels_last")["pixel_values"]
+        with torch.no_grad():
+            expected = torch.stack(model(pixel_values=pixels, output_hidden_states=True).hidden_states, dim=1)
+        np.testing.assert_allclose(hidden, expected.numpy(), atol=1e-5, rtol=0)
+        copies = 3.5 if images == 1 else 2 * images
+        one_token = hidden[0, :, :1].nbytes  # float32 bytes per token of one image's hidden_states
+        between = copies * one_token * 17.5
+        monkeypatch.setattr(attention, "available_memory_bytes", lambda: int(between / attention.MEMORY_SHARE))
+        with pytest.raises(OutputTooLargeError, match="18 tokens" if images == 1 else "2 image"):
+            classifier.hidden_states(photos[:images])
