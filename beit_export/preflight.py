@@ -118,7 +118,8 @@ def _check_position_grid(config, *, dynamic_resolution: bool) -> None:
 
     height, width = config_image_size(config)
     rows, columns = height // config.patch_size, width // config.patch_size
-    absolute = config.model_type == "vit" or bool(getattr(config, "use_absolute_position_embeddings", False))
+    # ViT's and DeiT's tables are always absolute (DeiT's forward interpolates them as a square grid too)
+    absolute = config.model_type in ("vit", "deit") or bool(getattr(config, "use_absolute_position_embeddings", False))
     if rows == columns or not absolute:
         return
     if config.model_type == "beit":

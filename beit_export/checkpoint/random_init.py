@@ -1,8 +1,9 @@
 """Random weights that exercise every path: transformers zero-initialises some parameters.
 
 ``_init_weights`` zeroes BEiT's relative position bias tables, CLS/mask tokens and position
-embeddings. A graph whose bias tables are all zero cannot show a wrong gather, so random-init
-models (``--random-init``) and test models draw those at random too.
+embeddings, and DeiT's distillation token. A graph whose bias tables are all zero cannot show a wrong
+gather (nor one whose distillation token is zero a wrong token order), so random-init models
+(``--random-init``) and test models draw those at random too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 _ZERO_INITIALISED_SUFFIXES = (
     "relative_position_bias_table",
     "cls_token",
+    "distillation_token",  # DeiT's, after the CLS token: read by the distillation head and every layer
     "mask_token",
     "position_embeddings",
 )

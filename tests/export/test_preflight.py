@@ -68,6 +68,12 @@ def test_non_square_position_grids_transformers_cannot_interpolate_are_refused(t
                             r"--dynamic-resolution interpolates the position embeddings as a square grid, .* 4x8 one: "
                             r"export without --dynamic-resolution \(the graph then takes 32x64 images\)",
                             dynamic_resolution=True)
+    deit = tiny_checkpoint("deit", "image-classification", processor_config=processor, image_size=[32, 64],
+                           num_hidden_layers=1)  # transformers' DeiT reshapes its table to a square grid as well
+    _refused_before_writing(deit, tmp_path, ExportOptionsError,
+                            r"--dynamic-resolution interpolates .* config\.json's image_size 32x64 makes a 4x8 one: "
+                            r"export without --dynamic-resolution \(the graph then takes 32x64 images\)",
+                            dynamic_resolution=True)
 
 
 def test_a_processor_size_that_disagrees_with_config_json_is_a_usage_error(tmp_path):
