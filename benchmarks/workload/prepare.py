@@ -79,7 +79,8 @@ def export_into_cache(model: str, folder: Path, *, variants: set[str], int8_mode
         if artifact_dir.exists():
             shutil.rmtree(artifact_dir)
         try:
-            options = ExportOptions(fp16="fp16" in wanted, int8="int8" in wanted, int8_mode=int8_mode)
+            options = ExportOptions(fp16="fp16" in wanted, int8="int8" in wanted,
+                                    int8_mode=int8_mode if "int8" in wanted else None)
             export_artifact(checkpoint, output=artifact_dir, options=options,
                             progress=lambda text: print(f"[bench] export: {text}", file=sys.stderr))
             break
