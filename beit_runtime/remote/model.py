@@ -8,7 +8,10 @@ and the top-k. ``model_version`` pins a Triton model version ("": the server's n
 request (Triton's dynamic batcher groups requests from every client; a request holds one tensor, and
 label maps differ in size per image), up to ``max_in_flight`` at once. Encoded bytes and files are sent as they are, so
 the server decodes them exactly as ``load_image`` does in-process; arrays and PIL images are first
-turned into the RGB array ``load_image`` makes here, then sent as lossless PNG.
+turned into the RGB array ``load_image`` makes here, then sent as lossless PNG. Each image is read or
+encoded only when its request is sent (``Transport.infer_iter``), so a call holds at most
+``max_in_flight`` encoded images, however many it is given (every file is checked to exist first).
+After ``close()`` (or the end of a ``with`` block) every call raises ``ModelClosedError``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -40,13 +43,18 @@ def encode_image(source: Any, *, channel_order: str = "rgb") -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ImageDecodeError(f"image file {path} does not exist or is not a file; check the path")
-        return path.read_bytes()
+        check_files([source])
+        return Path(source).read_bytes()
     buffer = io.BytesIO()
     Image.fromarray(load_image(source, channel_order=channel_order)).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def check_files(items: Sequence[Any]) -> None:
+    """ImageDecodeError for the first path among ``items`` that is not a file (before any request is sent)."""
+    for item in items:
+        if isinstance(item, (str, os.PathLike)) and not Path(item).is_file():
+            raise ImageDecodeError(f"image file {item} does not exist or is not a file; check the path")
 
 
 def image_name(source: Any, *, index: int, single: bool) -> str:
@@ -103,6 +111,7 @@ class RemoteModel:
 
     def served_version(self) -> str:
         """The Triton version of the model that answers this client's calls (asked of the server now)."""
+        self.check_open()
         versions = self.transport.model_versions(self.name, self.model_version)
         return self.model_version or max(versions, key=lambda item: int(item) if item.isdigit() else -1, default="")
 
@@ -113,6 +122,10 @@ class RemoteModel:
 
     def close(self) -> None:
         self.transport.close()
+
+    def check_open(self) -> None:
+        """ModelClosedError once ``close()`` was called."""
+        self.transport.check_open(owner=f"{type(self).__name__} of model '{self.name}'")
 
     def __enter__(self: _Remote) -> _Remote:
         return self
@@ -125,6 +138,7 @@ class RemoteModel:
 
     def request(self, inputs: Mapping[str, np.ndarray], *, outputs: Sequence[str] | None = None) -> Outputs:
         """One inference with the given named tensors (object arrays are BYTES); its outputs."""
+        self.check_open()
         wanted = list(outputs or self.outputs)
         return self.transport.infer_many(self.name, [inputs], wanted, version=self.model_version)[0]
 
@@ -132,10 +146,17 @@ class RemoteModel:
                      outputs: Sequence[str] | None = None) -> tuple[list[Outputs], bool]:
         """(per image: the ensemble's outputs for that one image (``outputs``: these instead of the task's),
         whether one image was given)."""
+        self.check_open()
         check_channel_order(channel_order)
         items, single = image_list(images)  # as the local task classes read it
-        requests = [{IMAGE_INPUT: np.array([[encode_image(item, channel_order=channel_order)]], dtype=object)}
-                    for item in items]
+        check_files(items)
+        requests = _image_requests(items, channel_order=channel_order)  # encoded as they are sent
         wanted = list(outputs or self.outputs)
         names = [image_name(item, index=index, single=single) for index, item in enumerate(items)]
         return self.transport.infer_many(self.name, requests, wanted, version=self.model_version, names=names), single
+
+
+def _image_requests(items: Sequence[Any], *, channel_order: str) -> Iterator[dict[str, np.ndarray]]:
+    """One request per image, each encoded when it is drawn."""
+    for item in items:
+        yield {IMAGE_INPUT: np.array([[encode_image(item, channel_order=channel_order)]], dtype=object)}
