@@ -16,12 +16,17 @@ Classified by what the client library reports, never by the wording of a message
   of (Triton: "has no available versions") means loading, reloading (a crashed python stub) or stopping,
   so ``ServerUnavailableError`` (retry), not an unknown model;
 - anything else ``ServerError``. Messages keep the server's text, which names the problem.
+
+A URL that names Triton's metrics port answers every GET with an empty 200 (so the model looks ready) and
+every POST with 405; an HTTP answer that is not JSON is checked against ``GET /metrics`` there
+(``is_metrics_port``), and the error says to use the HTTP port (``METRICS_PORT_HINT``).
 """
 
 from __future__ import annotations
 
 import http.client
 import queue
+import urllib.request
 
 from ..errors import ArtifactError, BeitDeployError, InputError, ServerError, ServerTimeoutError, ServerUnavailableError
 from ..serving_protocol import tagged_error_class
@@ -37,6 +42,8 @@ STATUS_ERRORS: dict[str, type[BeitDeployError]] = {
     "StatusCode.DEADLINE_EXCEEDED": ServerTimeoutError,
     "StatusCode.CANCELLED": ServerUnavailableError,  # the server stopped while the call waited
 }
+METRICS_PORT_HINT = ("answered like Triton's metrics port, not its HTTP port: use the --http-port, 8000 by default "
+                     "(the metrics port serves only GET /metrics)")
 NOT_READY_TEXT = "has no available versions"  # Triton's "unknown model" answer for a known model not ready now
 
 
@@ -90,3 +97,12 @@ def runtime_error(error: BaseException, *, model: str, url: str, timeout_s: floa
     if issubclass(kind, ServerUnavailableError):
         return kind(f"{where}: no answer ({message}); is `beit-serve REPO` running there?")
     return kind(f"{where}: {type(error).__name__}: {message}")
+
+
+def is_metrics_port(base_url: str, *, timeout_s: float) -> bool:
+    """Whether ``GET base_url/metrics`` answers with Triton's Prometheus metrics (its ``nv_`` families)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/metrics", timeout=timeout_s) as reply:
+            return b"# HELP nv_" in reply.read(1 << 20)
+    except (OSError, ValueError, http.client.HTTPException):
+        return False

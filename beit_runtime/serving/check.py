@@ -19,7 +19,8 @@ HTTP call gets what is left):
 
 It prints one line, ``beit-serve: check ok: MODEL (12 ms), ...`` (``--check-live``: ``beit-serve: check ok:
 live; ready: MODEL, ... (3 ms)``) or ``beit-serve: check failed: REASON``; a URL whose answer is not
-HTTP (the gRPC port) is a failure naming that. Requests use Triton's HTTP/JSON v2 protocol with its
+HTTP (the gRPC port), or is Triton's metrics port (``remote.failures.is_metrics_port``), is a failure naming
+that and the HTTP port to use. Requests use Triton's HTTP/JSON v2 protocol with its
 binary-data extension (the JSON header, then the raw tensors; ``Inference-Header-Content-Length`` gives
 the header's length), hand-written over urllib: tritonclient.http would add 36-61 ms of imports
 (measured) to a probe that runs every few seconds.
@@ -44,6 +45,7 @@ import cv2
 import numpy as np
 
 from ..errors import ArtifactError, ServeOptionError, ServerError, ServerTimeoutError, ServerUnavailableError
+from ..remote.failures import METRICS_PORT_HINT, is_metrics_port
 from ..serving_protocol import IMAGE_INPUT, PARAMETER_LAYER_OUTPUTS
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -102,12 +104,16 @@ class Server:
     def json(self, path: str, *, body: Any = None, what: str) -> Any:
         data = None if body is None else json.dumps(body).encode()
         status, _, text = self.call(path, body=data, what=what)
+        try:
+            if status == 200:
+                return json.loads(text) if text else None
+        except ValueError:
+            pass
+        if is_metrics_port(self.url, timeout_s=self.left(what)):
+            raise ServerError(f"{self.url} {METRICS_PORT_HINT}")
         if status != 200:
             raise ServerError(f"{what}: HTTP {status}: {text.decode(errors='replace')[:300]}")
-        try:
-            return json.loads(text) if text else None
-        except ValueError:
-            raise ServerError(f"{what}: the answer is not JSON; is {self.url} a Triton server?") from None
+        raise ServerError(f"{what}: the answer is not JSON; is {self.url} a Triton server?")
 
 
 def base_url(url: str) -> str:

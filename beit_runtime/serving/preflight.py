@@ -47,8 +47,9 @@ def check_ports_free(host: str, ports: Mapping[str, int | None]) -> None:
         error = bind_error(host, port)
         if error is None:
             continue
+        choice = "1-65535: it cannot be 0" if flag == "--metrics-port" else "0: any free one"
         if error.errno == errno.EADDRINUSE:
             raise ServeOptionError(f"{flag} {port}: {host_port(host, port)} is already in use (another server "
-                                   f"listens there); give {flag} another port (0: any free one) or stop that server")
+                                   f"listens there); give {flag} another port ({choice}) or stop that server")
         raise ServeOptionError(f"{flag} {port}: cannot listen on {host_port(host, port)} ({error.strerror}); give "
-                               f"{flag} another port (0: any free one; below 1024 needs root) or another --host")
+                               f"{flag} another port ({choice}; below 1024 needs root) or another --host")

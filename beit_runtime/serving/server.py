@@ -168,7 +168,7 @@ def _check_distinct_ports(args: argparse.Namespace) -> None:
         for other, other_number in chosen[index + 1:]:
             if number == other_number:
                 raise ServeOptionError(f"{flag} and {other} are both {number}; give each its own port "
-                                       "(0: any free one)")
+                                       "(--http-port and --grpc-port 0: any free one)")
 
 
 def _check_backends(plan: LaunchPlan) -> None:

@@ -43,7 +43,7 @@ def checked_models(line: str) -> list[str]:
 def test_check_ok_asks_every_ensemble(served):
     code, line, wall = run_check(f"http://{served.http}")
     assert code == 0, line
-    assert checked_models(line) == ["cls", "feat", "layers", "seg"]  # the ensembles, not their composing models
+    assert checked_models(line) == ["cls", "feat", "layers", "multi", "seg"]  # the ensembles, not their parts
     assert wall < 5.0
     code, line, _ = run_check(served.http, "--check-model", "seg", "--check-timeout", "10")  # a bare HOST:PORT too
     assert code == 0 and checked_models(line) == ["seg"], line

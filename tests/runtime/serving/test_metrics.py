@@ -10,11 +10,13 @@ composing models count what the ensemble sends them: a request preprocessing ref
 ``cls_preprocess`` (a python model's error response is a successful execution; triton-inference-server/server
 #8521) and never reaches ``cls_engine`` or ``cls_postprocess``. Warm-up requests are counted by the composing
 models at load, so the test compares counts before and after its requests, never absolute values.
+The metrics port given where the HTTP port belongs (a client, ``--check``) is an error that names it.
 """
 
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -23,10 +25,11 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from beit_runtime.errors import ImageDecodeError, InputError
+from beit_runtime.errors import ImageDecodeError, InputError, ServerError
+from beit_runtime.remote import RemoteClassifier
 from beit_runtime.remote.transport import Transport
 from beit_runtime.serving.launcher import free_port
-from tests.runtime.serving.triton_server import endpoints, start_beit_serve
+from tests.runtime.serving.triton_server import endpoints, serve_command, start_beit_serve
 
 MODELS = ("cls", "cls_preprocess", "cls_engine", "cls_postprocess")
 COUNTERS = ("nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count",
@@ -121,3 +124,15 @@ def test_counters_grow_by_exactly_the_requests_made(metered, photo_bytes):
         **{("nv_inference_request_failure", model): 0 for model in ("cls_engine", "cls_postprocess")},
     }
     assert wait_for(metrics_url, before, expected) == expected
+
+
+def test_the_metrics_port_given_for_the_http_port_is_named(metered):
+    """It answers every GET with an empty 200 and every POST with 405: the errors say what answered, and the fix."""
+    address = metered[2].removeprefix("http://").removesuffix("/metrics")
+    hint = "answered like Triton's metrics port, not its HTTP port: use the --http-port, 8000 by default"
+    with pytest.raises(ServerError, match=f"Triton at http://{address}: {hint}"):
+        RemoteClassifier(address, "cls", ready_timeout_s=10)
+    done = subprocess.run(serve_command("--check", f"http://{address}"), capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 1 and done.stderr == "", done.stderr[-2000:]
+    assert done.stdout.startswith(f"beit-serve: check failed: http://{address} {hint}"), done.stdout

@@ -20,7 +20,7 @@ from beit_export.cli import main as beit_export
 from beit_runtime.remote import RemoteClassifier
 from beit_runtime.serving.addresses import free_port
 from beit_runtime.serving.check import check_image
-from beit_runtime.serving.server import main
+from beit_runtime.serving.server import build_parser, main
 from beit_runtime.serving.triton_log import error_message
 from tests.runtime.serving.triton_server import endpoints, readiness, serve_command, start_beit_serve
 
@@ -61,9 +61,12 @@ def test_a_busy_port_is_refused_before_start(serve_layout, repositories, capsys,
         assert main([str(repositories["cls"]), *[part for item in ports.items() for part in item]]) == 2
         assert time.monotonic() - start < 5.0
     out, err = capsys.readouterr()
+    choice = "1-65535: it cannot be 0" if flag == "--metrics-port" else "0: any free one"
     assert out == "" and last_line(err) == (
         f"beit-serve: error: {flag} {port}: 127.0.0.1:{port} is already in use (another server listens there); "
-        f"give {flag} another port (0: any free one) or stop that server")
+        f"give {flag} another port ({choice}) or stop that server")
+    hinted = "1" if flag == "--metrics-port" else "0"  # what the hint offers is accepted (--metrics-port 0 is not)
+    assert getattr(build_parser().parse_args(["repo", flag, hinted]), flag[2:].replace("-", "_")) == int(hinted)
 
 
 @pytest.mark.parametrize("host", ["localhost", "my-host.example"])
