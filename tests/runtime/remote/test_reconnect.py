@@ -15,7 +15,8 @@ from beit_runtime.serving.launcher import free_port
 from tests.runtime.serving.triton_server import start_beit_serve
 
 DOWN_S = 10  # the server is down this long (and while it starts again), the client calling every 0.1 s
-ANSWER_WITHIN_S = 2.0  # measured 0.2-0.5 s (at most 0.5 s of backoff + 0.25 s of poll, and one inference)
+ANSWER_WITHIN_S = 3.0  # measured 0.2-0.5 s (at most 0.5 s of backoff + 0.25 s of poll, and one inference); the
+# margin is for a CI machine whose other test worker is busy (the old code took 5.5-9 s)
 CLIENT = """
 import sys, time
 from beit_runtime.errors import ServerUnavailableError
