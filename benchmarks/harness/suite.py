@@ -1,7 +1,7 @@
 """Run the whole benchmark: prepare each model, time preprocessing, then sgemm and every backend in
 their own worker processes, their iterations interleaved round-robin (``benchmarks.harness.interleave``);
-measure the trained classifier's accuracy per runtime row; derive figures, judge the goals, write
-JSON, Markdown and the plot."""
+measure the digits accuracy per timed runtime row (the given artifact's own graphs, or the trained demo
+classifier for presets); derive figures, judge the goals, write JSON, Markdown and the plot."""
 
 from __future__ import annotations
 
@@ -158,8 +158,8 @@ def run_suite(settings: Settings) -> tuple[dict, dict[str, Path]]:
         "threads": settings.threads, "int8_mode": settings.int8_mode,
     }
     models = [run_model(name, settings, photos) for name in settings.models]
-    accuracy = classifier_accuracy(settings.backends, cache_dir=settings.cache_dir, threads=settings.threads,
-                                   quick=settings.quick)
+    accuracy = classifier_accuracy(settings.backends, models=models, cache_dir=settings.cache_dir,
+                                   threads=settings.threads, quick=settings.quick, artifact_dir=settings.artifact_dir)
     run_settings["duration_s"] = round(time.perf_counter() - started, 1)
     results = {"machine": machine, "settings": run_settings, "models": models, "accuracy": accuracy,
                "goals": evaluate_goals(models, accuracy=accuracy)}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.latency import build_parser
+from benchmarks.latency import build_parser, settings_from_args
 
 REPO = Path(__file__).resolve().parents[2]
 MEASURED = ("pytorch-eager-fp32", "ort-fp32", "ort-int8", "ort-int8-qdq", "ort-fp16", "openvino-fp32", "openvino-int8")
@@ -86,3 +86,13 @@ def test_cli_rejects_unknown_backend_and_bad_batch_sizes(capsys):
             build_parser().parse_args(argv)
         assert raised.value.code == 2
     assert "choose from" in capsys.readouterr().err
+
+
+def test_quick_run_of_an_artifact_is_named_after_the_artifact(tmp_path):
+    """--quick --artifact-dir X times X: the report and stdout tables are titled X, not tiny-beit."""
+    settings = settings_from_args(build_parser().parse_args(["--quick", "--artifact-dir", str(tmp_path)]))
+    assert settings.models == (str(tmp_path),) and settings.artifact_dir == tmp_path.resolve()
+    labelled = settings_from_args(build_parser().parse_args(["--quick", "--artifact-dir", str(tmp_path),
+                                                             "--model", "mine"]))
+    assert labelled.models == ("mine",)
+    assert settings_from_args(build_parser().parse_args(["--quick"])).models == ("tiny-beit",)
