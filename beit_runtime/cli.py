@@ -32,6 +32,7 @@ from .errors import BeitDeployError, InputError
 from .file_reports import report
 from .model_base import RUN_PRECISIONS, ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
+from .planning.apply import named_plan
 from .remote.connect import is_served_model
 from .run_checks import check_run_flags, checked_request
 from .served_run import SERVER_TIMEOUT_S, run_served
@@ -86,6 +87,8 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     if args.plan is not None and args.precision != AUTO_PRECISION:
         raise InputError(f"--plan is read by --precision {AUTO_PRECISION} only: add --precision {AUTO_PRECISION} "
                          "(or drop --plan)")
+    if args.plan is not None:
+        named_plan(args.plan, artifact=args.artifact)
     required = RUN_PRECISIONS.get(args.precision, ("", None, {}))[1]
     if required is not None and args.backend not in ("auto", required):
         raise InputError(f"--precision {args.precision} runs on {required} only, not --backend {args.backend}: "

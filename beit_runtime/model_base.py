@@ -24,8 +24,9 @@ from .engines import Engine, load_engine
 from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
 from .image_batches import feed_rows, image_list, in_input_order, load_all, too_small
 from .images import check_channel_order, load_image
-from .manifest import REEXPORT_HINT, Manifest, engine_parity_name, load_manifest
+from .manifest import REEXPORT_HINT, Manifest, load_manifest
 from .options import AUTO_PRECISION, RunKeywords, RunOptions
+from .parity_gate import check_engine_parity
 from .planning.apply import choose_automatically
 from .preprocess import Preprocessor
 from .tasks import TASKS, task
@@ -60,7 +61,8 @@ def resolved_options(manifest: Manifest, options: RunOptions) -> tuple[RunOption
     backend, precision, reason = choice.backend, choice.precision, choice.reason
     if options.backend not in ("auto", backend):
         backend, precision = options.backend, "fp32"
-        reason = f"fp32: the plan chose {choice.precision} on {choice.backend}, but backend={backend!r} was asked"
+        if choice.planned:  # else ``reason`` says why no plan applies
+            reason = f"fp32: the plan chose {choice.precision} on {choice.backend}, but backend={backend!r} was asked"
     return dataclasses.replace(options, precision=precision, backend=backend, plan=None), f"auto: {reason}"
 
 
@@ -147,17 +149,9 @@ class ArtifactModel:
 
     def _check_engine_parity(self, variant: str) -> None:
         """Refuse an engine whose parity record for this graph (written by the exporter) failed."""
-        _, _, engine_options = RUN_PRECISIONS.get(self.precision, (variant, self.backend, {}))
-        name = engine_parity_name(self.backend, inference_precision=engine_options.get("inference_precision"))
-        record = self.manifest.parity_for(variant, engine=name)
-        if record is not None and not record.passed:
-            figures = ", ".join(
-                f"{out}: rel_l2 {m.get('rel_l2', float('nan')):.3g}" for out, m in record.outputs.items()
-            )
-            raise ManifestError(
-                f"the exporter measured the '{variant}' graph of {self.manifest.folder} on {name} outside the "
-                f"{record.precision} tolerances ({figures}); use backend='onnxruntime' for this precision"
-            )
+        _, only_backend, engine_options = RUN_PRECISIONS.get(self.precision, (variant, None, {}))
+        check_engine_parity(self.manifest, variant, self.backend, precision=self.precision, only_backend=only_backend,
+                            inference_precision=engine_options.get("inference_precision"))
 
     # ----------------------------------------------------------------- lifecycle
     _closed = False

@@ -1,21 +1,22 @@
-"""Parity of the same graph on the other CPU engines the runtime offers (OpenVINO f32, bf16, int8).
+"""Parity of the same graph on the other CPU engines the runtime offers (OpenVINO f32, bf16, fp16, int8).
 
 ONNX Runtime is the exporter's reference engine (``gate.check_parity``). When OpenVINO is installed,
 the fp32 graph is also run on OpenVINO at f32 (held to the fp32 tolerances) and, where the CPU has bf16
-units, at bf16 (held to the bf16 tolerances); the static QDQ int8 graph runs on OpenVINO's int8
+units, at bf16 (held to the bf16 tolerances); the fp16 graph runs on OpenVINO at f32 inference
+precision on its fp16 weights (fp16 tolerances); the static QDQ int8 graph runs on OpenVINO's int8
 kernels (int8 tolerances). Each measured record is a full parity report; a record that could not be
 measured says why. An fp32 failure raises ``ParityError`` (fp32 parity is the artifact's contract). A
-bf16 or int8 failure is recorded with ``passed: false`` and the runtime refuses that engine for that
-precision (``beit_runtime.model_base``).
+bf16, fp16 or int8 failure is recorded with ``passed: false`` and the runtime refuses that engine for
+that precision (``beit_runtime.parity_gate``).
 
 OpenVINO's int8 kernels depend on the CPU's instruction set: 2026.4 on an AVX2-only AMD EPYC computes
 the symmetric-int8 QDQ convolutions of the demo segmentation model's UperNet bottlenecks with rel-L2
 0.18 where ONNX Runtime, and OpenVINO on AVX-512/AMX, give 0.02-0.04. So on a CPU beyond AVX2 the
 int8 graph is also run with OpenVINO's oneDNN capped at AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``, in a child
 process: the cap is read once per process) and recorded as ``openvino-avx2``: the artifact may be
-deployed on such a CPU. The capped run reproduces the EPYC figure (0.183 here). The exporter keeps an
-int8 graph only when every record passes (``beit_export.pipeline``; ``precision.int8_layers`` says
-which layers stay float for it).
+deployed on such a CPU, where the runtime judges OpenVINO by it (``beit_runtime.parity_gate``). The
+capped run reproduces the EPYC figure (0.183 here). The exporter keeps an int8 graph only when every
+record passes (``beit_export.pipeline``; ``precision.int8_layers`` says which layers stay float for it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ INSTALL_HINT = 'install beit-deploy[openvino] to measure it'
 AVX2_CAPPED = "openvino-avx2"
 _CAPPED_ISA = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
 _BEYOND_AVX2 = ("avx512f", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of the ISAs oneDNN prefers to AVX2
+OPENVINO_VARIANTS = ("fp32", "fp16", "int8")  # the graphs the runtime runs on OpenVINO (the GPU graphs it does not)
 
 
 def _not_measured(reason: str) -> dict[str, Any]:
@@ -71,8 +73,10 @@ def _avx2_capped_plan() -> tuple[str, str] | dict[str, Any]:
 
 def _plan(variant: str, *, dynamic_int8: bool) -> dict[str, tuple[str, str] | dict[str, Any]]:
     """engine record name -> (parity engine, precision judged) or a not-measured record, for one graph variant."""
+    if variant not in OPENVINO_VARIANTS:
+        return {}
     if importlib.util.find_spec("openvino") is None:
-        return {"openvino": _not_measured(f"openvino is not installed; {INSTALL_HINT}")} if variant != "fp16" else {}
+        return {"openvino": _not_measured(f"openvino is not installed; {INSTALL_HINT}")}
     if variant == "fp32":
         bf16 = ("openvino-bf16", "bf16") if _bf16_supported() else _not_measured(
             "this CPU has no bf16 units (avx512_bf16 or AMX): OpenVINO would run f32")
@@ -81,7 +85,7 @@ def _plan(variant: str, *, dynamic_int8: bool) -> dict[str, tuple[str, str] | di
         if dynamic_int8:
             return {"openvino": _not_measured("dynamic int8 graphs run in f32 on OpenVINO; export --int8-mode static")}
         return {"openvino": ("openvino", "int8"), AVX2_CAPPED: _avx2_capped_plan()}
-    return {}
+    return {"openvino": ("openvino", "fp16")}
 
 
 def _evaluate_avx2_capped(graph: Path, cases: list[ParityCase], *, task: str, precision: str) -> dict[str, Any]:

@@ -16,11 +16,15 @@ ov_engine = pytest.importorskip("beit_runtime.engines.openvino_engine", reason="
 
 def test_manifest_records_openvino_parity(tmp_path):
     checkpoint = tiny_checkpoint("beit", "image-classification")
-    folder = export_artifact(checkpoint, output=tmp_path / "a", options=ExportOptions(int8=True, photos=False))
+    folder = export_artifact(checkpoint, output=tmp_path / "a",
+                             options=ExportOptions(fp16=True, int8=True, photos=False))
     parity = load_manifest(folder).to_json()["parity"]
     fp32 = parity["fp32"]["engines"]["openvino"]
     assert fp32["measured"] and fp32["passed"] and fp32["precision"] == "fp32" and "openvino" in fp32["backend"]
     assert fp32["outputs"]["logits"]["max_abs"] <= 1e-4
+    fp16 = parity["fp16"]["engines"]["openvino"]  # the fp16 graph runs on OpenVINO too: measured at export
+    assert fp16["measured"] and fp16["passed"] and fp16["precision"] == "fp16" and "openvino" in fp16["backend"]
+    assert fp16["tolerances"]["logits"]["rel_l2"] == 1e-2 and fp16["outputs"]["logits"]["rel_l2"] <= 1e-2
     int8 = parity["int8"]["engines"]["openvino"]
     assert int8["measured"] and int8["passed"] and int8["precision"] == "int8"
     bf16 = parity["fp32"]["engines"]["openvino-bf16"]

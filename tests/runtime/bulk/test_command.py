@@ -59,9 +59,11 @@ def test_verbose_says_what_a_folder_run_runs_before_the_first_image(beit_classif
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert err.startswith("running onnxruntime fp32 (asked for)\n")
-    assert main([*argv, "--precision", "auto", "--plan", str(tmp_path / "none.json")]) == 0  # fp32: it resumes
+    assert main([*argv, "--precision", "auto"]) == 0  # no plan in the cache: fp32, so it resumes
     err = capsys.readouterr().err
-    assert f"running onnxruntime fp32 (auto: fp32: plan {tmp_path / 'none.json'} does not exist" in err
+    assert "running onnxruntime fp32 (auto: fp32: no plan for this artifact on this machine" in err
+    assert main([*argv, "--precision", "auto", "--plan", str(tmp_path / "none.json")]) == 2  # a plan named must exist
+    assert f"plan {tmp_path / 'none.json'} does not exist: make it with `beit-run tune" in capsys.readouterr().err
 
 
 def test_ray_address_where_no_cluster_listens_is_one_line_and_writes_nothing(beit_classifier_artifact,

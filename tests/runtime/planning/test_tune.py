@@ -12,6 +12,7 @@ from beit_export.demo import DEMO_CLASSIFIER_ID
 from beit_export.demo.digits import held_out_split
 from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
+from beit_runtime.errors import InputError
 from beit_runtime.planning import applicable, read_plan
 from beit_runtime.planning.plan import SLOWER_NOTE
 from beit_runtime.planning.tune import TuneOptions, tune
@@ -92,8 +93,8 @@ def test_precision_auto_follows_a_plan_for_this_machine_and_refuses_one_from_els
     write_plan(dataclasses.replace(forced, machine=other, machine_key="0" * 16), path)
     with Classifier(artifact, precision="auto", plan=path) as model:
         assert model.precision == "fp32" and "another machine" in model.choice
-    with Classifier(artifact, precision="auto", plan=tmp_path / "missing.json") as model:
-        assert model.precision == "fp32" and "does not exist" in model.choice
+    with pytest.raises(InputError, match=r"missing\.json does not exist: make it with `beit-run tune"):
+        Classifier(artifact, precision="auto", plan=tmp_path / "missing.json")
 
 
 def test_beit_run_evaluate_and_tune_commands(artifact, digit_folder, tmp_path, capsys):

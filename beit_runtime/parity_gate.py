@@ -1,0 +1,83 @@
+"""The runtime's parity gate: which of the exporter's parity records judges the engine a model is about to run,
+and the refusal, naming what can run instead, when that record failed (``parity_policy="enforce"``).
+
+OpenVINO's int8 kernels differ per instruction set (``beit_export.parity.engines``), so the exporter also
+measures the int8 graph with oneDNN capped at AVX2 and records it as ``openvino-avx2``. Where OpenVINO's
+oneDNN runs at AVX2 here (a CPU with AVX2 and none of AVX-512, AVX-VNNI or AMX in ``/proc/cpuinfo``, or
+``ONEDNN_MAX_CPU_ISA=AVX2`` in the environment, which caps it the same way), that record judges OpenVINO
+when the artifact has a measured one; elsewhere the ``openvino`` record does.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from .errors import ManifestError
+from .manifest import Manifest, ParityRecord, engine_parity_name
+
+AVX2_RECORD = "openvino-avx2"
+ISA_CAP_VARIABLE = "ONEDNN_MAX_CPU_ISA"
+_BEYOND_AVX2 = ("avx512f", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of the ISAs oneDNN prefers to AVX2
+_GRAPH_BACKENDS = ("onnxruntime", "openvino")  # the backends that run the ONNX graphs the records judge
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's ``/proc/cpuinfo`` flags, read once (empty where unknown)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def runs_at_avx2() -> bool:
+    """True when OpenVINO's oneDNN runs at AVX2 here: capped by ONEDNN_MAX_CPU_ISA=AVX2, or a CPU without better."""
+    if os.environ.get(ISA_CAP_VARIABLE, "").strip().upper() == "AVX2":
+        return True
+    flags = cpu_flags()
+    return "avx2" in flags and not flags.intersection(_BEYOND_AVX2)
+
+
+def judging_record(manifest: Manifest, variant: str, backend: str, *,
+                   inference_precision: str | None = None) -> tuple[str, ParityRecord | None]:
+    """(record name, measured report or None) of graph ``variant`` run on ``backend`` here."""
+    name = engine_parity_name(backend, inference_precision=inference_precision)
+    if backend == "onnxruntime":
+        return name, manifest.parity_for(variant)
+    if name == "openvino" and runs_at_avx2():
+        capped = manifest.parity_for(variant, engine=AVX2_RECORD)
+        if capped is not None:
+            return AVX2_RECORD, capped
+    return name, manifest.parity_for(variant, engine=name)
+
+
+def check_engine_parity(manifest: Manifest, variant: str, backend: str, *, precision: str,
+                        inference_precision: str | None = None, only_backend: str | None = None) -> None:
+    """ManifestError when the exporter's record of graph ``variant`` on ``backend`` (at ``inference_precision``)
+    failed; the error names what can run instead. ``only_backend``: the one backend ``precision`` runs on."""
+    name, record = judging_record(manifest, variant, backend, inference_precision=inference_precision)
+    if backend == "onnxruntime" or record is None or record.passed:  # the exporter refuses a graph ONNX Runtime fails
+        return
+    figures = ", ".join(f"{out}: rel_l2 {m.get('rel_l2', float('nan')):.3g}" for out, m in record.outputs.items())
+    where = " (OpenVINO runs at AVX2 here)" if name == AVX2_RECORD else ""
+    raise ManifestError(
+        f"the exporter measured the '{variant}' graph of {manifest.folder} on {name}{where} outside the "
+        f"{record.precision} tolerances ({figures}); {_instead(manifest, variant, backend, precision, only_backend)}"
+    )
+
+
+def _instead(manifest: Manifest, variant: str, backend: str, precision: str, only_backend: str | None) -> str:
+    """What can run instead of a refused engine: backends whose record for the graph passed, else fp32."""
+    anyway = "or parity_policy='ignore' to run it anyway (e.g. to measure it)"
+    if only_backend is not None:
+        return f"precision={precision!r} runs on {only_backend!r} only: use precision='fp32', {anyway}"
+    passed = [other for other in _GRAPH_BACKENDS
+              if other != backend and (found := judging_record(manifest, variant, other)[1]) and found.passed]
+    if not passed:
+        return f"no other backend's record for it passed: use precision='fp32', {anyway}"
+    choices = " or ".join(f"backend={other!r}" for other in passed)
+    return f"use {choices} for precision={precision!r} (its record for this graph passed), {anyway}"
