@@ -64,6 +64,8 @@ def _prepare(name: str, settings: Settings) -> tuple[ModelInfo, dict[str, ModelI
     variants = {"fp32"} | {REGISTRY[b].graph for b in settings.backends if REGISTRY[b].graph}
     modes = {REGISTRY[b].int8_mode for b in settings.backends if REGISTRY[b].int8_mode} or {settings.int8_mode}
     main_mode = settings.int8_mode if settings.int8_mode in modes else sorted(modes)[0]
+    if settings.artifact_dir is not None:  # a given artifact's int8 graph is what its export made it
+        main_mode = _artifact_int8_mode(settings.artifact_dir) or main_mode
     info = prepare_model(name, cache_dir=settings.cache_dir, variants=variants, artifact_dir=settings.artifact_dir,
                          tensorrt="tensorrt" in settings.backends, int8_mode=main_mode)
     by_mode = {main_mode: info}
@@ -71,6 +73,14 @@ def _prepare(name: str, settings: Settings) -> tuple[ModelInfo, dict[str, ModelI
         if settings.artifact_dir is None:
             by_mode[mode] = prepare_model(name, cache_dir=settings.cache_dir, variants={"fp32", "int8"}, int8_mode=mode)
     return info, by_mode
+
+
+def _artifact_int8_mode(artifact_dir: str | Path) -> str | None:
+    """How the artifact's int8 graph was quantized ("static" / "dynamic"; None without one)."""
+    manifest = json.loads((Path(artifact_dir) / "manifest.json").read_text(encoding="utf-8"))
+    if "int8" not in manifest.get("graphs", {}):
+        return None
+    return str(manifest.get("export", {}).get("int8_mode") or "static")
 
 
 def _participants(info: ModelInfo, by_mode: dict[str, ModelInfo], settings: Settings, batches, photos) -> list:
