@@ -67,7 +67,7 @@ def test_bad_model_values(capsys, tmp_path, vit_folder, monkeypatch):
     bert = tmp_path / "bert"
     bert.mkdir()
     (bert / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertForMaskedLM"]}))
-    _fails_with(["--model", str(bert), *out], 2, "BEiT and ViT", capsys)
+    _fails_with(["--model", str(bert), *out], 2, "BEiT, ViT and DeiT checkpoints only", capsys)
     _fails_with(["--model", "someone/unknown-model", "--random-init", *out], 2, "facebook/dino-vitb16", capsys)
     _fails_with(["--model", str(vit_folder), "--task", "masked-image-modeling", *out], 2, "--task", capsys)
     assert not (tmp_path / "out").exists()
