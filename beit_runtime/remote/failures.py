@@ -19,7 +19,8 @@ Classified by what the client library reports, never by the wording of a message
 
 A URL that names Triton's metrics port answers every GET with an empty 200 (so the model looks ready) and
 every POST with 405; an HTTP answer that is not JSON is checked against ``GET /metrics`` there
-(``is_metrics_port``), and the error says to use the HTTP port (``METRICS_PORT_HINT``).
+(``is_metrics_port``), and the error says to use the HTTP port (``METRICS_PORT_HINT``). A grpc:// URL that names
+the HTTP port fails every call as if no server listened; ``http_api_at`` tells that case apart (``GRPC_AT_HTTP_HINT``).
 """
 
 from __future__ import annotations
@@ -106,3 +107,17 @@ def is_metrics_port(base_url: str, *, timeout_s: float) -> bool:
             return b"# HELP nv_" in reply.read(1 << 20)
     except (OSError, ValueError, http.client.HTTPException):
         return False
+
+
+def http_api_at(address: str, *, timeout_s: float) -> bool:
+    """Whether ``GET http://address/v2`` answers with Triton's server metadata (its HTTP API listens there)."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2", timeout=timeout_s) as reply:
+            return b'"name":"triton"' in reply.read(1 << 16).replace(b" ", b"")
+    except (OSError, ValueError, http.client.HTTPException):
+        return False
+
+
+def grpc_at_http_hint(address: str) -> str:
+    return (f"grpc://{address} is Triton's HTTP port, not its gRPC port: use http://{address}, or the --grpc-port "
+            "(8001 by default) with grpc://")

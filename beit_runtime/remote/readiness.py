@@ -5,8 +5,8 @@ sees refused connections, and on a server that loads models later it sees "not r
 polls the model's readiness every ``poll_s`` until it is ready or ``timeout_s`` has passed (a timeout of
 0 asks once). It raises at once for a model the ready server does not know (``ArtifactError``), and on
 timeout ``ServerUnavailableError`` when no server ever answered, else ``ServerTimeoutError``; both say
-what was waited for and for how long. A probe may overrun the deadline by at most the transport's own
-``timeout_s``.
+what was waited for and for how long. A grpc:// URL that names Triton's HTTP port is said at once. A probe may
+overrun the deadline by at most the transport's own ``timeout_s``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from ..errors import ArtifactError, ServerError, ServerTimeoutError, ServerUnavailableError
+from .failures import grpc_at_http_hint, http_api_at
 from .transport import Transport
 
 POLL_S = 0.25
@@ -40,7 +41,7 @@ def wait_until_ready(transport: Transport, model: str, *, version: str = "", tim
                      poll_s: float = POLL_S) -> float:
     """Block until ``model`` is ready on the transport's server; the seconds it took (see the module docstring)."""
     start = time.monotonic()
-    answered, last = False, "no probe made"
+    answered, last, probed = False, "no probe made", False
     while True:
         try:
             if _ready(transport, model, version):
@@ -48,6 +49,11 @@ def wait_until_ready(transport: Transport, model: str, *, version: str = "", tim
             answered, last = True, "the server answers, the model is not ready"
         except (ServerUnavailableError, ServerTimeoutError) as error:
             last = str(error)
+            if not probed and transport.protocol == "grpc":  # once: a grpc:// URL naming the HTTP port
+                probed = True
+                if http_api_at(transport.address, timeout_s=min(transport.timeout_s, 5.0)):
+                    raise ServerUnavailableError(f"Triton at {transport.url}: {grpc_at_http_hint(transport.address)}"
+                                                 ) from error
         left = timeout_s - (time.monotonic() - start)
         if left <= 0:
             break

@@ -97,6 +97,13 @@ def test_unknown_model_or_version(served, protocol, photo_bytes):
     assert time.monotonic() - start < 30  # refused at once, not after the 120 s ready timeout
 
 
+def test_a_grpc_url_naming_the_http_port_says_so_at_once(served):
+    start = time.monotonic()
+    with pytest.raises(ServerUnavailableError, match=r"is Triton's HTTP port, not its gRPC port: use http://"):
+        RemoteClassifier(f"grpc://{served.http}", "cls", ready_timeout_s=60)
+    assert time.monotonic() - start < 30  # not after the 60 s ready timeout, as 'Socket closed'
+
+
 @pytest.mark.parametrize("status, expected", sorted(STATUS_ERRORS.items()))
 def test_each_status_code_has_its_typed_error(status, expected):
     error = runtime_error(InferenceServerException("the server's text", status=status), model="m", url="u", timeout_s=1)
