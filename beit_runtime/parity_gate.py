@@ -10,28 +10,21 @@ when the artifact has a measured one; elsewhere the ``openvino`` record does.
 
 from __future__ import annotations
 
-import functools
 import os
-from pathlib import Path
 
 from .errors import ManifestError
 from .manifest import Manifest, ParityRecord, engine_parity_name
+from .planning.machine import machine_description
 
 AVX2_RECORD = "openvino-avx2"
 ISA_CAP_VARIABLE = "ONEDNN_MAX_CPU_ISA"
-_BEYOND_AVX2 = ("avx512f", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of the ISAs oneDNN prefers to AVX2
+BEYOND_AVX2 = ("avx512f", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of the ISAs oneDNN prefers to AVX2
 _GRAPH_BACKENDS = ("onnxruntime", "openvino")  # the backends that run the ONNX graphs the records judge
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
-    """The CPU's ``/proc/cpuinfo`` flags, read once (empty where unknown)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return frozenset(line.partition(":")[2].split())
+    """The CPU's kernel flags as the plans record them (``planning.machine``, read once; empty where unknown)."""
+    return frozenset(machine_description()["kernel_flags"])
 
 
 def runs_at_avx2() -> bool:
@@ -39,7 +32,7 @@ def runs_at_avx2() -> bool:
     if os.environ.get(ISA_CAP_VARIABLE, "").strip().upper() == "AVX2":
         return True
     flags = cpu_flags()
-    return "avx2" in flags and not flags.intersection(_BEYOND_AVX2)
+    return "avx2" in flags and not flags.intersection(BEYOND_AVX2)
 
 
 def judging_record(manifest: Manifest, variant: str, backend: str, *,

@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from beit_runtime.parity_gate import BEYOND_AVX2
 from benchmarks.harness.arguments import names_in, positive_ints
 from benchmarks.workload.int8_variants import RECIPES, Candidate, build_candidates
 from benchmarks.workload.prepare import prepare_model
 
 DEFAULT_MODEL = "microsoft/beit-base-patch16-224"
 DEFAULT_RESULTS = Path(__file__).with_name("RESULTS-int8-options.json")
-_BEYOND_AVX2 = ("avx512f", "avx_vnni", "amx_int8")
 Group = tuple[str, str, list[Candidate]]  # backend, ISA cap, candidates: one child run
 _LIBRARIES = ("onnxruntime", "openvino", "nncf", "onnx", "numpy", "torch")
 
@@ -53,7 +53,7 @@ def cpu_record() -> dict[str, Any]:
     return {"model": fields.get("Model name", platform.processor()).strip(),
             "family_model_stepping": [fields.get(k, "").strip() for k in ("CPU family", "Model", "Stepping")],
             "cpus": fields.get("CPU(s)", "").strip(), "flags": keep,
-            "beyond_avx2": any(f in flags for f in _BEYOND_AVX2), "has_avx2": "avx2" in flags}
+            "beyond_avx2": any(f in flags for f in BEYOND_AVX2), "has_avx2": "avx2" in flags}
 
 
 def _versions() -> dict[str, str]:

@@ -32,14 +32,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from beit_runtime.parity_gate import AVX2_RECORD, BEYOND_AVX2, cpu_flags
+
 from ..errors import ParityError
 from .cases import ParityCase
 from .gate import evaluate, format_report
 
 INSTALL_HINT = 'install beit-deploy[openvino] to measure it'
-AVX2_CAPPED = "openvino-avx2"
+AVX2_CAPPED = AVX2_RECORD
 _CAPPED_ISA = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
-_BEYOND_AVX2 = ("avx512f", "avx_vnni", "amx_int8")  # /proc/cpuinfo flags of the ISAs oneDNN prefers to AVX2
 OPENVINO_VARIANTS = ("fp32", "fp16", "int8")  # the graphs the runtime runs on OpenVINO (the GPU graphs it does not)
 
 
@@ -53,20 +54,11 @@ def _bf16_supported() -> bool:
     return bf16_supported()
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
 def _avx2_capped_plan() -> tuple[str, str] | dict[str, Any]:
-    flags = _cpu_flags()
+    flags = cpu_flags()
     if "avx2" not in flags:
         return _not_measured("this CPU has no AVX2 (or its flags are unknown): an AVX2 cap would not apply")
-    if not flags.intersection(_BEYOND_AVX2):
+    if not flags.intersection(BEYOND_AVX2):
         return _not_measured("this CPU's best instruction set is AVX2: the 'openvino' record is its figure")
     return (AVX2_CAPPED, "int8")
 
