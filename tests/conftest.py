@@ -60,6 +60,15 @@ BEIT_PROCESSOR_CONFIG = {
 }
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Delete the shared precision graphs' temporary folders (made outside tmp_path: see precision_graphs.py)."""
+    import sys
+
+    precision_graphs = sys.modules.get("tests.export.precision_graphs")
+    if precision_graphs is not None:
+        precision_graphs.remove_tiny_graphs()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory) -> Iterator[Path]:
     """beit-deploy's caches (optimized graphs, verified digests, plans) in a folder of this test session, not the

@@ -7,7 +7,6 @@ them as the reference.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import shutil
 import tempfile
@@ -84,11 +83,22 @@ def _convert(graphs: TinyGraphs) -> None:
                                                       head_convolutions="none")
 
 
+_FOLDERS: list[Path] = []
+
+
+def remove_tiny_graphs() -> None:
+    """Delete the folders ``tiny_graphs`` made (tests/conftest.py calls it at session end: atexit does
+    not run in pytest-xdist workers, which leave with ``os._exit``)."""
+    while _FOLDERS:
+        shutil.rmtree(_FOLDERS.pop(), ignore_errors=True)
+    tiny_graphs.cache_clear()
+
+
 @functools.cache
 def tiny_graphs(task: str) -> TinyGraphs:
     """The tiny ``task`` graphs in every precision, exported once per session."""
     folder = Path(tempfile.mkdtemp(prefix=f"beit-precision-{task}-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    _FOLDERS.append(folder)
     graphs = _export(task, folder)
     _convert(graphs)
     return graphs
