@@ -157,7 +157,13 @@ def test_processes_writing_the_same_entry_at_once_leave_one_complete_entry(cache
     env = {**os.environ, "BEIT_DEPLOY_CACHE": str(cache)}
     children = [subprocess.Popen([sys.executable, "-c", code, str(beit_classifier_artifact / "model.onnx")],
                                  env=env, stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    statuses = [child.communicate(timeout=120)[0].strip() for child in children]
+    try:
+        statuses = [child.communicate(timeout=120)[0].strip() for child in children]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
     assert [child.returncode for child in children] == [0, 0, 0]
     assert set(statuses) <= {"written", "hit"} and "written" in statuses
     [entry] = _entries(cache)

@@ -17,7 +17,8 @@ def test_a_static_int8_artifact_is_timed_as_the_static_backend_and_the_dynamic_o
     folder = save_model_folder(tiny_model("beit", "image-classification"), tmp_path / "checkpoint")
     artifact = tmp_path / "static"  # a local checkpoint folder: the benchmark loads its PyTorch reference from it
     assert beit_export(["--model", str(folder), "--output", str(artifact), "--int8", "--quiet"]) == 0
-    argv = ["--artifact-dir", str(artifact), "--backends", "ort-int8,ort-int8-qdq", "--batch-sizes", "1"]
+    argv = ["--artifact-dir", str(artifact), "--backends", "ort-int8,ort-int8-qdq", "--batch-sizes", "1",
+            "--output-dir", str(tmp_path / "out")]  # not the default benchmarks/out of the working directory
     settings = settings_from_args(build_parser().parse_args(argv))
     info, by_mode = _prepare(settings.models[0], settings)
     assert set(by_mode) == {"static"}

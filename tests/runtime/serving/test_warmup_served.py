@@ -14,7 +14,13 @@ import numpy as np
 from beit_export.triton.warmup import SAMPLE_NAME, WARMUP_FOLDER
 from beit_runtime import Classifier, Segmenter
 from beit_runtime.remote import RemoteClassifier, RemoteSegmenter
-from tests.runtime.serving.triton_server import endpoints, launch_beit_serve, signature, start_beit_serve
+from tests.runtime.serving.triton_server import (
+    endpoints,
+    launch_beit_serve,
+    signature,
+    start_beit_serve,
+    stop_beit_serve,
+)
 
 WARMED = ("cls_preprocess", "cls_engine", "cls_postprocess", "seg_preprocess", "seg_engine", "seg_postprocess")
 
@@ -52,7 +58,10 @@ def test_a_model_whose_warmup_fails_never_gets_ready(serve_layout, repositories,
     log = tmp_path / "server.log"
     with open(tmp_path / "stderr.txt", "w+", encoding="utf-8") as stderr:
         process = launch_beit_serve([broken], log=log, stderr=stderr)
-        out, _ = process.communicate(timeout=120)
+        try:
+            out, _ = process.communicate(timeout=120)
+        finally:
+            stop_beit_serve(process)
         stderr.seek(0)
         said = stderr.read()
     assert process.returncode == 1 and "ready" not in out, said

@@ -60,6 +60,17 @@ def launch_beit_serve(repositories: Iterable[Path], *, log: Path, extra: Sequenc
                             text=True)
 
 
+def stop_beit_serve(process: subprocess.Popen, *, timeout_s: float = 60) -> None:
+    """SIGTERM (beit-serve stops its tritonserver), then SIGKILL when it is still there after ``timeout_s``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def start_beit_serve(repositories: Iterable[Path], *, log: Path, extra: Sequence[str] = (),
                      stderr: IO[str] | None = None) -> tuple[subprocess.Popen, str]:
     """``beit-serve REPO... --http-port 0 --grpc-port 0``; returns the process and its ready line."""
@@ -185,10 +196,11 @@ def repositories(beit_classifier_artifact, beit_segmentation_artifact, beit_laye
 def served(serve_layout, repositories, tmp_path_factory) -> Iterator[Served]:
     log = tmp_path_factory.mktemp("triton-log") / "server.log"
     process, line = start_beit_serve(repositories.values(), log=log)
-    http, grpc = endpoints(line)
-    yield Served(http=http, grpc=grpc, repositories=repositories, process=process)
-    process.send_signal(signal.SIGTERM)
-    process.wait(60)
+    try:
+        http, grpc = endpoints(line)
+        yield Served(http=http, grpc=grpc, repositories=repositories, process=process)
+    finally:
+        stop_beit_serve(process)
 
 
 @pytest.fixture(scope="session")
