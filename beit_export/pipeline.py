@@ -69,7 +69,7 @@ def export_artifact(checkpoint, *, output: str | Path, options: ExportOptions | 
             write_fused_attention(state)
         if options.uint8_input:
             write_uint8_inputs(state)
-        if checkpoint.task == "semantic-segmentation":
+        if state.task_spec.postprocess_graph:
             _postprocess_graph(state)
         _tensorrt_compatibility(state)
         progress("writing manifest.json")
@@ -268,9 +268,9 @@ def _input_record(state: _State) -> dict[str, Any]:
 
 
 def _postprocessing_record(state: _State) -> dict[str, Any]:
-    if state.checkpoint.task == "image-classification":
+    if state.task_spec.scored_logits:
         return {"score": score_function(state.checkpoint.config)}
-    if state.checkpoint.task != "semantic-segmentation":
+    if not state.task_spec.postprocess_graph:
         return {}
     record = segmentation_postprocessing_record(num_labels=int(state.checkpoint.config.num_labels))
     case = state.cases[0]  # the stride as measured on the model (patch_size / 4 for UperNet), not assumed

@@ -1,13 +1,15 @@
 """The task registry: everything beit-deploy knows about a task, described once, as data.
 
 Every part of the project that behaves differently per task reads it from here: the exporter (graph
-inputs and outputs, which transformers classes carry the task, whether the checkpoint's labels are
-kept), the parity gate (which tolerance kind each output is judged by), the runtime (which task class
-runs an artifact, which ``beit-run`` handler prints it), the Triton repository writer, the python
-models inside Triton and the remote clients (what the ensemble serves), and the benchmarks (how an
-end-to-end row is fed and finished). Adding a field to every task means adding it to ``Task`` and to
-the four entries below; nothing else holds a per-task table. The exporter adds to an entry only what
-needs torch (``beit_export.tasks``: detecting the task of a loaded module, finding its encoder).
+inputs and outputs, which transformers classes carry the task, which head weights name it, whether the
+checkpoint's labels are kept, which post-processing it records and writes as a graph), the parity gate
+(which tolerance kind each output is judged by), the runtime (which task class runs an artifact, which
+``beit-run`` handler prints it, how ``evaluate`` and ``tune`` score it and by which headline figure),
+the Triton repository writer, the python models inside Triton and the remote clients (what the
+ensemble serves), and the benchmarks (how an end-to-end row is fed and finished, which goals judge
+it). Adding a field to every task means adding it to ``Task`` and to the four entries below; nothing
+else holds a per-task table. The exporter adds to an entry only what needs torch (``beit_export.tasks``:
+detecting the task of a loaded module, finding its encoder).
 
 This module imports nothing but the standard library, so the torch-free runtime, the code that runs
 inside Triton's python stub and the benchmarks all share it.
@@ -87,6 +89,30 @@ class Task:
     # further transformers classes carrying the task, exported when a checkpoint names them but never chosen for a
     # config without "architectures" (hf_classes' class is): DeiT's distilled classifier, logits = mean of 2 heads
     more_hf_classes: tuple[str, ...] = ()
+    # what ``beit-run evaluate`` and ``beit-run tune --data`` score the task's results by (one of EVALUATIONS,
+    # ``beit_runtime.evaluation.scoring``); None: the task is not evaluated
+    evaluation: str | None = None
+    # the figures of that evaluation besides "agreement", the headline (``headline_metric``) first
+    evaluation_metrics: tuple[str, ...] = ()
+    # the exporter writes the fused post-processing graph (``postprocess.onnx``: logits -> resize -> argmax) and
+    # records its resize in the manifest's postprocessing; the task class runs it with ``fused_postprocess=True``
+    postprocess_graph: bool = False
+    # the manifest's postprocessing records the score function of the logits ("score", one of SCORE_FUNCTIONS)
+    scored_logits: bool = False
+    # the head is UperNet over several encoder layers: the exporter rewrites it (``beit_export.modeling.segmentation``)
+    upernet_head: bool = False
+    # the first name part of the task head's weights in a checkpoint: what shows the task of one whose config.json
+    # names no architecture (``beit_export.checkpoint.weights``)
+    head_weights: tuple[str, ...] = ()
+    # the goals the benchmark report judges the task's rows by (``benchmarks.report.analysis``): "cpu" (fp32 % of
+    # sgemm, ONNX vs eager, int8 and bf16 vs fp32, at each batch size), "int8-batch-1" (int8 vs fp32 at batch 1)
+    benchmark_goals: str = "cpu"
+
+    @property
+    def headline_metric(self) -> str:
+        """The figure an evaluation of the task is judged by (``tune``'s accuracy drop, the report's plot):
+        its first metric, "agreement" (with fp32's decisions) when it has none."""
+        return self.evaluation_metrics[0] if self.evaluation_metrics else "agreement"
 
     @property
     def all_hf_classes(self) -> tuple[str, ...]:
@@ -134,6 +160,9 @@ OPTIONAL_KINDS = {"hidden_states": "hidden_states", "attentions": "attention_wei
 # (multi-label, or a single logit), none (regression: the logits themselves); a manifest without it means softmax
 SCORE_FUNCTIONS = ("softmax", "sigmoid", "none")
 DEFAULT_SCORE_FUNCTION = "softmax"
+# what an evaluation scores: "classification" (class ids: ImageFolder data, top-1/top-5), "segmentation" (label
+# maps: images/ + masks/, mIoU and pixel accuracy)
+EVALUATIONS = ("classification", "segmentation")
 
 _TASKS = (
     Task(
@@ -176,6 +205,10 @@ _TASKS = (
         device_normalisation=True,
         summary="top-k labels and scores",
         optional_outputs=OPTIONAL_OUTPUTS,
+        evaluation="classification",
+        evaluation_metrics=("top1", "top5"),
+        scored_logits=True,
+        head_weights=("classifier", "cls_classifier", "distillation_classifier"),
     ),
     Task(
         name="masked-image-modeling",
@@ -191,6 +224,7 @@ _TASKS = (
         device_normalisation=True,
         summary="visual token ids per patch",
         optional_outputs=OPTIONAL_OUTPUTS,
+        head_weights=("lm_head",),
     ),
     Task(
         name="semantic-segmentation",
@@ -209,6 +243,12 @@ _TASKS = (
         summary="label maps at the image's own size",
         optional_outputs=OPTIONAL_OUTPUTS,
         default_attention_layers="last",  # 640 inputs: 1,601 tokens, ~1.5 GB of fp32 attentions per image for 12 layers
+        evaluation="segmentation",
+        evaluation_metrics=("miou", "pixel_accuracy"),
+        postprocess_graph=True,
+        upernet_head=True,
+        head_weights=("decode_head", "auxiliary_head"),
+        benchmark_goals="int8-batch-1",
     ),
 )
 

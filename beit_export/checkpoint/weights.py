@@ -3,8 +3,8 @@
 A config.json without ``architectures`` (older or hand-saved checkpoints) names no head, but the weights do:
 ``classifier.*`` is an image classifier, ``decode_head.*`` / ``auxiliary_head.*`` a UperNet segmenter,
 ``lm_head.*`` a masked-image-modeling head, ``cls_classifier.*`` / ``distillation_classifier.*`` DeiT's distilled
-classifier (its class, not the task's default one: ``class_from_weight_names``). ``task_from_weight_names`` reads the
-task from those names, and
+classifier (its class, not the task's default one: ``class_from_weight_names``); the task registry's ``head_weights``
+lists them. ``task_from_weight_names`` reads the task from those names, and
 ``check_unexpected_keys`` refuses a load that would leave stored weights unused (transformers only logs them),
 so a head is never dropped without ``--task backbone``.
 """
@@ -17,18 +17,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..errors import CheckpointConfigError, UnsupportedCheckpointError
-from ..tasks import BACKBONE
+from ..tasks import BACKBONE, TASKS
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
-# the first name part of a head's weights -> the task that head serves
+# the first name part of a head's weights -> the task that head serves (the registry's ``head_weights``)
 HEAD_TASKS: Mapping[str, str] = MappingProxyType({
-    "classifier": "image-classification",
-    "decode_head": "semantic-segmentation",
-    "auxiliary_head": "semantic-segmentation",
-    "lm_head": "masked-image-modeling",
-    "cls_classifier": "image-classification",
-    "distillation_classifier": "image-classification",
+    head: entry.name for entry in TASKS.values() for head in entry.head_weights
 })
 # heads only another class than the task's default one carries: model_type -> head -> that class
 TEACHER = "DeiTForImageClassificationWithTeacher"  # DeiT's two heads; "classifier" is DeiTForImageClassification's

@@ -153,7 +153,7 @@ def make_export_module(
     resolution = tuple(resolution) if resolution is not None else config_image_size(working.config)
     _prepare_encoder(base_model(working), dynamic=dynamic_resolution, resolution=resolution)
     dead_layer_norms = 0
-    if task == "semantic-segmentation":
+    if task_spec.upernet_head:
         keep_layers, dead_layer_norms = segmentation_layers(working, extra_outputs)
         working = _prepare_segmentation(working, keep_layers=keep_layers)
     module_class = MaskedImageExportModule if len(task_spec.graph_inputs) == 2 else ImageExportModule

@@ -20,7 +20,7 @@ import torch
 from ..modeling import config_image_size
 from ..modeling.outputs import extended_task_spec, output_flags, stacked_outputs
 from ..outputs import ExtraOutputs, check_cases_fit
-from ..tasks import base_model, resolve_task_spec
+from ..tasks import BACKBONE, base_model, resolve_task_spec
 from .photos import hf_preprocess, sample_photos
 
 MASK_RATIO = 0.4
@@ -59,7 +59,7 @@ def reference_outputs(checkpoint, feeds: dict[str, np.ndarray], output_names: li
         kwargs["interpolate_pos_encoding"] = True
     if "bool_masked_pos" in feeds:
         kwargs["bool_masked_pos"] = torch.from_numpy(feeds["bool_masked_pos"])
-    network = base_model(model) if checkpoint.task == "backbone" else model
+    network = base_model(model) if checkpoint.task == BACKBONE.name else model
     if extra_outputs is not None:
         network.set_attn_implementation("eager")
         kwargs.update(output_flags(extra_outputs))

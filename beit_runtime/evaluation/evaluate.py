@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import Sample, classification_samples, name_rank, segmentation_samples, unlabelled_images
+from ..datasets import Sample, name_rank, unlabelled_images
 from ..datasets.unlabelled import reports_note
 from ..errors import DatasetError, ImageError, InputError
 from ..images import load_image
@@ -33,14 +33,16 @@ from ..manifest import Manifest, load_manifest
 from ..options import flag, positive_int, thread_count
 from ..output_files import output_folder
 from ..progress import PROGRESS_MODES, Progress
+from ..tasks import task
 from .checkpoint import EvaluationCheckpoint
-from .scoring import CLASSIFICATION, SEGMENTATION, Scorer
+from .scoring import Scorer, TaskScoring
 from .variants import REFERENCE, Variant, open_variant, select_variants
 
 
 @dataclass
 class VariantResult:
-    """One row of the report: figures are top1/top5 (classification) or miou/pixel_accuracy (segmentation)."""
+    """One row of the report: figures are the task's ``evaluation_metrics`` (top1/top5, miou/pixel_accuracy) and
+    agreement, or agreement alone (unlabelled data)."""
 
     variant: Variant
     images: int = 0
@@ -94,20 +96,15 @@ class EvaluationOptions:
             raise InputError(f"progress must be one of {PROGRESS_MODES}, got {self.progress!r}")
 
 
-def _found(manifest: Manifest, data: Path, *, options: EvaluationOptions) -> tuple[list[Sample], tuple[str, ...]]:
+def _found(manifest: Manifest, data: Path, *, scoring: TaskScoring,
+           options: EvaluationOptions) -> tuple[list[Sample], tuple[str, ...]]:
     """The samples of ``data``, and what was left out of them (``EvaluationReport.notes``)."""
     skip = [Path(options.checkpoint).parent] if options.checkpoint else []  # the report's folder, inside data
     if not options.labelled:
         found = unlabelled_images(data, skip_folders=skip)
         return [Sample(path) for path in found.files], found.notes
     reports: list[Path] = []
-    if manifest.task == CLASSIFICATION:
-        samples = classification_samples(data, labels=dict(manifest.labels), skip_folders=skip, reports=reports)
-    elif manifest.task == SEGMENTATION:
-        samples = segmentation_samples(data, skip_folders=skip, reports=reports)
-    else:
-        raise InputError("evaluate measures image-classification and semantic-segmentation artifacts, not "
-                         f"{manifest.task!r}")
+    samples = scoring.samples(data, labels=manifest.labels, skip_folders=skip, reports=reports)
     return samples, reports_note(reports)
 
 
@@ -152,10 +149,10 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     ``options.labelled`` is False: then ``data`` is any folder of images); with ``options.checkpoint``, going
     on from where an earlier run with the same settings stopped."""
     manifest = variants.manifest
-    found, notes = _found(manifest, Path(data), options=options)
-    samples, selection = limited(found, root=Path(data), limit=options.limit)
     scorer = Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
                     reduce_labels=options.reduce_labels)
+    found, notes = _found(manifest, Path(data), scoring=scorer.scoring, options=options)
+    samples, selection = limited(found, root=Path(data), limit=options.limit)
     skipped = _measure_batches(variants, samples, scorer=scorer, options=options, notes=notes,
                                checkpoint=_checkpoint(variants, samples, data=Path(data), options=options))
     if not any(result.images for result in variants.results):
@@ -228,7 +225,7 @@ class OpenVariants:
         selected = select_variants(manifest, backend=options.backend, precision=options.precision)
         self.results = [VariantResult(variant) for variant in selected]
         self.models: dict[Variant, Any] = {}
-        extra = {"fused_postprocess": True} if manifest.task == SEGMENTATION else {}
+        extra = {"fused_postprocess": True} if task(manifest.task).postprocess_graph else {}
         for result in self.results:
             model, why = open_variant(manifest.folder, result.variant, task_name=manifest.task,
                                       batch_size=options.batch_size, threads=options.threads, extra=extra)

@@ -12,13 +12,12 @@ from pathlib import Path
 from ..datasets.discovery import PLOT_FILE, REPORT_FILE
 from ..output_files import remove_left_temporaries, write_atomically, write_with
 from ..planning.machine import describe, machine_description
+from ..tasks import task
 from .evaluate import EvaluationReport, VariantResult
-
-HEADLINES = {"image-classification": ("top1", "top5"), "semantic-segmentation": ("miou", "pixel_accuracy")}
 
 
 def _columns(report: EvaluationReport) -> tuple[str, ...]:
-    return (*HEADLINES.get(report.task, ()), "agreement")
+    return (*task(report.task).evaluation_metrics, "agreement")
 
 
 def table(report: EvaluationReport) -> str:
@@ -98,7 +97,7 @@ def write_report(report: EvaluationReport, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in (PLOT_FILE, REPORT_FILE):
         remove_left_temporaries(folder / name)
-    metric = (HEADLINES.get(report.task) or ("agreement",))[0]
+    metric = task(report.task).headline_metric
     plotted = _plot(report.measured, metric=metric, path=folder / PLOT_FILE)
     text = markdown(report, plot=PLOT_FILE if plotted else None)
     write_atomically(folder / REPORT_FILE, text)

@@ -2,14 +2,17 @@
 
 This package is the only code that opens ``manifest.json``. ``load_manifest(folder)`` reads it once
 into frozen records (``Manifest``: ``graphs``, ``engines``, ``parity``, ``preprocessing``, ``input``,
-``labels``, ``postprocessing``, ``source``, ``export``, ``versions``, ``plans``, ``files``);
-``write_manifest`` / ``update_manifest`` / ``record_plan`` / ``copy_manifest`` are the one writer
-(atomic, file hashes recomputed, read back before returning). Schema version 2 (written now):
+``labels``, ``postprocessing``, ``source``, ``export``, ``versions``, ``files``);
+``write_manifest`` / ``update_manifest`` / ``copy_manifest`` are the one writer (atomic, file hashes
+recomputed, read back before returning). Run plans are not in the manifest: they are per machine and an
+artifact is copied to many machines, so ``beit-run tune`` keeps them in ``~/.cache/beit-deploy/plans/``
+(``beit_runtime.planning``), keyed by the artifact's ``files_digest``. Schema version 2 (written now):
 
 ```
 {
   "format": "beit-deploy-artifact",
-  "schema_version": 2,                      # 1: the same without "plans" (still loads, with no plans)
+  "schema_version": 2,                      # 1: the same (still loads); a "plans" key that earlier releases
+                                            # wrote (always {}) is read past and not written back
   "task": "image-classification" | "backbone" | "masked-image-modeling" | "semantic-segmentation",
   "source": {"model": str, "revision": str | null, "architecture": str, "model_type": "beit" | "vit" | "deit",
              "random_init": bool},
@@ -39,8 +42,6 @@ into frozen records (``Manifest``: ``graphs``, ``engines``, ``parity``, ``prepro
              "dynamic_resolution": bool, "opset": int, "seed": int, "photos": bool,
              "tensorrt_compatibility": {VARIANT: report}},
   "versions": {"beit_deploy": str, "torch": str, "transformers": str, "onnx": str, "onnxruntime": str, ...},
-  "plans": {MACHINE: {"machine": str, "backend": str, "precision": str, "batch_size": int,
-                      "intra_op_threads": int, "figures": {...}, "created": ISO-8601 str | null}},
   "files": {FILE: {"sha256": str, "bytes": int}},
   "created": ISO-8601 str
 }
@@ -68,12 +69,11 @@ from .sections import (
     ExportRecord,
     FileRecord,
     InputRecord,
-    PlanRecord,
     PostprocessingRecord,
     PreprocessingRecord,
     SourceRecord,
 )
-from .writing import copy_manifest, file_records, record_plan, update_manifest, write_manifest
+from .writing import copy_manifest, file_records, update_manifest, write_manifest
 
 __all__ = [
     "FORMAT_NAME",
@@ -90,7 +90,6 @@ __all__ = [
     "Manifest",
     "ManifestRecord",
     "ParityRecord",
-    "PlanRecord",
     "PostprocessingRecord",
     "PreprocessingRecord",
     "ShapeRange",
@@ -104,7 +103,6 @@ __all__ = [
     "is_artifact",
     "load_manifest",
     "parse_manifest",
-    "record_plan",
     "regular_file_name",
     "sha256_of",
     "update_manifest",

@@ -1,8 +1,10 @@
 """The whole manifest as one frozen record, parsed from (and written back to) its JSON form.
 
-Schema versions: 2 (written now) adds ``plans``, per-machine run plans; 1 (no ``plans``) still loads
-into the same record, with no plans. A manifest of another version, or of another format, is refused
-with a ManifestError that names the re-export.
+Schema versions: 2 (written now) and 1 load into the same record. Schema 2 once added a ``plans`` section,
+always written empty by the exporter; run plans are per machine, so they live outside the artifact (an
+artifact is copied to many machines), in ``beit_runtime.planning`` (``~/.cache/beit-deploy/plans/``). A
+``plans`` key left in a manifest by an earlier release is read past and not written back. A manifest of
+another version, or of another format, is refused with a ManifestError that names the re-export.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from .sections import (
     ExportRecord,
     FileRecord,
     InputRecord,
-    PlanRecord,
     PostprocessingRecord,
     PreprocessingRecord,
     SourceRecord,
@@ -55,14 +56,13 @@ class ManifestRecord:
     parity: Mapping[str, ParityRecord] = field(default_factory=_empty)
     export: ExportRecord | None = None
     versions: Mapping[str, str] = field(default_factory=_empty)
-    plans: Mapping[str, PlanRecord] = field(default_factory=_empty)
     created: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
     def files_digest(self) -> str:
         """A digest of the artifact's files (each name and its recorded sha256): changes when any file changes;
-        what plans and evaluation states are keyed by."""
+        what run plans (``beit_runtime.planning``) and evaluation states are keyed by."""
         text = "\n".join(f"{name}\0{record.sha256}" for name, record in sorted(self.files.items()))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -97,7 +97,6 @@ class ManifestRecord:
             "parity": {name: record.to_json() for name, record in self.parity.items()},
             "export": None if self.export is None else self.export.to_json(),
             "versions": dict(self.versions),
-            "plans": {name: plan.to_json() for name, plan in self.plans.items()},
             "files": {name: record.to_json() for name, record in self.files.items()},
             "created": self.created,
         }
@@ -137,8 +136,6 @@ def check_format(data: object, where: str) -> Fields:
         raise ManifestError(f"{where} lacks {', '.join(missing)}; {REEXPORT_HINT}")
     if data["task"] not in TASK_NAMES:
         raise ManifestError(f"unknown task {data['task']!r} in {where}; expected one of {TASK_NAMES}")
-    if version == 1 and "plans" in data:
-        raise ManifestError(f"{where} is schema version 1 but has 'plans' (a version 2 section); {REEXPORT_HINT}")
     return Fields(data, MANIFEST_FILE)
 
 
@@ -158,6 +155,6 @@ def parse_manifest(data: object, *, where: str = MANIFEST_FILE) -> ManifestRecor
         parity=_records(fields, "parity", ParityRecord.from_json),
         export=_optional(fields, "export", ExportRecord.from_json),
         versions=MappingProxyType({str(k): str(v) for k, v in fields.mapping("versions", {}).items()}),
-        plans=_records(fields, "plans", PlanRecord.from_json), created=fields.text("created", None),
+        created=fields.text("created", None),
         schema_version=int(fields.integer("schema_version")),
     )

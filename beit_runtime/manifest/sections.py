@@ -1,5 +1,5 @@
 """Manifest sections that describe the model and the export: source, input, preprocessing, post-processing,
-export options, file hashes, and per-machine plans."""
+export options and file hashes."""
 
 from __future__ import annotations
 
@@ -219,33 +219,3 @@ class FileRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "bytes": self.bytes}
-
-
-@dataclass(frozen=True)
-class PlanRecord:
-    """How to run this artifact on one machine, as a planner measured it (``plans[MACHINE]``, schema 2).
-
-    ``machine`` names the machine (CPU/GPU model and count); ``backend``, ``precision``, ``batch_size``
-    and ``intra_op_threads`` are the chosen settings; ``figures`` the measurements behind the choice.
-    """
-
-    machine: str
-    backend: str
-    precision: str
-    batch_size: int = 1
-    intra_op_threads: int = 0
-    figures: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    created: str | None = None
-
-    @classmethod
-    def from_json(cls, data: object, where: str) -> PlanRecord:
-        fields = Fields(data, where)
-        return cls(machine=fields.text("machine"), backend=fields.text("backend"),
-                   precision=fields.text("precision"), batch_size=fields.integer("batch_size", 1),
-                   intra_op_threads=fields.integer("intra_op_threads", 0), figures=fields.frozen("figures", {}),
-                   created=fields.text("created", None))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"machine": self.machine, "backend": self.backend, "precision": self.precision,
-                "batch_size": self.batch_size, "intra_op_threads": self.intra_op_threads,
-                "figures": thaw(self.figures), "created": self.created}

@@ -1,5 +1,5 @@
-"""The one writer of ``manifest.json``: the exporter, ``beit-export build-engine``, the Triton repository
-writer and (later) the planner all go through here.
+"""The one writer of ``manifest.json``: the exporter, ``beit-export build-engine`` and the Triton repository
+writer all go through here.
 
 Every write is atomic (a temporary file beside it, then a rename), recomputes the ``files`` hashes
 from the folder, and is read back with ``load_manifest(verify_files=True)`` before it returns.
@@ -17,7 +17,7 @@ from ..output_files import write_atomically
 from .document import ManifestRecord
 from .paths import MANIFEST_FILE, artifact_file, regular_file_name, sha256_of
 from .reading import Manifest, load_manifest
-from .sections import FileRecord, PlanRecord
+from .sections import FileRecord
 
 
 def file_records(folder: Path, names: Iterable[str] | None = None) -> dict[str, FileRecord]:
@@ -53,13 +53,6 @@ def update_manifest(folder: str | Path, change: Callable[[Manifest], ManifestRec
     folder = Path(folder)
     current = load_manifest(folder, verify_files=False)
     return write_manifest(folder, change(current))
-
-def record_plan(folder: str | Path, key: str, plan: PlanRecord) -> Manifest:
-    """Add or replace the per-machine plan ``key`` (``plans[key]``) of the artifact in ``folder``."""
-    def change(manifest: Manifest) -> ManifestRecord:
-        return replace(manifest, plans=MappingProxyType({**manifest.plans, key: plan}))
-
-    return update_manifest(folder, change)
 
 def copy_manifest(manifest: Manifest, folder: str | Path) -> Manifest:
     """Write ``manifest`` into another ``folder`` (e.g. the artifact copy of a Triton python model) as recorded:

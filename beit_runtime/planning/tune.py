@@ -32,12 +32,10 @@ from ..manifest import Manifest, engine_parity_name, load_manifest
 from ..options import positive_int, thread_count
 from ..output_files import checked_file
 from ..progress import PROGRESS_MODES, Progress
+from ..tasks import task
 from .machine import machine_description, machine_key
 from .plan import SLOWER_NOTE, Plan, PlanRow, choose, default_plan_path, write_plan
 from .timing import interleaved_rounds, per_round_ratio
-
-HEADLINE = {"image-classification": "top1", "semantic-segmentation": "miou"}
-
 
 MIN_ROUNDS = 4  # fewer, and "faster in three rounds out of four" (the first quartile above 1) means nothing
 
@@ -146,7 +144,7 @@ def _accuracy(variant: Variant, accuracy: list[VariantResult] | None,
         return ({"agreement": agreement}, 100.0 * (1.0 - agreement)) if agreement is not None else ({}, None)
     by_variant = {result.variant: result.figures for result in accuracy}
     figures, reference = by_variant.get(variant, {}), by_variant[REFERENCE]
-    key = HEADLINE.get(manifest.task, "agreement") if "agreement" not in figures or len(figures) > 1 else "agreement"
+    key = task(manifest.task).headline_metric if "agreement" not in figures or len(figures) > 1 else "agreement"
     if key not in figures:
         return figures, None
     base = reference[key] if key != "agreement" else 1.0

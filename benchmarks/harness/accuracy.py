@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from beit_runtime.manifest import is_artifact, load_manifest
+from beit_runtime.tasks import task
 
 from ..backends import REGISTRY
 from .runner import run_job
@@ -42,7 +43,7 @@ def _export(cache_dir: Path) -> dict[str, str]:
 def unscored_reason(artifact_dir: Path) -> str | None:
     """Why the held-out digits cannot score ``artifact_dir`` (None: it classifies the digits 0-9)."""
     manifest = load_manifest(artifact_dir, verify_files=False)
-    if manifest.task != "image-classification":
+    if task(manifest.task).evaluation != "classification":
         return (f"not scored: a {manifest.task} artifact; the held-out digits score only a classifier of the "
                 "digits 0-9")
     labels = dict(manifest.labels)

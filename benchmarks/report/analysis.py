@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from beit_runtime.planning.timing import per_round_ratio, spread
+from beit_runtime.tasks import task
 
 from ..backends import REFERENCE
 
@@ -168,7 +169,7 @@ def evaluate_goals(models: list[dict], *, accuracy: dict | None = None,
     goals: list[dict] = []
     for model in models:
         batches = [b for b in goal_batches if b in model.get("batch_sizes", [])] or list(model.get("batch_sizes", []))
-        if model["task"] == "semantic-segmentation":
+        if task(model["task"]).benchmark_goals == "int8-batch-1":
             row, ratio = _best([(b, speed_ratio(model, b, "ort-fp32", "1")) for b in INT8_ROWS])
             goals.append(judge(model["name"], f"segmentation int8 ({row or '-'}) vs our fp32 graph, batch 1",
                                GOAL_SEGMENTATION_INT8, ratio, "x", missing="no int8 row measured at batch 1"))

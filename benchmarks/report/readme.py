@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from beit_runtime.errors import InputError
+from beit_runtime.tasks import task
 
 from ..backends import REGISTRY
 from . import parity as parity_block
@@ -95,7 +96,7 @@ def speed_table(results: Results) -> str:
 
 def _classification_model(results: Results) -> Results:
     for model in results["models"]:
-        if model["task"] == "image-classification":
+        if task(model["task"]).evaluation == "classification":
             return model
     raise InputError("the results hold no image-classification model; the README's speed table needs one "
                      "(run `python benchmarks/latency.py` with a classification --model)")

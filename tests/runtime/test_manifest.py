@@ -18,11 +18,9 @@ from beit_runtime.manifest import (
     Manifest,
     ManifestRecord,
     ParityRecord,
-    PlanRecord,
     copy_manifest,
     engine_parity_name,
     load_manifest,
-    record_plan,
     update_manifest,
 )
 
@@ -43,7 +41,7 @@ def _rewrite_json(folder: Path, data: dict) -> None:
 
 def test_records_are_typed_frozen_and_round_trip(artifact):
     manifest = load_manifest(artifact)
-    assert manifest.schema_version == SCHEMA_VERSION == 2 and manifest.plans == {}
+    assert manifest.schema_version == SCHEMA_VERSION == 2 and "plans" not in _json(artifact)
     assert manifest.to_json() == _json(artifact)
     graph = manifest.graphs["fp32"]
     assert graph.file == "model.onnx" and graph.input_names == ("pixel_values",) and graph.output_names == ("logits",)
@@ -62,18 +60,30 @@ def test_schema_1_loads_into_the_same_records_and_is_rewritten_as_2(artifact):
     current = load_manifest(artifact)
     old = _json(artifact)
     old["schema_version"] = 1
-    del old["plans"]
     _rewrite_json(artifact, old)
     legacy = load_manifest(artifact)
-    assert legacy.schema_version == 1 and legacy.plans == {}
+    assert legacy.schema_version == 1
     assert dataclasses.replace(legacy, schema_version=SCHEMA_VERSION) == current
     rewritten = update_manifest(artifact, lambda manifest: manifest)
-    assert rewritten.schema_version == 2 and _json(artifact)["schema_version"] == 2 and "plans" in _json(artifact)
+    assert rewritten.schema_version == 2 and _json(artifact)["schema_version"] == 2
+
+
+@pytest.mark.parametrize("plans", [{}, {"xeon-8480-2c": {"machine": "xeon-8480-2c", "backend": "onnxruntime",
+                                                          "precision": "int8", "batch_size": 8}}])
+def test_a_plans_section_left_by_an_earlier_release_is_read_past_and_not_written_back(artifact, plans):
+    """Schema 2 manifests of earlier releases carry "plans" (always {} from the exporter); run plans live in the
+    plans cache (beit_runtime.planning), never in the artifact."""
+    current = load_manifest(artifact)
+    old = _json(artifact)
+    old["plans"] = plans
+    _rewrite_json(artifact, old)
+    assert load_manifest(artifact) == current
+    update_manifest(artifact, lambda manifest: manifest)
+    assert "plans" not in _json(artifact) and load_manifest(artifact) == current
 
 
 @pytest.mark.parametrize("change, message", [
     (lambda data: data.update(schema_version=3), r"schema version 3.*reads versions 1, 2.*beit-export --model"),
-    (lambda data: data.update(schema_version=1), r"schema version 1 but has 'plans'.*beit-export --model"),
     (lambda data: data.update(format="something-else"), r"not a beit-deploy manifest.*beit-export --model"),
     (lambda data: data["graphs"]["fp32"].update(opset="18"), r"graphs 'fp32': 'opset' must be an integer"),
     (lambda data: data["input"].pop("height"), r"input lacks 'height'.*beit-export --model"),
@@ -123,14 +133,11 @@ def test_an_engine_whose_recorded_parity_failed_is_refused(artifact, engine, opt
         assert classifier.backend == "onnxruntime"
 
 
-def test_plans_are_recorded_through_the_writer_and_files_rehashed(artifact):
-    plan = PlanRecord(machine="xeon-8480-2c", backend="onnxruntime", precision="int8", batch_size=8,
-                      intra_op_threads=2, figures=MappingProxyType({"p50_ms": 3.5}),
-                      created="2025-01-01T00:00:00+00:00")
+def test_an_update_goes_through_the_writer_and_rehashes_the_files(artifact):
     (artifact / "notes.txt").write_text("added after export")
-    written = record_plan(artifact, "xeon-8480-2c", plan)
-    assert load_manifest(artifact) == written and written.plans == {"xeon-8480-2c": plan}
-    assert "notes.txt" in written.files and _json(artifact)["plans"]["xeon-8480-2c"]["figures"] == {"p50_ms": 3.5}
+    written = update_manifest(artifact, lambda manifest: dataclasses.replace(manifest, created="2025-01-01T00:00:00"))
+    assert load_manifest(artifact) == written and written.created == "2025-01-01T00:00:00"
+    assert "notes.txt" in written.files
     assert sorted(path.name for path in artifact.iterdir() if path.name.startswith(".")) == []  # no temp file left
     (artifact / "notes.txt").write_text("changed")
     with pytest.raises(ArtifactIntegrityError, match=r"notes\.txt"):
