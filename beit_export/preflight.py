@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from beit_runtime.errors import BackendUnavailableError
+from beit_runtime.errors import BackendUnavailableError, pip_install
 from beit_runtime.tasks import task
 
 from .artifact import check_output
@@ -84,8 +84,8 @@ def _check_task_options(task_name: str, options: ExportOptions) -> None:
 def _check_environment(options: ExportOptions) -> None:
     if options.tensorrt and importlib.util.find_spec("tensorrt") is None:
         raise BackendUnavailableError(
-            "--tensorrt builds an engine here and needs TensorRT: install `beit-deploy[tensorrt]` on a CUDA "
-            "machine, or export without --tensorrt and run `beit-export build-engine FOLDER` on the target GPU"
+            f"--tensorrt builds an engine here and needs TensorRT: install it with `{pip_install('tensorrt')}` on a "
+            "CUDA machine, or export without --tensorrt and run `beit-export build-engine FOLDER` on the target GPU"
         )
 
 

@@ -1,5 +1,5 @@
-"""The argparse types every command line of the package uses (beit-run, beit-serve, beit-export), and the exit
-code of one interrupted with Ctrl-C.
+"""The argparse types every command line of the package uses (beit-run, beit-serve, beit-export); their exit
+codes are ``beit_runtime.exit_codes``.
 
 A value out of range becomes argparse's usage error (exit 2) naming the flag: ``argument --limit:
 expected an integer >= 1, got '0'``. Floats must be finite, so "nan" and "inf" never switch a check off.
@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 MAX_PORT = 65535
-EXIT_INTERRUPTED = 130  # the shell's code for a process ended by SIGINT (Ctrl-C)
 
 
 def path_argument(text: str) -> Path:

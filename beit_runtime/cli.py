@@ -9,7 +9,8 @@
 
 Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied), each once; one
 that does not decode gets an error line on stderr, the others their results, and the exit code is 3. Every output
-path is checked before any image runs: one over an input, or shared by two inputs, is a usage error (exit 2).
+path is checked before any image runs: one over an input, or shared by two inputs, is a usage error (exit 2). A
+missing optional dependency (the backend asked for) is exit 5, as for beit-export (``beit_runtime.exit_codes``).
 ``--precision auto`` runs what this machine's plan chose (``--verbose`` says what and why).
 Subcommands: ``beit-run evaluate`` and ``beit-run tune`` (``beit_runtime.commands``).
 A folder among the inputs (or ``--ray``) makes a folder run: ``beit_runtime.bulk.command``.
@@ -24,13 +25,14 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from .argument_types import EXIT_INTERRUPTED, artifact_folder_argument, path_argument, positive_number, thread_number
-from .bulk.command import add_folder_arguments, report_error, run_folder_command
+from .argument_types import artifact_folder_argument, path_argument, positive_number, thread_number
+from .bulk.command import add_folder_arguments, report_error, report_failure, run_folder_command
 from .commands import SUBCOMMANDS
-from .engines import BACKENDS
+from .engines import BACKENDS, backend_for_precision
 from .errors import BeitDeployError, InputError
+from .exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from .file_reports import report
-from .model_base import RUN_PRECISIONS, ArtifactModel, task_class
+from .model_base import ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
 from .planning.apply import named_plan
 from .remote.connect import is_served_model
@@ -89,10 +91,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
                          "(or drop --plan)")
     if args.plan is not None:
         named_plan(args.plan, artifact=args.artifact)
-    required = RUN_PRECISIONS.get(args.precision, ("", None, {}))[1]
-    if required is not None and args.backend not in ("auto", required):
-        raise InputError(f"--precision {args.precision} runs on {required} only, not --backend {args.backend}: "
-                         f"pass --backend {required} (or auto), or another --precision")
+    backend_for_precision(args.precision, args.backend)  # a usage error here, before the model loads
     return RunOptions(precision=args.precision, backend=args.backend, plan=args.plan,
                       batch_size=positive_int("--batch-size", args.batch_size),
                       intra_op_threads=args.threads)
@@ -125,7 +124,7 @@ def _main(arguments: list[str]) -> int:
     args.artifact = Path(args.artifact)
     if args.server_timeout is not None:
         return report_error(InputError("--server-timeout applies to a served model (http://HOST:PORT/NAME); "
-                                       f"{args.artifact} is a folder: drop it"), exit_code=2)
+                                       f"{args.artifact} is a folder: drop it"), exit_code=EXIT_USAGE)
     folder_exit = run_folder_command(args, run_options=_run_options)  # None: image files named alone
     if folder_exit is not None:
         return folder_exit
@@ -133,13 +132,13 @@ def _main(arguments: list[str]) -> int:
         options = _run_options(args)
         task_name = checked_request(args)
     except InputError as error:
-        return report_error(error, exit_code=2)
+        return report_error(error, exit_code=EXIT_USAGE)
     except BeitDeployError as error:  # the artifact cannot be read
-        return report_error(error, exit_code=1)
+        return report_failure(error)
     try:
         return _run(args, options, task_name)
     except BeitDeployError as error:
-        return report_error(error, exit_code=1)
+        return report_failure(error)
 
 
 if __name__ == "__main__":

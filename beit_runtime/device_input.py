@@ -13,6 +13,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
+from .engines import BACKEND_INFO
 from .errors import ImageFormatError, InputError
 from .options import RunOptions
 from .preprocess import Preprocessor
@@ -47,9 +48,10 @@ def run_variant(variant: str, *, options: RunOptions, graphs: Collection[str], b
     copy with ``device_normalisation``; InputError naming the export flag when the artifact lacks it."""
     if not (options.fused_attention or options.device_normalisation):
         return variant
-    if backend != "onnxruntime":
-        raise InputError(f"fused_attention / device_normalisation run ONNX Runtime graphs; the backend is {backend!r}: "
-                         "pass backend='onnxruntime'")
+    running = [name for name, info in BACKEND_INFO.items() if info.device_graphs]
+    if backend not in running:
+        raise InputError(f"fused_attention / device_normalisation run graphs of backend {' or '.join(running)} only; "
+                         f"the backend is {backend!r}: pass backend={running[0]!r}")
     flags = []
     if options.fused_attention:
         if variant != "fp16":

@@ -1,7 +1,8 @@
 """The package's error hierarchy: every failure a user can cause has a typed error here.
 
 Each message says what was expected and how to fix it. ``beit_export`` subclasses these
-for export-side failures so that callers can catch ``BeitDeployError`` for everything.
+for export-side failures so that callers can catch ``BeitDeployError`` for everything. A missing optional
+module is told with ``missing_extra`` (the ``pip install "beit-deploy[EXTRA]"`` that installs it).
 """
 
 from __future__ import annotations
@@ -117,3 +118,39 @@ class ClusterUnavailableError(BeitDeployError, ConnectionError):
 class ModelClosedError(BeitDeployError, RuntimeError):
     """A task class was called after ``close()`` (or after its ``with`` block ended): a fault of the program
     using it, not of the images given."""
+
+
+# the optional modules beit-deploy imports, by top-level name -> (the distribution pyproject.toml lists for it, the
+# extra that installs it; None: beit-deploy itself); tests/runtime/test_errors.py checks it against pyproject.toml
+OPTIONAL_MODULES: dict[str, tuple[str, str | None]] = {
+    "onnxruntime": ("onnxruntime", None),
+    "torch": ("torch", "export"), "transformers": ("transformers", "export"), "onnx": ("onnx", "export"),
+    "onnxscript": ("onnxscript", "export"), "huggingface_hub": ("huggingface_hub", "export"),
+    "safetensors": ("safetensors", "export"), "skimage": ("scikit-image", "export"),
+    "sklearn": ("scikit-learn", "export"), "yaml": ("pyyaml", "export"),
+    "openvino": ("openvino", "openvino"), "tensorrt": ("tensorrt", "tensorrt"), "cuda": ("cuda-python", "tensorrt"),
+    "tritonclient": ("tritonclient", "triton"), "grpc": ("grpcio", "triton"), "ray": ("ray", "ray"),
+    "matplotlib": ("matplotlib", "bench"),
+}
+
+
+def pip_install(extra: str | None = None) -> str:
+    """The command that installs beit-deploy with ``extra`` (None: alone), quoted so that every shell takes the
+    brackets as they are (zsh reads unquoted ones as a file pattern)."""
+    return f'pip install "beit-deploy[{extra}]"' if extra else "pip install beit-deploy"
+
+
+def missing_extra(module: str, extra: str | None, *, needed_by: str = "") -> str:
+    """The message of an optional ``module`` that is not installed: what needs it (``needed_by``), and the command
+    of the ``extra`` that installs it."""
+    missing = f"{needed_by} needs {module}, which is not installed" if needed_by else f"{module} is not installed"
+    return f"{missing}; install it with `{pip_install(extra)}`"
+
+
+def missing_module_message(error: ImportError) -> str:
+    """The message of an ImportError a command reports: ``missing_extra``'s for a ModuleNotFoundError of an
+    optional module (``OPTIONAL_MODULES``; not of a module inside one, which is a broken install), else its own."""
+    name = getattr(error, "name", None) or ""
+    if not isinstance(error, ModuleNotFoundError) or name not in OPTIONAL_MODULES:
+        return str(error)
+    return missing_extra(name, OPTIONAL_MODULES[name][1])

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .bulk.command import SOME_FAILED_EXIT
 from .errors import ImageError, InputError
+from .exit_codes import EXIT_OK, EXIT_SOME_FAILED
 from .images import load_image
 from .output_files import write_with
 from .run_checks import attention_layer, output_target
@@ -133,7 +133,7 @@ def report(args: argparse.Namespace, model: Any, task_name: str, *, served: bool
         failed += _report_each(args, model, _REPORTS[task(task_name).runtime_class], decoded)
         if args.attention_maps is not None:
             _attention_maps(args, model, [item.path for item in decoded])
-    return SOME_FAILED_EXIT if failed else 0
+    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def _report_each(args: argparse.Namespace, model: Any, reporter: Callable[..., None], decoded: Decoded) -> int:

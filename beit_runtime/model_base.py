@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
-from .engines import Engine, load_engine
+from .engines import Engine, backend_for_precision, backend_info, load_engine
 from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
 from .image_batches import feed_rows, image_list, in_input_order, load_all, too_small
 from .images import check_channel_order, load_image
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
 
 PIXEL_INPUT = "pixel_values"
 _Model = TypeVar("_Model", bound="ArtifactModel")
-# precisions that are a way of running a graph, not a graph: precision -> (graph variant, backend, engine options)
-RUN_PRECISIONS = {"bf16": ("fp32", "openvino", {"inference_precision": "bf16"})}
 # what backend="auto" picks for an ONNX graph (TensorRT is chosen before this when a plan exists). ONNX Runtime
 # stays first on CPU: OpenVINO fp32 is at parity but not clearly faster at batch 1 (benchmarks/RESULTS.md).
 AUTO_GRAPH_BACKEND = "onnxruntime"
@@ -68,19 +65,13 @@ def resolved_options(manifest: Manifest, options: RunOptions) -> tuple[RunOption
 
 def chosen_backend(manifest: Manifest, options: RunOptions) -> tuple[str, str, dict[str, Any]]:
     """(backend, graph variant, extra engine options) for ``options``' precision (not "auto": see
-    ``resolved_options``); decided once, here."""
-    variant, required, extra = RUN_PRECISIONS.get(options.precision, (options.precision, None, {}))
-    if required is not None and options.backend not in ("auto", required):
-        raise InputError(
-            f"precision={options.precision!r} runs the {variant} graph on the {required!r} backend only, not "
-            f"{options.backend!r}; pass backend={required!r} (or 'auto'), or another precision"
-        )
-    if required is not None:
-        return required, variant, extra
-    if options.backend != "auto":
-        return options.backend, variant, extra
-    tensorrt_installed = importlib.util.find_spec("tensorrt") is not None
-    return "tensorrt" if variant in manifest.engines and tensorrt_installed else AUTO_GRAPH_BACKEND, variant, extra
+    ``resolved_options``); decided once, here, from the backends' table (``engines.BACKEND_INFO``)."""
+    backend = backend_for_precision(options.precision, options.backend)
+    if backend is None:  # "auto", and several backends run the precision
+        tensorrt = backend_info("tensorrt")
+        backend = "tensorrt" if options.precision in manifest.engines and tensorrt.installed() else AUTO_GRAPH_BACKEND
+    info = backend_info(backend)
+    return backend, info.graph_for(options.precision), info.engine_options(options.precision)
 
 
 class ArtifactModel:
@@ -138,20 +129,14 @@ class ArtifactModel:
         return load_engine(graph, backend=self.backend, **self._engine_options(extra))
 
     def _engine_options(self, extra: Mapping[str, Any]) -> dict[str, Any]:
-        """``load_engine`` options for the chosen ONNX backend, from the run options."""
-        threads = self.options.intra_op_threads
-        if self.backend == "openvino":
-            return {"threads": threads, **extra}
-        options: dict[str, Any] = {"providers": self.options.providers, "intra_op_threads": threads}
-        if self.options.cuda_graph_batch_sizes:
-            options["cuda_graph_batch_sizes"] = self.options.cuda_graph_batch_sizes
-        return options
+        """``load_engine`` options for the chosen ONNX backend: the run options its engine takes (the table's
+        ``option_fields``, under their own names), and ``extra``, what the precision needs."""
+        fields = backend_info(self.backend).option_fields
+        return {**{name: getattr(self.options, name) for name in fields}, **extra}
 
     def _check_engine_parity(self, variant: str) -> None:
         """Refuse an engine whose parity record for this graph (written by the exporter) failed."""
-        _, only_backend, engine_options = RUN_PRECISIONS.get(self.precision, (variant, None, {}))
-        check_engine_parity(self.manifest, variant, self.backend, precision=self.precision, only_backend=only_backend,
-                            inference_precision=engine_options.get("inference_precision"))
+        check_engine_parity(self.manifest, variant, self.backend, precision=self.precision)
 
     # ----------------------------------------------------------------- lifecycle
     _closed = False

@@ -8,8 +8,9 @@ x.jpg --json)``. Labels agree exactly; scores to about 1e-6, as the Remote* clie
 
 The options that choose and feed a local engine (``--precision``, ``--plan``, ``--backend``,
 ``--threads``, ``--batch-size``) are usage errors here: ``beit-export triton`` chose the served engine.
-Folder runs read an artifact folder. Exit codes: 0 done, 1 the server cannot be reached or fails, 2 bad
-usage (an address without a model name, an option above, an output path that cannot be written).
+Folder runs read an artifact folder. Exit codes (``beit_runtime.exit_codes``): 0 done, 1 the server cannot be
+reached or fails, 2 bad usage (an address without a model name, an option above, an output path that cannot be
+written), 5 the Triton client is not installed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .bulk.command import is_folder_run, report_error
+from .bulk.command import is_folder_run, report_error, report_failure
 from .errors import BeitDeployError, InputError
+from .exit_codes import EXIT_USAGE
 from .remote.connect import connect, split_served_model
 from .run_checks import check_request, check_run_flags
 
@@ -38,12 +40,12 @@ def run_served(args: argparse.Namespace, *, parser: argparse.ArgumentParser,
         _check_flags(args, parser)
         split_served_model(args.artifact)
     except InputError as error:
-        return report_error(error, exit_code=2)
+        return report_error(error, exit_code=EXIT_USAGE)
     try:
         with connect(args.artifact, timeout_s=args.server_timeout or SERVER_TIMEOUT_S) as model:
             return _run_checked(args, model, report)
     except BeitDeployError as error:
-        return report_error(error, exit_code=1)
+        return report_failure(error)
 
 
 def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argparse.Namespace, Any, str], int]) -> int:
@@ -54,7 +56,7 @@ def _run_checked(args: argparse.Namespace, model: Any, report: Callable[[argpars
         if hasattr(model, "check_top_k"):  # RemoteClassifier: at most the classes the server returns
             model.check_top_k(args.top_k, option="--top-k")
     except InputError as error:
-        return report_error(error, exit_code=2)
+        return report_error(error, exit_code=EXIT_USAGE)
     if args.verbose:
         print(f"running {model!r}: served version {model.served_version()}, written by beit-deploy "
               f"{model.beit_deploy_version or '(unknown)'}", file=sys.stderr)

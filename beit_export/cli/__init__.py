@@ -5,10 +5,11 @@
     beit-export build-engine ARTIFACT [--graph fp16] [--min-batch 1] [--opt-batch 8] [--max-batch 32]
     beit-export triton ARTIFACT --output REPO [--model-backend onnxruntime|tensorrt|python] [--name NAME] ...
 
-Each subcommand is a module of this package with ``build_parser()`` and ``run(args)``. Exit codes:
-0 success, 2 usage error or unusable --model/--output, 3 parity failure, 4 graph check failure
-(including TensorRT incompatibility), 5 missing optional dependency (TensorRT, CUDA), 1 any other
-export error, 130 interrupted.
+Each subcommand is a module of this package with ``build_parser()`` and ``run(args)``. Exit codes
+(``beit_runtime.exit_codes``): 0 success, 2 usage error or unusable --model/--output, 3 parity failure, 4 graph
+check failure (including TensorRT incompatibility), 5 missing optional dependency (TensorRT, CUDA, a module of an
+extra: the error names the ``pip install "beit-deploy[EXTRA]"`` that installs it), 1 any other export error, 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from beit_runtime.errors import ArtifactError, BackendUnavailableError, BeitDeployError, DatasetError, InputError
+from beit_runtime.errors import ArtifactError, BeitDeployError, DatasetError, InputError, missing_module_message
+from beit_runtime.exit_codes import (
+    EXIT_ERROR,
+    EXIT_GRAPH,
+    EXIT_INTERRUPTED,
+    EXIT_PARITY,
+    EXIT_USAGE,
+    failure_exit,
+)
 
 from ..artifact import OutputExistsError
 from ..errors import GraphCheckError, ModelLoadError, OutputPathError, ParityError, UnsupportedCheckpointError
 from . import build_engine, export, triton
 from .common import PROG, parse, silence_library_noise
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARITY, EXIT_GRAPH, EXIT_DEPENDENCY, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 SUBCOMMANDS = {"build-engine": build_engine, "triton": triton}
 
 
@@ -39,13 +47,11 @@ def exit_code(error: BaseException) -> int:
         return EXIT_PARITY
     if isinstance(error, GraphCheckError):
         return EXIT_GRAPH
-    if isinstance(error, (BackendUnavailableError, ImportError)):
-        return EXIT_DEPENDENCY
     usage = (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError, OutputPathError,
              ExportOptionsError, DatasetError, InputError)
     if isinstance(error, usage):
         return EXIT_USAGE
-    return EXIT_ERROR
+    return failure_exit(error)  # a missing optional dependency (an ImportError), or another failure
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command.run(args)
     except (BeitDeployError, ImportError, KeyboardInterrupt) as error:
-        message = "interrupted; no artifact was written" if isinstance(error, KeyboardInterrupt) else str(error)
+        message = ("interrupted; no artifact was written" if isinstance(error, KeyboardInterrupt) else
+                   missing_module_message(error) if isinstance(error, ImportError) else str(error))
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return exit_code(error)
     except OSError as error:  # a file system failure no step translated: one line, not a traceback

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from beit_runtime.argument_types import non_negative_integer, positive_integer, positive_number
+from beit_runtime.exit_codes import EXIT_OK
 
 from .common import PROG, size_argument
 
@@ -51,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
 
     path = build_engine(args.artifact, options=build_options(args))
     print(f"wrote TensorRT engine {path}")
-    return 0
+    return EXIT_OK

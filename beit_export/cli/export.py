@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from beit_runtime.exit_codes import EXIT_OK
 from beit_runtime.tasks import TASK_NAMES
 
 from ..demo import DEMO_CHECKPOINTS
@@ -142,4 +143,4 @@ def run(args: argparse.Namespace) -> int:
                 f"parity not measured for {variant} graph on {engine}: {record.reason}")
             print(shown)
     print(f"wrote {checkpoint.task} artifact to {output} (graphs: {', '.join(manifest.graphs)})")
-    return 0
+    return EXIT_OK

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from beit_runtime.exit_codes import EXIT_OK
+
 from .common import PROG, Progress, folder_argument
 
 if TYPE_CHECKING:
@@ -141,14 +143,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote Triton model repository {path}; serve it with `beit-serve {path}`")
     if kubernetes is not None:
         _write_kubernetes(args, kubernetes, repository=path, repository_options=options)
-    return 0
+    return EXIT_OK
 
 
 def _check_kubernetes_first(args: argparse.Namespace, kubernetes: KubernetesOptions) -> None:
     """What would fail after the repository is written, checked before: DIR overlaps --output or exists, GPUs for
-    CPU instances, no server to measure on."""
-    from ..triton.kubernetes import KubernetesOptionsError, check_folders, check_gpus, require_local_server
+    CPU instances, no server to measure on, no PyYAML to write the manifests with."""
+    from ..triton.kubernetes import (
+        KubernetesOptionsError,
+        check_folders,
+        check_gpus,
+        require_local_server,
+        require_yaml,
+    )
 
+    require_yaml()
     if args.execution_env:
         raise KubernetesOptionsError("--execution-env points the python models at an environment of this machine; "
                                      "the image brings its own (/opt/beit/env): drop --execution-env")

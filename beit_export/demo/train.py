@@ -196,7 +196,8 @@ def build_model(*, seed: int = 0, **config_options) -> BeitForSemanticSegmentati
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, required=True, help="folder to write the checkpoint to")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="folder to write the checkpoint to (the shipped one: beit_export/demo/checkpoint)")
     parser.add_argument("--steps", type=int, default=2000, help="optimizer steps (batch of fresh scenes each)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")

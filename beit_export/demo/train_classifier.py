@@ -173,7 +173,9 @@ def _split(validation_size: int) -> tuple[DigitSplit, DigitSplit, str]:
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, required=True, help="folder to write the checkpoint to")
+    parser.add_argument("--output", type=Path, required=True,
+                        help="folder to write the checkpoint to (the shipped one: "
+                             "beit_export/demo/classifier_checkpoint)")
     parser.add_argument("--epochs", type=int, default=60, help="passes over the training digits")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")

@@ -21,7 +21,6 @@ record passes (``beit_export.pipeline``; ``precision.int8_layers`` says which la
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import pickle
@@ -32,16 +31,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from beit_runtime.engines import backend_info
+from beit_runtime.errors import missing_extra
 from beit_runtime.parity_gate import AVX2_RECORD, BEYOND_AVX2, cpu_flags
 
 from ..errors import ParityError
 from .cases import ParityCase
 from .gate import evaluate, format_report
 
-INSTALL_HINT = 'install beit-deploy[openvino] to measure it'
-AVX2_CAPPED = AVX2_RECORD
+OPENVINO = backend_info("openvino")
 _CAPPED_ISA = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
-OPENVINO_VARIANTS = ("fp32", "fp16", "int8")  # the graphs the runtime runs on OpenVINO (the GPU graphs it does not)
 
 
 def _not_measured(reason: str) -> dict[str, Any]:
@@ -60,24 +59,28 @@ def _avx2_capped_plan() -> tuple[str, str] | dict[str, Any]:
         return _not_measured("this CPU has no AVX2 (or its flags are unknown): an AVX2 cap would not apply")
     if not flags.intersection(BEYOND_AVX2):
         return _not_measured("this CPU's best instruction set is AVX2: the 'openvino' record is its figure")
-    return (AVX2_CAPPED, "int8")
+    return (AVX2_RECORD, "int8")
 
 
 def _plan(variant: str, *, dynamic_int8: bool) -> dict[str, tuple[str, str] | dict[str, Any]]:
-    """engine record name -> (parity engine, precision judged) or a not-measured record, for one graph variant."""
-    if variant not in OPENVINO_VARIANTS:
+    """engine record name -> (parity engine, precision judged) or a not-measured record, for one graph variant
+    (those the runtime runs on OpenVINO: the backends' table's, not the GPU graphs)."""
+    if variant not in OPENVINO.graph_precisions:
         return {}
-    if importlib.util.find_spec("openvino") is None:
-        return {"openvino": _not_measured(f"openvino is not installed; {INSTALL_HINT}")}
+    if not OPENVINO.installed():
+        return {OPENVINO.name: _not_measured(missing_extra(OPENVINO.module, OPENVINO.extra,
+                                                            needed_by="measuring the graph on OpenVINO"))}
     if variant == "fp32":
-        bf16 = ("openvino-bf16", "bf16") if _bf16_supported() else _not_measured(
+        bf16_name = OPENVINO.parity_name("bf16")
+        bf16 = (bf16_name, "bf16") if _bf16_supported() else _not_measured(
             "this CPU has no bf16 units (avx512_bf16 or AMX): OpenVINO would run f32")
-        return {"openvino": ("openvino", "fp32"), "openvino-bf16": bf16}
+        return {OPENVINO.name: (OPENVINO.name, "fp32"), bf16_name: bf16}
     if variant == "int8":
         if dynamic_int8:
-            return {"openvino": _not_measured("dynamic int8 graphs run in f32 on OpenVINO; export --int8-mode static")}
-        return {"openvino": ("openvino", "int8"), AVX2_CAPPED: _avx2_capped_plan()}
-    return {"openvino": ("openvino", "fp16")}
+            return {OPENVINO.name: _not_measured("dynamic int8 graphs run in f32 on OpenVINO; export --int8-mode "
+                                                 "static")}
+        return {OPENVINO.name: (OPENVINO.name, "int8"), AVX2_RECORD: _avx2_capped_plan()}
+    return {OPENVINO.name: (OPENVINO.name, variant)}
 
 
 def _evaluate_avx2_capped(graph: Path, cases: list[ParityCase], *, task: str, precision: str) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def _evaluate_avx2_capped(graph: Path, cases: list[ParityCase], *, task: str, pr
 
 
 def _evaluate(graph: Path, cases: list[ParityCase], *, task: str, precision: str, engine: str) -> dict[str, Any]:
-    if engine == AVX2_CAPPED:
+    if engine == AVX2_RECORD:
         return _evaluate_avx2_capped(graph, cases, task=task, precision=precision)
     return evaluate(graph, cases, task=task, precision=precision, engine=engine)
 

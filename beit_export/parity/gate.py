@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from beit_runtime.engines import load_engine
+from beit_runtime.engines import backend_info, load_engine
 
 from ..errors import ParityError
 from .cases import ParityCase, build_cases
@@ -52,13 +52,16 @@ def _worst(per_case: list[dict[str, float]]) -> dict[str, float]:
     return worst
 
 
-# how each parity run loads its engine: backend -> (load_engine options, the report's "backend" text)
+_OPENVINO = backend_info("openvino")
+# how each parity run loads its engine: engine record name (the backends' table's ``parity_name``) -> (load_engine
+# options, the report's "backend" text)
 ENGINES = {
     "onnxruntime": ({"backend": "onnxruntime", "providers": ["CPUExecutionProvider"]},
                     "onnxruntime CPUExecutionProvider"),
-    "openvino": ({"backend": "openvino", "inference_precision": "f32"}, "openvino CPU (f32 inference precision)"),
-    "openvino-bf16": ({"backend": "openvino", "inference_precision": "bf16"},
-                      "openvino CPU (bf16 inference precision)"),
+    _OPENVINO.parity_name("fp32"): ({"backend": "openvino", "inference_precision": "f32"},
+                                    "openvino CPU (f32 inference precision)"),
+    _OPENVINO.parity_name("bf16"): ({"backend": "openvino", **_OPENVINO.engine_options("bf16")},
+                                    "openvino CPU (bf16 inference precision)"),
 }
 
 

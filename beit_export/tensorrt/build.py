@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from beit_runtime.engines.tensorrt_cuda import INSTALL_HINT, check, cudart, device_properties
+from beit_runtime.engines.tensorrt_cuda import check, cudart, device_properties, missing_tensorrt
 from beit_runtime.errors import BackendUnavailableError
 from beit_runtime.manifest import EngineRecord, Manifest, ManifestRecord, ShapeRange, load_manifest, update_manifest
 from beit_runtime.output_files import write_atomically
@@ -34,7 +34,7 @@ def _import_tensorrt():
     try:
         import tensorrt
     except ImportError as error:
-        raise BackendUnavailableError(f"building TensorRT engines needs TensorRT; {INSTALL_HINT}") from error
+        raise BackendUnavailableError(missing_tensorrt("tensorrt", needed_by="building TensorRT engines")) from error
     return tensorrt
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from beit_runtime import serving_protocol as protocol
 from beit_runtime.engines import load_engine
+from beit_runtime.errors import missing_extra
 from beit_runtime.images import load_image
 from beit_runtime.manifest import Manifest
 from beit_runtime.preprocess import Preprocessor
@@ -57,8 +58,8 @@ def warmup_image() -> bytes:
     try:
         import skimage.data
     except ImportError as error:  # pragma: no cover - scikit-image is in the export extra
-        raise TritonOptionsError("the warmup image comes from scikit-image: pip install \"beit-deploy[export]\", "
-                                 "or turn warmup off (--no-warmup)") from error
+        raise TritonOptionsError(f"{missing_extra('scikit-image', 'export', needed_by='the warmup image')}, or turn "
+                                 "warmup off (--no-warmup)") from error
     photo = np.ascontiguousarray(skimage.data.chelsea())  # (300, 451, 3) RGB uint8
     height = round(photo.shape[0] * IMAGE_WIDTH / photo.shape[1])
     small = cv2.resize(photo, (IMAGE_WIDTH, height), interpolation=cv2.INTER_AREA)

@@ -6,8 +6,9 @@ per-image files (``beit_runtime.bulk.writers``), resumes into an OUT an earlier 
 on stderr, and prints a one-line summary. Files named alone keep ``beit-run``'s printing behaviour
 (``--output`` then holds pictures/embeddings named after each file, as before).
 
-Exit codes of a folder run: 0 every image succeeded (or was done before), 1 the run itself failed (bad
-artifact, engine error), 2 bad usage, 3 the run finished but some images failed (OUT/errors.jsonl), 130
+Exit codes of a folder run (``beit_runtime.exit_codes``): 0 every image succeeded (or was done before), 1 the
+run itself failed (bad artifact, engine error), 2 bad usage, 3 the run finished but some images failed
+(OUT/errors.jsonl), 5 an optional dependency is missing (the backend asked for, Ray with --ray), 130
 interrupted (Ctrl-C: OUT keeps every image done, and the same command goes on), 143 terminated (SIGTERM,
 as Kubernetes stops a pod: the same). A second run into an OUT a run is writing is refused (exit 2).
 """
@@ -19,17 +20,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ..argument_types import EXIT_INTERRUPTED
 from ..errors import BeitDeployError, InputError, OutputWriteError
+from ..exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE, failure_exit
 from ..manifest import load_manifest
 from ..model_base import chosen_backend, resolved_options
 from ..options import RunOptions, positive_int, thread_count
 from ..output_files import checked_folder
 from .local import BulkSummary, run_folder
 from .options import BulkOptions
-from .signals import EXIT_TERMINATED, Terminated
+from .signals import Terminated
 
-SOME_FAILED_EXIT = 3
 _FILE_RUN_ONLY = {"json": "--json", "side_by_side": "--side-by-side", "attention_maps": "--attention-maps",
                   "overwrite": "--overwrite"}
 _FOLDER_RUN_ONLY = {"glob": "--glob", "overlays": "--overlays"}
@@ -96,6 +96,11 @@ def report_error(error: BeitDeployError, *, exit_code: int) -> int:
     return exit_code
 
 
+def report_failure(error: BeitDeployError) -> int:
+    """``report_error`` of a run that failed: EXIT_DEPENDENCY for a missing optional dependency, else EXIT_ERROR."""
+    return report_error(error, exit_code=failure_exit(error))
+
+
 def run_folder_command(args: argparse.Namespace, *,
                        run_options: Callable[[argparse.Namespace], RunOptions]) -> int | None:
     """The exit code of a folder run; None when ``args`` are not one (the caller runs the files as before).
@@ -108,16 +113,16 @@ def run_folder_command(args: argparse.Namespace, *,
         chosen = run_options(args)
         options = _bulk_options(args)  # last: creates --output
     except InputError as error:
-        return report_error(error, exit_code=2)
+        return report_error(error, exit_code=EXIT_USAGE)
     try:
         summary = _run(args, options, chosen)
     except InputError as error:  # found once the inputs are walked: no image, a clash, another run's folder
-        return report_error(error, exit_code=2)
+        return report_error(error, exit_code=EXIT_USAGE)
     except OutputWriteError as error:
-        return report_error(OutputWriteError(f"{error}; {options.output} keeps every image done before: rerun "
-                                             "the same command to go on"), exit_code=1)
+        return report_failure(OutputWriteError(f"{error}; {options.output} keeps every image done before: rerun "
+                                               "the same command to go on"))
     except BeitDeployError as error:
-        return report_error(error, exit_code=1)
+        return report_failure(error)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (Terminated, from Kubernetes or kill)
         terminated = isinstance(interrupt, Terminated)
         print(f"\nbeit-run: {'terminated' if terminated else 'interrupted'}; {options.output} keeps every image "
@@ -126,4 +131,4 @@ def run_folder_command(args: argparse.Namespace, *,
     failed = f", {summary.failed} failed (see {summary.output / 'errors.jsonl'})" if summary.failed else ""
     print(f"beit-run: {summary.succeeded} images done, {summary.skipped} done before{failed}; "
           f"results in {summary.output}")
-    return 0 if summary.all_succeeded else SOME_FAILED_EXIT
+    return EXIT_OK if summary.all_succeeded else EXIT_SOME_FAILED

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, missing_extra
 from ..model_base import ArtifactModel, task_class
 from ..options import RunKeywords, RunOptions, positive_int
 from ..progress import Progress
@@ -60,7 +60,7 @@ def _import_ray() -> Any:
         import ray.data
     except ImportError as error:
         raise BackendUnavailableError(
-            f"Ray Data is not installed ({error}); install it with: pip install \"beit-deploy[ray]\""
+            f"{missing_extra('Ray Data', 'ray', needed_by='--ray / run_on_ray')} ({error})"
         ) from error
     return ray
 

@@ -16,8 +16,6 @@ import threading
 from types import FrameType
 from typing import Any
 
-EXIT_TERMINATED = 128 + signal.SIGTERM
-
 
 class Terminated(KeyboardInterrupt):
     """The process received SIGTERM during a folder run."""

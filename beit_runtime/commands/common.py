@@ -9,8 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from ..argument_types import EXIT_INTERRUPTED, artifact_folder_argument, positive_integer, thread_number
+from ..argument_types import artifact_folder_argument, positive_integer, thread_number
 from ..errors import BeitDeployError, DatasetError, InputError, OutputWriteError
+from ..exit_codes import EXIT_INTERRUPTED
 from ..remote.connect import is_served_model
 
 _Result = TypeVar("_Result")

@@ -1,4 +1,5 @@
-"""Engines: choose a backend once, here, then talk to it through the ``Engine`` protocol."""
+"""Engines: choose a backend once, here, then talk to it through the ``Engine`` protocol; what each backend runs
+is the table of ``backends`` (``BACKEND_INFO``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ArtifactError, InputError
+from .backends import BACKEND_INFO, GRAPH_BACKENDS, BackendInfo, backend_for_precision, backend_info
 from .base import Engine, EngineBase, TensorSpec, check_feeds
 
-BACKENDS = ("auto", "onnxruntime", "openvino", "tensorrt")
+BACKENDS = ("auto", *BACKEND_INFO)
 _TENSORRT_SUFFIXES = (".plan", ".engine", ".trt")
 
 
@@ -17,8 +19,8 @@ def load_engine(path: str | Path, *, backend: str = "auto", **options: Any) -> E
     """Load a graph (``.onnx``) or serialized TensorRT engine (``.plan``) as an Engine.
 
     ``backend="auto"`` picks TensorRT for engine files and ONNX Runtime for ONNX graphs.
-    ``options`` go to the backend: ``providers``, ``intra_op_threads``, ``inter_op_threads``,
-    ``io_binding``, ``cuda_graph_batch_sizes`` for ONNX Runtime; ``threads``,
+    ``options`` go to the backend: ``intra_op_threads`` (threads, 0: the library's choice) for ONNX Runtime and
+    OpenVINO; ``providers``, ``inter_op_threads``, ``io_binding``, ``cuda_graph_batch_sizes`` for ONNX Runtime;
     ``inference_precision`` ("f32" or "bf16"), ``cache_dir`` for OpenVINO; ``device_id`` for TensorRT.
     """
     path = Path(path)
@@ -58,4 +60,5 @@ _ENGINE_CLASSES: dict[str, Callable[[], Callable[..., Engine]]] = {
 }
 
 
-__all__ = ["BACKENDS", "Engine", "EngineBase", "TensorSpec", "check_feeds", "load_engine"]
+__all__ = ["BACKENDS", "BACKEND_INFO", "GRAPH_BACKENDS", "BackendInfo", "Engine", "EngineBase", "TensorSpec",
+           "backend_for_precision", "backend_info", "check_feeds", "load_engine"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, BackendUnavailableError, InputError
+from ..errors import ArtifactError, BackendUnavailableError, InputError, missing_extra, pip_install
 from . import onnxruntime_cache
 from .base import EngineBase, TensorSpec, check_feeds
 from .onnxruntime_binding import CUDA_PROVIDER, BoundRunner, CopyCounter, session_device
@@ -47,8 +47,7 @@ def _import_onnxruntime() -> Any:  # the onnxruntime module (it ships no type in
         if interrupt is not None:  # Ctrl-C while its extension loads: pybind11 says "initialization failed"
             raise interrupt.with_traceback(None) from None
         raise BackendUnavailableError(
-            "onnxruntime is not installed; install it with `pip install beit-deploy` "
-            "(or `pip install beit-deploy[gpu]` for onnxruntime-gpu)"
+            f"{missing_extra('onnxruntime', None)} (or `{pip_install('gpu')}` for onnxruntime-gpu)"
         ) from error
     return onnxruntime
 
@@ -86,7 +85,7 @@ def _chosen_providers(ort: Any, providers: Sequence[str] | None) -> list[str]:
     if unknown:
         raise BackendUnavailableError(
             f"ONNX Runtime providers {unknown} are not available here (available: {available}); "
-            "install `beit-deploy[gpu]` for CUDA/TensorRT providers or pass providers=['CPUExecutionProvider']"
+            f"install them with `{pip_install('gpu')}` or pass providers=['CPUExecutionProvider']"
         )
     return chosen
 

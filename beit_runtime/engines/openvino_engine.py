@@ -1,11 +1,11 @@
 """OpenVINO backend (CPU): the project's ONNX graphs compiled by OpenVINO, read directly from the .onnx file.
 
-``OpenVinoEngine(path, threads=0, inference_precision="f32")``. The inference precision is always set
+``OpenVinoEngine(path, intra_op_threads=0, inference_precision="f32")``. The inference precision is always set
 explicitly: on CPUs with bf16 units OpenVINO would otherwise pick bf16 by itself, and fp32 parity is
 the product. ``"bf16"`` is accepted only where the CPU reports BF16 among its
 OPTIMIZATION_CAPABILITIES (avx512_bf16 or AMX); elsewhere OpenVINO would silently run f32 while
-claiming bf16, so ``PrecisionUnavailableError`` is raised instead. ``threads`` (0 = OpenVINO's
-choice) is INFERENCE_NUM_THREADS.
+claiming bf16, so ``PrecisionUnavailableError`` is raised instead. ``intra_op_threads`` (0 = OpenVINO's
+choice; the name ONNX Runtime's engine takes too) is INFERENCE_NUM_THREADS.
 
 Dynamic shapes: the batch axis stays dynamic. OpenVINO 2026.4's CPU plugin cannot compile the
 dynamic-resolution graphs with every spatial axis dynamic (its MatMul refuses the rank-2 x rank-3
@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, BackendUnavailableError, InputError, PrecisionUnavailableError
+from ..errors import ArtifactError, BackendUnavailableError, InputError, PrecisionUnavailableError, missing_extra
 from ..options import thread_count
 from .base import EngineBase, TensorSpec, check_feeds
 
-INSTALL_HINT = 'install it with `pip install "beit-deploy[openvino]"`'
 INFERENCE_PRECISIONS = {"f32": "f32", "bf16": "bf16"}
 DEVICE = "CPU"
 
@@ -42,7 +41,8 @@ def _import_openvino() -> Any:  # the openvino module (no type information)
     try:
         import openvino
     except ImportError as error:
-        raise BackendUnavailableError(f"the OpenVINO backend needs openvino; {INSTALL_HINT}") from error
+        needed = missing_extra("openvino", "openvino", needed_by="the OpenVINO backend")
+        raise BackendUnavailableError(needed) from error
     return openvino
 
 
@@ -62,12 +62,12 @@ def _spec(port: Any) -> TensorSpec:  # an openvino Output port
     return TensorSpec(name=port.get_any_name(), dtype=dtype, shape=shape)
 
 
-def _config(*, threads: int, inference_precision: str) -> dict[str, str | int]:
+def _config(*, intra_op_threads: int, inference_precision: str) -> dict[str, str | int]:
     if inference_precision not in INFERENCE_PRECISIONS:
         raise InputError(
             f"inference_precision must be one of {sorted(INFERENCE_PRECISIONS)}, got {inference_precision!r}"
         )
-    threads = thread_count("threads (0 = OpenVINO's choice)", threads)
+    threads = thread_count("intra_op_threads (0 = OpenVINO's choice)", intra_op_threads)
     if inference_precision == "bf16" and not bf16_supported():
         raise PrecisionUnavailableError(
             f"bf16 needs a CPU with bf16 units (avx512_bf16 or AMX); this one offers {list(cpu_capabilities())}. "
@@ -107,13 +107,13 @@ class _Compiled:
 class OpenVinoEngine(EngineBase):
     """An OpenVINO model on the CPU; ``run`` is safe to call from several threads at once."""
 
-    def __init__(self, path: str | Path, *, threads: int = 0, inference_precision: str = "f32",
+    def __init__(self, path: str | Path, *, intra_op_threads: int = 0, inference_precision: str = "f32",
                  cache_dir: str | Path | None = None) -> None:
         self._ov = ov = _import_openvino()
         path = Path(path)
         if not path.is_file():
             raise ArtifactError(f"ONNX graph {path} does not exist")
-        self._config = _config(threads=threads, inference_precision=inference_precision)
+        self._config = _config(intra_op_threads=intra_op_threads, inference_precision=inference_precision)
         if cache_dir is not None:
             self._config["CACHE_DIR"] = str(cache_dir)
         self._core = ov.Core()

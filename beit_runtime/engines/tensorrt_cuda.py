@@ -11,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, missing_extra
 
-INSTALL_HINT = "install the TensorRT extra with `pip install beit-deploy[tensorrt]` on a machine with an NVIDIA GPU"
+
+def missing_tensorrt(module: str, *, needed_by: str) -> str:
+    """``missing_extra`` of a module of the TensorRT extra (tensorrt, cuda-python), which needs an NVIDIA GPU."""
+    return f"{missing_extra(module, 'tensorrt', needed_by=needed_by)} on a machine with an NVIDIA GPU"
 
 
 def cudart() -> Any:  # cuda-python's runtime module (no type information)
@@ -24,7 +27,7 @@ def cudart() -> Any:  # cuda-python's runtime module (no type information)
         try:
             from cuda import cudart as runtime  # cuda-python < 12.8
         except ImportError as error:
-            raise BackendUnavailableError(f"cuda-python is not installed; {INSTALL_HINT}") from error
+            raise BackendUnavailableError(missing_tensorrt("cuda-python", needed_by="the TensorRT backend")) from error
     return runtime
 
 

@@ -22,14 +22,14 @@ import numpy as np
 from ..errors import ArtifactError, BackendUnavailableError, EngineMismatchError, InputError
 from ..manifest import EngineRecord, find_manifest
 from .base import EngineBase, TensorSpec, check_feeds
-from .tensorrt_cuda import INSTALL_HINT, StagedBuffer, Stream, check, cudart, device_properties
+from .tensorrt_cuda import StagedBuffer, Stream, check, cudart, device_properties, missing_tensorrt
 
 
 def _import_tensorrt() -> Any:
     try:
         import tensorrt
     except ImportError as error:
-        raise BackendUnavailableError(f"TensorRT is not installed; {INSTALL_HINT}") from error
+        raise BackendUnavailableError(missing_tensorrt("tensorrt", needed_by="the TensorRT backend")) from error
     return tensorrt
 
 

@@ -10,11 +10,11 @@ refused by the exporter's record), so a report can say why a row is absent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engines import backend_info
 from ..errors import BackendUnavailableError, InputError, ManifestError
 from ..manifest import Manifest
 from ..model_base import task_class
@@ -49,11 +49,9 @@ REFERENCE = Variant("onnxruntime", "fp32")
 
 def candidate_variants(manifest: Manifest) -> list[Variant]:
     """Every variant the artifact's graphs allow, reference first, then by precision and backend."""
-    graphs = [name for name in PRECISION_ORDER if name in manifest.graphs]
-    variants = [Variant("onnxruntime", precision) for precision in graphs]
-    variants += [Variant("openvino", precision) for precision in graphs if precision in ("fp32", "int8")]
-    if "fp32" in graphs:
-        variants.append(Variant("openvino", "bf16"))
+    variants = [Variant(backend, precision) for backend in ENGINE_BACKENDS
+                for precision in backend_info(backend).compared_precisions
+                if backend_info(backend).graph_for(precision) in manifest.graphs]
     order = {precision: index for index, precision in enumerate(PRECISION_ORDER)}
     return sorted(variants, key=lambda v: (v != REFERENCE, order[v.precision], v.backend))
 
@@ -83,7 +81,3 @@ def open_variant(folder: Path, variant: Variant, *, task_name: str, batch_size: 
     except (BackendUnavailableError, ManifestError) as error:
         return None, str(error)
     return model, ""
-
-
-def variant_names(variants: Sequence[Variant]) -> list[str]:
-    return [variant.name for variant in variants]

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, BeitDeployError, InputError, ModelClosedError, ServerError
+from ..errors import BackendUnavailableError, BeitDeployError, InputError, ModelClosedError, ServerError, missing_extra
 from .failures import METRICS_PORT_HINT, is_metrics_port, runtime_error
 
 PROTOCOLS = ("http", "grpc")
@@ -62,8 +62,7 @@ def client_module(protocol: str) -> ModuleType:
             import tritonclient.http as module
     except ImportError as error:
         raise BackendUnavailableError(
-            f"the Triton {protocol} client is not installed ({error}); "
-            "install it with `pip install \"beit-deploy[triton]\"`"
+            f"{missing_extra(f'the Triton {protocol} client', 'triton')} ({error})"
         ) from error
     loaded: ModuleType = module
     return loaded

@@ -65,6 +65,7 @@ from typing import IO
 
 from ..argument_types import fixed_port_number, path_argument, port_number, positive_number
 from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
+from ..exit_codes import EXIT_ERROR, EXIT_OK, EXIT_SETUP, EXIT_USAGE
 from .addresses import check_host
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
@@ -74,7 +75,6 @@ from .preflight import check_ports_free, check_unique_models
 from .supervisor import Supervisor
 
 PROG = "beit-serve"
-EXIT_OK, EXIT_SERVER, EXIT_USAGE, EXIT_SETUP = 0, 1, 2, 3
 DEFAULT_MAX_REQUEST_MB = 64
 POLL_S = 0.2
 
@@ -223,7 +223,7 @@ def _serve_until_stopped(plan: LaunchPlan, *, ready_timeout_s: float, grace_peri
                   f"({time.monotonic() - start:.1f} s)", flush=True)
             supervisor = Supervisor(server, reload_timeout_s=ready_timeout_s)
             if not _supervise(server, supervisor, stop=stop):
-                return EXIT_SERVER
+                return EXIT_ERROR
             if supervisor.stuck:
                 stuck = ", ".join(sorted(supervisor.stuck))
                 print(f"{PROG}: {stuck}: the instance whose stub died still holds its requests; Triton cannot "
@@ -232,7 +232,7 @@ def _serve_until_stopped(plan: LaunchPlan, *, ready_timeout_s: float, grace_peri
         code = drain_and_stop(server, grace_period_s=grace_period_s)
         print(f"{PROG}: stopped in {time.monotonic() - stopping:.1f} s (tritonserver exit code {code})",
               file=sys.stderr, flush=True)
-        return EXIT_OK if code == 0 else EXIT_SERVER
+        return EXIT_OK if code == 0 else EXIT_ERROR
     except BaseException:
         if server is not None:
             server.stop(wait_s=plan.exit_timeout_s + 2.0)
@@ -290,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BeitDeployError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_SERVER
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

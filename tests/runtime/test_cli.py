@@ -15,6 +15,7 @@ import skimage.data
 
 from beit_runtime import Classifier, FeatureExtractor
 from beit_runtime.cli import main
+from tests.hidden_modules import run_without
 
 
 @pytest.fixture(scope="module")
@@ -158,16 +159,26 @@ def test_ctrl_c_during_a_run_of_image_files_is_exit_130_without_a_traceback(beit
     assert paths[-1] not in out  # stopped midway
 
 
-def test_bf16_on_a_backend_other_than_openvino_is_a_usage_error_in_cli_terms(beit_classifier_artifact, tmp_path,
-                                                                             capsys):
+def test_bf16_on_a_backend_other_than_openvino_is_a_usage_error(beit_classifier_artifact, tmp_path, capsys):
     image = tmp_path / "in" / "a.png"
     image.parent.mkdir()
     assert cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
     for inputs in ([str(image)], [str(image.parent), "--output", str(tmp_path / "out")]):
         assert main([str(beit_classifier_artifact), *inputs, "--precision", "bf16", "--backend", "onnxruntime"]) == 2
-        assert ("beit-run: error: --precision bf16 runs on openvino only, not --backend onnxruntime: pass --backend "
-                "openvino (or auto)") in capsys.readouterr().err
+        assert ("beit-run: error: precision bf16 runs the fp32 graph on backend openvino only, not onnxruntime: "
+                "choose backend openvino (or auto)") in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_backend_exits_5_naming_its_extra_as_beit_export_does(beit_classifier_artifact, image_files,
+                                                                         tmp_path):
+    for inputs in ([str(image_files[0])], [str(image_files[0].parent), "--output", str(tmp_path / "out")]):
+        done = run_without(["openvino"], "beit_runtime.cli:main",
+                           [str(beit_classifier_artifact), *inputs, "--backend", "openvino"])
+        assert done.returncode == 5, done.stderr
+        assert done.stderr.strip().endswith('the OpenVINO backend needs openvino, which is not installed; install it '
+                                            'with `pip install "beit-deploy[openvino]"`'), done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_an_image_that_does_not_decode_is_reported_and_the_others_still_run(beit_classifier_artifact, tmp_path,

@@ -28,7 +28,7 @@ def _pixels(batch: int, height: int = 32, width: int = 32) -> np.ndarray:
 
 def test_engine_matches_onnxruntime_and_checks_feeds(beit_classifier_artifact):
     graph = beit_classifier_artifact / "model.onnx"
-    with load_engine(graph, backend="openvino", threads=1) as ov, load_engine(graph) as ort:
+    with load_engine(graph, backend="openvino", intra_op_threads=1) as ov, load_engine(graph) as ort:
         def described(engine):
             return [(s.name, s.dtype, s.shape[1:]) for s in engine.inputs]
 

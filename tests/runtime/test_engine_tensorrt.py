@@ -42,7 +42,7 @@ def test_modules_import_without_tensorrt_or_torch():
 def test_constructing_without_tensorrt_names_the_extra(tmp_path):
     plan = tmp_path / "model.fp16.plan"
     plan.write_bytes(b"not an engine")
-    with pytest.raises(BackendUnavailableError, match=r"pip install beit-deploy\[tensorrt\]"):
+    with pytest.raises(BackendUnavailableError, match=r'`pip install "beit-deploy\[tensorrt\]"`'):
         TensorRTEngine(plan)
     with pytest.raises(BackendUnavailableError, match=r"beit-deploy\[tensorrt\]"):
         load_engine(plan)

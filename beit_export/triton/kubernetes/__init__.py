@@ -16,9 +16,9 @@ from .options import (
     kubernetes_name,
     memory_request_mib,
 )
-from .writer import MANIFEST_FILES, check_folders, manifests, measure, write_kubernetes
+from .writer import MANIFEST_FILES, check_folders, manifests, measure, require_yaml, write_kubernetes
 
 __all__ = ["MANIFEST_FILES", "KubernetesFolderError", "KubernetesOptions", "KubernetesOptionsError",
            "MemoryMeasurement", "MemoryMeasurementError", "check_folders", "check_gpus", "kubernetes_name",
-           "manifests", "measure", "measure_peak", "memory_request_mib", "require_local_server",
+           "manifests", "measure", "measure_peak", "memory_request_mib", "require_local_server", "require_yaml",
            "write_kubernetes"]

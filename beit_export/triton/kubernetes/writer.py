@@ -11,7 +11,9 @@ Layout of DIR::
     README.md                                      build, push, apply, verify; how memory was sized
 
 Written into a hidden folder beside DIR (``beit_export.artifact.staged_artifact``) and renamed when
-complete: a failure leaves no partial DIR, an existing DIR is replaced only with ``overwrite``.
+complete: a failure leaves no partial DIR, an existing DIR is replaced only with ``overwrite``. PyYAML (the
+export extra) is imported when the manifests are written (``require_yaml``), so the rest of the package, and
+``beit-export triton`` without ``--kubernetes``, runs without it.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ import json
 import os
 import shutil
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from beit_runtime import serving_protocol as protocol
+from beit_runtime.errors import BackendUnavailableError, missing_extra
 
 from ... import __version__
 from ...artifact import OutputExistsError, check_output, staged_artifact
@@ -55,15 +57,31 @@ MANIFEST_FILES = {"kubernetes/deployment.yaml": "Deployment", "kubernetes/servic
                   "kserve/servingruntime.yaml": "ServingRuntime", "kserve/inferenceservice.yaml": "InferenceService"}
 
 
-class _Dumper(yaml.SafeDumper):
-    """Plain YAML: a value used twice (the annotations, a probe's httpGet) is written twice, not aliased."""
+def require_yaml() -> Any:
+    """The yaml module (PyYAML); BackendUnavailableError naming the extra that installs it when it is missing."""
+    try:
+        import yaml
+    except ModuleNotFoundError as error:
+        raise BackendUnavailableError(missing_extra("PyYAML", "export", needed_by="--kubernetes (its manifests)")
+                                      ) from error
+    return yaml
 
-    def ignore_aliases(self, data: object) -> bool:
-        return True
+
+@lru_cache(maxsize=1)
+def _dumper() -> Any:
+    """A SafeDumper writing plain YAML: a value used twice (the annotations, a probe's httpGet) is written twice,
+    not aliased."""
+    yaml = require_yaml()
+
+    class PlainDumper(yaml.SafeDumper):  # type: ignore[misc,name-defined]
+        def ignore_aliases(self, data: object) -> bool:
+            return True
+
+    return PlainDumper
 
 
 def to_yaml(document: dict[str, Any]) -> str:
-    return str(yaml.dump(document, Dumper=_Dumper, sort_keys=False))
+    return str(require_yaml().dump(document, Dumper=_dumper(), sort_keys=False))
 
 
 def read_record(repository: Path) -> dict[str, Any]:
@@ -145,6 +163,7 @@ def _check_apart(repo: Path, folder: Path) -> None:
 def write_kubernetes(repository: str | Path, output: str | Path, *, options: KubernetesOptions,
                      memory: MemoryMeasurement | None = None, overwrite: bool = False) -> Path:
     """Write DIR (see the module docstring) for ``repository``; returns DIR (absolute)."""
+    require_yaml()
     repository = Path(repository).expanduser().absolute()
     record = read_record(repository)
     check_folders(repository, output, overwrite=overwrite, artifact=record["artifact"]["folder"])

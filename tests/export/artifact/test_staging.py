@@ -100,7 +100,7 @@ def test_manifest_is_complete_and_validated(tmp_path):
     assert manifest == written
     data = json.loads((folder / "manifest.json").read_text())
     assert manifest.to_json() == data
-    assert data["format"] == "beit-deploy-artifact" and data["schema_version"] == 2 and data["plans"] == {}
+    assert data["format"] == "beit-deploy-artifact" and data["schema_version"] == 2 and "plans" not in data
     assert set(manifest.files) == {"model.onnx"} and manifest.files == file_records(folder)
     assert data["files"]["model.onnx"]["bytes"] == (folder / "model.onnx").stat().st_size
     assert len(data["files"]["model.onnx"]["sha256"]) == 64
@@ -141,3 +141,32 @@ def test_the_exporter_never_records_unsafe_names(tmp_path):
     (folder / "alias.txt").symlink_to(folder / "inner.txt")  # a link that stays inside is refused too
     with pytest.raises(ExportError, match="symbolic link"):
         file_records(folder)
+
+
+def test_the_manifest_records_every_external_data_file_the_runtime_checks(tmp_path):
+    """An If branch's constant keeps its data in a file of its own: the record names it with the top-level one."""
+    from beit_runtime.onnx_external_data import external_data_locations
+
+    def external(name, location):
+        tensor = helper.make_tensor(name, TensorProto.FLOAT, [2], [1.0, 2.0])
+        tensor.ClearField("float_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.external_data.add(key="location", value=location)
+        return tensor
+
+    def branch(name):
+        out = helper.make_tensor_value_info(f"{name}_y", TensorProto.FLOAT, [2])
+        node = helper.make_node("Constant", [], [f"{name}_y"], value=external(f"{name}_c", f"{name}.bin"))
+        return helper.make_graph([node], name, [], [out])
+
+    node = helper.make_node("If", ["flag"], ["y"], then_branch=branch("then"), else_branch=branch("else"))
+    flag = helper.make_tensor_value_info("flag", TensorProto.BOOL, [])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    graph = helper.make_graph([node], "g", [flag], [y], [external("w", "weights.bin")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    (tmp_path / "model.onnx").write_bytes(model.SerializeToString())
+    for name in ("weights.bin", "then.bin", "else.bin"):
+        (tmp_path / name).write_bytes(bytes(8))
+    entry = graph_entry(tmp_path, "model.onnx", precision="fp32", opset=18)
+    assert list(entry.external_data) == external_data_locations(tmp_path / "model.onnx")
+    assert entry.external_data == ("else.bin", "then.bin", "weights.bin")

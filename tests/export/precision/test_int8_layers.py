@@ -8,13 +8,14 @@ import pytest
 
 from beit_export.errors import ExportError
 from beit_export.parity import engine_failures
-from beit_export.parity.engines import AVX2_CAPPED, _plan
+from beit_export.parity.engines import _plan
 from beit_export.precision import (
     HEAD_CONVOLUTION_CHOICES,
     bottleneck_convolution_nodes,
     head_convolution_nodes,
     quantize_int8_static,
 )
+from beit_runtime.parity_gate import AVX2_RECORD
 from tests.export.precision_graphs import tiny_graphs
 
 
@@ -55,10 +56,10 @@ def test_static_int8_keeps_the_bottlenecks_float_when_asked(tmp_path):
 def test_engine_failures_name_the_engine_and_skip_unmeasured_or_passing_records():
     records = {
         "openvino": {"measured": True, "passed": True, "failures": []},
-        AVX2_CAPPED: {"measured": True, "passed": False, "failures": ["photos: logits: rel_l2 = 0.18"]},
+        AVX2_RECORD: {"measured": True, "passed": False, "failures": ["photos: logits: rel_l2 = 0.18"]},
         "other": {"measured": False, "reason": "not installed"},
     }
-    assert engine_failures(records) == [f"{AVX2_CAPPED}: photos: logits: rel_l2 = 0.18"]
+    assert engine_failures(records) == [f"{AVX2_RECORD}: photos: logits: rel_l2 = 0.18"]
     assert engine_failures({}) == []
 
 
@@ -66,5 +67,5 @@ def test_static_int8_is_also_judged_on_openvino_capped_at_avx2():
     pytest.importorskip("openvino", reason="openvino is not installed (pip install beit-deploy[openvino])")
     plan = _plan("int8", dynamic_int8=False)
     assert plan["openvino"] == ("openvino", "int8")
-    assert plan[AVX2_CAPPED] == (AVX2_CAPPED, "int8") or plan[AVX2_CAPPED]["measured"] is False
-    assert AVX2_CAPPED not in _plan("int8", dynamic_int8=True) and AVX2_CAPPED not in _plan("fp32", dynamic_int8=False)
+    assert plan[AVX2_RECORD] == (AVX2_RECORD, "int8") or plan[AVX2_RECORD]["measured"] is False
+    assert AVX2_RECORD not in _plan("int8", dynamic_int8=True) and AVX2_RECORD not in _plan("fp32", dynamic_int8=False)

@@ -77,7 +77,7 @@ def test_bad_options_and_graphs_fail_before_tensorrt_is_needed(classifier_artifa
 @pytest.mark.skipif(TENSORRT_REASON is None,
                     reason="TensorRT is installed here: the unavailability path cannot be seen")
 def test_missing_tensorrt_names_the_extra(classifier_artifact):
-    with pytest.raises(BackendUnavailableError, match=r"pip install beit-deploy\[tensorrt\]"):
+    with pytest.raises(BackendUnavailableError, match=r'`pip install "beit-deploy\[tensorrt\]"`'):
         build_engine(classifier_artifact)
 
 

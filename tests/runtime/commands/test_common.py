@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from beit_runtime.argument_types import EXIT_INTERRUPTED
 from beit_runtime.cli import main
 from beit_runtime.commands.common import run_reporting_errors
 from beit_runtime.errors import DatasetError, ManifestError
+from beit_runtime.exit_codes import EXIT_INTERRUPTED
 
 
 def _raise(error: BaseException):
