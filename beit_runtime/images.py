@@ -42,8 +42,9 @@ CHANNEL_ORDERS = ("rgb", "bgr")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _PREMULTIPLIED = {"La": "LA", "RGBa": "RGBA"}
 _UNSUPPORTED_FILE_MODES = {"I": "32-bit integer", "F": "32-bit float"}
-# What Pillow raises on malformed input (the exceptions its own fuzzers accept as "handled").
-_PILLOW_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+# What Pillow raises on malformed input (the exceptions its own fuzzers accept as "handled"), and on an image over
+# its decompression-bomb limit; UnidentifiedImageError (no format claims the bytes) is an OSError
+PILLOW_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
 def check_channel_order(channel_order: str) -> str:
@@ -69,6 +70,13 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
         image = open_image(bytes(source), origin="the encoded image", exif_orientation=exif_orientation)
         return pil_to_rgb8(image, decoded=True)
     if isinstance(source, np.ndarray):
+        # a uint16 array of 8- or 12-bit data (max <= 4095) would keep a high byte of 0..15: black. Files and PIL
+        # "I;16" images are not refused (a dark 16-bit PNG is real data); an array's range says how it was made
+        if source.dtype == np.uint16 and source.size and int(source.max()) <= 4095:
+            raise ImageFormatError(
+                f"uint16 image array holds values of at most {int(source.max())}: 8- or 12-bit data, not 16-bit "
+                "(whose high byte is kept, here 0..15: black); pass a.astype(np.uint8) for 8-bit data or "
+                "(a >> 4).astype(np.uint8) for 12-bit data")
         return to_rgb8(source, channel_order=channel_order)
     if isinstance(source, Image.Image):
         _load_pixels(source)
@@ -114,7 +122,7 @@ def open_image(data: bytes, *, origin: str = "the given bytes", exif_orientation
             f"{origin} is larger than Pillow's decompression-bomb limit ({error}); if you trust the file, "
             "raise PIL.Image.MAX_IMAGE_PIXELS before loading it"
         ) from error
-    except _PILLOW_DECODE_ERRORS as error:
+    except PILLOW_DECODE_ERRORS as error:
         raise ImageDecodeError(
             f"{origin} is not a decodable image (corrupt, truncated, or a format Pillow cannot read): "
             f"{_decode_failure(error, data)}"
@@ -138,7 +146,7 @@ def _load_pixels(image: Image.Image) -> None:
     origin = f"PIL image of {filename}" if filename else "PIL image"
     try:
         image.load()
-    except (*_PILLOW_DECODE_ERRORS, AssertionError) as error:  # Pillow asserts on a file closed by `with`
+    except (*PILLOW_DECODE_ERRORS, AssertionError) as error:  # Pillow asserts on a file closed by `with`
         closed = "closed" in str(error) or getattr(image, "fp", "") is None
         why = ("is closed; load it before closing it (call load_image inside the `with Image.open(...)` block)"
                if closed else "cannot be decoded: the file is truncated or unreadable")
@@ -149,7 +157,7 @@ def upright(image: Image.Image) -> Image.Image:
     """``PIL.ImageOps.exif_transpose(image)`` when its EXIF Orientation tag asks for a turn, else ``image``."""
     try:
         orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
-    except _PILLOW_DECODE_ERRORS as error:
+    except PILLOW_DECODE_ERRORS as error:
         raise ImageDecodeError(
             f"the image's EXIF data cannot be read ({error}); pass exif_orientation=False"
         ) from error

@@ -62,11 +62,30 @@ def remove_left_temporaries(target: Path) -> int:
     # the cut prefix, and the whole name's as older versions wrote it
     for prefix in dict.fromkeys((_temporary_prefix(target.name), f".{target.name}{TEMP_MARK}")):
         for path in target.parent.glob(f"{glob.escape(prefix)}*"):
-            writer = path.name[len(prefix):].partition("-")[0]
-            if writer.isdigit() and not _running(int(writer)):
+            if not _writer_running(path.name):
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def remove_abandoned_temporaries(folder: Path) -> int:
+    """Delete the temporaries under ``folder`` (all its subfolders) whose writer is no longer running, as
+    ``remove_left_temporaries`` does beside one target; how many there were. Those of a running process (another
+    command writing into the same folder) are kept; one that names no writer (``checked_folder``'s write probe,
+    which lives only a moment) is removed."""
+    removed = 0
+    for current, _, names in os.walk(folder):
+        for name in names:
+            if is_temporary(name) and not _writer_running(name):
+                (Path(current) / name).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def _writer_running(name: str) -> bool:
+    """Whether the process a temporary's name holds (after the mark: ``PID-RANDOM``) is running."""
+    writer = name.rpartition(TEMP_MARK)[2].partition("-")[0]
+    return writer.isdigit() and _running(int(writer))
 
 
 def _running(pid: int) -> bool:

@@ -23,7 +23,7 @@ releases the GIL).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import cv2
@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ImageFormatError, InputError, PreprocessingRecordError
-from .manifest import REEXPORT_HINT, Manifest
+from .manifest import REEXPORT_HINT, Manifest, PreprocessingRecord
 from .thread_pool import parallel_map
 
 PIL_FILTERS = {
@@ -41,7 +41,9 @@ PIL_FILTERS = {
 }
 RESAMPLE_FILTERS = tuple(PIL_FILTERS)
 
-_REQUIRED = ("do_resize", "size", "resample", "do_rescale", "rescale_factor", "do_normalize", "image_mean", "image_std")
+# the values a recipe must give: those the manifest's preprocessing section requires (``PreprocessingRecord``)
+_REQUIRED = tuple(item.name for item in fields(PreprocessingRecord)
+                  if item.default is MISSING and item.default_factory is MISSING)
 
 
 def _bad(message: str) -> PreprocessingRecordError:
@@ -82,20 +84,23 @@ def aspect_preserving_size(height: int, width: int, shortest: int, longest: int 
     return shortest, int(scale * width / height)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Preprocessor:
-    """Images (HxWx3 uint8 RGB) -> normalized float32 CHW tensors, as the checkpoint's processor makes them."""
+    """Images (HxWx3 uint8 RGB) -> normalized float32 CHW tensors, as the checkpoint's processor makes them.
 
-    do_resize: bool = True
-    size: Mapping[str, int] = field(default_factory=lambda: {"height": 224, "width": 224})
-    resample: str = "bicubic"
+    Every value of the recipe is required: the runtime never assumes a model's preprocessing, it takes the one
+    the artifact's manifest records (``from_manifest``, ``from_record``)."""
+
+    do_resize: bool
+    size: Mapping[str, int]
+    resample: str
     do_center_crop: bool = False
     crop_size: Mapping[str, int] | None = None
-    do_rescale: bool = True
-    rescale_factor: float = 1 / 255
-    do_normalize: bool = True
-    image_mean: Sequence[float] = (0.5, 0.5, 0.5)
-    image_std: Sequence[float] = (0.5, 0.5, 0.5)
+    do_rescale: bool
+    rescale_factor: float
+    do_normalize: bool
+    image_mean: Sequence[float]
+    image_std: Sequence[float]
     # (3, 256) float32: per channel, the output for each 8-bit value; computed in __post_init__
     _table: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -118,19 +123,28 @@ class Preprocessor:
         object.__setattr__(self, "_table", self._value_table())
 
     @classmethod
-    def from_manifest(cls, manifest: Manifest | Mapping[str, Any]) -> Preprocessor:
-        """Build from a Manifest, a manifest dict, or the "preprocessing" record itself."""
-        record = manifest.preprocessing.to_json() if isinstance(manifest, Manifest) else manifest
-        record = record.get("preprocessing", record) if isinstance(record, Mapping) else record
+    def from_manifest(cls, manifest: Manifest | PreprocessingRecord | Mapping[str, Any]) -> Preprocessor:
+        """Build from a Manifest, its parsed preprocessing record, a manifest dict, or a "preprocessing" dict."""
+        if isinstance(manifest, (Manifest, PreprocessingRecord)):
+            return cls.from_record(manifest.preprocessing if isinstance(manifest, Manifest) else manifest)
+        record = manifest.get("preprocessing", manifest) if isinstance(manifest, Mapping) else manifest
         if not isinstance(record, Mapping):
             raise _bad(f"expected a mapping, got {type(record).__name__}")
         missing = [key for key in _REQUIRED if key not in record]
         if missing:
             raise _bad(f"missing {', '.join(missing)}")
+        return cls._checked(record)
+
+    @classmethod
+    def from_record(cls, record: PreprocessingRecord) -> Preprocessor:
+        """Build from the manifest's parsed preprocessing record (which has every required value)."""
+        return cls._checked(record.to_json())
+
+    @classmethod
+    def _checked(cls, record: Mapping[str, Any]) -> Preprocessor:
         if record.get("channel_order", "rgb") != "rgb":
             raise _bad(f"'channel_order' must be 'rgb', got {record['channel_order']!r}")
-        names = [name for name in cls.__dataclass_fields__ if name in record]
-        return cls(**{name: record[name] for name in names})
+        return cls(**{name: record[name] for name in cls.__dataclass_fields__ if name in record})
 
     def _value_table(self) -> np.ndarray:
         """Per channel, the processor's float32 output for each 8-bit value (same numpy ops as transformers)."""

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 
 from . import errors as runtime_errors
-from .tasks import TASKS, Task
+from .tasks import Task
 
 IMAGE_INPUT = "image"
 PIXEL_VALUES = "pixel_values"
@@ -53,6 +53,7 @@ MAX_IMAGE_BYTES = 64 * 2**20  # an encoded image, per image (beit-serve's --max-
 
 ARTIFACT_FOLDER = "artifact"  # inside a python model's version folder: manifest.json and the graphs it needs
 REPOSITORY_RECORD = "repository.json"
+REPOSITORY_FORMAT = "beit-deploy-triton-repository"  # the record's "format" (beit_export.triton.repository writes it)
 TOP_K_DIM = "k"  # a served output with this dim holds the top-k classes (``PARAMETER_TOP_K``)
 IMAGE_SIZE_DIMS = ("H", "W")  # a served output with these dims is at each image's own size (needs ``ORIGINAL_SIZE``)
 
@@ -63,11 +64,6 @@ def model_names(name: str) -> dict[str, str]:
     """Role -> Triton model name for the artifact served as ``name``."""
     return {"ensemble": name, "preprocess": f"{name}_preprocess", "engine": f"{name}_engine",
             "postprocess": f"{name}_postprocess"}
-
-
-def served_tasks() -> tuple[str, ...]:
-    """The tasks served as an ensemble (image in, the task's answer out), from the registry."""
-    return tuple(name for name, entry in TASKS.items() if entry.served)
 
 
 def has_top_k(entry: Task) -> bool:

@@ -20,13 +20,13 @@ import platform
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from beit_runtime.parity_gate import BEYOND_AVX2
+from beit_runtime.planning.machine import library_versions
 from benchmarks.harness.arguments import names_in, positive_ints
 from benchmarks.workload.int8_variants import RECIPES, Candidate, build_candidates
 from benchmarks.workload.prepare import prepare_model
@@ -54,16 +54,6 @@ def cpu_record() -> dict[str, Any]:
             "family_model_stepping": [fields.get(k, "").strip() for k in ("CPU family", "Model", "Stepping")],
             "cpus": fields.get("CPU(s)", "").strip(), "flags": keep,
             "beyond_avx2": any(f in flags for f in BEYOND_AVX2), "has_avx2": "avx2" in flags}
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for name in _LIBRARIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 def _photos(hf_dir: str) -> np.ndarray:
@@ -193,8 +183,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         groups = _groups(candidates, cpu)
         measured = [_run_group(b, cap, members, fp32=fp32, inputs=inputs, settings=settings, folder=folder)
                     for b, cap, members in groups]
-    return {"model": model, "cpu": cpu, "versions": _versions(), "threads": args.threads, "rounds": rounds,
-            "iterations_per_round": iterations, "speedup": "fp32 time / candidate time, per round; >1 is faster",
+    return {"model": model, "cpu": cpu, "versions": library_versions(_LIBRARIES), "threads": args.threads,
+            "rounds": rounds, "iterations_per_round": iterations,
+            "speedup": "fp32 time / candidate time, per round; >1 is faster",
             "isa_cap_note": "AVX2-capped OpenVINO runs use oneDNN's AVX2 kernels on this CPU: the instructions of "
                             "an AVX2-only CPU, not its micro-architecture",
             "candidates": _rows(candidates, groups, measured)}

@@ -7,7 +7,7 @@ about the files; the writing itself is ``beit_runtime.manifest.write_manifest``)
 
 from __future__ import annotations
 
-from .records import file_records, graph_entry, library_versions, new_manifest_record, write_export_manifest
+from .records import file_records, graph_entry, new_manifest_record, recorded_versions, write_export_manifest
 from .staging import OutputExistsError, check_output, output_error, remove_stale_staging, staged_artifact
 
 __all__ = [
@@ -15,9 +15,9 @@ __all__ = [
     "check_output",
     "file_records",
     "graph_entry",
-    "library_versions",
     "new_manifest_record",
     "output_error",
+    "recorded_versions",
     "remove_stale_staging",
     "staged_artifact",
     "write_export_manifest",

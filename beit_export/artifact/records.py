@@ -9,7 +9,6 @@ the one writer of ``manifest.json`` (atomic, file hashes recomputed, read back a
 from __future__ import annotations
 
 import datetime
-import importlib.metadata
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,25 +28,21 @@ from beit_runtime.manifest import (
     write_manifest,
 )
 from beit_runtime.manifest import file_records as manifest_file_records
+from beit_runtime.onnx_external_data import external_data_locations
+from beit_runtime.planning.machine import library_versions
 
 from ..errors import ExportError
 
-_VERSIONED = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy", "huggingface_hub")
+# the distributions whose versions the manifest records ("beit_deploy": the key it has always had; absent ones are
+# left out, as everywhere: ``beit_runtime.planning.machine.library_versions``)
+RECORDED_LIBRARIES = ("beit_deploy", "torch", "transformers", "onnx", "onnxscript", "onnxruntime", "numpy",
+                      "huggingface_hub")
 _ONNX_DTYPES = {1: "float32", 10: "float16", 11: "float64", 7: "int64", 6: "int32", 3: "int8", 2: "uint8", 9: "bool"}
 
 
-def library_versions() -> dict[str, str]:
-    versions = {"beit_deploy": _version("beit-deploy"), "python": platform.python_version()}
-    for name in _VERSIONED:
-        versions[name] = _version(name)
-    return versions
-
-
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+def recorded_versions() -> dict[str, str]:
+    """The ``versions`` section of a new manifest: Python's and those of ``RECORDED_LIBRARIES`` installed."""
+    return {"python": platform.python_version(), **library_versions(RECORDED_LIBRARIES)}
 
 
 def _tensor_record(value: Any) -> TensorRecord:
@@ -58,17 +53,13 @@ def _tensor_record(value: Any) -> TensorRecord:
 
 def graph_entry(folder: Path, file: str, *, precision: str, opset: int, role: str = "model",
                 notes: str = "") -> GraphRecord:
-    """The manifest ``graphs`` record of ``folder/file``, read from the graph itself."""
+    """The manifest ``graphs`` record of ``folder/file``, read from the graph itself; ``external_data`` is every
+    external-data file the graph names (subgraphs and functions included: ``beit_runtime.onnx_external_data``)."""
     import onnx
-    from onnx.external_data_helper import uses_external_data
 
     checked_name(folder, file)
     proto = onnx.load(str(folder / file), load_external_data=False)
-    external = sorted({
-        entry.value
-        for tensor in proto.graph.initializer if uses_external_data(tensor)
-        for entry in tensor.external_data if entry.key == "location"
-    })
+    external = external_data_locations(folder / file)  # the runtime's reading, so the record is what it checks
     for name in external:
         checked_name(folder, name)
     return GraphRecord(file=file, precision=precision, opset=int(opset), role=role,
@@ -109,7 +100,7 @@ def new_manifest_record(fields: Mapping[str, Any]) -> ManifestRecord:
     """The manifest record of a new export: ``fields`` (task, source, input, preprocessing, labels, graphs,
     engines, postprocessing, parity, export; graphs may be ``GraphRecord``) plus library versions and time."""
     data = {"format": FORMAT_NAME, "schema_version": SCHEMA_VERSION, **_json_form(fields),
-            "versions": library_versions(), "files": {},
+            "versions": recorded_versions(), "files": {},
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     return parse_manifest(data, where="the manifest being exported")
 

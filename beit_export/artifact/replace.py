@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from beit_runtime.manifest import FORMAT_NAME, MANIFEST_FILE
+from beit_runtime.serving_protocol import REPOSITORY_FORMAT, REPOSITORY_RECORD
+
 from ..errors import ExportError
 
-# record file -> the ``format`` it holds (beit_runtime.manifest's FORMAT_NAME, beit_export.triton.repository's)
+# record file -> the ``format`` it holds: an artifact's manifest, a Triton repository's record (at the top of a
+# repository, in ``models/`` of a --kubernetes build context)
 EARLIER_OUTPUT_RECORDS = {
-    "manifest.json": "beit-deploy-artifact",
-    "repository.json": "beit-deploy-triton-repository",
-    "models/repository.json": "beit-deploy-triton-repository",
+    MANIFEST_FILE: FORMAT_NAME,
+    REPOSITORY_RECORD: REPOSITORY_FORMAT,
+    f"models/{REPOSITORY_RECORD}": REPOSITORY_FORMAT,
 }
 _SHOWN = 4
 

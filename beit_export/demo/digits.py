@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from beit_runtime.errors import BackendUnavailableError
+from beit_runtime.errors import BackendUnavailableError, missing_extra
 
 NUM_DIGITS = 1797
 HELD_OUT_START = 1438
@@ -48,9 +48,7 @@ def _load_digits():
         from sklearn.datasets import load_digits
     except ImportError as error:
         raise BackendUnavailableError(
-            "the digits demo data needs scikit-learn; install it with `pip install scikit-learn` "
-            "(or `pip install -e \".[export]\"`)"
-        ) from error
+            missing_extra("scikit-learn", "export", needed_by="the digits demo data")) from error
     return load_digits()
 
 
@@ -73,12 +71,6 @@ def _all_digits() -> tuple[np.ndarray, np.ndarray]:
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
-
-
-def all_digits() -> DigitSplit:
-    """All 1,797 digits in ``load_digits`` order (read-only arrays)."""
-    images, labels = _all_digits()
-    return DigitSplit(images=images, labels=labels)
 
 
 def train_split() -> DigitSplit:

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from beit_runtime.onnx_external_data import external_data_locations
+
 from ..errors import ExportError
 from ..graph import load_graph, refresh_value_info
 from .int8_layers import head_convolution_nodes, linear_layer_nodes
@@ -66,7 +68,7 @@ def _op_counts(path: Path) -> Counter:
 
 
 def _needs_external_data(src: str | Path) -> bool:
-    return Path(src).stat().st_size > 1_800_000_000 or bool(_external_files(Path(src)))
+    return Path(src).stat().st_size > 1_800_000_000 or bool(external_data_locations(Path(src)))
 
 
 def quantize_int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool = True) -> dict:
@@ -99,7 +101,7 @@ def quantize_int8_dynamic(src: str | Path, dst: str | Path, *, per_channel: bool
         "tensorrt_note": (
             "DynamicQuantizeLinear/MatMulInteger are not TensorRT ops; build engines from fp16 or int8-qdq"
         ),
-        "external_data": _external_files(dst),
+        "external_data": external_data_locations(dst),
     }
     report["notes"] = (
         f"dynamic int8: {report['quantized_nodes']} MatMul weights int8 "
@@ -154,7 +156,7 @@ def _static_report(dst: Path, *, per_channel: bool, calibrate_method: str, batch
         "quantize_nodes": counts["QuantizeLinear"],
         "dequantize_nodes": counts["DequantizeLinear"],
         "for_tensorrt": True,
-        "external_data": _external_files(dst),
+        "external_data": external_data_locations(dst),
         "notes": (
             f"static int8 QDQ: linear-layer weights and inputs int8 (symmetric), {calibrate_method} "
             f"calibration on {batches} images, one at a time"
@@ -222,18 +224,6 @@ def _calibration_method(q, name: str):
     if name not in methods:
         raise ExportError(f"calibrate_method must be one of {sorted(methods)}, got {name!r}")
     return methods[name]
-
-
-def _external_files(path: Path) -> list[str]:
-    model = onnx.load(str(path), load_external_data=False)
-    files = {
-        entry.value
-        for init in model.graph.initializer
-        if init.data_location == onnx.TensorProto.EXTERNAL
-        for entry in init.external_data
-        if entry.key == "location"
-    }
-    return sorted(files)
 
 
 def is_dynamic_int8(model: onnx.ModelProto) -> bool:

@@ -41,7 +41,7 @@ from .readme import repository_readme
 from .vendoring import model_py, runtime_digest, vendor_runtime
 from .warmup import WARMUP_FOLDER, warmup_samples, with_warmup
 
-FORMAT_NAME = "beit-deploy-triton-repository"
+FORMAT_NAME = protocol.REPOSITORY_FORMAT
 DEFAULT_OPTIONS = TritonRepositoryOptions()  # frozen: one shared default
 
 

@@ -5,7 +5,8 @@ the target: the target is either absent, its old content or its whole new conten
 appends JSON lines, each batch of lines in one ``write`` followed by an fsync; a line cut by a kill in
 the middle of that write (the kernel may stop a write of several pages) is removed by ``repair``,
 which every run calls before reading or appending, so the lines a run reads are whole. ``FolderLock``
-keeps a second run out of a folder a run is writing (its clean-up would delete the first's temporaries).
+keeps a second run out of a folder a run is writing (its repair and clean-up would cut the first's files); the
+temporaries a killed run left are removed by ``beit_runtime.output_files.remove_abandoned_temporaries``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..output_files import is_temporary, write_atomically, write_error
+from ..output_files import write_atomically, write_error
 
 LOCK_FILE = ".beit-run.lock"
 
@@ -73,17 +74,6 @@ class FolderLock:
                 self.path.unlink(missing_ok=True)
             os.close(self._descriptor)  # drops the lock
             self._descriptor = None
-
-
-def remove_temporaries(folder: Path) -> int:
-    """Delete the temporary files a killed run left under ``folder``; how many there were."""
-    removed = 0
-    for current, _, names in os.walk(folder):
-        for name in names:
-            if is_temporary(name):
-                (Path(current) / name).unlink(missing_ok=True)
-                removed += 1
-    return removed
 
 
 class LineFile:

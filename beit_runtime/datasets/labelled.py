@@ -130,14 +130,16 @@ def read_mask(sample: Sample, *, image_size: tuple[int, int], reduce_labels: boo
 
 
 def _mask_pixels(sample: Sample, *, exif_orientation: bool) -> np.ndarray:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
+
+    from ..images import PILLOW_DECODE_ERRORS
 
     if sample.mask is None:
         raise DatasetError(f"{sample.path} has no mask")
     try:
         with Image.open(sample.mask) as opened:
             return np.asarray(ImageOps.exif_transpose(opened) if exif_orientation else opened)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as error:
+    except PILLOW_DECODE_ERRORS as error:
         raise DatasetError(f"mask {sample.mask} cannot be read ({error}); masks are PNGs of class ids") from error
 
 
@@ -145,10 +147,12 @@ def _orientation_hint(image: Path) -> str:
     """Why an upright image may not match its mask: the image's EXIF orientation tag, if it has one."""
     from PIL import ExifTags, Image
 
+    from ..images import PILLOW_DECODE_ERRORS
+
     try:
         with Image.open(image) as opened:
             orientation = opened.getexif().get(ExifTags.Base.Orientation, 1)
-    except (OSError, ValueError, SyntaxError, EOFError):
+    except PILLOW_DECODE_ERRORS:
         return ""
     if orientation not in range(2, 9):
         return ""

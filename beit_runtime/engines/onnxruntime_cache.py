@@ -32,7 +32,6 @@ import shutil
 import time
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from ..manifest.paths import artifact_file
 from ..manifest.verified import cache_root, verified_sha256
 from ..onnx_external_data import external_data_locations
 from ..output_files import write_atomically
+from ..planning.machine import cpu_fields
 
 CACHE_FORMAT = 1
 CPU_ONLY = ("CPUExecutionProvider",)
@@ -69,18 +69,14 @@ class CachedLoad:
     staging: Path | None = None
 
 
-@lru_cache(maxsize=1)
-def cpu_identity() -> str:
-    """The CPU's model name and feature flags (the optimized graph's kernels and layouts depend on them)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        import platform
+_CPU_IDENTITY_FIELDS = ("model name", "cpu family", "model", "flags", "Features", "CPU part")
 
-        return f"{platform.machine()} {platform.processor()}"
-    first = text.split("\n\n", 1)[0]
-    wanted = ("model name", "cpu family", "model", "flags", "Features", "CPU part")
-    return "\n".join(line for line in first.splitlines() if line.split(":", 1)[0].strip() in wanted)
+
+def cpu_identity() -> str:
+    """The CPU's model name and all its feature flags (the optimized graph's kernels and layouts depend on them),
+    as ``planning.machine`` reads ``/proc/cpuinfo``."""
+    fields = cpu_fields()
+    return "\n".join(f"{name}: {fields[name]}" for name in _CPU_IDENTITY_FIELDS if name in fields)
 
 
 def entry_key(ort: Any, graph: Path, *, providers: tuple[str, ...], level: str) -> str:

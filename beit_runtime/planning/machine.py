@@ -13,6 +13,7 @@ import hashlib
 import json
 import platform
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -24,12 +25,15 @@ KERNEL_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
 LIBRARIES = ("onnxruntime", "onnxruntime-gpu", "openvino", "numpy")
 
 
+@lru_cache(maxsize=1)
 def _cpuinfo() -> dict[str, str]:
     path = Path("/proc/cpuinfo")
-    if not path.is_file():
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux
         return {"model name": platform.processor() or platform.machine(), "flags": ""}
     fields: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
         if key and key not in fields:
@@ -39,8 +43,21 @@ def _cpuinfo() -> dict[str, str]:
     return fields
 
 
-def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
-    """Installed versions of the distributions ``names`` (absent ones left out)."""
+def cpu_fields() -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` ("model name", "cpu family", "flags"...; read once),
+    the one reading of that file; elsewhere only a "model name" (``platform.processor()``) and empty "flags"."""
+    return dict(_cpuinfo())
+
+
+def cpu_model_name() -> str:
+    """The CPU's model name ("AMD EPYC 9R14 96-Core Processor"); the architecture where none is known."""
+    return _cpuinfo().get("model name", platform.machine())
+
+
+def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of the distributions ``names``, keyed by the name as given (absent ones left out:
+    a missing key says the package was not installed). The one reading of library versions for plans,
+    artifact manifests and benchmark records."""
     versions = {}
     for name in names:
         try:
@@ -56,7 +73,7 @@ def machine_description() -> dict[str, Any]:
     info = _cpuinfo()
     flags = set(re.split(r"\s+", info.get("flags", info.get("Features", ""))))
     return {
-        "cpu": info.get("model name", platform.machine()),
+        "cpu": cpu_model_name(),
         "cpu_family": info.get("cpu family", ""),
         "cpu_model": info.get("model", ""),
         "kernel_flags": [flag for flag in KERNEL_FLAGS if flag in flags],

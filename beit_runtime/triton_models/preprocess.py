@@ -30,7 +30,7 @@ import triton_python_backend_utils as pb_utils  # noqa: F401  (present only insi
 from PIL import Image
 
 from ..errors import BeitDeployError, InputError
-from ..images import load_image
+from ..images import PILLOW_DECODE_ERRORS, load_image
 from ..preprocess import Preprocessor
 from ..serving_protocol import (
     IMAGE_INPUT,
@@ -42,15 +42,13 @@ from ..serving_protocol import (
 )
 from .common import Outputs, artifact_manifest, check_numpy, input_array, model_parameters, responses
 
-_OPEN_ERRORS = (OSError, SyntaxError, ValueError, EOFError)  # what Pillow raises on malformed input
-
 
 def declared_size(data: bytes) -> tuple[int, int] | None:
     """The (width, height) an encoded image's header declares, without decoding it (None: not an image)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
-    except _OPEN_ERRORS:
+    except PILLOW_DECODE_ERRORS:
         return None  # load_image names what is wrong with it
     return int(width), int(height)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from beit_runtime.manifest import load_manifest
 from beit_runtime.tasks import task
 
 from ..backends import REGISTRY
@@ -77,10 +78,11 @@ def _prepare(name: str, settings: Settings) -> tuple[ModelInfo, dict[str, ModelI
 
 def _artifact_int8_mode(artifact_dir: str | Path) -> str | None:
     """How the artifact's int8 graph was quantized ("static" / "dynamic"; None without one)."""
-    manifest = json.loads((Path(artifact_dir) / "manifest.json").read_text(encoding="utf-8"))
-    if "int8" not in manifest.get("graphs", {}):
+    manifest = load_manifest(artifact_dir, verify_files=False)  # only its records are read here
+    if "int8" not in manifest.graphs:
         return None
-    return str(manifest.get("export", {}).get("int8_mode") or "static")
+    recorded = manifest.export.int8_mode if manifest.export is not None else None
+    return recorded or "static"  # not recorded: the exporter's default (beit_export.options)
 
 
 def _participants(info: ModelInfo, by_mode: dict[str, ModelInfo], settings: Settings, batches, photos) -> list:

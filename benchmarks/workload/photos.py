@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Varied sizes and aspect ratios, all shipped inside scikit-image (no download).
-PHOTOS = (
-    ("astronaut", "jpg"),
-    ("chelsea", "png"),
-    ("coffee", "jpg"),
-    ("rocket", "png"),
-    ("hubble_deep_field", "jpg"),
-    ("immunohistochemistry", "png"),
-)
+ENCODINGS = ("jpg", "png")  # the photos alternate between them (JPEG quality 95, PNG)
+
+
+def photo_files() -> tuple[tuple[str, str], ...]:
+    """(name, extension) of the sample photos: the exporter's parity photos (``beit_export.parity.photos``:
+    varied sizes and aspect ratios, all shipped inside scikit-image, no download), alternately JPEG and PNG."""
+    # imported here: beit_export.parity loads torch, which the benchmark workers that only use ``batch_of`` must
+    # not pay for (their memory and start-up are measured)
+    from beit_export.parity.photos import PHOTO_NAMES
+
+    return tuple((name, ENCODINGS[index % len(ENCODINGS)]) for index, name in enumerate(PHOTO_NAMES))
 
 
 def write_photos(folder: Path) -> list[Path]:
@@ -22,7 +24,7 @@ def write_photos(folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, extension in PHOTOS:
+    for name, extension in photo_files():
         path = folder / f"{name}.{extension}"
         if not path.is_file():
             image = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")

@@ -52,7 +52,7 @@ def test_parity_failures_are_marked(quick_run):
 def test_results_name_the_machine_and_libraries(quick_run):
     results = quick_run[1]
     assert results["cpu"]["model"]
-    assert results["versions"]["onnxruntime"] != "not installed"
+    assert results["versions"]["onnxruntime"]  # a library that is not installed is left out
     if results["cpu"]["beyond_avx2"] and results["cpu"]["has_avx2"]:
         assert any(row["isa_cap"] == "AVX2" for row in results["candidates"])
 

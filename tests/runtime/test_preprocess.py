@@ -13,6 +13,7 @@ import skimage.data
 from transformers import BeitImageProcessorPil, ViTImageProcessorPil
 
 from beit_runtime.errors import ImageFormatError, InputError, ManifestError
+from beit_runtime.manifest import PreprocessingRecord
 from beit_runtime.preprocess import Preprocessor, aspect_preserving_size, pillow_resize
 
 PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
@@ -133,6 +134,23 @@ def test_no_resize_no_normalize_recipe():
 def test_from_manifest_accepts_whole_manifest_dicts():
     recipe = _recipe(RECIPES["beit-224-bicubic"][1])
     assert Preprocessor.from_manifest({"preprocessing": recipe}) == Preprocessor.from_manifest(recipe)
+
+
+def test_a_parsed_preprocessing_record_builds_the_same_preprocessor():
+    recipe = _recipe(RECIPES["beit-256-crop-bicubic"][1])
+    record = PreprocessingRecord.from_json(recipe)
+    assert Preprocessor.from_record(record) == Preprocessor.from_manifest(record) == Preprocessor.from_manifest(recipe)
+    with pytest.raises(ManifestError, match="channel_order"):
+        Preprocessor.from_record(PreprocessingRecord.from_json({**recipe, "channel_order": "bgr"}))
+
+
+def test_the_preprocessor_assumes_no_model_recipe():
+    """No 224x224 / bicubic / mean 0.5 defaults: every value comes from the artifact's manifest."""
+    with pytest.raises(TypeError, match="missing"):
+        Preprocessor()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="size"):
+        Preprocessor(do_resize=True, resample="bicubic", do_rescale=True, rescale_factor=1 / 255,  # type: ignore[call-arg]
+                     do_normalize=True, **HALF)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,6 @@ batch and keeps them), and beit-serve is stopped with SIGTERM. The sum over-coun
 from __future__ import annotations
 
 import json
-import platform
 import select
 import signal
 import subprocess
@@ -33,6 +32,7 @@ import cv2
 import numpy as np
 
 from beit_runtime import serving_protocol as protocol
+from beit_runtime.planning.machine import cpu_model_name
 from beit_runtime.serving import check
 from beit_runtime.serving.install import ServeLayout, serve_home
 from beit_runtime.serving.launcher import free_port
@@ -85,16 +85,6 @@ def require_local_server() -> ServeLayout:
     return layout
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def measure_peak(repository: Path, *, rounds: int = 3, ready_timeout_s: float = 300.0) -> MemoryMeasurement:
     """Serve ``repository`` (python backend only) with ``beit-serve`` on the local server, send the requests,
     read the peak memory of beit-serve, tritonserver and the stubs, stop it."""
@@ -126,7 +116,7 @@ def measure_peak(repository: Path, *, rounds: int = 3, ready_timeout_s: float = 
     return MemoryMeasurement(
         peak_mib=round(sum(processes.values()), 1), processes=processes, requests=rounds * parallel,
         batch_size=batch, shm_mib=round(shm, 1), image=f"{width}x{height} PNG of {MAX_IMAGE_BYTES // 2**20} MiB",
-        measured=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpu=cpu_name(), server=version)
+        measured=datetime.now(timezone.utc).isoformat(timespec="seconds"), cpu=cpu_model_name(), server=version)
 
 
 def _start_beit_serve(repository: Path, *, http: int, log: Path, ready_timeout_s: float) -> subprocess.Popen[str]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from beit_runtime.bulk.files import LineFile, remove_temporaries
+from beit_runtime.bulk.files import LineFile
 from beit_runtime.bulk.results import ImageResult
 from beit_runtime.bulk.writers import OutputFolder
 from beit_runtime.errors import InputError
-from beit_runtime.output_files import temporary_name, write_atomically
+from beit_runtime.output_files import TEMP_MARK, remove_abandoned_temporaries, temporary_name, write_atomically
 
 
 def test_an_atomic_write_leaves_only_the_target(tmp_path):
@@ -22,13 +25,24 @@ def test_an_atomic_write_leaves_only_the_target(tmp_path):
     assert sorted(path.name for path in target.parent.iterdir()) == ["b.png.png"]
 
 
-def test_temporaries_of_a_killed_run_are_removed(tmp_path):
+def _ended_pid() -> int:
+    """The pid of a process that has ended (a writer killed before it renamed its temporary)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(done.stdout)
+
+
+def test_temporaries_of_a_killed_run_are_removed_and_a_running_writers_kept(tmp_path):
     left = temporary_name(tmp_path / "x" / "image.png.png")
+    left = left.with_name(left.name.replace(f"-{os.getpid()}-", f"-{_ended_pid()}-"))
+    live = temporary_name(tmp_path / "x" / "live.png")  # this process's: another command still writing there
+    probe = tmp_path / f".{TEMP_MARK}probe-a1b2"  # checked_folder's write probe, left by a kill
     left.parent.mkdir()
-    left.write_bytes(b"half")
+    for path in (left, live, probe):
+        path.write_bytes(b"half")
     (tmp_path / "x" / "kept.png").write_bytes(b"whole")
-    assert remove_temporaries(tmp_path) == 1
-    assert [path.name for path in tmp_path.rglob("*") if path.is_file()] == ["kept.png"]
+    assert remove_abandoned_temporaries(tmp_path) == 2
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == sorted(["kept.png", live.name])
 
 
 def test_a_cut_last_line_is_removed_and_whole_lines_are_kept(tmp_path):
@@ -63,13 +77,14 @@ def test_a_second_run_into_a_folder_being_written_is_refused(beit_classifier_art
     from beit_runtime.cli import main
 
     out, images = tmp_path / "out", str(mixed_folder / "gray")
+    temporary = f".x.png.beit-partial-{_ended_pid()}-ab.png"  # its writer killed: the next run's to clean up
     with OutputFolder(out, settings={"task": "image-classification"}):  # a run writing there (the lock is the kernel's)
-        (out / ".x.png.beit-partial-1-ab.png").write_bytes(b"its temporary")
+        (out / temporary).write_bytes(b"its temporary")
         assert main([str(beit_classifier_artifact), images, "--output", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"beit-run: error: another run is writing {out} (pid ") and "\n" not in err
         assert err.endswith("wait for it to end, or pass another --output folder")
-        assert (out / ".x.png.beit-partial-1-ab.png").exists()  # the live run's files were left alone
+        assert (out / temporary).exists()  # the live run's files were left alone
         with pytest.raises(InputError, match="another run is writing"):
             OutputFolder(out, settings={})
     (out / "run.json").unlink()
