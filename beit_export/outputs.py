@@ -128,37 +128,16 @@ def record_of(extra: ExtraOutputs | None) -> Mapping[str, Any]:
 
 def export_extra_outputs(checkpoint: Any, options: Any) -> ExtraOutputs | None:
     """The ``ExtraOutputs`` an export asks for (``ExportOptions.outputs``), refused when its random parity cases
-    would not fit in memory (photos and the user's images are checked once preprocessed: ``check_cases_fit``)."""
+    would not fit in memory (``parity.memory.check_cases_fit``; photos and the user's images are sized when the
+    cases are built, before any reference runs)."""
     from beit_runtime.tasks import task
 
-    from .parity.cases import parity_resolutions
+    from .parity.cases import random_cases
+    from .parity.memory import check_cases_fit
 
     config = checkpoint.config
     extra = resolve_extra_outputs(options.outputs, options.attention_layers, config=config, entry=task(checkpoint.task))
     if extra is None:
         return None
-    check_cases_fit(extra, config, parity_resolutions(config, dynamic_resolution=options.dynamic_resolution),
-                    kind="random inputs")
+    check_cases_fit(random_cases(config, dynamic_resolution=options.dynamic_resolution), config, extra=extra)
     return extra
-
-
-def check_cases_fit(extra: ExtraOutputs, config: Any, cases: Iterable[tuple[int, int, int]], *, kind: str) -> None:
-    """ExtraOutputsError when the largest of the parity ``cases`` ((batch, height, width) of ``kind``) would
-    hold more of these outputs than fits in memory: three copies (PyTorch's, the graph's, the comparison's)."""
-    from beit_runtime.attention import check_fits
-    from beit_runtime.errors import OutputTooLargeError
-
-    patch = int(config.patch_size)
-    needed, (batch, height, width) = max(
-        (batch * extra.bytes_per_image(tokens=(height // patch) * (width // patch) + 1,
-                                       heads=int(config.num_attention_heads), hidden=int(config.hidden_size)),
-         (batch, height, width))
-        for batch, height, width in cases)
-    try:
-        check_fits(3 * needed, what=f"the {' and '.join(extra.names)} outputs of the parity check on {kind} "
-                                    f"({batch} images at {height}x{width}, three copies: PyTorch's, the graph's "
-                                    f"and the comparison's)",
-                   fix="export fewer layers with --attention-layers last (or N,M), or only --outputs hidden_states; "
-                       "with a recipe that keeps each image's size (do_resize false), photos are checked at theirs")
-    except OutputTooLargeError as error:
-        raise ExtraOutputsError(str(error)) from error

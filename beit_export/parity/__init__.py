@@ -3,7 +3,8 @@
 ``cases`` builds the inputs (random tensors and real photos through the HF processor) and their
 PyTorch references, ``gate`` runs a graph on them and judges the drift against ``tolerances``
 (per precision and output kind), raising ``ParityError`` when it fails; ``engines`` runs the same
-graph on OpenVINO (f32, bf16 where the CPU has it, static int8) when it is installed.
+graph on OpenVINO (f32, bf16 where the CPU has it, static int8) when it is installed. ``memory`` sizes
+the cases before any runs (attention scores included) and the token limit photos are checked at.
 """
 
 from __future__ import annotations

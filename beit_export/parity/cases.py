@@ -6,6 +6,12 @@ photos from scikit-image decoded and preprocessed by transformers' own PIL image
 user's own images when given (``--parity-data``, ``parity.user_images``). The
 reference is the Hugging Face model itself (``interpolate_pos_encoding=True`` at other resolutions),
 never the export wrapper.
+
+Memory (``parity.memory``): with a recipe that keeps each image's size, a photo larger than
+``photo_token_limit`` allows is scaled down to it and checked alone, its case named after it ("photos b1
+472x544 hubble_deep_field (scaled down from 872x1000)"); photos of one size are batched while the batch
+stays within ``PHOTO_CASE_BUDGET``. Every case is sized before the first reference runs, and a set that
+would not fit in memory is refused (``check_cases_fit``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import torch
 
 from ..modeling import config_image_size
 from ..modeling.outputs import extended_task_spec, output_flags, stacked_outputs
-from ..outputs import ExtraOutputs, check_cases_fit
+from ..outputs import ExtraOutputs
 from ..tasks import BACKBONE, base_model, resolve_task_spec
-from .photos import hf_preprocess, sample_photos
+from .memory import PHOTO_CASE_BUDGET, PlannedCase, check_cases_fit, photo_batch_limit, photo_token_limit, tokens_of
+from .photos import hf_preprocess, keeps_image_size, sample_photos, scaled_to_tokens
 
 MASK_RATIO = 0.4
 
@@ -45,6 +52,12 @@ def parity_resolutions(config, *, dynamic_resolution: bool) -> list[tuple[int, i
         cases.append((1, height + grow, width + grow))
         cases.append((3, max(2 * patch, height - 2 * patch), width + 2 * grow))
     return cases
+
+
+def random_cases(config: Any, *, dynamic_resolution: bool) -> list[PlannedCase]:
+    """The random-input cases, named, before their inputs are drawn."""
+    return [PlannedCase(f"random b{batch} {height}x{width}", batch, height, width)
+            for batch, height, width in parity_resolutions(config, dynamic_resolution=dynamic_resolution)]
 
 
 @torch.no_grad()
@@ -84,26 +97,22 @@ def build_cases(checkpoint, *, dynamic_resolution: bool = False, seed: int = 0, 
                 extra_outputs: ExtraOutputs | None = None) -> list[ParityCase]:
     """Random and photo cases with their PyTorch references; ``user_batches``: preprocessed batches of the
     user's own images (``--parity-data``), added as "user ..." cases; ``extra_outputs``: the optional outputs
-    (``--outputs``) the graph carries, referenced too."""
+    (``--outputs``) the graph carries, referenced too. Refused (``check_cases_fit``) before any reference runs
+    when the cases would not fit in memory."""
     task_spec = extended_task_spec(resolve_task_spec(checkpoint.model, checkpoint.task), extra_outputs)
     config, generator = checkpoint.config, torch.Generator().manual_seed(seed)
     channels = int(getattr(config, "num_channels", 3))
+    randoms = random_cases(config, dynamic_resolution=dynamic_resolution)
+    pictures = photo_batches(checkpoint.preprocessing, model_type=model_type or config.model_type, config=config,
+                             extra_outputs=extra_outputs) if photos else []
+    pictures += [(f"user b{len(pixels)} {pixels.shape[2]}x{pixels.shape[3]}", pixels) for pixels in user_batches]
+    planned = [PlannedCase(name, len(pixels), pixels.shape[2], pixels.shape[3]) for name, pixels in pictures]
+    check_cases_fit(randoms + planned, config, extra=extra_outputs)
     cases = []
-    for batch, height, width in parity_resolutions(config, dynamic_resolution=dynamic_resolution):
-        pixels = torch.randn((batch, channels, height, width), generator=generator).numpy()
-        name = f"random b{batch} {height}x{width}"
-        cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
-    batches = photo_batches(checkpoint.preprocessing, model_type=model_type or config.model_type) if photos else []
-    if extra_outputs is not None:  # photos and user images keep their own sizes under some recipes
-        for kind, arrays in (("scikit-image photos", [pixels for _, pixels in batches]),
-                             ("--parity-data images", list(user_batches))):
-            if arrays:
-                check_cases_fit(extra_outputs, config, [(len(a), a.shape[2], a.shape[3]) for a in arrays], kind=kind)
-    for shape, pixels in batches:
-        name = f"photos b{len(pixels)} {shape[0]}x{shape[1]}"
-        cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
-    for pixels in user_batches:
-        name = f"user b{len(pixels)} {pixels.shape[2]}x{pixels.shape[3]}"
+    for drawn in randoms:
+        pixels = torch.randn((drawn.batch, channels, drawn.height, drawn.width), generator=generator).numpy()
+        cases.append(_case(drawn.name, pixels, checkpoint, task_spec, generator, extra_outputs))
+    for name, pixels in pictures:
         cases.append(_case(name, pixels, checkpoint, task_spec, generator, extra_outputs))
     return cases
 
@@ -114,10 +123,35 @@ def _case(name, pixels, checkpoint, task_spec, generator, extra_outputs=None) ->
     return ParityCase(name=name, feeds=feeds, reference=reference)
 
 
-def photo_batches(preprocessing, *, model_type: str) -> list[tuple[tuple[int, int], np.ndarray]]:
-    """scikit-image's photos preprocessed by HF's PIL processor, grouped into batches by resulting size."""
+def photo_batches(preprocessing: Any, *, model_type: str, config: Any, extra_outputs: ExtraOutputs | None = None,
+                  budget: int = PHOTO_CASE_BUDGET) -> list[tuple[str, np.ndarray]]:
+    """scikit-image's photos preprocessed by HF's PIL processor, as (case name, batch) pairs: photos of one size
+    batched while a batch stays within ``budget`` bytes (``parity.memory``); with a recipe that keeps each
+    image's size, a photo over ``photo_token_limit`` is scaled down to it first and checked alone."""
+    patch, limit = int(config.patch_size), photo_token_limit(config, extra_outputs, budget=budget)
     groups: dict[tuple[int, int], list[np.ndarray]] = {}
-    for _, image in sample_photos():
+    scaled = []
+    for name, image in sample_photos():
+        if keeps_image_size(preprocessing) and tokens_of(*image.shape[:2], patch_size=patch) > limit:
+            small = scaled_to_tokens(image, patch_size=patch, max_tokens=limit)
+            pixels = hf_preprocess([small], preprocessing, model_type=model_type).numpy()
+            shown = f"{pixels.shape[2]}x{pixels.shape[3]} {name} (scaled down from {image.shape[0]}x{image.shape[1]})"
+            scaled.append((f"photos b1 {shown}", pixels))
+            continue
         pixels = hf_preprocess([image], preprocessing, model_type=model_type).numpy()[0]
-        groups.setdefault(tuple(pixels.shape[-2:]), []).append(pixels)
-    return [(shape, np.stack(items)) for shape, items in groups.items()]
+        groups.setdefault((pixels.shape[-2], pixels.shape[-1]), []).append(pixels)
+    return _size_batches(groups, config, extra_outputs, budget=budget) + scaled
+
+
+def _size_batches(groups: dict[tuple[int, int], list[np.ndarray]], config: Any, extra_outputs: ExtraOutputs | None,
+                  *, budget: int) -> list[tuple[str, np.ndarray]]:
+    """Photos of one size (``groups``: (height, width) -> CHW arrays) in batches within ``budget``, named."""
+    batches = []
+    for (height, width), items in groups.items():
+        size = photo_batch_limit(tokens_of(height, width, patch_size=int(config.patch_size)), config, extra_outputs,
+                                 budget=budget)
+        parts = [items[start:start + size] for start in range(0, len(items), size)]
+        for number, part in enumerate(parts, start=1):
+            suffix = f" ({number}/{len(parts)})" if len(parts) > 1 else ""
+            batches.append((f"photos b{len(part)} {height}x{width}{suffix}", np.stack(part)))
+    return batches

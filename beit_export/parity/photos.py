@@ -1,11 +1,19 @@
-"""Real photos for parity checks, preprocessed by the Hugging Face image processor they are compared through."""
+"""Real photos for parity checks, preprocessed by the Hugging Face image processor they are compared through.
+
+Where the recipe keeps each image's size (``keeps_image_size``), a photo is checked at its own size only
+up to a token limit (``beit_export.parity.memory.photo_token_limit``): ``scaled_to_tokens`` scales a larger
+one down first, aspect ratio kept, to whole patches.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from beit_runtime.preprocess import pillow_resize
 
 from ..checkpoint import processor_from_recipe
 
@@ -31,3 +39,19 @@ def hf_preprocess(images: Sequence[np.ndarray], preprocessing: Mapping[str, Any]
     batch = processor(images=[np.asarray(image) for image in images], return_tensors="pt",
                       input_data_format="channels_last")
     return batch["pixel_values"].float()
+
+
+def keeps_image_size(preprocessing: Mapping[str, Any]) -> bool:
+    """Whether the recipe's tensors take each image's own size (no resize, no centre crop)."""
+    return not preprocessing["do_resize"] and not preprocessing["do_center_crop"]
+
+
+def scaled_to_tokens(image: np.ndarray, *, patch_size: int, max_tokens: int) -> np.ndarray:
+    """``image`` (HxWx3 uint8) scaled down, aspect ratio kept, to whole patches that make at most ``max_tokens``
+    tokens with the CLS token (at least one patch); ``image`` itself when it already does."""
+    rows, columns = image.shape[0] // patch_size, image.shape[1] // patch_size
+    if rows * columns + 1 <= max_tokens:
+        return image
+    scale = math.sqrt(max(1, max_tokens - 1) / (rows * columns))
+    rows, columns = max(1, int(rows * scale)), max(1, int(columns * scale))
+    return pillow_resize(image, rows * patch_size, columns * patch_size, resample="bicubic")

@@ -71,27 +71,3 @@ def test_no_outputs_means_the_default_export():
         num_hidden_layers = 4
 
     assert resolve_extra_outputs((), "last", config=Config(), entry=registry_task("backbone")) is None
-
-
-def test_photos_kept_at_their_own_size_are_sized_before_the_parity_check(tmp_path, capsys):
-    """A recipe without resize keeps each photo's size: scikit-image's 872x1000 Hubble field is 13,626 tokens at
-    patch 8. The guard sized only the random cases, so this export grew until the OOM killer ended it (23 GB
-    with 4 layers and 2 heads); it is now refused in one line before any reference runs."""
-    from beit_export.cli import main
-    from beit_runtime.attention import available_memory_bytes
-    from tests.conftest import BEIT_PROCESSOR_CONFIG, save_model_folder
-    from tests.tiny_models import tiny_model
-
-    layers, heads, tokens = 12, 8, 109 * 125 + 1
-    if 3 * output_bytes(["attentions"], tokens=tokens, heads=heads, hidden=32, num_layers=layers,
-                        attention_layers=layers) < available_memory_bytes() / 2:
-        pytest.skip("this machine has the memory to run the case: the refusal needs less")
-    folder = save_model_folder(tiny_model("beit", "image-classification", num_hidden_layers=layers,
-                                          num_attention_heads=heads, out_indices=[3, 6, 9, 12]),
-                               tmp_path / "model", processor_config=dict(BEIT_PROCESSOR_CONFIG, do_resize=False))
-    argv = ["--model", str(folder), "--output", str(tmp_path / "artifact"), "--dynamic-resolution",
-            "--outputs", "attentions", "--quiet"]
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert "the attentions outputs of the parity check on scikit-image photos (1 images at 872x1000" in err
-    assert "--attention-layers last" in err and not (tmp_path / "artifact").exists()
