@@ -18,10 +18,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("artifact", type=Path, help="artifact folder written by beit-export")
     add("--graph", default="fp16", help="graph variant to build from: fp32, fp16 or int8 (default fp16)")
-    add("--min-batch", type=positive_integer, default=1)
-    add("--opt-batch", type=positive_integer, default=8)
-    add("--max-batch", type=positive_integer, default=32)
-    add("--workspace-gib", type=positive_number, default=4.0)
+    add("--min-batch", type=positive_integer, default=1,
+        help="smallest batch the engine accepts (its optimisation profile's minimum; default %(default)s)")
+    add("--opt-batch", type=positive_integer, default=8,
+        help="batch TensorRT chooses its kernels for, between --min-batch and --max-batch (default %(default)s)")
+    add("--max-batch", type=positive_integer, default=32,
+        help="largest batch the engine accepts; a larger one needs more GPU memory (default %(default)s)")
+    add("--workspace-gib", type=positive_number, default=4.0,
+        help="GPU memory in GiB TensorRT may use as scratch space while it builds (default %(default)s)")
     add("--timing-cache", type=Path, help="TensorRT timing cache file to reuse/update")
     for name in ("min", "opt", "max"):
         add(f"--{name}-size", type=size_argument, metavar="HxW",

@@ -26,8 +26,6 @@ from torch import nn
 
 from beit_export.modeling.interpolation import linear_matrix, resize_channels_first
 
-EXTRA_ROWS = 3  # cls->token, token->cls, cls->cls
-
 
 def relative_position_index(window_height, window_width) -> torch.Tensor:
     """(N+1, N+1) int32 index into the (2Wh-1)(2Ww-1)+3 row table, N = Wh*Ww; sizes may be symbolic."""

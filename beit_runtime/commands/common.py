@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from ..argument_types import artifact_folder_argument, positive_integer, thread_number
 from ..errors import BeitDeployError, DatasetError, InputError, OutputWriteError
-from ..exit_codes import EXIT_INTERRUPTED
+from ..exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, failure_exit
 from ..remote.connect import is_served_model
 
 _Result = TypeVar("_Result")
@@ -38,17 +38,18 @@ def _artifact_folder(text: str, *, served_hint: str) -> Path:
 
 def run_reporting_errors(prog: str, work: Callable[[], _Result], *,
                          interrupted: str = "nothing was written") -> tuple[_Result | None, int]:
-    """(``work()``, 0), or (None, 2) for bad data or options, (None, 1) for other beit-deploy errors, with the
-    error printed on stderr as ``prog: error: ...``; Ctrl-C: (None, 130) and ``prog: interrupted; <interrupted>``
-    (what is kept, how to go on) instead of a traceback."""
+    """(``work()``, EXIT_OK), or (None, EXIT_USAGE) for bad data or options, (None, EXIT_DEPENDENCY) for a missing
+    optional dependency (``BackendUnavailableError``), (None, EXIT_ERROR) for other beit-deploy errors, with the
+    error printed on stderr as ``prog: error: ...``; Ctrl-C: (None, EXIT_INTERRUPTED) and ``prog: interrupted;
+    <interrupted>`` (what is kept, how to go on) instead of a traceback."""
     try:
-        return work(), 0
+        return work(), EXIT_OK
     except OutputWriteError as error:
         print(f"{prog}: error: {error}; {interrupted}", file=sys.stderr)
-        return None, 1
+        return None, EXIT_ERROR
     except BeitDeployError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return None, 2 if isinstance(error, (DatasetError, InputError)) else 1
+        return None, EXIT_USAGE if isinstance(error, (DatasetError, InputError)) else failure_exit(error)
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted; {interrupted}", file=sys.stderr)
         return None, EXIT_INTERRUPTED

@@ -23,6 +23,7 @@ from ..evaluation import EvaluationOptions, EvaluationReport, evaluate
 from ..evaluation.checkpoint import STATE_FILE
 from ..evaluation.report import json_lines, table, write_report
 from ..evaluation.variants import ENGINE_BACKENDS, PRECISION_ORDER
+from ..exit_codes import EXIT_OK
 from ..output_files import output_folder
 from .common import run_reporting_errors, subcommand_parser
 
@@ -72,7 +73,7 @@ def main(argv: Sequence[str]) -> int:
     if report.selection:
         print(f"measured {report.selection}", file=sys.stderr)
     if args.output is None:
-        return 0
+        return EXIT_OK
     written, code = run_reporting_errors(PROG, lambda: write_report(report, args.output), interrupted=kept)
     if written is not None:
         print(f"wrote {written}", file=sys.stderr)

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from ..argument_types import integer_at_least, non_negative_number, path_argument, positive_integer
+from ..exit_codes import EXIT_OK, EXIT_USAGE
 from ..output_files import checked_file
 from ..planning.machine import describe
 from ..planning.plan import Plan
@@ -67,7 +68,7 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     if args.unlabelled and args.data is None:
         print(f"{PROG}: error: --unlabelled describes --data: pass --data DIR too", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     result, code = run_reporting_errors(PROG, lambda: _tune(args.artifact, options=TuneOptions(
         data=args.data, labelled=not args.unlabelled, max_drop=args.max_drop, batch_size=args.batch_size,
         rounds=args.rounds, threads=args.threads, limit=args.limit, plan_path=args.plan)),
@@ -76,4 +77,4 @@ def main(argv: Sequence[str]) -> int:
         return code
     plan, path = result
     print(_summary(plan, path))
-    return 0
+    return EXIT_OK

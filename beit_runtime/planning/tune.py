@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.unlabelled import unlabelled_images
+from ..engines.backends import backend_info
 from ..errors import ImageError, InputError
 from ..evaluation.evaluate import EvaluationOptions, OpenVariants, VariantResult, measure_accuracy
 from ..evaluation.variants import REFERENCE, Variant
 from ..images import load_image
-from ..manifest import Manifest, engine_parity_name, load_manifest
+from ..manifest import Manifest, load_manifest
 from ..options import positive_int, thread_count
 from ..output_files import checked_file
 from ..progress import PROGRESS_MODES, Progress
@@ -153,10 +154,9 @@ def _accuracy(variant: Variant, accuracy: list[VariantResult] | None,
 
 def _parity_agreement(manifest: Manifest, variant: Variant) -> float | None:
     """The exporter's agreement figure for ``variant`` (top-1 / pixel agreement with PyTorch), if recorded."""
-    graph = "fp32" if variant.precision == "bf16" else variant.precision
-    engine = None if variant.backend == "onnxruntime" else engine_parity_name(
-        variant.backend, inference_precision=variant.precision if variant.precision == "bf16" else None)
-    record = manifest.parity_for(graph, engine=engine)
+    info = backend_info(variant.backend)
+    engine = None if info.parity_reference else info.parity_name(variant.precision)
+    record = manifest.parity_for(info.graph_for(variant.precision), engine=engine)
     if record is None or not record.passed:
         return None
     values = [float(figure) for output in record.outputs.values() for name, figure in output.items()

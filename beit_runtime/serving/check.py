@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from ..errors import ArtifactError, ServeOptionError, ServerError, ServerTimeoutError, ServerUnavailableError
+from ..exit_codes import EXIT_ERROR, EXIT_OK
 from ..remote.failures import METRICS_PORT_HINT, is_metrics_port
 from ..serving_protocol import IMAGE_INPUT, PARAMETER_LAYER_OUTPUTS
 
@@ -251,19 +252,19 @@ def check(url: str, *, timeout_s: float = 5.0, models: Sequence[str] = (),
 
 def run_check(url: str, *, timeout_s: float = 5.0, models: Sequence[str] = (), live: bool = False,
               prog: str = "beit-serve") -> int:
-    """``beit-serve --check``: the check's one line on stdout; 0 when every model answered (``live``: is READY),
-    else 1."""
+    """``beit-serve --check``: the check's one line on stdout; EXIT_OK when every model answered (``live``: is
+    READY), else EXIT_ERROR (a probe's "not healthy")."""
     start = time.monotonic()
     try:
         answered = check(url, timeout_s=timeout_s, models=models, live=live)
     except (ServerError, ArtifactError, ServeOptionError) as error:
         print(f"{prog}: check failed: {error}", flush=True)
-        return 1
+        return EXIT_ERROR
     if live:
         names = ", ".join(name for name, _ in answered)
         print(f"{prog}: check ok: live; ready: {names} "
               f"({(time.monotonic() - start) * 1000:.0f} ms)", flush=True)
-        return 0
+        return EXIT_OK
     print(f"{prog}: check ok: " + ", ".join(f"{name} ({seconds * 1000:.0f} ms)" for name, seconds in answered),
           flush=True)
-    return 0
+    return EXIT_OK

@@ -47,8 +47,10 @@ on servers with Triton's ``--http-max-input-size`` (Triton 2.58 and newer). Trit
 which answer with an error): there only the default is accepted, and beit-serve says at start that
 request bodies are not limited (put a limit in front of it: an ingress' body size limit).
 
-Exit codes: 0 stopped cleanly, 1 the server failed, died or stopped uncleanly, 2 usage (bad REPO or
-option), 3 not set up (run ``beit-serve --setup``).
+Exit codes (``beit_runtime.exit_codes``): 0 stopped cleanly, 1 the server failed, died or stopped uncleanly,
+2 usage (bad REPO or option), 3 not set up (run ``beit-serve --setup``), 5 an optional dependency is missing
+(the error names the ``pip install "beit-deploy[EXTRA]"`` that installs it, as for ``beit-run`` and
+``beit-export``).
 """
 
 from __future__ import annotations
@@ -64,8 +66,15 @@ from pathlib import Path
 from typing import IO
 
 from ..argument_types import fixed_port_number, path_argument, port_number, positive_number
-from ..errors import ArtifactError, BeitDeployError, ServeOptionError, ServerError, ServeSetupError
-from ..exit_codes import EXIT_ERROR, EXIT_OK, EXIT_SETUP, EXIT_USAGE
+from ..errors import (
+    ArtifactError,
+    BeitDeployError,
+    ServeOptionError,
+    ServerError,
+    ServeSetupError,
+    missing_module_message,
+)
+from ..exit_codes import EXIT_ERROR, EXIT_OK, EXIT_SETUP, EXIT_USAGE, failure_exit
 from .addresses import check_host
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
@@ -282,15 +291,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = launch_plan(args, layout)
         return serve(plan, ready_timeout_s=args.ready_timeout, log_file=args.log_file,
                      grace_period_s=args.grace_period)
-    except ServeSetupError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+    except (BeitDeployError, ImportError) as error:
+        return _report_error(error)
+
+
+def _report_error(error: BeitDeployError | ImportError) -> int:
+    """``beit-serve: error: ...`` on stderr (a missing optional module: ``missing_extra``'s message naming the
+    install); the exit code of ``error``."""
+    message = missing_module_message(error) if isinstance(error, ImportError) else str(error)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    if isinstance(error, ServeSetupError):
         return EXIT_SETUP
-    except (ArtifactError, ServeOptionError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+    if isinstance(error, (ArtifactError, ServeOptionError)):
         return EXIT_USAGE
-    except BeitDeployError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    return failure_exit(error)  # EXIT_DEPENDENCY for an ImportError (BackendUnavailableError is one), else EXIT_ERROR
 
 
 if __name__ == "__main__":

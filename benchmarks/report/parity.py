@@ -21,6 +21,9 @@ BEGIN = ("<!-- parity:begin: written by `python -m benchmarks.report --readme` f
 END = "<!-- parity:end -->"
 BASELINE = "ort-fp32"
 WIDTH = 104  # README's line length
+# the demo checkpoints' training commands, as the training modules' docstrings give them (--output is required)
+CLASSIFIER_TRAINING = "python -m beit_export.demo.train_classifier --output beit_export/demo/classifier_checkpoint"
+SEGMENTATION_TRAINING = "python -m beit_export.demo.train --output beit_export/demo/checkpoint"
 
 Results = Mapping[str, Any]
 
@@ -116,7 +119,7 @@ def _classifier_line(latency: Results, sizes: Results) -> str:
     size = sizes.get(accuracy["model"])
     flags = ", ".join(machine.get("cpu_flags") or ["no extra flags"])
     return (f"- Trained classifier (`{accuracy['model']}`{f', {size / 1e6:.2f} MB' if size else ''}; "
-            "`python -m beit_export.demo.train_classifier` trains it, its docstring gives the time): held-out top-1 "
+            f"`{CLASSIFIER_TRAINING}` trains it, its docstring gives the time): held-out top-1 "
             f"on the {accuracy['held_out']} digits it never saw (the last ones of scikit-learn's digits), through the "
             f"runtime: **{fp32 * 100:.2f}%** fp32 on ONNX Runtime; {_grouped_top1(accuracy['rows'])} ({machine['cpu']} "
             f"with {flags}, RESULTS.json; the bf16 row needs bf16 units, the runtime refuses it elsewhere).")
@@ -141,7 +144,7 @@ def _demo_line(segmentation: Results, sizes: Results) -> str:
     size = sizes.get(segmentation["model"])
     per_class = ", ".join(f"{name} {value:.2f}" for name, value in fp32["per_class_iou"].items())
     return (f"- Demo model (`{segmentation['model']}`{f', {size / 1e6:.1f} MB' if size else ''}; "
-            "`python -m beit_export.demo.train` trains it, its docstring gives the steps and time): "
+            f"`{SEGMENTATION_TRAINING}` trains it, its docstring gives the steps and time): "
             f"**mIoU {fp32['miou']:.2f}** on {segmentation['scenes']} fresh procedural scenes through the runtime "
             f"(ONNX Runtime fp32; per class {per_class}). Texture classes are learnt; shape classes only partly.")
 

@@ -18,8 +18,9 @@ Memory: ``memory_request_mib`` None means measured (``memory``, at the largest r
 its ``--max-image-pixels``, 64 MiB encoded, full batches on every instance): request = peak x
 ``MEMORY_HEADROOM``, /dev/shm = the measured regions x ``MEMORY_HEADROOM`` when that is over ``shm_size_mib``,
 limit = request x ``MEMORY_LIMIT_FACTOR``, or request + /dev/shm when that is more (/dev/shm is a
-memory volume that counts against the limit; ``--memory-request-mib 64`` gave a 128 MiB limit under a
-256 MiB /dev/shm). CPU: a request (the HPA's utilization is relative to it), no
+memory volume that counts against the limit, so a full one must leave the request: ``--memory-request-mib
+64`` gets a 320 MiB limit beside the default 256 MiB /dev/shm, not 2 x 64 = 128; ``memory_limit_mib``).
+CPU: a request (the HPA's utilization is relative to it), no
 limit (a CPU limit throttles the batcher's threads and adds latency without protecting neighbours more
 than the request already does).
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import signal
@@ -38,7 +39,12 @@ def test_help(capsys):
     assert "beit-export build-engine ARTIFACT" in subcommands and "beit-export triton ARTIFACT" in subcommands
     assert "demo-segmentation" in " ".join(text.split()) and "demo-classification" in text  # the offline checkpoints
     assert main(["build-engine", "--help"]) == 0
-    assert "--max-batch" in capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())
+    entries = [("--min-batch MIN_BATCH", "1"), ("--opt-batch OPT_BATCH", "8"), ("--max-batch MAX_BATCH", "32"),
+               ("--workspace-gib WORKSPACE_GIB", "4.0"), ("--timing-cache TIMING_CACHE", None)]
+    for (entry, default), (following, _) in itertools.pairwise(entries):
+        described = text[text.rindex(entry) + len(entry):text.rindex(following)]  # each explained, with its default
+        assert described.strip() and described.endswith(f"default {default}) "), (entry, described)
 
 
 def test_usage_errors(capsys, tmp_path):

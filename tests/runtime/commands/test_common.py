@@ -1,5 +1,6 @@
-"""What the ``beit-run`` subcommands share: typed errors as exit 2 or 1, Ctrl-C as exit 130 with what was kept, and
-a served model's address refused as the artifact, with the way to measure it."""
+"""What the ``beit-run`` subcommands share: typed errors as exit 2, 5 (a missing optional dependency) or 1,
+Ctrl-C as exit 130 with what was kept, and a served model's address refused as the artifact, with the way to
+measure it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 
 from beit_runtime.cli import main
 from beit_runtime.commands.common import run_reporting_errors
-from beit_runtime.errors import DatasetError, ManifestError
-from beit_runtime.exit_codes import EXIT_INTERRUPTED
+from beit_runtime.errors import BackendUnavailableError, DatasetError, ManifestError, missing_extra
+from beit_runtime.exit_codes import EXIT_DEPENDENCY, EXIT_INTERRUPTED
 
 
 def _raise(error: BaseException):
@@ -30,6 +31,14 @@ def test_bad_data_is_exit_2_and_other_errors_exit_1(capsys):
     assert run_reporting_errors("p", _raise(ManifestError("gone"))) == (None, 1)
     assert capsys.readouterr().err == "p: error: no images\np: error: gone\n"
     assert run_reporting_errors("p", lambda: 7) == (7, 0)
+
+
+def test_a_missing_optional_dependency_is_exit_5_as_for_beit_run(capsys):
+    needed = missing_extra("openvino", "openvino", needed_by="backend openvino")
+    assert run_reporting_errors("beit-run evaluate", _raise(BackendUnavailableError(needed))) == (
+        None, EXIT_DEPENDENCY)
+    assert capsys.readouterr().err == f"beit-run evaluate: error: {needed}\n"
+    assert EXIT_DEPENDENCY == 5
 
 
 @pytest.mark.parametrize(("command", "fix"), [
