@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from pathlib import Path
 
 MAX_PORT = 65535
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # "scheme://": https://, s3://, file://
 
 
 def path_argument(text: str) -> Path:
@@ -20,6 +22,19 @@ def path_argument(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a path, got an empty string (an unset shell variable?)")
     return Path(text)
+
+
+def image_file_argument(text: str) -> Path:
+    """An image file or folder to read (``path_argument``); a URL and "-" (standard input) are usage errors saying
+    what to do instead: beit-run reads files only."""
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "'-' (standard input) is not read: beit-run names each result after its image file; save the image "
+            "first (e.g. `cat > image.jpg`) and pass the file")
+    if _URL.match(text) and not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"{text} is a URL; URLs are not fetched: download it first (e.g. `curl -o "
+                                         "image.jpg URL`) and pass the file")
+    return path_argument(text)
 
 
 def artifact_folder_argument(text: str) -> Path:

@@ -56,9 +56,10 @@ class Classifier(LayerOutputs):
     """Classify images with an exported image-classification artifact.
 
     ``classify(image)`` returns a list of ``Prediction`` (best first); ``classify([images])`` returns one
-    such list per image. Images may be paths, encoded bytes, numpy arrays or PIL images (see
+    such list per image. Images may be paths, encoded bytes, open binary files, numpy arrays or PIL images (see
     ``beit_runtime.images``; ``beit_runtime.image_types`` names their types: a numpy array may be one image
-    or a 4-D batch, so type checkers see either result for it). Artifacts exported with ``--outputs
+    or a 4-D batch, so type checkers see either result for it); a list or iterator is decoded ``batch_size``
+    images at a time. Artifacts exported with ``--outputs
     hidden_states,attentions`` also answer ``hidden_states``, ``attentions`` and ``attention_maps``
     (``beit_runtime.layer_outputs``).
     """
@@ -76,17 +77,17 @@ class Classifier(LayerOutputs):
 
     def logits(self, images: Images, *, channel_order: str = "rgb") -> np.ndarray:
         """Raw logits, (N, num_labels) for a list, (num_labels,) for one image."""
-        decoded, single = self.load_images(images, channel_order=channel_order)
-        logits = self.run_images(decoded, outputs=("logits",))["logits"].astype(np.float32, copy=False)
+        outputs, single = self.run_decoded(images, channel_order=channel_order, outputs=("logits",))
+        logits = outputs["logits"].astype(np.float32, copy=False)
         return logits[0] if single else logits
 
+    @overload
+    def classify(self, images: ImageSource, *, top_k: int = 5, channel_order: str = "rgb") -> list[Prediction]: ...
     @overload
     def classify(self, images: ImageList, *, top_k: int = 5, channel_order: str = "rgb") -> list[list[Prediction]]: ...
     @overload
     def classify(self, images: list[ImageT], *, top_k: int = 5,
                  channel_order: str = "rgb") -> list[list[Prediction]]: ...
-    @overload
-    def classify(self, images: ImageSource, *, top_k: int = 5, channel_order: str = "rgb") -> list[Prediction]: ...
     @overload
     def classify(self, images: np.ndarray, *, top_k: int = 5,
                  channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]: ...
@@ -95,8 +96,8 @@ class Classifier(LayerOutputs):
                  channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]:
         """Top ``top_k`` predictions, best first: a list for one image, one such list per image of a list."""
         top_k = positive_int("top_k", top_k)
-        decoded, single = self.load_images(images, channel_order=channel_order)
-        rows = self.scores(self.run_images(decoded, outputs=("logits",))["logits"])
+        outputs, single = self.run_decoded(images, channel_order=channel_order, outputs=("logits",))
+        rows = self.scores(outputs["logits"])
         results = [self._top(row, top_k) for row in rows]
         return results[0] if single else results
 

@@ -5,12 +5,18 @@
 - masked-image-modeling: prints the predicted visual tokens of each image with no patch masked;
 - semantic-segmentation: prints the classes found; ``--output DIR`` writes NAME.png, the colour overlay
   above a legend of the classes present, and with ``--side-by-side`` also NAME.side-by-side.png, the
-  image and the overlay next to each other above the legend.
+  image and the overlay next to each other above the legend. (A folder run's ``--output`` holds label maps
+  instead: ``beit_runtime.bulk``.)
 
 Image files are decoded as ``beit_runtime.images.load_image`` does (EXIF orientation applied), each once; one
-that does not decode gets an error line on stderr, the others their results, and the exit code is 3. Every output
-path is checked before any image runs: one over an input, or shared by two inputs, is a usage error (exit 2). A
+that does not decode gets an error line on stderr (with ``--json`` also a JSON line on stdout: "image", "error",
+"reason", as a folder run's errors.jsonl), the others their results, and the exit code is 3. A URL or "-" among the
+images is a usage error (exit 2): files only. Every output path is checked before any image runs: one over an
+input, or shared by two inputs, is a usage error (exit 2), and so is an artifact that cannot be used as given (no
+or unreadable manifest.json, a file it needs missing or changed, a precision it lacks), before any image runs. A
 missing optional dependency (the backend asked for) is exit 5, as for beit-export (``beit_runtime.exit_codes``).
+When the reader of stdout goes away (``beit-run ... | head -1``) it stops quietly with exit 141 (128 + SIGPIPE,
+as a Unix tool killed by SIGPIPE), no traceback.
 ``--precision auto`` runs what this machine's plan chose (``--verbose`` says what and why).
 Subcommands: ``beit-run evaluate`` and ``beit-run tune`` (``beit_runtime.commands``).
 A folder among the inputs (or ``--ray``) makes a folder run: ``beit_runtime.bulk.command``.
@@ -20,17 +26,24 @@ A served model in place of the artifact (``http://HOST:PORT/NAME``) runs there: 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from .argument_types import artifact_folder_argument, path_argument, positive_number, thread_number
+from .argument_types import (
+    artifact_folder_argument,
+    image_file_argument,
+    path_argument,
+    positive_number,
+    thread_number,
+)
 from .bulk.command import add_folder_arguments, report_error, report_failure, run_folder_command
 from .commands import SUBCOMMANDS
 from .engines import BACKENDS, backend_for_precision
-from .errors import BeitDeployError, InputError
-from .exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
+from .errors import ArtifactError, BeitDeployError, InputError
+from .exit_codes import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from .file_reports import report
 from .model_base import ArtifactModel, task_class
 from .options import AUTO_PRECISION, PRECISIONS, RunOptions, positive_int
@@ -38,6 +51,12 @@ from .planning.apply import named_plan
 from .remote.connect import is_served_model
 from .run_checks import check_run_flags, checked_request
 from .served_run import SERVER_TIMEOUT_S, run_served
+
+# what --output holds: not the same files for image files named alone and for a folder run
+_OUTPUT_HELP = ("image files named alone: NAME.npy per image (backbone: its pooled embedding) or NAME.png "
+                "(segmentation: the colour overlay above a legend); a folder run: DIR/results.jsonl and "
+                "DIR/errors.jsonl, plus DIR/<path>.png label maps (segmentation: grayscale class ids; --overlays "
+                "adds DIR/<path>.overlay.png) or DIR/embeddings/ shards (backbone)")
 
 
 def _artifact_or_served_model(text: str) -> str:
@@ -53,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("artifact", type=_artifact_or_served_model,
                         help="artifact folder (holds manifest.json), or a served model: "
                                          "http://HOST:PORT/NAME or grpc://HOST:PORT/NAME (beit-serve)")
-    parser.add_argument("images", nargs="+", type=path_argument,
+    parser.add_argument("images", nargs="+", type=image_file_argument,
                         help="image files (JPEG, PNG, ...) or folders of them (a folder run: see below)")
     parser.add_argument("--top-k", type=int, default=5, help="predictions per image (classification; default 5)")
     parser.add_argument("--precision", choices=(*PRECISIONS, AUTO_PRECISION), default="fp32",
@@ -64,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=thread_number, default=0,
                         help="inference threads for ONNX Runtime / OpenVINO (default 0: the library's choice)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per engine call (default 8)")
-    parser.add_argument("--output", type=path_argument, default=None,
-                        help="folder for embeddings (.npy) or overlays (.png)")
+    parser.add_argument("--output", type=path_argument, default=None, metavar="DIR", help=_OUTPUT_HELP)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files --output / --attention-maps already hold (refused otherwise)")
     parser.add_argument("--side-by-side", action="store_true",
@@ -99,7 +117,11 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
 
 def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> int:
     model: ArtifactModel
-    with task_class(task_name)(args.artifact, options=options) as model:
+    try:
+        model = task_class(task_name)(args.artifact, options=options)
+    except (InputError, ArtifactError) as error:  # the artifact cannot run as asked: a usage error, before any image
+        return report_error(error, exit_code=EXIT_USAGE)
+    with model:
         if args.verbose:
             print(f"running {model.backend} {model.precision} ({model.choice})", file=sys.stderr)
         return report(args, model, task_name)
@@ -107,6 +129,15 @@ def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _dispatch(arguments)
+        sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _dispatch(arguments: list[str]) -> int:
     if arguments and arguments[0] in SUBCOMMANDS:  # beit-run evaluate / tune
         return SUBCOMMANDS[arguments[0]](arguments[1:])
     try:
@@ -114,6 +145,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a folder run says what it kept itself; image files named alone keep nothing
         print("\nbeit-run: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _stdout_closed() -> int:
+    """EXIT_BROKEN_PIPE, quietly, once the reader of stdout went away (``beit-run ... | head -1``): stdout is
+    pointed at os.devnull so that what is still buffered goes nowhere instead of raising again at exit (Python's
+    "Note on SIGPIPE")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (replaced by a caller): nothing is flushed at exit
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def _main(arguments: list[str]) -> int:
@@ -131,9 +174,9 @@ def _main(arguments: list[str]) -> int:
     try:
         options = _run_options(args)
         task_name = checked_request(args)
-    except InputError as error:
+    except (InputError, ArtifactError) as error:  # ArtifactError: no manifest.json, or one that cannot be read
         return report_error(error, exit_code=EXIT_USAGE)
-    except BeitDeployError as error:  # the artifact cannot be read
+    except BeitDeployError as error:
         return report_failure(error)
     try:
         return _run(args, options, task_name)

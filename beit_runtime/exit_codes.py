@@ -20,6 +20,7 @@ EXIT_GRAPH = 4  # beit-export: a graph check failed (TensorRT incompatibility am
 EXIT_DEPENDENCY = 5
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130: the shell's code for a process ended by SIGINT (Ctrl-C)
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: the shell's code for a process ended by SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13): beit-run's stdout reader went away (`| head -1`), as for a Unix tool
 
 
 def failure_exit(error: BaseException) -> int:

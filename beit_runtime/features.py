@@ -60,19 +60,24 @@ class FeatureExtractor(LayerOutputs):
                 channel_order: str = "rgb") -> np.ndarray | Features:
         """Pooled embeddings ((D,) for one image, (N, D) for a list of any sizes); with ``patch_tokens``,
         ``Features`` (a list must then preprocess to one size: the token counts differ otherwise)."""
-        decoded, single = self.load_images(images, channel_order=channel_order)
         if not patch_tokens:
-            parts = [(indices, pooled_embedding(outputs)) for indices, outputs in self.run_batches(decoded)]
-            pooled = in_input_order("pooled embedding", parts, len(decoded))
-            return pooled[0] if single else pooled
+            return self._pooled(images, channel_order=channel_order)
         names = [name for name in ("last_hidden_state", "pooler_output") if name in self._output_names]
-        outputs = self.run_images(decoded, outputs=names)
+        outputs, single = self.run_decoded(images, channel_order=channel_order, outputs=names)
         hidden = outputs["last_hidden_state"].astype(np.float32, copy=False)
         pooled = pooled_embedding(outputs)
         special = self.manifest.input.special_tokens  # CLS (and DeiT's distillation token) before the patches
         if single:
             return Features(pooled=pooled[0], patch_tokens=hidden[0, special:], cls_token=hidden[0, 0])
         return Features(pooled=pooled, patch_tokens=hidden[:, special:], cls_token=hidden[:, 0])
+
+    def _pooled(self, images: Images, *, channel_order: str) -> np.ndarray:
+        """Pooled embeddings, decoded and run a batch at a time: only each batch's pooled rows are kept."""
+        chunks, single = self.decoded_chunks(images, channel_order=channel_order)
+        parts = [([indices[position] for position in batch], pooled_embedding(outputs))
+                 for indices, decoded in chunks for batch, outputs in self.run_batches(decoded)]
+        pooled = in_input_order("pooled embedding", parts, sum(len(batch) for batch, _ in parts))
+        return pooled[0] if single else pooled
 
     @property
     def _output_names(self) -> set[str]:

@@ -5,8 +5,9 @@ Each file is decoded once (upright, as ``beit_runtime.images.load_image`` does):
 an error line naming it. A local model is given the decoded arrays; a served one the files' own bytes (a JPEG
 stays a JPEG on the wire), checked to decode here first. When the model refuses the batch over one image (an
 ``ImageError`` or ``InputError``: a server's size limit, say), each image is run alone, so the others still get
-their results and only the refused ones an error line. The exit code is 0, or 3 (as for a folder run with
-failures) when any image got an error line.
+their results and only the refused ones an error line. With ``--json`` an image that got an error line also gets
+a JSON line on stdout, with the fields of a folder run's errors.jsonl: ``{"image": PATH, "error": TYPE, "reason":
+MESSAGE}``. The exit code is 0, or 3 (as for a folder run with failures) when any image got an error line.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ImageError, InputError
+from .errors import BeitDeployError, ImageError, InputError
 from .exit_codes import EXIT_OK, EXIT_SOME_FAILED
 from .images import load_image
 from .output_files import write_with
@@ -50,6 +51,14 @@ def _emit(args: argparse.Namespace, name: str, record: dict[str, Any], lines: Se
     print(name)
     for line in lines:
         print(f"  {line}")
+
+
+def _failed(args: argparse.Namespace, path: Path, error: BeitDeployError, *, line: str) -> None:
+    """An image that got no result: ``line`` on stderr and, with --json, its record on stdout (the fields of a folder
+    run's errors.jsonl)."""
+    print(f"beit-run: error: {line}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"image": str(path), "error": type(error).__name__, "reason": str(error)}))
 
 
 def _classify(args: argparse.Namespace, model: Any, decoded: Decoded) -> None:
@@ -127,7 +136,7 @@ _REPORTS: Mapping[str, Callable[[argparse.Namespace, Any, Decoded], None]] = {
 def report(args: argparse.Namespace, model: Any, task_name: str, *, served: bool = False) -> int:
     """Every image's results (and attention pictures) from ``model``, a task class or (``served``) its Remote*
     client; the exit code (see the module docstring)."""
-    decoded = decoded_images(args.images, served=served)
+    decoded = decoded_images(args, served=served)
     failed = len(args.images) - len(decoded)
     if decoded:
         failed += _report_each(args, model, _REPORTS[task(task_name).runtime_class], decoded)
@@ -144,13 +153,14 @@ def _report_each(args: argparse.Namespace, model: Any, reporter: Callable[..., N
         return 0
     except (ImageError, InputError) as error:
         if len(decoded) == 1:
-            print(f"beit-run: error: {decoded[0].path}: {error}", file=sys.stderr)
+            _failed(args, decoded[0].path, error, line=f"{decoded[0].path}: {error}")
             return 1
     return sum(_report_each(args, model, reporter, [item]) for item in decoded)
 
 
-def decoded_images(paths: Sequence[Path], *, served: bool) -> list[NamedImage]:
-    """The images of ``paths`` that decode (each once, upright), in order; one error line for each other."""
+def decoded_images(args: argparse.Namespace, *, served: bool) -> list[NamedImage]:
+    """The images of ``args.images`` that decode (each once, upright), in order; an error line (``_failed``) for
+    each other."""
     def decode(path: Path) -> np.ndarray | ImageError:
         try:
             return load_image(str(path))
@@ -158,9 +168,9 @@ def decoded_images(paths: Sequence[Path], *, served: bool) -> list[NamedImage]:
             return error
 
     decoded = []
-    for path, image in zip(paths, parallel_map(decode, list(paths)), strict=True):
+    for path, image in zip(args.images, parallel_map(decode, list(args.images)), strict=True):
         if isinstance(image, ImageError):
-            print(f"beit-run: error: {image}", file=sys.stderr)
+            _failed(args, path, image, line=str(image))
         else:
             decoded.append(NamedImage(path, image, str(path) if served else image))
     return decoded

@@ -9,7 +9,8 @@ them through these methods:
 - ``attention_maps(images, layer=-1)`` -> the CLS token's attention to the patches per head, (heads, H, W)
   at the image's own size (``beit_runtime.attention``); a list for several images.
 
-An artifact without the output raises ``OutputUnavailableError`` naming the export flag; a call whose
+An artifact without the output raises ``OutputUnavailableError`` naming the export flag (and a layer the model
+has but the artifact does not hold; a layer the model does not have is an ``InputError``); a call whose
 outputs would not fit in memory raises ``OutputTooLargeError`` before it runs (``attention.check_fits``).
 """
 
@@ -68,12 +69,12 @@ class LayerOutputs(ArtifactModel):
         return self._optional_output("attentions", images, channel_order=channel_order)
 
     @overload
+    def attention_maps(self, images: ImageSource, *, layer: int = -1, channel_order: str = "rgb") -> np.ndarray: ...
+    @overload
     def attention_maps(self, images: ImageList, *, layer: int = -1, channel_order: str = "rgb") -> list[np.ndarray]: ...
     @overload
     def attention_maps(self, images: list[ImageT], *, layer: int = -1,
                        channel_order: str = "rgb") -> list[np.ndarray]: ...
-    @overload
-    def attention_maps(self, images: ImageSource, *, layer: int = -1, channel_order: str = "rgb") -> np.ndarray: ...
     @overload
     def attention_maps(self, images: np.ndarray, *, layer: int = -1,
                        channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]: ...
@@ -85,9 +86,9 @@ class LayerOutputs(ArtifactModel):
         self._require("attentions")
         position = attention_layer_position(layer, exported=self.attention_layers, total=self.num_layers,
                                             folder=self.manifest.folder)
-        decoded, single = self.load_images(images, channel_order=channel_order)
+        chunks, single = self.decoded_chunks(images, channel_order=channel_order)
         maps = []
-        for image in decoded:  # one at a time: each at its own size, one image's attentions in memory
+        for image in (image for _, decoded in chunks for image in decoded):  # one at a time: each at its own size
             weights = self._run_checked("attentions", [image])[0, position]
             maps.append(cls_attention_maps(weights, preprocessor=self.preprocessor, image_size=image.shape[:2],
                                            patch_size=self.manifest.input.patch_size))
@@ -154,14 +155,14 @@ def missing_output_message(folder: Path | str, name: str) -> str:
 
 def attention_layer_position(layer: Any, *, exported: Sequence[int], total: int, folder: Path | str) -> int:
     """Where encoder layer ``layer`` (negative: from the last) lies among the ``exported`` ones: InputError when
-    it is not a whole number, OutputUnavailableError when the model has no such layer or the artifact in
-    ``folder`` does not hold its attentions."""
+    it is not a whole number or the model has no such layer (a bad argument), OutputUnavailableError when the
+    artifact in ``folder`` does not hold its attentions (re-export to add them)."""
+    valid = f"0 to {total - 1}, or -{total} to -1 from the last"
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-        raise InputError(f"layer must be a whole number (0 to {total - 1}, or -{total} to -1 from the last), "
-                         f"got {layer!r}")
+        raise InputError(f"layer must be a whole number ({valid}), got {layer!r}")
     if not -total <= layer < total:
-        raise OutputUnavailableError(f"layer {layer!r} is not an encoder layer: the model has {total} "
-                                     f"(0 to {total - 1}, or -{total} to -1 from the last)")
+        raise InputError(f"layer {layer!r} is not an encoder layer: the model has {total} ({valid}); the artifact "
+                         f"holds the attentions of layers {list(exported)}")
     index = int(layer) % total
     if index not in exported:
         raise OutputUnavailableError(

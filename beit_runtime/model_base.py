@@ -1,6 +1,7 @@
 """``ArtifactModel``: what every task class shares (manifest, engine, preprocessor, batching).
 
-One object loads one artifact once: the manifest is validated (schema, hashes), the graph variant
+One object loads one artifact once: the manifest is validated (schema; the hashes of the files the chosen
+run reads, so a variant deleted to save space does not stop the others loading), the graph variant
 and backend are chosen here and never again, and the preprocessor is built from the manifest's
 "preprocessing" record. Calls keep no per-call state on the object, and the engines' ``run`` is
 thread-safe, so one object can serve several threads at once.
@@ -21,8 +22,8 @@ import numpy as np
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
 from .engines import Engine, backend_for_precision, backend_info, load_engine
 from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
-from .image_batches import feed_rows, image_list, in_input_order, load_all, too_small
-from .images import check_channel_order, load_image
+from .image_batches import Chunks, decoded_chunks, feed_rows, load_source, merged_outputs, too_small
+from .images import check_channel_order
 from .manifest import REEXPORT_HINT, Manifest, load_manifest
 from .options import AUTO_PRECISION, RunKeywords, RunOptions
 from .parity_gate import check_engine_parity
@@ -91,7 +92,7 @@ class ArtifactModel:
                  **run_options: Unpack[RunKeywords]) -> None:
         self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__, own=self.own_options)
         _check_folder_argument(artifact_dir, owner=type(self).__name__)
-        self.manifest: Manifest = load_manifest(artifact_dir, verify_files=self.options.verify_files)
+        self.manifest: Manifest = load_manifest(artifact_dir, verify_files=False)  # the run's files: below
         if self.manifest.task != self.task:
             raise ManifestError(
                 f"artifact {self.manifest.folder} is a '{self.manifest.task}' artifact; {type(self).__name__} "
@@ -103,6 +104,9 @@ class ArtifactModel:
         variant = run_variant(variant, options=self.options, graphs=self.manifest.graphs, backend=self.backend,
                               task_name=self.task)
         self.graph_variant = variant  # the graph that runs: the precision's, or its fused / uint8 form
+        if self.options.verify_files:
+            engines = [variant] if self.backend == "tensorrt" else []
+            self.manifest.check_run_files(self.run_graphs(variant), engines=engines)
         self.engine: Engine = self._load_engine(variant, extra)
 
     @property
@@ -117,6 +121,10 @@ class ArtifactModel:
     def exif_orientation(self) -> bool:
         """Paths, bytes and PIL images are turned upright (``images.load_image``)."""
         return self.options.exif_orientation
+
+    def run_graphs(self, variant: str) -> tuple[str, ...]:
+        """The graphs loaded when ``variant`` runs (none for a TensorRT engine); ``Segmenter`` adds "postprocess"."""
+        return () if self.backend == "tensorrt" else (variant,)
 
     def _load_engine(self, variant: str, extra: dict[str, Any]) -> Engine:
         if self.backend == "tensorrt":
@@ -173,12 +181,26 @@ class ArtifactModel:
         return dict(self.manifest.labels)
 
     def load_images(self, images: Any, *, channel_order: str = "rgb") -> tuple[list[np.ndarray], bool]:
-        """One image or a list of images -> (list of HxWx3 uint8 RGB arrays, whether one image was given)."""
+        """One image or a list -> (HxWx3 uint8 RGB arrays, whether one image was given), all decoded now."""
+        chunks, single = self.decoded_chunks(images, channel_order=channel_order, all_at_once=True)
+        return [image for _, decoded in chunks for image in decoded], single
+
+    def decoded_chunks(self, images: Any, *, channel_order: str = "rgb",
+                       all_at_once: bool = False) -> tuple[Chunks, bool]:
+        """(the images decoded ``batch_size`` at a time (``all_at_once``: in one chunk), as (indices, HxWx3 uint8
+        RGB arrays) per chunk; whether one image was given): ``image_batches.decoded_chunks``, ``load_source``."""
         check_channel_order(channel_order)
         self._check_open()
-        items, single = image_list(images)
-        load = partial(load_image, channel_order=channel_order, exif_orientation=self.exif_orientation)
-        return load_all(load, items), single
+        load = partial(load_source, channel_order=channel_order, exif_orientation=self.exif_orientation)
+        return decoded_chunks(load, images, size=None if all_at_once else self.batch_size)
+
+    def run_decoded(self, images: Any, *, channel_order: str = "rgb",
+                    outputs: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], bool]:
+        """(``run_images``' outputs for ``images``, decoded and run a batch at a time (``decoded_chunks``), one row
+        per image in input order; whether one image was given)."""
+        chunks, single = self.decoded_chunks(images, channel_order=channel_order)
+        parts = [(indices, self.run_images(decoded, outputs=outputs)) for indices, decoded in chunks]
+        return merged_outputs(parts), single
 
     def batches(self, count: int) -> Iterator[slice]:
         for start in range(0, count, self.batch_size):
@@ -259,10 +281,7 @@ class ArtifactModel:
         parts = []  # only the outputs asked for are kept from batch to batch
         for indices, found in self.run_batches(images, extra):
             parts.append((indices, {name: found[name] for name in (outputs or found)}))
-        if len(parts) == 1:
-            return parts[0][1]
-        return {name: in_input_order(name, [(indices, found[name]) for indices, found in parts], len(images))
-                for name in parts[0][1]}
+        return merged_outputs(parts)
 
 
 def task_class(name: str) -> type[ArtifactModel]:

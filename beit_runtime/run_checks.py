@@ -94,7 +94,7 @@ def _check_attention_request(layer: int, *, task_name: str, layers: tuple[Sequen
         raise InputError(f"--attention-maps: {missing_output_message(source, 'attentions')}")
     try:
         attention_layer_position(layer, exported=exported, total=total, folder=source)
-    except OutputUnavailableError as error:
+    except (InputError, OutputUnavailableError) as error:  # a layer the model lacks, or the artifact does not hold
         raise InputError(f"--attention-layer {layer}: {error}") from None
 
 

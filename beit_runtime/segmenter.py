@@ -33,6 +33,7 @@ import numpy as np
 
 from .engines import Engine, load_engine
 from .errors import InputError, ManifestError
+from .image_batches import Chunks
 from .image_types import ImageList, Images, ImageSource, ImageT
 from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
@@ -57,7 +58,8 @@ POSTPROCESS_VARIANT = "postprocess"
 @dataclass(frozen=True, eq=False)
 class SegmentationResult:
     """One image's segmentation: ``labels`` (H, W) int32 class ids at the image's original size;
-    ``scores`` (num_labels, H, W) float32 upsampled logits when asked for, else None.
+    ``scores`` (num_labels, H, W) float32 with ``return_scores=True``, else None: the logits upsampled to the
+    image (averaged over windows in slide mode), not probabilities (a softmax over axis 0 gives those).
 
     Two results are equal (``==``, ``in``) when their label maps, their scores (both None, or arrays of one
     shape and the same values: ``np.array_equal``) and their ``id2label`` are equal. Results hold arrays, which
@@ -188,6 +190,9 @@ class Segmenter(ArtifactModel):
     def mode(self) -> str:
         return self.segmenter_options.mode
 
+    def run_graphs(self, variant: str) -> tuple[str, ...]:  # the model graph, and "postprocess" when fused
+        return super().run_graphs(variant) + ((POSTPROCESS_VARIANT,) if self._fuses_postprocess() else ())
+
     def _fuses_postprocess(self) -> bool:
         """Whole-image mode with the artifact's "postprocess" graph, unless ``fused_postprocess=False``."""
         wanted = self.mode == "whole" and self.segmenter_options.fused_postprocess
@@ -201,8 +206,9 @@ class Segmenter(ArtifactModel):
         self.slide_scale = _pair(chosen.slide_scale, name="slide_scale")
         given = [name for name in ("crop_size", "stride", "slide_scale") if getattr(chosen, name) is not None]
         if self.mode != "slide" and given:
-            raise InputError(f"{', '.join(given)} apply to mode='slide' only; pass mode='slide', or drop them for "
-                             "the default whole-image mode")
+            verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            raise InputError(f"{', '.join(given)} {verb} to mode='slide' only; pass mode='slide', or drop {them} "
+                             "for the default whole-image mode")
         if self.crop_size != model_size and not self.manifest.input.dynamic_resolution:
             raise InputError(
                 f"crop_size {self.crop_size} differs from the graph's fixed input size {model_size}; leave "
@@ -229,14 +235,14 @@ class Segmenter(ArtifactModel):
 
     # ----------------------------------------------------------------- public API
     @overload
+    def segment(self, images: ImageSource, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult: ...
+    @overload
     def segment(self, images: ImageList, *, channel_order: str = "rgb",
                 return_scores: bool = False) -> list[SegmentationResult]: ...
     @overload
     def segment(self, images: list[ImageT], *, channel_order: str = "rgb",
                 return_scores: bool = False) -> list[SegmentationResult]: ...
-    @overload
-    def segment(self, images: ImageSource, *, channel_order: str = "rgb",
-                return_scores: bool = False) -> SegmentationResult: ...
     @overload
     def segment(self, images: np.ndarray, *, channel_order: str = "rgb",
                 return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]: ...
@@ -247,28 +253,31 @@ class Segmenter(ArtifactModel):
 
         ``images``: anything ``beit_runtime.images.load_image`` takes (paths, encoded bytes, arrays, PIL
         images) or a list of them, of any sizes (a numpy array may be one image or a 4-D batch, so type
-        checkers see either result for it; ``beit_runtime.image_types``). Labels come back at each image's
-        original size. ``return_scores`` adds the (num_labels, H, W) float32 upsampled logits, computed on the
-        host (num_labels*H*W*4 bytes per image); without it and with the fused graph, only int32 labels leave
-        the engine.
+        checkers see either result for it; ``beit_runtime.image_types``), decoded ``batch_size`` at a time.
+        Labels come back at each image's original size. ``return_scores`` adds ``scores``, the (num_labels, H, W)
+        float32 upsampled logits (not probabilities), computed on the host (num_labels*H*W*4 bytes per image);
+        without it and with the fused graph, only int32 labels leave the engine.
         """
-        decoded, single = self.load_images(images, channel_order=channel_order)
+        chunks, single = self.decoded_chunks(images, channel_order=channel_order)
         if self.mode == "whole":
-            results = self._segment_whole(decoded, return_scores=return_scores)
+            results = self._segment_whole(chunks, return_scores=return_scores)
         else:
-            results = [self._segment_slide(image, return_scores=return_scores) for image in decoded]
+            results = [self._segment_slide(image, return_scores=return_scores) for _, decoded in chunks
+                       for image in decoded]
         return results[0] if single else results
 
     __call__ = segment
 
     # ----------------------------------------------------------------- whole-image mode
-    def _segment_whole(self, images: list[np.ndarray], *, return_scores: bool) -> list[SegmentationResult]:
-        """Images of one tensor size run together (``run_batches``); results in the images' order."""
+    def _segment_whole(self, chunks: Chunks, *, return_scores: bool) -> list[SegmentationResult]:
+        """Each chunk's images of one tensor size run together (``run_batches``); results in the images' order."""
         results: dict[int, SegmentationResult] = {}
-        for indices, outputs in self.run_batches(images):
-            for index, logits in zip(indices, outputs["logits"], strict=True):
-                results[index] = self._finish(logits, images[index].shape[:2], return_scores=return_scores)
-        return [results[index] for index in range(len(images))]
+        for indices, images in chunks:
+            for batch, outputs in self.run_batches(images):
+                for position, logits in zip(batch, outputs["logits"], strict=True):
+                    results[indices[position]] = self._finish(logits, images[position].shape[:2],
+                                                              return_scores=return_scores)
+        return [results[index] for index in range(len(results))]
 
     def _finish(self, logits: np.ndarray, size: tuple[int, int], *, return_scores: bool) -> SegmentationResult:
         if return_scores:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ class Manifest(ManifestRecord):
         record = self.graphs[variant]
         path = self.file_path(record.file, what=f"graph '{variant}' file")
         if not path.is_file():
-            raise ArtifactIntegrityError(f"graph '{variant}' file {path} is missing; {REEXPORT_HINT}")
+            raise ArtifactIntegrityError(self.missing_graph_message(variant, path))
         listed = [self.file_path(name, what=f"external data of graph '{variant}'") for name in record.external_data]
         inside = [artifact_file(path.parent, location, what=f"external-data location inside {path.name}")
                   for location in external_data_locations(path)]
@@ -50,6 +51,31 @@ class Manifest(ManifestRecord):
                 raise ArtifactIntegrityError(
                     f"external data {data_path} of graph '{variant}' is missing; {REEXPORT_HINT}")
         return path
+
+    def missing_graph_message(self, variant: str, path: Path) -> str:
+        """What to say when the file of graph ``variant`` is gone: the model graphs whose files are there."""
+        present = [name for name, graph in sorted(self.graphs.items())  # the precisions' own graphs
+                   if graph.role == "model" and name == graph.precision and (self.folder / graph.file).is_file()]
+        if self.graphs[variant].role != "model" or not present:
+            return f"graph '{variant}' file {path} is missing; {REEXPORT_HINT}"
+        return (f"graph '{variant}' file {path} is missing (deleted after export?); this artifact has the graphs "
+                f"of {', '.join(present)}: run one of those (precision=...), or {REEXPORT_HINT} and the flag that "
+                "writes the missing one")
+
+    def check_run_files(self, graphs: Iterable[str], *, engines: Iterable[str] = ()) -> None:
+        """Check the size and sha256 of the files a run reads: those of the graph variants ``graphs`` and the
+        TensorRT ``engines`` (their external data included), and every recorded file no graph or engine names.
+        Another variant's files are not read: a variant deleted to save space does not stop the others loading.
+        ArtifactIntegrityError when one is missing (for a graph: naming the graphs that are there) or changed."""
+        graphs = [variant for variant in graphs if variant in self.graphs]  # graph_path names one that is not
+        named = {name for variant in graphs for name in _graph_files(self, variant)}
+        named |= {self.engines[variant].file for variant in engines if variant in self.engines}
+        others = set(self.files) - {name for _, name in _named_files(self)}
+        for variant in graphs:
+            path = self.file_path(self.graphs[variant].file, what=f"graph '{variant}' file")
+            if not path.is_file():
+                raise ArtifactIntegrityError(self.missing_graph_message(variant, path))
+        _check_files(self, self.folder, names=named | others)
 
     def engine_path(self, variant: str) -> Path:
         """The TensorRT engine file built from graph ``variant``; ManifestError naming build-engine when none."""
@@ -90,18 +116,27 @@ def _artifacts_inside(folder: Path, *, shown: int = 5) -> str:
     return f"it holds {'an artifact' if len(inside) == 1 else 'artifacts'}: {names} (pass one of them)"
 
 
+def _graph_files(record: ManifestRecord, variant: str) -> list[str]:
+    """The files of graph ``variant``: its graph file and the external data the manifest lists for it."""
+    graph = record.graphs[variant]
+    return [graph.file, *graph.external_data]
+
+
 def _named_files(record: ManifestRecord) -> list[tuple[str, str]]:
-    """(where, name) of every file the manifest names."""
+    """(where, name) of every file a graph or engine of the manifest names."""
     named: list[tuple[str, str]] = []
     for variant, graph in record.graphs.items():
         named.append((f"graph '{variant}' file", graph.file))
         named += [(f"external data of graph '{variant}'", name) for name in graph.external_data]
-    named += [(f"engine '{variant}' file", engine.file) for variant, engine in record.engines.items()]
-    return named + [("files record", name) for name in record.files]
+    return named + [(f"engine '{variant}' file", engine.file) for variant, engine in record.engines.items()]
 
 
-def _check_files(record: ManifestRecord, folder: Path) -> None:
+def _check_files(record: ManifestRecord, folder: Path, *, names: Iterable[str] | None = None) -> None:
+    """Size and sha256 of the recorded files ``names`` (None: all of them) against the files record."""
+    chosen = set(record.files) if names is None else set(names)
     for name, expected in record.files.items():
+        if name not in chosen:
+            continue
         path = artifact_file(folder, name, what="files record")
         if not path.is_file():
             raise ArtifactIntegrityError(f"artifact file {path} is missing; {REEXPORT_HINT}")
@@ -121,7 +156,7 @@ def load_manifest(folder: str | Path, *, verify_files: bool = True) -> Manifest:
     """
     folder = Path(folder)
     record = parse_manifest(read_manifest_json(folder), where=str(folder / MANIFEST_FILE))
-    for where, name in _named_files(record):
+    for where, name in _named_files(record) + [("files record", name) for name in record.files]:
         artifact_file(folder, name, what=where)
     if verify_files:
         _check_files(record, folder)

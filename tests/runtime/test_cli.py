@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -103,8 +104,34 @@ def test_a_folder_of_artifacts_names_them(beit_classifier_artifact, image_files,
     parent = tmp_path / "artifacts"
     (parent / "notes").mkdir(parents=True)
     (parent / "cls").symlink_to(beit_classifier_artifact, target_is_directory=True)
-    assert main([str(parent), str(image_files[0])]) == 1
+    assert main([str(parent), str(image_files[0])]) == 2  # an artifact that cannot be used as given: bad usage
     assert f"it holds an artifact: {parent / 'cls'} (pass one of them)" in capsys.readouterr().err
+
+
+def test_an_artifact_that_cannot_be_used_as_given_is_a_usage_error(beit_classifier_artifact, image_files, tmp_path,
+                                                                   capsys):
+    """Exit 2 (bad usage), as for an artifact folder that does not exist; these were exit 1 (the run failed)."""
+    checkpoint, corrupt = tmp_path / "checkpoint", tmp_path / "corrupt"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    shutil.copytree(beit_classifier_artifact, corrupt)
+    (corrupt / "manifest.json").write_text("{not json")
+    cases = (([str(checkpoint)], "has no manifest.json: it is not a beit-deploy artifact"),
+             ([str(corrupt)], "is not readable JSON"),
+             ([str(beit_classifier_artifact), "--precision", "int8"], "has no 'int8' graph (it has: fp32)"))
+    for artifact, says in cases:
+        assert main([*artifact, str(image_files[0])]) == 2
+        captured = capsys.readouterr()
+        assert says in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize(("image", "says"), [("https://example.com/x.jpg", "is a URL; URLs are not fetched"),
+                                             ("-", "'-' (standard input) is not read")])
+def test_urls_and_standard_input_are_usage_errors_that_say_so(beit_classifier_artifact, image, says, capsys):
+    """They were "image file https:/example.com/x.jpg does not exist" (the double slash collapsed), "image file -"."""
+    with pytest.raises(SystemExit) as caught:
+        main([str(beit_classifier_artifact), image])
+    assert caught.value.code == 2 and says in capsys.readouterr().err
 
 
 def test_errors_are_reported_not_raised(beit_classifier_artifact, image_files, tmp_path, capsys):
@@ -190,10 +217,27 @@ def test_an_image_that_does_not_decode_is_reported_and_the_others_still_run(beit
     broken.write_text("<html>not found</html>\n", encoding="utf-8")
     assert main([str(beit_classifier_artifact), str(good[0]), str(broken), str(good[1]), "--json"]) == 3
     captured = capsys.readouterr()
-    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == [str(path) for path in good]
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [record["image"] for record in records] == [str(broken), *map(str, good)]  # decoded before any runs
+    failure = records[0]  # in the JSON stream too, with the fields of a folder run's errors.jsonl
+    assert sorted(failure) == ["error", "image", "reason"] and failure["error"] == "ImageDecodeError"
+    assert failure["reason"].startswith(f"{broken} is not a decodable image")
     assert f"beit-run: error: {broken} is not a decodable image" in captured.err
     expected = Classifier(beit_classifier_artifact).classify([str(good[0])], top_k=5)[0]
-    assert json.loads(captured.out.splitlines()[0])["predictions"][0]["id"] == expected[0].id
+    assert records[1]["predictions"][0]["id"] == expected[0].id
+
+
+def test_a_closed_stdout_ends_the_run_quietly_with_exit_141(beit_classifier_artifact, image_files):
+    """`beit-run ... | head -1`: the reader went away, and a BrokenPipeError traceback ended the run with exit 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the run writes a byte: its first flush fails, whatever the timing
+    try:
+        completed = subprocess.run([sys.executable, "-m", "beit_runtime.cli", str(beit_classifier_artifact),
+                                    *map(str, image_files)], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                   timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert completed.returncode == 141 and completed.stderr == ""
 
 
 def test_attention_layer_without_attention_maps_is_a_usage_error(beit_classifier_artifact, image_files, capsys):

@@ -152,4 +152,4 @@ def test_overwrite_in_a_folder_run_is_a_usage_error(beit_classifier_artifact, tm
     _photo(tmp_path / "in" / "a.png")
     assert main([str(beit_classifier_artifact), str(tmp_path / "in"), "--output", str(tmp_path / "o"),
                  "--overwrite"]) == 2
-    assert "--overwrite apply to image files named alone" in capsys.readouterr().err
+    assert "--overwrite applies to image files named alone" in capsys.readouterr().err

@@ -4,6 +4,8 @@ transformers'; an image smaller than the graph can run is refused with a typed e
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -78,6 +80,10 @@ def test_beit_run_names_a_too_small_image_and_runs_the_others(own_size_classifie
     out, err = capsys.readouterr()
     assert str(good) in out and "class_" in out
     assert f"beit-run: error: {strip}: a 5x40 (height x width) image" in err and "Traceback" not in err
+    assert beit_run([str(own_size_classifier_artifact), str(good), str(strip), "--json"]) == 3
+    refused = [json.loads(line) for line in capsys.readouterr().out.splitlines()][-1]
+    assert refused["image"] == str(strip) and refused["error"] == "ImageFormatError"
+    assert refused["reason"].startswith("a 5x40 (height x width) image")
 
 
 def test_feature_extractor_pooled_embeddings_of_mixed_sizes(tmp_path_factory):

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
 import pytest
 
 from beit_runtime import Classifier
@@ -160,3 +161,48 @@ def test_an_artifact_path_that_is_missing_or_a_file_says_which(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(ManifestError, match="is a file: pass the artifact folder"):
         load_manifest(tmp_path / "manifest.json")
+
+
+def _with_int8_copy(folder: Path) -> None:
+    """``folder`` with an "int8" graph record (a copy of the fp32 graph: only its file matters here), hashed."""
+    shutil.copyfile(folder / "model.onnx", folder / "model.int8.onnx")
+    update_manifest(folder, lambda manifest: dataclasses.replace(manifest, graphs={
+        **manifest.graphs, "int8": dataclasses.replace(manifest.graphs["fp32"], file="model.int8.onnx",
+                                                       precision="int8")}))
+
+
+def test_a_deleted_variant_stops_only_its_own_runs(artifact):
+    """Every file was hashed before the precision was chosen: deleting model.int8.onnx made fp32 unloadable."""
+    _with_int8_copy(artifact)
+    (artifact / "model.int8.onnx").unlink()
+    with Classifier(artifact) as classifier:
+        assert len(classifier(np.full((32, 32, 3), 90, np.uint8), top_k=1)) == 1
+    missing = r"graph 'int8' file .*model\.int8\.onnx is missing \(deleted after export\?\); this artifact has the " \
+              r"graphs of fp32: run one"
+    with pytest.raises(ArtifactIntegrityError, match=missing):
+        Classifier(artifact, precision="int8")
+    (artifact / "notes.txt").write_text("recorded")  # a recorded file no graph names is still checked
+    update_manifest(artifact, lambda manifest: manifest)
+    (artifact / "notes.txt").write_text("changed")
+    with pytest.raises(ArtifactIntegrityError, match=r"notes\.txt does not match the hash"):
+        Classifier(artifact)
+
+
+def test_a_changed_file_of_the_graph_that_runs_is_still_refused(artifact):
+    _with_int8_copy(artifact)
+    with open(artifact / "model.int8.onnx", "ab") as handle:
+        handle.write(b"\0")
+    Classifier(artifact).close()  # fp32 reads none of the int8 graph
+    with pytest.raises(ArtifactIntegrityError, match=r"model\.int8\.onnx does not match the hash"):
+        Classifier(artifact, precision="int8")
+
+
+def test_a_segmenter_without_its_postprocess_graph_runs_unfused(beit_segmentation_artifact, tmp_path):
+    from beit_runtime import Segmenter
+
+    folder = Path(shutil.copytree(beit_segmentation_artifact, tmp_path / "segmentation"))
+    (folder / "postprocess.onnx").unlink()
+    with Segmenter(folder, fused_postprocess=False) as segmenter:
+        assert segmenter(np.zeros((20, 30, 3), np.uint8)).labels.shape == (20, 30)
+    with pytest.raises(ArtifactIntegrityError, match=r"graph 'postprocess' file .*postprocess\.onnx is missing"):
+        Segmenter(folder)

@@ -176,5 +176,7 @@ def test_slide_crops_under_two_patches_are_refused(own_size_segmentation_artifac
 @pytest.mark.parametrize("options", [{"stride": 5}, {"slide_scale": (2560, 640)}, {"crop_size": 32}])
 def test_slide_options_in_whole_mode_are_refused(exported, options):
     _, folder = exported
-    with pytest.raises(InputError, match=f"{next(iter(options))} apply to mode='slide'"):
+    with pytest.raises(InputError, match=f"{next(iter(options))} applies to mode='slide' only; .* drop it for"):
         Segmenter(folder, **options)
+    with pytest.raises(InputError, match=r"stride, slide_scale apply to mode='slide' only; .* drop them for"):
+        Segmenter(folder, stride=5, slide_scale=(2560, 640))

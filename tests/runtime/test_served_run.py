@@ -126,7 +126,10 @@ def test_an_image_that_does_not_decode_is_named_and_the_others_still_run(served,
     assert main([served_model(served, protocol, "cls"), photos[0], str(broken), photos[1], "--json"]) == 3
     captured = capsys.readouterr()
     assert f"beit-run: error: {broken} is not a decodable image" in captured.err
-    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == photos
+    records = [json.loads(line) for line in captured.out.splitlines()]  # --json: the failure is a line too
+    assert [record["image"] for record in records if "error" not in record] == photos
+    assert [(record["image"], record["error"]) for record in records if "error" in record] == [
+        (str(broken), "ImageDecodeError")]
 
 
 def test_an_image_the_server_refuses_is_named_and_the_others_still_run(served, photos, tmp_path, capsys):
@@ -137,7 +140,10 @@ def test_an_image_the_server_refuses_is_named_and_the_others_still_run(served, p
     assert main([served_model(served, "http", "cls"), photos[0], str(huge), photos[1], "--json"]) == 3
     captured = capsys.readouterr()
     assert f"beit-run: error: {huge}: " in captured.err and "over this server's limit" in captured.err
-    assert [json.loads(line)["image"] for line in captured.out.splitlines()] == photos
+    records = [json.loads(line) for line in captured.out.splitlines()]  # --json: the refusal is a line too
+    assert [record["image"] for record in records if "error" not in record] == photos
+    refused = [record for record in records if "error" in record]
+    assert [record["image"] for record in refused] == [str(huge)] and "over this server's limit" in refused[0]["reason"]
 
 
 def test_a_file_is_sent_as_its_own_bytes(served, photos, capsys, monkeypatch):

@@ -23,7 +23,10 @@ REPO = Path(beit_runtime.__file__).resolve().parent.parent
 
 # README's calls, and the other task methods with each kind of input: all of it must pass --strict.
 GOOD = '''
+import io
+import tempfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image
@@ -47,6 +50,11 @@ def classify(folder: str) -> None:
         listed: list[list[Prediction]] = classifier.classify(paths, top_k=1)
         tupled: list[list[Prediction]] = classifier(("a.jpg", b"encoded"))
         either = classifier(np.zeros((8, 8, 3), np.uint8))  # one image or a 4-D batch: the union
+        upload: list[Prediction] = classifier(io.BytesIO(b"encoded"))  # an open binary file is one image
+        with open("a.jpg", "rb") as opened, tempfile.SpooledTemporaryFile() as spooled:
+            from_file: list[Prediction] = classifier(opened)
+            spooled_one: list[Prediction] = classifier.classify(spooled)
+            print(from_file, spooled_one, upload, classifier.attention_maps(opened).shape)
         print(one[0].label, from_path, from_pil, from_bytes, mixed[0][0].score, listed, tupled, either)
         logits: np.ndarray = classifier.logits(paths)
         one_map: np.ndarray = classifier.attention_maps("a.jpg", layer=-1)
@@ -54,8 +62,10 @@ def classify(folder: str) -> None:
         print(logits.shape, one_map.shape, len(maps), classifier.hidden_states("a.jpg").shape)
 
 
-def segment() -> None:
+def segment(upload: IO[bytes]) -> None:
     result = Segmenter("artifacts/demo", precision="int8", batch_size=4, providers=["CPUExecutionProvider"])("s.png")
+    uploaded: SegmentationResult = Segmenter("artifacts/demo")(upload)
+    print(uploaded.labels.shape)
     print(result.labels.shape, result.present())
     slide = Segmenter("artifacts/ade", mode="slide", stride=(426, 426))
     results: list[SegmentationResult] = slide.segment(["a.png", "b.png"], return_scores=True)
