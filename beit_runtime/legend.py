@@ -7,7 +7,9 @@ Each entry is a swatch of the class's palette colour (exactly the colour the ove
 so that black or white classes still show) and the class name. The legend is drawn at a fixed size
 (``FONT_SIZE`` px text, entries wrapped into rows), so it stays readable whatever the image size;
 pictures narrower than ``min_width`` are first enlarged by a whole factor (nearest neighbour, so class
-boundaries stay sharp). Same inputs, same pixels: nothing depends on time, order of calls or randomness.
+boundaries stay sharp), as long as no side grows past ``MAX_ENLARGED_SIDE``; one still narrower (a thin strip of
+an image) gets a background margin on its right up to ``min_width``. Same inputs, same pixels: nothing depends
+on time, order of calls or randomness.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ PAD = 6  # around the legend, between swatch and name, between rows
 ENTRY_GAP = 18  # between one entry's name and the next swatch
 GAP = 8  # between the image and the overlay in side-by-side pictures
 DEFAULT_MIN_WIDTH = 256
+# enlarging never makes a side longer than this (a 1x5000 strip is not made 256x1280000)
+MAX_ENLARGED_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,14 @@ def segmentation_picture(
     gaps = GAP * (len(panels) - 1)  # not enlarged: the panels alone must make up the rest of min_width
     width = sum(panel.shape[1] for panel in panels)
     factor = max(1, math.ceil((min_width - gaps) / width)) if width + gaps < min_width else 1
+    factor = min(factor, max(1, MAX_ENLARGED_SIDE // max(panels[0].shape[0], width)))
     panels = [_enlarge(panel, factor) for panel in panels]
     height = panels[0].shape[0]
     gap = np.full((height, GAP, 3), BACKGROUND, dtype=np.uint8)
     picture = np.concatenate([part for panel in panels for part in (gap, panel)][1:], axis=1)
+    if picture.shape[1] < min_width:  # too long to enlarge enough: a margin makes room for the legend
+        margin = np.full((height, min_width - picture.shape[1], 3), BACKGROUND, dtype=np.uint8)
+        picture = np.concatenate([picture, margin], axis=1)
     legend = draw_legend(legend_entries(labels, id2label, palette=palette), width=picture.shape[1])
     return np.concatenate([picture, legend], axis=0)
 

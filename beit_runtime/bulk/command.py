@@ -10,29 +10,33 @@ Exit codes of a folder run (``beit_runtime.exit_codes``): 0 every image succeede
 run itself failed (bad artifact, engine error), 2 bad usage, 3 the run finished but some images failed
 (OUT/errors.jsonl), 5 an optional dependency is missing (the backend asked for, Ray with --ray), 130
 interrupted (Ctrl-C: OUT keeps every image done, and the same command goes on), 143 terminated (SIGTERM,
-as Kubernetes stops a pod: the same). A second run into an OUT a run is writing is refused (exit 2).
+as Kubernetes stops a pod: the same). A second run into an OUT a run is writing is refused (exit 2). Every
+option is checked before OUT is made, and an OUT this run made is removed again when it fails before writing
+anything (``--ray`` where no cluster answers leaves no folder behind). ``--quiet``: no progress on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from ..datasets.discovery import RUN_FILE
 from ..errors import BeitDeployError, InputError, OutputWriteError
 from ..exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE, failure_exit
 from ..manifest import load_manifest
 from ..model_base import chosen_backend, resolved_options
 from ..options import RunOptions, positive_int, thread_count
-from ..output_files import checked_folder
+from ..output_files import output_folder
 from .local import BulkSummary, run_folder
 from .options import BulkOptions
 from .signals import Terminated
 
 _FILE_RUN_ONLY = {"json": "--json", "side_by_side": "--side-by-side", "attention_maps": "--attention-maps",
                   "overwrite": "--overwrite"}
-_FOLDER_RUN_ONLY = {"glob": "--glob", "overlays": "--overlays"}
+_FOLDER_RUN_ONLY = {"glob": "--glob", "overlays": "--overlays", "quiet": "--quiet"}
 
 
 def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +54,7 @@ def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ray-actors", type=int, default=2, help="with --ray: actors, each loading the artifact")
     group.add_argument("--reader-threads", type=int, default=2,
                        help="threads decoding and preprocessing ahead of the engine (default 2)")
+    group.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def is_folder_run(args: argparse.Namespace) -> bool:
@@ -59,22 +64,39 @@ def is_folder_run(args: argparse.Namespace) -> bool:
 def _check_flags(args: argparse.Namespace, *, folder_run: bool) -> None:
     wrong = _FILE_RUN_ONLY if folder_run else _FOLDER_RUN_ONLY
     used = [flag for name, flag in wrong.items() if getattr(args, name, None)]
+    verb = "applies" if len(used) == 1 else "apply"
     if used and folder_run:
-        raise InputError(f"{', '.join(used)} apply to image files named alone; a folder run writes "
+        raise InputError(f"{', '.join(used)} {verb} to image files named alone; a folder run writes "
                          "OUT/results.jsonl and label maps instead")
     if used:
-        verb = "applies" if len(used) == 1 else "apply"
         raise InputError(f"{', '.join(used)} {verb} to folder runs: pass a folder (or --ray) and --output")
     if folder_run and args.output is None:
         raise InputError("a folder run writes its results to a folder: add --output OUT")
 
 
 def _bulk_options(args: argparse.Namespace) -> BulkOptions:
-    """The folder run's options; the --output folder created (InputError naming it when it cannot be)."""
+    """The folder run's options, each checked (InputError naming the flag) before anything is created."""
     top_k = positive_int("--top-k", args.top_k)
-    threads = positive_int("--reader-threads", thread_count("--reader-threads", args.reader_threads))
-    return BulkOptions(output=checked_folder(args.output, option="--output"), pattern=args.glob,
-                       overlays=args.overlays, top_k=top_k, reader_threads=threads)
+    threads = thread_count("--reader-threads", positive_int("--reader-threads", args.reader_threads))
+    positive_int("--ray-actors", args.ray_actors)
+    if args.glob is not None and not args.glob:
+        raise InputError("--glob must be a non-empty pattern, such as '**/*.jpg'")
+    return BulkOptions(output=args.output, pattern=args.glob, overlays=args.overlays, top_k=top_k,
+                       reader_threads=threads, progress="off" if args.quiet else "auto")
+
+
+@contextmanager
+def _output_folder(path: Path) -> Iterator[Path]:
+    """``output_folder`` for --output: created (InputError naming it when it cannot be), and removed again when
+    this run created it and fails before any image's output is written (its run.json removed with it)."""
+    created = not path.exists()
+    with output_folder(path, option="--output"):
+        try:
+            yield path
+        except BaseException:
+            if created and [entry.name for entry in path.iterdir() if not entry.name.startswith(".")] == [RUN_FILE]:
+                (path / RUN_FILE).unlink()
+            raise
 
 
 def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions) -> BulkSummary:
@@ -87,7 +109,7 @@ def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions
     from .ray_data import run_on_ray
 
     return run_on_ray(args.artifact, args.images, options=options, run_options=run_options,
-                      address=args.ray or None, actors=positive_int("--ray-actors", args.ray_actors))
+                      address=args.ray or None, actors=args.ray_actors)
 
 
 def report_error(error: BeitDeployError, *, exit_code: int) -> int:
@@ -111,11 +133,12 @@ def run_folder_command(args: argparse.Namespace, *,
         if not folder_run:
             return None
         chosen = run_options(args)
-        options = _bulk_options(args)  # last: creates --output
+        options = _bulk_options(args)
     except InputError as error:
         return report_error(error, exit_code=EXIT_USAGE)
     try:
-        summary = _run(args, options, chosen)
+        with _output_folder(Path(options.output)):
+            summary = _run(args, options, chosen)
     except InputError as error:  # found once the inputs are walked: no image, a clash, another run's folder
         return report_error(error, exit_code=EXIT_USAGE)
     except OutputWriteError as error:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,23 +55,33 @@ class BulkSummary:
         return self.failed == 0
 
 
-def run_settings(manifest: Manifest, *, run_options: RunOptions, options: BulkOptions) -> dict[str, Any]:
-    """What a rerun into the same folder must share with the run that made it (written to OUT/run.json): the
-    artifact's files (a re-export at the same path is another model; a copy elsewhere is the same one), the
-    precision and backend that run (a plan's choice, not "auto"), and what the results hold."""
-    return {"artifact_files": manifest.files_digest, "task": manifest.task, "precision": run_options.precision,
+def run_settings(manifest: Manifest, *, inputs: Sequence[str | os.PathLike[str]], run_options: RunOptions,
+                 options: BulkOptions) -> dict[str, Any]:
+    """What a rerun into the same folder must share with the run that made it (written to OUT/run.json,
+    ``run_record``): the artifact's files (a re-export at the same path is another model; a copy elsewhere is the
+    same one), the inputs (resolved: another folder's ``x.jpg`` is not the ``x.jpg`` done before), the precision
+    and backend that run (a plan's choice, not "auto"), and what the results hold."""
+    return {"artifact_files": manifest.files_digest, "inputs": sorted({str(Path(path).resolve()) for path in inputs}),
+            "task": manifest.task, "precision": run_options.precision,
             "backend": chosen_backend(manifest, run_options)[0], "top_k": options.top_k, "overlays": options.overlays}
 
 
 def prepare_output(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], *,
                    options: BulkOptions, run_options: RunOptions) -> FolderRun:
     """Every image of the inputs, the run options with "auto" resolved once, and the output folder opened
-    for resuming (and locked: use it in a ``with``)."""
-    items = collect_items(inputs, pattern=options.pattern, output=options.output)
+    for resuming (and locked: use it in a ``with``). The folders left out of the walk (other runs' outputs,
+    evaluation reports) are named on stderr."""
+    left_out: list[Path] = []
+    items = collect_items(inputs, pattern=options.pattern, output=options.output, left_out=left_out)
+    if left_out:
+        shown = ", ".join(str(folder) for folder in sorted(left_out)[:3]) + (", ..." if len(left_out) > 3 else "")
+        print(f"beit-run: not reading {len(left_out)} folder(s) of beit-run outputs (an earlier folder run's "
+              f"--output, or an evaluation report), not photos: {shown}", file=sys.stderr)
     manifest = load_manifest(Path(artifact), verify_files=False)
     run_options, _ = resolved_options(manifest, run_options)
-    settings = run_settings(manifest, run_options=run_options, options=options)
-    output = OutputFolder(Path(options.output), settings=settings, shard_size=options.shard_size)
+    settings = run_settings(manifest, inputs=inputs, run_options=run_options, options=options)
+    output = OutputFolder(Path(options.output), settings=settings, shard_size=options.shard_size,
+                          shard_seconds=options.shard_seconds)
     return FolderRun(manifest.task, items, output, run_options)
 
 

@@ -16,6 +16,7 @@ several machines they must be at the same paths on every node (shared storage).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from .local import BulkSummary, prepare_output
 from .options import BulkOptions
 from .processing import BatchProcessor
 from .ray_connection import LOST_WORKER_ERRORS, connect, lost_worker_error, ray_data_console_quiet
+from .results import ImageResult
 from .signals import SigtermRaises
 from .walking import ImageItem
 from .writers import OutputFolder
@@ -50,8 +52,19 @@ class RayBatchActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         items = [ImageItem(Path(str(path)), str(relative))
                  for path, relative in zip(batch["path"], batch["relative"], strict=True)]
-        results = self.processor.process(items)
+        shown = {str(relative): (str(path), str(given))
+                 for path, relative, given in zip(batch["path"], batch["relative"], batch["shown"], strict=True)}
+        results = [_as_given(result, *shown[result.relative]) for result in self.processor.process(items)]
         return {"result": np.array([pickle.dumps(result) for result in results], dtype=object)}
+
+
+def _as_given(result: ImageResult, path: str, given: str) -> ImageResult:
+    """``result`` with its failure's reason naming the image as the command was given it (a relative path stays
+    relative), not by the absolute path the actor read: errors.jsonl is the same as a local run's."""
+    if result.error is None or path == given:
+        return result
+    kind, reason = result.error
+    return dataclasses.replace(result, error=(kind, reason.replace(path, given)))
 
 
 def _import_ray() -> Any:
@@ -91,14 +104,15 @@ def run_on_ray(artifact: str | os.PathLike[str], inputs: Sequence[str | os.PathL
             progress = Progress(len(todo), mode=options.progress)
             started = joined or (connect(ray, None) if todo else False)  # a local Ray only when there is work
             sigterm.reinstall()  # a local ray.init just set Ray's
-            try:
-                if todo:
-                    _stream_results(ray, todo, output=output, progress=progress, actor_kwargs=actor_kwargs,
-                                    batch_size=folder_run.run_options.batch_size, actors=actors,
-                                    actor_cpus=actor_cpus)
-            finally:
-                progress.close()
-                _disconnect(ray, started)
+            with ray_data_console_quiet():  # until disconnected: Ray's notices of a lost worker come late
+                try:
+                    if todo:
+                        _stream_results(ray, todo, output=output, progress=progress, actor_kwargs=actor_kwargs,
+                                        batch_size=folder_run.run_options.batch_size, actors=actors,
+                                        actor_cpus=actor_cpus)
+                finally:
+                    progress.close()
+                    _disconnect(ray, started)
     items = folder_run.items
     return BulkSummary(images=len(items), skipped=len(items) - len(todo), succeeded=progress.done - progress.failed,
                        failed=progress.failed, output=Path(options.output))
@@ -122,16 +136,16 @@ def _stream_results(ray: Any, todo: Sequence[ImageItem], *, output: OutputFolder
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
-    files = ray.data.from_items([{"path": str(item.path.resolve()), "relative": item.relative} for item in todo],
+    rows = [{"path": os.path.abspath(item.path), "relative": item.relative, "shown": str(item.path)} for item in todo]
+    files = ray.data.from_items(rows,
                                 override_num_blocks=max(1, min(len(todo) // batch_size, 4 * actors * 8)))
     lost = tuple(getattr(ray.exceptions, name) for name in LOST_WORKER_ERRORS)
     try:
-        with ray_data_console_quiet():
-            results = files.map_batches(RayBatchActor, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
-                                        batch_format="numpy", num_cpus=actor_cpus, ray_remote_args_fn=_no_restarts,
-                                        compute=ray.data.ActorPoolStrategy(size=actors))
-            for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-                written = [pickle.loads(blob) for blob in batch["result"]]
-                progress.advance(len(written), failed=output.write(written))
+        results = files.map_batches(RayBatchActor, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
+                                    batch_format="numpy", num_cpus=actor_cpus, ray_remote_args_fn=_no_restarts,
+                                    compute=ray.data.ActorPoolStrategy(size=actors))
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+            written = [pickle.loads(blob) for blob in batch["result"]]
+            progress.advance(len(written), failed=output.write(written))
     except lost as error:
         raise lost_worker_error(error, output=output.folder) from error

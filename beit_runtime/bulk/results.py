@@ -2,7 +2,8 @@
 
 An ``ImageResult`` is everything the writers need: the line for OUT/results.jsonl, the files to
 write (label maps, overlays; already encoded), the embedding for the .npy shards, or the error for
-OUT/errors.jsonl. ``finisher_for`` picks the finisher by the task registry's ``folder_output``; each
+OUT/errors.jsonl (an image that does not decode, or whose label map PNG cannot hold: that image alone fails).
+``finisher_for`` picks the finisher by the task registry's ``folder_output``; each
 computes exactly what the task class's own call returns (same scores and top-k, same label-map
 post-processing, same pooled embedding), so a folder run's results equal the in-process classes'.
 """
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..classifier import scores, top_predictions
-from ..errors import ImageError, InputError
+from ..errors import ImageError, ImageFormatError, InputError
 from ..features import pooled_embedding
 from ..model_base import ArtifactModel
 from ..tasks import task
@@ -27,6 +28,8 @@ from .walking import ImageItem
 # label maps are written as 8-bit PNGs up to this many classes, 16-bit above
 UINT8_CLASSES = 256
 OVERLAY_SUFFIX = ".overlay.png"
+# libpng's default limit on a side (OpenCV refuses longer ones, printing libpng's complaint on stderr)
+PNG_MAX_SIDE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -53,16 +56,23 @@ def label_map_name(relative: str) -> str:
 def encode_label_map(labels: np.ndarray, *, num_labels: int) -> bytes:
     """(H, W) class ids as a lossless grayscale PNG: uint8 up to 256 classes, uint16 above."""
     dtype = np.uint8 if num_labels <= UINT8_CLASSES else np.uint16
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(labels.astype(dtype)))
-    if not ok:
-        raise InputError(f"OpenCV could not encode a {labels.shape} label map as PNG")
-    return bytes(encoded)
+    return _png(np.ascontiguousarray(labels.astype(dtype)), what="label map")
 
 
 def encode_rgb_png(picture: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(picture[:, :, ::-1]))
+    return _png(np.ascontiguousarray(picture[:, :, ::-1]), what="overlay")
+
+
+def _png(pixels: np.ndarray, *, what: str) -> bytes:
+    """``pixels`` as PNG bytes; ImageFormatError (the image's failure, not the run's) when a side is longer than
+    PNG writers take or OpenCV cannot encode it."""
+    height, width = pixels.shape[:2]
+    if max(height, width) > PNG_MAX_SIDE:
+        raise ImageFormatError(f"its {what} would be {width}x{height} pixels, and PNG writers take at most "
+                               f"{PNG_MAX_SIDE} per side: crop or resize the image")
+    ok, encoded = cv2.imencode(".png", pixels)
     if not ok:
-        raise InputError(f"OpenCV could not encode a {picture.shape} picture as PNG")
+        raise ImageFormatError(f"OpenCV could not encode its {width}x{height} {what} as PNG")
     return bytes(encoded)
 
 
@@ -164,14 +174,20 @@ class LabelMap(Finisher):
                 for item, image, result in zip(items, images, segmented, strict=True)]
 
     def _result(self, item: ImageItem, image: np.ndarray, labels: np.ndarray) -> ImageResult:
+        """``item``'s label map (and overlay) encoded; a failure of ``item`` alone when one cannot be (a side
+        longer than PNG allows), so the rest of the run goes on."""
         from ..legend import legend_entries, segmentation_picture
 
         names = self.model.labels
-        files = [(label_map_name(item.relative), encode_label_map(labels, num_labels=max(len(names), 1)))]
+        try:
+            files = [(label_map_name(item.relative), encode_label_map(labels, num_labels=max(len(names), 1)))]
+            if self.overlays:
+                picture = segmentation_picture(image, labels, id2label=names)
+                files.append((item.relative + OVERLAY_SUFFIX, encode_rgb_png(picture)))
+        except ImageError as error:
+            return ImageResult.failure(item, error)
         record: dict[str, Any] = {"label_map": files[0][0]}
         if self.overlays:
-            picture = segmentation_picture(image, labels, id2label=names)
-            files.append((item.relative + OVERLAY_SUFFIX, encode_rgb_png(picture)))
             record["overlay"] = files[1][0]
         record["classes"] = [{"id": e.id, "label": e.name, "fraction": e.fraction}
                              for e in legend_entries(labels, names)]

@@ -2,9 +2,11 @@
 
 Each image gets the name its results carry: its path relative to the folder it was found in (posix
 separators), or its file name when it was named directly. Two inputs giving the same name would
-write the same outputs, so they are refused before anything runs; so are inputs with no image at all. The
-output folder is never walked (a rerun into OUT inside a FOLDER must not read its own outputs), nor are
-pipes, sockets or devices read (``datasets.discovery.image_files`` skips them).
+write the same outputs, so they are refused before anything runs; so are inputs with no image at all, and inputs
+inside the output folder (outputs could replace them). The output folder is never walked (a rerun into OUT inside
+a FOLDER must not read its own outputs), nor are other folder runs' outputs or evaluation reports found inside a
+FOLDER (``left_out`` lists them), nor pipes, sockets or devices (``datasets.discovery.image_files`` skips them).
+Symlinked folders are walked as folders (their images named by the link's path).
 """
 
 from __future__ import annotations
@@ -29,20 +31,23 @@ class ImageItem:
 
 
 def collect_items(inputs: Sequence[str | os.PathLike[str]], *, pattern: str | None = None,
-                  output: str | os.PathLike[str] | None = None) -> list[ImageItem]:
-    """Images of ``inputs``: folders walked recursively (regular files with an image extension Pillow opens, and
-    links to files that are gone, which fail when read; ``pattern`` a glob on the relative path, the ``output``
-    folder skipped), files taken as given. InputError
-    for a missing or special input, two equal names, an input folder that is ``output``, or no image at all."""
+                  output: str | os.PathLike[str] | None = None, left_out: list[Path] | None = None) -> list[ImageItem]:
+    """Images of ``inputs``: folders walked recursively, symlinked folders followed (a link to a folder it is in
+    is not: a loop), regular files with an image extension Pillow opens, and links to files that are gone, which
+    fail when read; ``pattern`` a glob on the relative path; the ``output`` folder, earlier folder runs' output
+    folders and evaluation reports skipped (those two added to ``left_out``); files taken as given. InputError for
+    a missing or special input, two equal names, an input that is ``output`` or inside it, or no image at all."""
     if not inputs:
         raise InputError("no inputs given; pass image files or folders")
     skipped = [] if output is None else [Path(output)]
+    outputs: list[Path] = [] if left_out is None else left_out
     items: list[ImageItem] = []
     for source in map(Path, inputs):
+        _check_not_in_output(source, output)
         if source.is_dir():
-            _check_not_output(source, output)
-            items.extend(ImageItem(path, path.relative_to(source).as_posix())
-                         for path in image_files(source, pattern=pattern, skip_folders=skipped, dangling=True))
+            found = image_files(source, pattern=pattern, skip_folders=skipped, dangling=True, reports=outputs,
+                                run_outputs=outputs, follow_links=True)
+            items.extend(ImageItem(path, path.relative_to(source).as_posix()) for path in found)
         elif source.is_file():
             items.append(ImageItem(source, source.name))
         elif source.exists():
@@ -59,10 +64,18 @@ def special_file_error(path: Path) -> InputError:
     return InputError(f"{path} is not a regular file (a pipe, socket or device); pass image files or folders")
 
 
-def _check_not_output(folder: Path, output: str | os.PathLike[str] | None) -> None:
-    if output is not None and Path(output).is_dir() and folder.samefile(output):
-        raise InputError(f"--output {output} is the input folder {folder}: its outputs would be read as images "
-                         f"by the next run; pass a folder of its own (for example {folder / 'beit-results'})")
+def _check_not_in_output(source: Path, output: str | os.PathLike[str] | None) -> None:
+    """InputError when ``source`` is the ``output`` folder or inside it: its outputs could replace it, and a
+    folder's would be read as images by the next run."""
+    if output is None or not Path(output).is_dir() or not source.exists():
+        return
+    if source.is_dir() and source.samefile(output):
+        raise InputError(f"--output {output} is the input folder {source}: its outputs would be read as images "
+                         f"by the next run; pass a folder of its own (for example {source / 'beit-results'})")
+    folder = Path(output).resolve()
+    if any(folder in place.parents for place in (source.resolve(), source.absolute().parent.resolve() / source.name)):
+        raise InputError(f"{source} is inside --output {output}: the run's outputs could replace it; move it out "
+                         "of that folder, or pass another --output folder")
 
 
 def _nothing_found(inputs: Sequence[str | os.PathLike[str]], pattern: str | None) -> str:

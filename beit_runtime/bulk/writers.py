@@ -4,7 +4,8 @@ Layout (``OUT``): ``results.jsonl`` (one line per image that succeeded, "image" 
 ``errors.jsonl`` (one line per image that failed: "image", "error" (the type), "reason"), per-image files
 at ``OUT/<relative name>.png`` (segmentation label maps; ``.overlay.png`` with overlays), embeddings in
 ``OUT/embeddings/shard-NNNNN.npy`` ((rows, D) float32; each line names its shard and row), and
-``run.json`` (the settings of the run that made the folder).
+``run.json`` (the settings of the run that made the folder: ``run_record``, which also keeps a run out of a
+folder that holds other files).
 
 Every file is written then renamed (``files.write_atomically``) before the line naming its image is
 appended, so a line in results.jsonl means all of the image's outputs are whole. Resuming: an image with
@@ -13,8 +14,8 @@ dropped first); temporary files and embedding shards no line refers to (a kill b
 rename and its lines) are deleted. One run at a time: the folder is locked while an ``OutputFolder`` is
 open (``files.FolderLock``); use it as a context manager, which also writes the embeddings waiting for a
 shard when the run ends, however it ends (Ctrl-C, SIGTERM, an error), so every image done is kept.
-An image whose output cannot be named (a file name too long for the file system) is a failure in
-errors.jsonl, not the end of the run.
+An image whose output cannot be named (a file name too long for the file system; a file where its output's
+folder would be) is a failure in errors.jsonl, not the end of the run.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
-import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -31,35 +32,38 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, OutputWriteError
-from ..output_files import write_atomically
-from .files import FolderLock, LineFile, remove_temporaries
+from ..datasets.discovery import ERRORS_FILE, RESULTS_FILE
+from ..errors import OutputWriteError
+from ..output_files import remove_abandoned_temporaries, write_atomically
+from .files import FolderLock, LineFile
 from .results import ImageResult
+from .run_record import check_run_record
 from .walking import ImageItem
 
-RESULTS_FILE = "results.jsonl"
-ERRORS_FILE = "errors.jsonl"
-RUN_FILE = "run.json"
 EMBEDDINGS_FOLDER = "embeddings"
 SHARD_PREFIX = "shard-"
-# write failures that belong to one image (its name), not to the run (a full disk)
-IMAGE_WRITE_ERRORS = (errno.ENAMETOOLONG, errno.EISDIR)
+# write failures that belong to one image (its name; a file where its output's folder would be), not to the run
+# (a full disk)
+IMAGE_WRITE_ERRORS = (errno.ENAMETOOLONG, errno.EISDIR, errno.EEXIST, errno.ENOTDIR)
 
 
 class OutputFolder:
     """Writes ``ImageResult``s into ``folder``; ``done`` holds the images an earlier run finished."""
 
-    def __init__(self, folder: Path, *, settings: Mapping[str, Any], shard_size: int = 1024) -> None:
+    def __init__(self, folder: Path, *, settings: Mapping[str, Any], shard_size: int = 1024,
+                 shard_seconds: float = 60.0) -> None:
         self.folder = folder
         self.shard_size = shard_size
+        self.shard_seconds = shard_seconds  # a shorter shard once its first row has waited this long
+        self._shard_started = 0.0
         self.results = LineFile(folder / RESULTS_FILE)
         self.errors = LineFile(folder / ERRORS_FILE)
         self._shard_rows: list[tuple[ImageResult, np.ndarray]] = []
         folder.mkdir(parents=True, exist_ok=True)
-        self._lock = FolderLock(folder)  # first: the clean-up below would delete a live run's temporaries
+        self._lock = FolderLock(folder)  # first: the repair and clean-up below would cut a live run's files
         try:
-            self._check_settings(settings)
-            remove_temporaries(folder)
+            check_run_record(folder, settings)
+            remove_abandoned_temporaries(folder)
             self.results.repair()
             self.errors.repair()
             self.done, shards = self._finished()
@@ -83,20 +87,6 @@ class OutputFolder:
                     self.flush()
         finally:
             self._lock.release()
-
-    def _check_settings(self, settings: Mapping[str, Any]) -> None:
-        """run.json: written by the first run; a rerun with other settings would mix results, so it is refused."""
-        path = self.folder / RUN_FILE
-        wanted = json.loads(json.dumps(dict(settings)))
-        if not path.exists():
-            write_atomically(path, (json.dumps(wanted, indent=2) + "\n").encode("utf-8"))
-            return
-        found = json.loads(path.read_text(encoding="utf-8"))
-        changed = sorted(key for key in set(found) | set(wanted) if found.get(key) != wanted.get(key))
-        if changed:
-            details = ", ".join(f"{key}: {found.get(key)!r} then, {wanted.get(key)!r} now" for key in changed)
-            raise InputError(f"{self.folder} holds the results of a run with other settings ({details}); "
-                             "rerun with the same settings to resume, or pass another --output folder")
 
     def _finished(self) -> tuple[set[str], set[str]]:
         done, shards = set(), set()
@@ -129,7 +119,8 @@ class OutputFolder:
         return todo
 
     def write(self, results: Sequence[ImageResult]) -> int:
-        """One batch: files renamed into place first, then its lines (embeddings: when their shard is full);
+        """One batch: files renamed into place first, then its lines (embeddings: when their shard is full, or its
+        first row has waited ``shard_seconds``, so a kill -9 loses at most about that much work);
         how many of its images failed (undecodable, or an output that could not be named)."""
         failures, lines = [], []
         for result in results:
@@ -139,10 +130,12 @@ class OutputFolder:
             elif result.embedding is None:
                 lines.append({"image": result.relative, **result.record})
             else:
+                self._shard_started = self._shard_started if self._shard_rows else time.monotonic()
                 self._shard_rows.append((result, result.embedding))
         self.errors.append(failures)
         self.results.append(lines)
-        if len(self._shard_rows) >= self.shard_size:
+        waited = time.monotonic() - self._shard_started
+        if self._shard_rows and (len(self._shard_rows) >= self.shard_size or waited >= self.shard_seconds):
             self.flush()
         return len(failures)
 
@@ -180,6 +173,11 @@ def _unnamable(folder: Path, name: str, result: ImageResult, error: OutputWriteE
     a folder with its name), and what to rename."""
     if error.errno == errno.EISDIR:
         return f"its output {name} is a folder in {folder}: move that folder away and rerun"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        in_the_way = next((parent for parent in reversed(Path(name).parents) if (folder / parent).is_file()),
+                          Path(name).parent)
+        return (f"its output {name} needs a folder {in_the_way} in {folder}, where a file has that name (another "
+                "image's output, or a file put there): rename the image or its folder and rerun")
     limit = _name_limit(folder)
     length = len(os.fsencode(Path(name).name))
     if length > limit:

@@ -149,3 +149,17 @@ def test_side_by_side_pictures_of_small_images_reach_the_minimum_width(side):
     np.testing.assert_array_equal(picture[side * factor:], legend)
     plain = draw_legend(legend_entries(labels, names), width=256)
     assert legend.shape[0] == plain.shape[0]  # the entry fits on one row, as in a plain overlay's legend
+
+
+def test_a_thin_strip_is_not_enlarged_past_max_side_but_gets_a_margin_for_the_legend():
+    """A 1x5000 image was enlarged 256 times (256x1280000 pixels, gigabytes); now no side passes MAX_ENLARGED_SIDE."""
+    image, labels = np.full((5000, 1, 3), 100, np.uint8), np.full((5000, 1), 5, np.int32)
+    picture = segmentation_picture(image, labels, id2label=NAMES, min_width=256)
+    legend = draw_legend(legend_entries(labels, NAMES), width=256)
+    assert picture.shape == (5000 + legend.shape[0], 256, 3)
+    np.testing.assert_array_equal(picture[:5000, :1], overlay(image, labels))
+    assert np.all(picture[:5000, 1:] == BACKGROUND)
+    short = segmentation_picture(image[:10], labels[:10], id2label=NAMES, min_width=256)  # 256 x 10 is under it
+    assert short.shape == (2560 + legend.shape[0], 256, 3)
+    tall = segmentation_picture(image[:100], labels[:100], id2label=NAMES, min_width=256)  # 40 x 100 is the most
+    assert tall.shape == (4000 + legend.shape[0], 256, 3) and np.all(tall[:4000, 40:] == BACKGROUND)

@@ -53,6 +53,10 @@ def test_an_output_folder_inside_the_input_folder_is_not_walked(beit_segmentatio
     assert "beit-run: 0 images done, 2 done before; results in" in capsys.readouterr().out
     assert sorted(os.listdir(out)) == first and _results(out) == ["camera.png", "camera16.png"]
     assert [item.relative for item in collect_items([photos], output=out)] == ["camera.png", "camera16.png"]
+    assert main([*argv[:3], str(tmp_path / "v2")]) == 0  # out, inside photos, is not read as photos by the next run
+    assert f"beit-run: not reading 1 folder(s) of beit-run outputs (an earlier folder run's --output, or an " \
+           f"evaluation report), not photos: {out}\n" in capsys.readouterr().err
+    assert _results(tmp_path / "v2") == ["camera.png", "camera16.png"]
 
 
 def test_the_input_folder_itself_as_output_is_a_usage_error(beit_classifier_artifact, mixed_folder, tmp_path, capsys):

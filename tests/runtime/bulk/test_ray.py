@@ -51,12 +51,18 @@ def test_two_nodes_write_what_the_local_run_writes(two_node_cluster, beit_segmen
     assert (again.skipped, again.succeeded, again.failed) == (len(GOOD), 0, len(BROKEN))  # resumes like the local run
 
 
-def test_beit_run_ray_uses_the_connected_cluster(two_node_cluster, beit_classifier_artifact, mixed_folder, tmp_path):
+def test_beit_run_ray_uses_the_connected_cluster(two_node_cluster, beit_classifier_artifact, mixed_folder, tmp_path,
+                                                 monkeypatch):
     from beit_runtime.cli import main
 
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    assert main([str(beit_classifier_artifact), str(mixed_folder), "--output", str(local)]) == 3
-    assert main([str(beit_classifier_artifact), str(mixed_folder), "--output", str(on_ray), "--ray"]) == 3
+    monkeypatch.chdir(mixed_folder.parent)  # the photos named relative to here, as a user types them
+    assert main([str(beit_classifier_artifact), mixed_folder.name, "--output", str(local)]) == 3
+    assert main([str(beit_classifier_artifact), mixed_folder.name, "--output", str(on_ray), "--ray"]) == 3
+    reasons = [[json.loads(line)["reason"] for line in (folder / "errors.jsonl").read_text().splitlines()]
+               for folder in (local, on_ray)]
+    assert reasons[0][0].startswith(f"{mixed_folder.name}/broken/truncated.jpg is not a decodable image")
+    assert reasons[1] == reasons[0]  # relative as given, not the absolute paths the actors read
     records = [[json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
                for folder in (local, on_ray)]
     assert [r["image"] for r in records[1]] == [r["image"] for r in records[0]] == list(GOOD)
@@ -92,13 +98,14 @@ def test_a_lost_worker_node_ends_the_run_in_one_line_instead_of_hanging(beit_seg
         while not _has_a_line(out / "results.jsonl") and time.monotonic() < deadline and run.poll() is None:
             time.sleep(0.1)
         cluster.remove_node(worker)
-        _, err = run.communicate(timeout=120)
+        printed, err = run.communicate(timeout=120)
     finally:
         run.kill()
         cluster.shutdown()
     assert run.returncode == 1, err[-2000:]
     assert "a Ray worker was lost during the run (ActorDiedError: " in err
     assert "INFO streaming_executor" not in err and "RayDeprecationWarning" not in err  # Ray Data's chatter off
+    assert "Traceback" not in err and "ERROR" not in err and printed == ""  # its tracebacks, the raylet's notices
     assert f"{out} keeps every image done: rerun the same command to go on" in err
     names = [json.loads(line)["image"] for line in (out / "results.jsonl").read_text().splitlines()]
     assert 0 < len(names) < 600 and len(set(names)) == len(names)
