@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import ServeOptionError
 from .addresses import bind_error, host_port
+from .launcher import LaunchPlan, model_backends
 
 
 def model_folders(repository: Path) -> list[str]:
@@ -53,3 +54,29 @@ def check_ports_free(host: str, ports: Mapping[str, int | None]) -> None:
                                    f"listens there); give {flag} another port ({choice}) or stop that server")
         raise ServeOptionError(f"{flag} {port}: cannot listen on {host_port(host, port)} ({error.strerror}); give "
                                f"{flag} another port ({choice}; below 1024 needs root) or another --host")
+
+
+def check_distinct_ports(ports: Mapping[str, int | None]) -> None:
+    """ServeOptionError when two of the server's ports (flag: number) are the same number (0 or None excepted)."""
+    chosen = [(flag, number) for flag, number in ports.items() if number]
+    for index, (flag, number) in enumerate(chosen):
+        for other, other_number in chosen[index + 1:]:
+            if number == other_number:
+                raise ServeOptionError(f"{flag} and {other} are both {number}; give each its own port "
+                                       "(--http-port and --grpc-port 0: any free one)")
+
+
+def check_backends(plan: LaunchPlan) -> None:
+    """ServeOptionError when a model runs on a backend the server's backend folder lacks (unknown folder: no check)."""
+    if plan.backends is None:
+        return
+    missing = {model: backend for model, backend in model_backends(plan.repositories).items()
+               if backend != "ensemble" and not (plan.backends / backend).is_dir()}
+    if not missing:
+        return
+    model, backend = next(iter(missing.items()))
+    present = ", ".join(sorted(path.name for path in plan.backends.iterdir() if path.is_dir())) or "none"
+    raise ServeOptionError(
+        f"model {model.name} in {model.parent} runs on Triton's {backend} backend, which {plan.binary} does not have "
+        f"(its backends: {present}): re-write the repository with `beit-export triton ARTIFACT --output REPO "
+        f"--model-backend python`, or serve it with a tritonserver that has the {backend} backend (--tritonserver)")

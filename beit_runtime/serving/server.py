@@ -79,8 +79,8 @@ from .addresses import check_host
 from .check import run_check
 from .drain import drain_and_stop, exit_timeout_for
 from .install import ServeLayout, serve_home, setup
-from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, model_backends, repository_paths
-from .preflight import check_ports_free, check_unique_models
+from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, repository_paths
+from .preflight import check_backends, check_distinct_ports, check_ports_free, check_unique_models
 from .supervisor import Supervisor
 
 PROG = "beit-serve"
@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     """Which server and python to use (see the module docstring), on the requested ports."""
-    _check_distinct_ports(args)
+    check_distinct_ports({"--http-port": args.http_port, "--grpc-port": args.grpc_port,
+                          "--metrics-port": args.metrics_port})
     host = check_host(args.host)
     found = args.tritonserver or (Path(found) if (found := shutil.which("tritonserver")) else None)
     repositories = repository_paths(args.repositories)
@@ -165,35 +166,8 @@ def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     else:
         plan = LaunchPlan(binary=layout.binary, backends=layout.backends,
                           python_env=args.python_env or layout.env_dir, **common)
-    _check_backends(plan)
+    check_backends(plan)
     return plan
-
-
-def _check_distinct_ports(args: argparse.Namespace) -> None:
-    """ServeOptionError when two of the server's ports are the same number (0, any free port, excepted)."""
-    chosen = [(flag, number) for flag, number in (("--http-port", args.http_port), ("--grpc-port", args.grpc_port),
-                                                ("--metrics-port", args.metrics_port)) if number]
-    for index, (flag, number) in enumerate(chosen):
-        for other, other_number in chosen[index + 1:]:
-            if number == other_number:
-                raise ServeOptionError(f"{flag} and {other} are both {number}; give each its own port "
-                                       "(--http-port and --grpc-port 0: any free one)")
-
-
-def _check_backends(plan: LaunchPlan) -> None:
-    """ServeOptionError when a model runs on a backend the server's backend folder lacks (unknown folder: no check)."""
-    if plan.backends is None:
-        return
-    missing = {model: backend for model, backend in model_backends(plan.repositories).items()
-               if backend != "ensemble" and not (plan.backends / backend).is_dir()}
-    if not missing:
-        return
-    model, backend = next(iter(missing.items()))
-    present = ", ".join(sorted(path.name for path in plan.backends.iterdir() if path.is_dir())) or "none"
-    raise ServeOptionError(
-        f"model {model.name} in {model.parent} runs on Triton's {backend} backend, which {plan.binary} does not have "
-        f"(its backends: {present}): re-write the repository with `beit-export triton ARTIFACT --output REPO "
-        f"--model-backend python`, or serve it with a tritonserver that has the {backend} backend (--tritonserver)")
 
 
 def _max_input_bytes(binary: Path, megabytes: int) -> int | None:
