@@ -264,7 +264,8 @@ def _input_record(state: _State) -> dict[str, Any]:
     return {"height": height, "width": width, "patch_size": int(state.checkpoint.config.patch_size),
             "dynamic_batch": True, "dynamic_resolution": state.options.dynamic_resolution,
             "num_channels": int(getattr(state.checkpoint.config, "num_channels", 3)),
-            "special_tokens": special_tokens(base_model(state.checkpoint.model).embeddings)}
+            "special_tokens": special_tokens(base_model(state.checkpoint.model).embeddings),
+            "num_attention_heads": int(state.checkpoint.config.num_attention_heads)}
 
 
 def _postprocessing_record(state: _State) -> dict[str, Any]:

@@ -11,7 +11,7 @@ remainder below whole patches) are 0.
 ``output_bytes`` / ``check_fits`` are the size guard: an attentions output holds layers x heads x
 tokens^2 floats per image (1.5 GB at 640 for 12 layers and 12 heads), so a call that would not fit in
 the memory available is refused before it runs, with what to change, instead of driving the machine
-into swap.
+into swap. The memory the attention takes while it runs, outputs or not, is guarded by ``attention_memory``.
 """
 
 from __future__ import annotations

@@ -73,6 +73,12 @@ class OutputTooLargeError(InputError):
     """An output (attention weights) would not fit in the memory available; the message says how to shrink it."""
 
 
+class ImageTooLargeError(ImageError, InputError):
+    """An image makes so many tokens that the attention over them would not fit in the memory available (a
+    ``--dynamic-resolution`` artifact whose recipe does not fix the tensor size); refused before it runs, with the
+    size that fits (``beit_runtime.attention_memory``). An ImageError, so a folder run fails that image alone."""
+
+
 class DatasetError(BeitDeployError, ValueError):
     """A folder of images given as data (calibration, evaluation) has no usable image, a class folder that is
     not one of the artifact's labels, or a mask that does not fit its image."""

@@ -9,7 +9,6 @@ thread-safe, so one object can serve several threads at once.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,16 +18,17 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
+from .attention_memory import check_images_attention
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
-from .engines import Engine, backend_for_precision, backend_info, load_engine
+from .engines import Engine, backend_info, load_engine
 from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
 from .image_batches import Chunks, decoded_chunks, feed_rows, load_source, merged_outputs, too_small
 from .images import check_channel_order
 from .manifest import REEXPORT_HINT, Manifest, load_manifest
-from .options import AUTO_PRECISION, RunKeywords, RunOptions
+from .options import RunKeywords, RunOptions
 from .parity_gate import check_engine_parity
-from .planning.apply import choose_automatically
 from .preprocess import Preprocessor
+from .run_choice import chosen_backend, resolved_options
 from .tasks import TASKS, task
 
 if TYPE_CHECKING:
@@ -36,11 +36,6 @@ if TYPE_CHECKING:
 
 PIXEL_INPUT = "pixel_values"
 _Model = TypeVar("_Model", bound="ArtifactModel")
-# what backend="auto" picks for an ONNX graph (TensorRT is chosen before this when a plan exists). ONNX Runtime
-# stays first on CPU: OpenVINO fp32 is at parity but not clearly faster at batch 1 (benchmarks/RESULTS.md).
-AUTO_GRAPH_BACKEND = "onnxruntime"
-
-
 def _check_folder_argument(artifact_dir: object, *, owner: str) -> None:
     """InputError unless ``artifact_dir`` is a path (``str`` or ``os.PathLike``)."""
     if not isinstance(artifact_dir, (str, os.PathLike)):
@@ -48,31 +43,6 @@ def _check_folder_argument(artifact_dir: object, *, owner: str) -> None:
             f"{owner} takes the artifact folder beit-export wrote, as a str or pathlib.Path; got "
             f"{artifact_dir!r} ({type(artifact_dir).__name__})"
         )
-
-
-def resolved_options(manifest: Manifest, options: RunOptions) -> tuple[RunOptions, str]:
-    """``options`` with precision="auto" replaced by this machine's plan's choice (``planning.apply``), and
-    why that precision runs. What a folder run keys its results by, and what each task class runs."""
-    if options.precision != AUTO_PRECISION:
-        return options, "asked for"
-    choice = choose_automatically(manifest, plan=options.plan)
-    backend, precision, reason = choice.backend, choice.precision, choice.reason
-    if options.backend not in ("auto", backend):
-        backend, precision = options.backend, "fp32"
-        if choice.planned:  # else ``reason`` says why no plan applies
-            reason = f"fp32: the plan chose {choice.precision} on {choice.backend}, but backend={backend!r} was asked"
-    return dataclasses.replace(options, precision=precision, backend=backend, plan=None), f"auto: {reason}"
-
-
-def chosen_backend(manifest: Manifest, options: RunOptions) -> tuple[str, str, dict[str, Any]]:
-    """(backend, graph variant, extra engine options) for ``options``' precision (not "auto": see
-    ``resolved_options``); decided once, here, from the backends' table (``engines.BACKEND_INFO``)."""
-    backend = backend_for_precision(options.precision, options.backend)
-    if backend is None:  # "auto", and several backends run the precision
-        tensorrt = backend_info("tensorrt")
-        backend = "tensorrt" if options.precision in manifest.engines and tensorrt.installed() else AUTO_GRAPH_BACKEND
-    info = backend_info(backend)
-    return backend, info.graph_for(options.precision), info.engine_options(options.precision)
 
 
 class ArtifactModel:
@@ -232,8 +202,10 @@ class ArtifactModel:
 
     def pixel_feeds(self, images: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         """The engine's image input: uint8 ``pixels`` under ``device_normalisation``, else float pixel_values;
-        images too small for the graph are refused before any is preprocessed."""
+        images too small for the graph, or whose attention would not fit in memory, are refused before any is
+        preprocessed."""
         self.check_image_sizes(images)
+        self.check_attention(images)
         if self.options.device_normalisation:
             return {UINT8_INPUT: uint8_batch(self.preprocessor, images)}
         return {PIXEL_INPUT: self.pixel_values(images)}
@@ -256,8 +228,16 @@ class ArtifactModel:
         self.check_image_sizes(images)
         plan = [group[part] for group in self.preprocessor.size_groups(images) for part in self.batches(len(group))]
         for indices in plan:
-            self.check_batch([images[index] for index in indices])
+            batch = [images[index] for index in indices]
+            self.check_attention(batch)
+            self.check_batch(batch)
         return plan
+
+    def check_attention(self, images: Sequence[np.ndarray]) -> None:
+        """ImageTooLargeError before anything runs when the attention over one batch of ``images`` (one tensor size)
+        would not fit in the memory available (``attention_memory``; dynamic-resolution artifacts only)."""
+        check_images_attention(images, preprocessor=self.preprocessor, record=self.manifest.input,
+                               backend=self.backend)
 
     def check_batch(self, images: Sequence[np.ndarray]) -> None:
         """Raise before anything runs when one batch of ``images`` (one tensor size) cannot run; nothing here

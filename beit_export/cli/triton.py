@@ -68,6 +68,7 @@ def _add_batching(add: Any, *, kinds: tuple[str, ...]) -> None:
 
 
 def _add_limits(add: Any) -> None:
+    from beit_runtime.attention_memory import SERVED_ATTENTION_BYTES
     from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES
 
     add("--top-k", type=int, default=5, help="classes returned per image (classification; default 5)")
@@ -75,7 +76,10 @@ def _add_limits(add: Any) -> None:
         help=f"largest image (width x height) the server accepts; larger ones get an InputError (default "
              f"{DEFAULT_MAX_IMAGE_PIXELS:,}: 12 and 24 MP phone photos; for segmentation at most "
              f"{SEGMENTATION_LOGITS_BYTES // 2**30} GiB of float32 logits per image at its size, e.g. "
-             f"{SEGMENTATION_LOGITS_BYTES // (4 * 150):,} for 150 classes; --kubernetes measures the memory at it)")
+             f"{SEGMENTATION_LOGITS_BYTES // (4 * 150):,} for 150 classes; for a --dynamic-resolution artifact whose "
+             f"recipe keeps each image's size, at most what keeps one image's attention within "
+             f"{SERVED_ATTENTION_BYTES // 2**30} GiB on ONNX Runtime, e.g. 855,808 for 12 heads and 16-pixel patches; "
+             "--kubernetes measures the memory at it)")
 
 
 def _add_kubernetes(parser: argparse.ArgumentParser) -> None:

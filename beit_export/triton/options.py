@@ -11,9 +11,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from beit_runtime.attention_memory import attention_max_image_pixels
 from beit_runtime.device_input import FUSED_VARIANT
 from beit_runtime.errors import InputError
 from beit_runtime.manifest import Manifest
+from beit_runtime.preprocess import Preprocessor
 from beit_runtime.serving_protocol import DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES, at_image_size
 from beit_runtime.tasks import task
 
@@ -147,12 +149,20 @@ class TritonRepositoryOptions:
 
 def default_max_image_pixels(manifest: Manifest) -> int:
     """The largest image a repository of ``manifest`` accepts when ``--max-image-pixels`` is not given:
-    ``DEFAULT_MAX_IMAGE_PIXELS``, and for a task answered at each image's size (segmentation) at most what keeps one
-    image's float32 logits at that size within ``SEGMENTATION_LOGITS_BYTES`` (the postprocess model resizes them
-    whole before its argmax: 150 classes at 25 Mpx would be 15 GB per image)."""
-    if not at_image_size(task(manifest.task)):
-        return DEFAULT_MAX_IMAGE_PIXELS
-    return min(DEFAULT_MAX_IMAGE_PIXELS, SEGMENTATION_LOGITS_BYTES // (4 * max(1, len(manifest.labels))))
+    ``DEFAULT_MAX_IMAGE_PIXELS``, and at most
+    - for a task answered at each image's size (segmentation), what keeps one image's float32 logits at that size
+      within ``SEGMENTATION_LOGITS_BYTES`` (the postprocess model resizes them whole before its argmax: 150 classes
+      at 25 Mpx would be 15 GB per image);
+    - for a ``--dynamic-resolution`` artifact whose recipe keeps each image's size, what keeps one image's attention
+      on ONNX Runtime within ``SERVED_ATTENTION_BYTES`` (``beit_runtime.attention_memory.attention_max_image_pixels``:
+      a 12-head model with 16-pixel patches, 855,808 pixels; at 25 Mpx one photo's attention alone would take
+      terabytes). A manifest written before the input record had ``num_attention_heads`` keeps the general default.
+    """
+    largest = DEFAULT_MAX_IMAGE_PIXELS
+    if at_image_size(task(manifest.task)):
+        largest = min(largest, SEGMENTATION_LOGITS_BYTES // (4 * max(1, len(manifest.labels))))
+    attention = attention_max_image_pixels(manifest.input, Preprocessor.from_manifest(manifest))
+    return largest if attention is None else min(largest, attention)
 
 
 def served_max_image_pixels(manifest: Manifest, options: TritonRepositoryOptions) -> int:

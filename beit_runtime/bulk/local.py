@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..manifest import Manifest, load_manifest
-from ..model_base import ArtifactModel, chosen_backend, resolved_options, task_class
+from ..model_base import ArtifactModel, task_class
 from ..options import RunKeywords, RunOptions
 from ..progress import Progress
+from ..run_choice import chosen_backend, resolved_options
 from .options import BulkOptions
 from .processing import BatchProcessor
 from .reader import prefetched

@@ -50,6 +50,8 @@ class BatchProcessor:
             try:
                 image = load_image(item.path, exif_orientation=self.model.exif_orientation)
                 self.model.check_image_sizes([image])
+                if self.finisher.runs_engine_feeds:  # slide mode runs crops: their size is bounded
+                    self.model.check_attention([image])  # too many tokens: this image fails alone
             except ImageError as error:
                 batch.failures.append(ImageResult.failure(item, error))
                 continue

@@ -2,7 +2,8 @@
 
 ``BACKEND_INFO[name]`` is a ``BackendInfo``: the graph precisions the backend runs, the precisions that are a way of
 running another graph (``RunPrecision``: bf16 is the fp32 graph at bf16 inference precision, on OpenVINO only), the
-run options its engine takes, the extra that installs it, and what the exporter's parity records say of it.
+run options its engine takes, the extra that installs it, what the exporter's parity records say of it, and how
+many copies of one layer's attention scores it holds while that layer runs.
 ``backend_for_precision`` is the one check of which backend runs which precision.
 """
 
@@ -43,6 +44,10 @@ class BackendInfo:
     parity_reference: bool = False  # its record is the graph's own: the exporter refuses a graph it fails
     kernels_vary_by_isa: bool = False  # its int8 kernels differ per instruction set (``beit_runtime.parity_gate``)
     device_graphs: bool = False  # runs the fused-attention and uint8-input graphs (``beit_runtime.device_input``)
+    # one layer's attention scores (batch x heads x tokens^2 float32) it holds at once while that layer runs, measured
+    # on the CPU (``beit_export.parity.memory``); None: not bounded this way (TensorRT plans refuse shapes outside
+    # their profile). ``beit_runtime.attention_memory`` refuses images whose attention would not fit
+    attention_scores_held: float | None = None
 
     @property
     def precisions(self) -> tuple[str, ...]:
@@ -73,12 +78,14 @@ _BF16 = RunPrecision("fp32", MappingProxyType({"inference_precision": "bf16"})) 
 BACKEND_INFO: Mapping[str, BackendInfo] = MappingProxyType({
     "onnxruntime": BackendInfo(
         "onnxruntime", module="onnxruntime", extra=None, compared_precisions=GRAPH_PRECISIONS,
-        option_fields=(*_THREADS, "providers", "cuda_graph_batch_sizes"), parity_reference=True, device_graphs=True),
+        option_fields=(*_THREADS, "providers", "cuda_graph_batch_sizes"), parity_reference=True, device_graphs=True,
+        attention_scores_held=4.0),
     # fp16 graphs run at f32 inference precision on their fp16 weights: never faster than fp32, so not compared
     "openvino": BackendInfo(
         "openvino", module="openvino", extra="openvino",
         run_precisions=MappingProxyType({"bf16": _BF16}),
-        compared_precisions=("fp32", "int8", "bf16"), option_fields=_THREADS, kernels_vary_by_isa=True),
+        compared_precisions=("fp32", "int8", "bf16"), option_fields=_THREADS, kernels_vary_by_isa=True,
+        attention_scores_held=1.2),
     # serialized engines (.plan) built from the graphs by `beit-export build-engine`
     "tensorrt": BackendInfo("tensorrt", module="tensorrt", extra="tensorrt", reads_onnx=False),
 })

@@ -41,7 +41,9 @@ class SourceRecord:
 @dataclass(frozen=True)
 class InputRecord:
     """The model's pixel input: native size, patch size, which axes are dynamic; ``special_tokens``: the tokens
-    before the patches in the model's sequences (1: CLS; DeiT: 2, CLS and distillation)."""
+    before the patches in the model's sequences (1: CLS; DeiT: 2, CLS and distillation); ``num_attention_heads``:
+    the encoder's heads, which with the tokens size each layer's attention scores (``beit_runtime.attention_memory``;
+    None in manifests written before it: their images' attention is not checked against the memory available)."""
 
     height: int
     width: int
@@ -50,6 +52,7 @@ class InputRecord:
     dynamic_resolution: bool = False
     num_channels: int = 3
     special_tokens: int = 1
+    num_attention_heads: int | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -61,11 +64,15 @@ class InputRecord:
         if fields.integer("special_tokens", 1) not in (1, 2):
             raise ManifestError(f"manifest {where}: 'special_tokens' must be 1 (CLS) or 2 (CLS and distillation), "
                                 f"got {fields.data['special_tokens']!r}; {REEXPORT_HINT}")
+        heads = fields.integer("num_attention_heads", None)
+        if heads is not None and heads < 1:
+            raise ManifestError(f"manifest {where}: 'num_attention_heads' must be at least 1, got {heads!r}; "
+                                f"{REEXPORT_HINT}")
         return cls(height=fields.integer("height"), width=fields.integer("width"),
                    patch_size=fields.integer("patch_size", 1), dynamic_batch=fields.flag("dynamic_batch", True),
                    dynamic_resolution=fields.flag("dynamic_resolution", False),
                    num_channels=fields.integer("num_channels", 3),
-                   special_tokens=fields.integer("special_tokens", 1))
+                   special_tokens=fields.integer("special_tokens", 1), num_attention_heads=heads)
 
     def to_json(self) -> dict[str, Any]:
         data = {"height": self.height, "width": self.width, "patch_size": self.patch_size,
@@ -73,6 +80,8 @@ class InputRecord:
                 "num_channels": self.num_channels}
         if self.special_tokens != 1:  # written only for DeiT, as the exporter records it
             data["special_tokens"] = self.special_tokens
+        if self.num_attention_heads is not None:  # absent from manifests written before it
+            data["num_attention_heads"] = self.num_attention_heads
         return data
 
 

@@ -13,8 +13,12 @@ an image declaring more pixels than the repository's ``beit-export triton --max-
 parameter ``PARAMETER_MAX_IMAGE_PIXELS``, default 25,000,000; Pillow's 89,478,485 for a repository written
 without it) is refused from its header, before its pixels are decoded (``InputError`` naming the limit and
 the option): a few KB of PNG can declare gigabytes of pixels, and the Kubernetes memory limits are
-measured at that size. The requests of a batch are decoded on this model's own pool of
-``max_batch_size`` threads, so as many images are decoded at once on any machine (the measured peak holds).
+measured at that size. Where the recipe's resize follows the aspect ratio (``shortest_edge`` on a
+``--dynamic-resolution`` artifact), an image whose tensor would make attention larger than
+``attention_memory.SERVED_ATTENTION_BYTES`` (an elongated panorama) is refused after decoding, before it is
+preprocessed (``ImageTooLargeError``, naming the aspect ratio that fits). The requests of a batch are
+decoded on this model's own pool of ``max_batch_size`` threads, so as many images are decoded at once on any
+machine (the measured peak holds).
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ import numpy as np
 import triton_python_backend_utils as pb_utils  # noqa: F401  (present only inside Triton's python stub)
 from PIL import Image
 
+from ..attention_memory import check_served_attention
 from ..errors import BeitDeployError, InputError
 from ..images import PILLOW_DECODE_ERRORS, load_image
+from ..manifest import InputRecord
 from ..preprocess import Preprocessor
 from ..serving_protocol import (
     IMAGE_INPUT,
@@ -72,10 +78,14 @@ def decode(data: bytes, *, max_pixels: int = PILLOW_MAX_IMAGE_PIXELS) -> np.ndar
     return load_image(data)
 
 
-def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor, *,
-                    max_pixels: int = PILLOW_MAX_IMAGE_PIXELS) -> dict[str, np.ndarray]:
-    """One request's (B, 1) object array of encoded images -> pixel_values (B, 3, H, W), original_size (B, 2)."""
+def preprocess_rows(rows: np.ndarray, preprocessor: Preprocessor, *, max_pixels: int = PILLOW_MAX_IMAGE_PIXELS,
+                    record: InputRecord | None = None) -> dict[str, np.ndarray]:
+    """One request's (B, 1) object array of encoded images -> pixel_values (B, 3, H, W), original_size (B, 2);
+    with the artifact's input ``record``, an image whose tensor's attention is too large is refused first."""
     images = [decode(bytes(row), max_pixels=max_pixels) for row in rows.reshape(-1)]
+    for image in images:
+        if record is not None:
+            check_served_attention(image.shape[:2], preprocessor=preprocessor, record=record)
     return {
         PIXEL_VALUES: preprocessor.batch(images, parallel=False),
         ORIGINAL_SIZE: np.array([image.shape[:2] for image in images], dtype=np.int32),
@@ -86,7 +96,8 @@ class TritonPythonModel:
     def initialize(self, args: Mapping[str, str]) -> None:
         check_numpy()
         Image.MAX_IMAGE_PIXELS = None  # decode() refuses from the header, at the repository's limit
-        self.preprocessor = Preprocessor.from_manifest(artifact_manifest(args, verify_files=False))
+        manifest = artifact_manifest(args, verify_files=False)
+        self.preprocessor, self.input_record = Preprocessor.from_manifest(manifest), manifest.input
         self.max_pixels = max_image_pixels(args)
         batch = int(json.loads(args["model_config"]).get("max_batch_size") or 1)
         self.pool = ThreadPoolExecutor(max_workers=max(1, batch), thread_name_prefix="beit-preprocess")
@@ -104,7 +115,7 @@ class TritonPythonModel:
         if isinstance(rows, BaseException):
             return rows
         try:
-            return preprocess_rows(rows, self.preprocessor, max_pixels=self.max_pixels)
+            return preprocess_rows(rows, self.preprocessor, max_pixels=self.max_pixels, record=self.input_record)
         except Exception as error:
             return error
 

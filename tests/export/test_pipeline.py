@@ -60,7 +60,7 @@ def test_classifier_manifest_contents(beit_classifier_artifact):
     assert data["source"] == {"model": "tiny-beit-image-classification", "revision": None,
                               "architecture": "BeitForImageClassification", "model_type": "beit", "random_init": False}
     assert data["input"] == {"height": 32, "width": 32, "patch_size": 8, "dynamic_batch": True,
-                             "dynamic_resolution": False, "num_channels": 3}
+                             "dynamic_resolution": False, "num_channels": 3, "num_attention_heads": 2}
     assert data["preprocessing"]["resample"] == "bilinear"
     assert data["preprocessing"]["size"] == {"height": 32, "width": 32}
     assert data["labels"] == {str(i): f"class_{i}" for i in range(10)}

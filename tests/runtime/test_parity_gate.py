@@ -15,9 +15,9 @@ from beit_runtime import Classifier
 from beit_runtime.cli import main
 from beit_runtime.errors import InputError, ManifestError
 from beit_runtime.manifest import EngineParity, Manifest, ManifestRecord, load_manifest, update_manifest
-from beit_runtime.model_base import resolved_options
 from beit_runtime.options import RunOptions
 from beit_runtime.parity_gate import AVX2_RECORD, ISA_CAP_VARIABLE, cpu_flags, runs_at_avx2
+from beit_runtime.run_choice import resolved_options
 
 
 def _with_records(source: Path, folder: Path, **passed: bool) -> Path:
