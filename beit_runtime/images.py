@@ -3,15 +3,20 @@
 Accepted sources:
 
 - a path (``str`` / ``os.PathLike``) or encoded bytes (``bytes``, ``bytearray``, ``memoryview``) of
-  any format Pillow decodes (JPEG, PNG, BMP, TIFF, WebP, GIF, ...). They are decoded with Pillow,
-  as ``transformers.image_utils.load_image`` (what the pipelines use) decodes them, so the pixels
-  are the ones the reference sees;
+  any format Pillow decodes (JPEG, PNG, BMP, TIFF, WebP, GIF, ...). They are decoded with Pillow, as
+  ``transformers.image_utils.load_image`` (what the pipelines use) decodes them, so the pixels are the
+  ones the reference sees, except for 16-bit grayscale files (below). An open binary file is read into
+  its bytes before it gets here (``image_batches.load_source``);
 - numpy arrays: uint8 HxWx3 (RGB by default, ``channel_order="bgr"`` for OpenCV frames), HxWx4
   (alpha dropped; BGRA with ``"bgr"``), grayscale HxW or HxWx1 (replicated to three channels);
-- uint16 arrays and 16-bit files are reduced to 8 bits by keeping the high byte (``v >> 8``), which
-  is what Pillow does when it opens a 16-bit colour PNG (for 16-bit *grayscale* Pillow's
-  ``convert("RGB")`` clips at 255 instead, which whitens almost every pixel; that is deliberately not
-  copied);
+- uint16 arrays: 16-bit data, reduced to 8 bits by keeping the high byte (``v >> 8``). One whose
+  values are all at most 4095 is 8- or 12-bit data in a uint16 array (its high byte would be 0..15:
+  black), so it is refused with ``ImageFormatError`` naming the fix (``a.astype(np.uint8)``, or
+  ``(a >> 4).astype(np.uint8)`` for 12-bit data);
+- 16-bit files and PIL "I;16" images keep the high byte (``v >> 8``) whatever their range (a dark
+  16-bit PNG is real data). For 16-bit colour PNGs that is what Pillow, so transformers, does too; for
+  16-bit *grayscale* files transformers' ``convert("RGB")`` clips every value above 255 to 255, which
+  whitens almost every pixel, and that is deliberately not copied: such images differ from the reference;
 - a ``PIL.Image.Image``, converted to RGB (alpha dropped).
 
 EXIF orientation: phone cameras store pixels as the sensor read them plus an EXIF "Orientation" tag

@@ -155,17 +155,24 @@ def missing_output_message(folder: Path | str, name: str) -> str:
 
 def attention_layer_position(layer: Any, *, exported: Sequence[int], total: int, folder: Path | str) -> int:
     """Where encoder layer ``layer`` (negative: from the last) lies among the ``exported`` ones: InputError when
-    it is not a whole number or the model has no such layer (a bad argument), OutputUnavailableError when the
+    it is not a whole number or the model has no such layer (``encoder_layer``), OutputUnavailableError when the
     artifact in ``folder`` does not hold its attentions (re-export to add them)."""
+    index = encoder_layer(layer, exported=exported, total=total)
+    if index not in exported:
+        raise OutputUnavailableError(
+            f"artifact {folder} holds the attentions of layers {list(exported)}, not of layer "
+            f"{index}; ask for one of those, or re-export with `--attention-layers {index}` (or all)")
+    return list(exported).index(index)
+
+
+def encoder_layer(layer: Any, *, exported: Sequence[int], total: int) -> int:
+    """The 0-based index of encoder ``layer`` (negative: from the last) of a model of ``total`` layers; InputError
+    naming the valid range when it is not a whole number or the model has no such layer (a bad argument, whether
+    the model runs here or is served; ``exported``: the layers the artifact holds, named in the message)."""
     valid = f"0 to {total - 1}, or -{total} to -1 from the last"
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
         raise InputError(f"layer must be a whole number ({valid}), got {layer!r}")
     if not -total <= layer < total:
         raise InputError(f"layer {layer!r} is not an encoder layer: the model has {total} ({valid}); the artifact "
                          f"holds the attentions of layers {list(exported)}")
-    index = int(layer) % total
-    if index not in exported:
-        raise OutputUnavailableError(
-            f"artifact {folder} holds the attentions of layers {list(exported)}, not of layer "
-            f"{index}; ask for one of those, or re-export with `--attention-layers {index}` (or all)")
-    return list(exported).index(index)
+    return int(layer) % total

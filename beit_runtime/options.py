@@ -106,21 +106,22 @@ class RunKeywords(TypedDict, total=False):
 class RunOptions:
     """How a task class runs an artifact.
 
-    ``precision``: "fp32", "fp16", "int8" (the artifact's graph variants) or "bf16" (the fp32 graph on
-    OpenVINO with bf16 inference precision, on CPUs with bf16 units). ``backend``: "auto" (a TensorRT
-    plan when the artifact has one for this precision and TensorRT is installed, else ONNX Runtime),
-    "onnxruntime", "openvino" or "tensorrt". ``batch_size``: images per engine call.
-    ``intra_op_threads``: inference threads for ONNX Runtime and OpenVINO (0: the library's choice);
-    ``providers``: ONNX Runtime execution providers (None: the best available). ``verify_files``:
-    check the manifest's file hashes on load. ``exif_orientation``: turn paths/bytes/PIL images
-    upright. ``parity_policy``: "enforce" refuses a backend the exporter measured outside the
-    tolerances, "ignore" runs it anyway. ``precision="auto"`` runs the variant this machine's plan chose
-    (``beit-run tune``; ``plan``: a plan file instead of the user cache), fp32 without an applicable plan;
-    the choice and its reason are in ``choice`` and ``repr``. GPU (ONNX Runtime's CUDA provider, issue 21):
-    ``cuda_graph_batch_sizes`` captures one CUDA graph per batch size; ``fused_attention`` runs the
-    ``fp16-fused`` graph (precision "fp16", export ``--fused-attention``); ``device_normalisation``
-    feeds uint8 pixels to the ``-uint8`` copy of the graph, which normalises them itself (export
-    ``--uint8-input``; not for segmentation, whose sliding window works on normalised tensors).
+    ``precision``: "fp32", "fp16", "int8" (the artifact's graph variants) or "bf16" (the fp32 graph on OpenVINO
+    with bf16 inference precision, on CPUs with bf16 units). ``backend``: "auto" (a TensorRT plan when the
+    artifact has one for this precision and TensorRT is installed, else ONNX Runtime), "onnxruntime", "openvino"
+    or "tensorrt". ``batch_size``: images per engine call. ``intra_op_threads``: inference threads for ONNX
+    Runtime and OpenVINO (0: the library's choice); ``providers``: ONNX Runtime execution providers (None: the
+    best available). ``verify_files``: check, on load, the hashes of the files the run reads (the graphs or
+    engine that run, and the files no graph names; another precision's graph is not read, so not checked:
+    ``Manifest.check_run_files``). ``exif_orientation``: turn paths/bytes/PIL images upright. ``parity_policy``:
+    "enforce" refuses a backend the exporter measured outside the tolerances, "ignore" runs it anyway.
+    ``precision="auto"`` runs the variant this machine's plan chose (``beit-run tune``; ``plan``: a plan file
+    instead of the user cache), fp32 without an applicable plan; the choice and its reason are in ``choice`` and
+    ``repr``. GPU (ONNX Runtime's CUDA provider, issue 21): ``cuda_graph_batch_sizes`` captures one CUDA graph
+    per batch size; ``fused_attention`` runs the ``fp16-fused`` graph (precision "fp16", export
+    ``--fused-attention``); ``device_normalisation`` feeds uint8 pixels to the ``-uint8`` copy of the graph,
+    which normalises them itself (export ``--uint8-input``; not for segmentation, whose sliding window works on
+    normalised tensors).
     """
 
     precision: str = "fp32"

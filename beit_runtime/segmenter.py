@@ -19,6 +19,9 @@
   as mmseg pads) and the padding is cut off; when ``slide_scale`` resized the image, the averaged
   logits are upsampled back to the original size before the argmax. Slide mode post-processes on the
   host (averaging needs the scores), so ``fused_postprocess`` does not apply to it.
+
+The options beside the run options (``SegmenterOptions``) and the window's checks are in
+``beit_runtime.segmenter_options``; the window arithmetic is in ``beit_runtime.sliding``.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ from typing import TYPE_CHECKING, ClassVar, overload
 import numpy as np
 
 from .engines import Engine, load_engine
-from .errors import InputError, ManifestError
+from .errors import ManifestError
 from .image_batches import Chunks
 from .image_types import ImageList, Images, ImageSource, ImageT
 from .manifest import REEXPORT_HINT, Manifest
 from .model_base import PIXEL_INPUT, ArtifactModel
-from .options import RunKeywords, RunOptions, flag, positive_int
+from .options import RunKeywords, RunOptions
+from .segmenter_options import MODES as MODES  # re-exported: the public names stay where they were
+from .segmenter_options import SegmenterOptions as SegmenterOptions
+from .segmenter_options import slide_geometry
 from .sliding import (
     cut_crops,
     merge_crops,
@@ -51,7 +57,6 @@ from .sliding import (
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-MODES = ("whole", "slide")
 POSTPROCESS_VARIANT = "postprocess"
 
 
@@ -88,43 +93,6 @@ def _same(first: np.ndarray | None, second: np.ndarray | None) -> bool:
     if first is None or second is None:
         return first is second
     return bool(np.array_equal(first, second))
-
-
-def _pair(value: int | Sequence[int] | None, *, name: str) -> tuple[int, int] | None:
-    """None, or ``value`` (one int, or a (height, width) pair) as a pair of positive ints; InputError otherwise."""
-    if value is None:
-        return None
-    try:
-        pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
-        if len(pair) != 2:
-            raise InputError(f"{name} has {len(pair)} values")
-        return positive_int(name, pair[0]), positive_int(name, pair[1])
-    except (InputError, TypeError):
-        raise InputError(
-            f"{name} must be a positive int or a (height, width) pair of positive ints, got {value!r}"
-        ) from None
-
-
-@dataclass(frozen=True)
-class SegmenterOptions:
-    """What ``Segmenter`` adds to the run options (see the module docstring), checked when made.
-
-    ``crop_size`` and ``stride`` left as None default, once the artifact is read, to the model's input
-    size and 2/3 of the crop; ``slide_scale`` None uses each image at its own size.
-    """
-
-    mode: str = "whole"
-    crop_size: int | Sequence[int] | None = None
-    stride: int | Sequence[int] | None = None
-    slide_scale: Sequence[int] | None = None
-    fused_postprocess: bool = True
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InputError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("crop_size", "stride", "slide_scale"):
-            object.__setattr__(self, name, _pair(getattr(self, name), name=name))
-        object.__setattr__(self, "fused_postprocess", flag("fused_postprocess", self.fused_postprocess))
 
 
 def load_postprocess_engine(manifest: Manifest, *, providers: Sequence[str] | None = None,
@@ -178,7 +146,8 @@ class Segmenter(ArtifactModel):
         super().__init__(artifact_dir, options=options, **run_options)
         self.postprocess: Engine | None = None
         try:
-            self._configure_slide(self.segmenter_options)
+            self.crop_size, self.stride, self.slide_scale = slide_geometry(
+                self.segmenter_options, model_input=self.manifest.input, min_patch_grid=self.min_patch_grid)
             if self._fuses_postprocess():
                 self.postprocess = self._load_postprocess()
         except Exception:
@@ -197,32 +166,6 @@ class Segmenter(ArtifactModel):
         """Whole-image mode with the artifact's "postprocess" graph, unless ``fused_postprocess=False``."""
         wanted = self.mode == "whole" and self.segmenter_options.fused_postprocess
         return wanted and POSTPROCESS_VARIANT in self.manifest.graphs
-
-    def _configure_slide(self, chosen: SegmenterOptions) -> None:
-        model_size = self.manifest.input.size
-        self.crop_size: tuple[int, int] = _pair(chosen.crop_size, name="crop_size") or model_size
-        self.stride: tuple[int, int] = _pair(chosen.stride, name="stride") or (
-            max(1, (2 * self.crop_size[0]) // 3), max(1, (2 * self.crop_size[1]) // 3))
-        self.slide_scale = _pair(chosen.slide_scale, name="slide_scale")
-        given = [name for name in ("crop_size", "stride", "slide_scale") if getattr(chosen, name) is not None]
-        if self.mode != "slide" and given:
-            verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
-            raise InputError(f"{', '.join(given)} {verb} to mode='slide' only; pass mode='slide', or drop {them} "
-                             "for the default whole-image mode")
-        if self.crop_size != model_size and not self.manifest.input.dynamic_resolution:
-            raise InputError(
-                f"crop_size {self.crop_size} differs from the graph's fixed input size {model_size}; leave "
-                "crop_size unset or export with --dynamic-resolution"
-            )
-        minimum = self.min_patch_grid * self.manifest.input.patch_size
-        if min(self.crop_size) < minimum:
-            raise InputError(f"crop_size {self.crop_size} is under the {minimum}x{minimum} pixels the graph needs "
-                             f"({self.min_patch_grid}x{self.min_patch_grid} patches of "
-                             f"{self.manifest.input.patch_size}); pass a crop_size of at least {minimum}")
-        if self.stride[0] > self.crop_size[0] or self.stride[1] > self.crop_size[1]:
-            raise InputError(
-                f"stride {self.stride} must not exceed crop_size {self.crop_size}: windows would leave gaps"
-            )
 
     def _load_postprocess(self) -> Engine:
         return load_postprocess_engine(self.manifest, providers=self.options.providers,

@@ -7,12 +7,14 @@ on stderr, and prints a one-line summary. Files named alone keep ``beit-run``'s 
 (``--output`` then holds pictures/embeddings named after each file, as before).
 
 Exit codes of a folder run (``beit_runtime.exit_codes``): 0 every image succeeded (or was done before), 1 the
-run itself failed (bad artifact, engine error), 2 bad usage, 3 the run finished but some images failed
-(OUT/errors.jsonl), 5 an optional dependency is missing (the backend asked for, Ray with --ray), 130
-interrupted (Ctrl-C: OUT keeps every image done, and the same command goes on), 143 terminated (SIGTERM,
-as Kubernetes stops a pod: the same). A second run into an OUT a run is writing is refused (exit 2). Every
-option is checked before OUT is made, and an OUT this run made is removed again when it fails before writing
-anything (``--ray`` where no cluster answers leaves no folder behind). ``--quiet``: no progress on stderr.
+run itself failed (an engine error, OUT not writable), 2 bad usage (an artifact it cannot use as given among
+them, as a file run says it: no manifest.json, a manifest it cannot read, a precision it has no graph of, a
+file changed since export), 3 the run finished but some images failed (OUT/errors.jsonl), 5 an optional
+dependency is missing (the backend asked for, Ray with --ray), 130 interrupted (Ctrl-C: OUT keeps every image
+done, and the same command goes on), 143 terminated (SIGTERM, as Kubernetes stops a pod: the same). A second
+run into an OUT a run is writing is refused (exit 2). Every option is checked before OUT is made, and an OUT
+this run made is removed again when it fails before writing anything (``--ray`` where no cluster answers
+leaves no folder behind). ``--quiet``: no progress on stderr.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..datasets.discovery import RUN_FILE
-from ..errors import BeitDeployError, InputError, OutputWriteError
+from ..errors import ArtifactError, BeitDeployError, InputError, OutputWriteError
 from ..exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE, failure_exit
-from ..manifest import load_manifest
-from ..model_base import chosen_backend, resolved_options
+from ..manifest import Manifest, load_manifest
 from ..options import RunOptions, positive_int, thread_count
 from ..output_files import output_folder
+from ..run_choice import chosen_backend, resolved_options
 from .local import BulkSummary, run_folder
 from .options import BulkOptions
 from .signals import Terminated
@@ -99,9 +101,8 @@ def _output_folder(path: Path) -> Iterator[Path]:
             raise
 
 
-def _run(args: argparse.Namespace, options: BulkOptions, run_options: RunOptions) -> BulkSummary:
+def _run(args: argparse.Namespace, manifest: Manifest, options: BulkOptions, run_options: RunOptions) -> BulkSummary:
     if args.verbose:  # as a file run says it, before the first image
-        manifest = load_manifest(Path(args.artifact), verify_files=False)
         resolved, reason = resolved_options(manifest, run_options)
         print(f"running {chosen_backend(manifest, resolved)[0]} {resolved.precision} ({reason})", file=sys.stderr)
     if args.ray is None:
@@ -126,7 +127,9 @@ def report_failure(error: BeitDeployError) -> int:
 def run_folder_command(args: argparse.Namespace, *,
                        run_options: Callable[[argparse.Namespace], RunOptions]) -> int | None:
     """The exit code of a folder run; None when ``args`` are not one (the caller runs the files as before).
-    ``run_options``: how the command turns its arguments into ``RunOptions``."""
+    ``run_options``: how the command turns its arguments into ``RunOptions``. Bad options, and an artifact
+    that cannot be used as given (an ArtifactError: no manifest.json or an unreadable one, found before OUT is
+    made; a graph it lacks or a changed file, found as the model loads), are usage errors (EXIT_USAGE)."""
     folder_run = is_folder_run(args)
     try:
         _check_flags(args, folder_run=folder_run)
@@ -134,12 +137,14 @@ def run_folder_command(args: argparse.Namespace, *,
             return None
         chosen = run_options(args)
         options = _bulk_options(args)
-    except InputError as error:
+        manifest = load_manifest(Path(args.artifact), verify_files=False)  # the run's files: as the model loads
+    except (InputError, ArtifactError) as error:
         return report_error(error, exit_code=EXIT_USAGE)
     try:
         with _output_folder(Path(options.output)):
-            summary = _run(args, options, chosen)
-    except InputError as error:  # found once the inputs are walked: no image, a clash, another run's folder
+            summary = _run(args, manifest, options, chosen)
+    # InputError walking the inputs: no image, a clash, another run's folder; ArtifactError as the model loads
+    except (InputError, ArtifactError) as error:
         return report_error(error, exit_code=EXIT_USAGE)
     except OutputWriteError as error:
         return report_failure(OutputWriteError(f"{error}; {options.output} keeps every image done before: rerun "

@@ -26,7 +26,7 @@ from ..errors import InputError, OutputUnavailableError
 from ..image_batches import image_list
 from ..image_types import ImageList, Images, ImageSource, ImageT
 from ..images import load_image
-from ..layer_outputs import EXPORT_FLAGS
+from ..layer_outputs import EXPORT_FLAGS, encoder_layer
 from ..options import positive_int
 from ..preprocess import Preprocessor
 from ..segmenter import SegmentationResult
@@ -61,26 +61,30 @@ class RemoteLayerOutputs(RemoteModel):
         return self._optional("attentions", images, channel_order=channel_order)
 
     @overload
+    def attention_maps(self, images: ImageSource, *, layer: int = -1, channel_order: str = "rgb") -> np.ndarray: ...
+    @overload
     def attention_maps(self, images: ImageList, *, layer: int = -1, channel_order: str = "rgb") -> list[np.ndarray]: ...
     @overload
     def attention_maps(self, images: list[ImageT], *, layer: int = -1,
                        channel_order: str = "rgb") -> list[np.ndarray]: ...
-    @overload
-    def attention_maps(self, images: ImageSource, *, layer: int = -1, channel_order: str = "rgb") -> np.ndarray: ...
     @overload
     def attention_maps(self, images: np.ndarray, *, layer: int = -1,
                        channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]: ...
 
     def attention_maps(self, images: Images, *, layer: int = -1,
                        channel_order: str = "rgb") -> np.ndarray | list[np.ndarray]:
-        """The CLS token's attention per head of encoder ``layer``, (heads, H, W) at each image's own size."""
+        """The CLS token's attention per head of encoder ``layer`` (negative: from the last), (heads, H, W) at each
+        image's own size. A layer the model does not have is an InputError naming the valid range (as in-process),
+        one it has but the served artifact does not hold an OutputUnavailableError; both before any request."""
         served = self.layer_outputs
         self._require("attentions")
         layers, total = list(self.attention_layers), self.num_layers
-        if not -total <= layer < total or layer % total not in layers:
+        index = encoder_layer(layer, exported=layers, total=total)
+        if index not in layers:
             raise OutputUnavailableError(f"model '{self.name}' serves the attentions of layers {layers} (of {total}), "
-                                         f"not layer {layer}; re-export with --attention-layers to serve it")
-        position = layers.index(layer % total)
+                                         f"not of layer {index}; re-export with `--attention-layers {index}` (or "
+                                         "all) and re-write the repository to serve it")
+        position = layers.index(index)
         preprocessor = Preprocessor.from_manifest(served["preprocessing"])
         items, single = image_list(images)  # an iterator is read once, here
         outputs, _ = self.infer_images(items, channel_order=channel_order, outputs=["attentions"])
@@ -120,12 +124,12 @@ class RemoteClassifier(RemoteLayerOutputs):
         return top_k
 
     @overload
+    def classify(self, images: ImageSource, *, top_k: int = 5, channel_order: str = "rgb") -> list[Prediction]: ...
+    @overload
     def classify(self, images: ImageList, *, top_k: int = 5, channel_order: str = "rgb") -> list[list[Prediction]]: ...
     @overload
     def classify(self, images: list[ImageT], *, top_k: int = 5,
                  channel_order: str = "rgb") -> list[list[Prediction]]: ...
-    @overload
-    def classify(self, images: ImageSource, *, top_k: int = 5, channel_order: str = "rgb") -> list[Prediction]: ...
     @overload
     def classify(self, images: np.ndarray, *, top_k: int = 5,
                  channel_order: str = "rgb") -> list[Prediction] | list[list[Prediction]]: ...
@@ -151,14 +155,14 @@ class RemoteSegmenter(RemoteModel):
     """``Segmenter``'s ``segment(images)`` (whole mode) against a served segmentation repository."""
 
     @overload
+    def segment(self, images: ImageSource, *, channel_order: str = "rgb",
+                return_scores: bool = False) -> SegmentationResult: ...
+    @overload
     def segment(self, images: ImageList, *, channel_order: str = "rgb",
                 return_scores: bool = False) -> list[SegmentationResult]: ...
     @overload
     def segment(self, images: list[ImageT], *, channel_order: str = "rgb",
                 return_scores: bool = False) -> list[SegmentationResult]: ...
-    @overload
-    def segment(self, images: ImageSource, *, channel_order: str = "rgb",
-                return_scores: bool = False) -> SegmentationResult: ...
     @overload
     def segment(self, images: np.ndarray, *, channel_order: str = "rgb",
                 return_scores: bool = False) -> SegmentationResult | list[SegmentationResult]: ...

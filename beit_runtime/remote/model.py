@@ -1,17 +1,17 @@
 """``RemoteModel``: a served repository's ensemble, reached over HTTP or gRPC once it is ready.
 
-URLs: ``host:port`` or ``http://host:port`` (HTTP), ``grpc://host:port`` (gRPC). The constructor waits
-up to ``ready_timeout_s`` for the model to be ready (``readiness``), checks that it serves the task of
-the class (the registry's ``Task.remote_class`` names the class of each task), and reads the labels
-and the top-k. ``model_version`` pins a Triton model version ("": the server's newest);
-``served_version()`` says which version answers. Images are sent as encoded bytes, one image per
-request (Triton's dynamic batcher groups requests from every client; a request holds one tensor, and
-label maps differ in size per image), up to ``max_in_flight`` at once. Encoded bytes and files are sent as they are, so
-the server decodes them exactly as ``load_image`` does in-process; arrays and PIL images are first
-turned into the RGB array ``load_image`` makes here, then sent as lossless PNG. Each image is read or
-encoded only when its request is sent (``Transport.infer_iter``), so a call holds at most
-``max_in_flight`` encoded images, however many it is given (every file is checked to exist first).
-After ``close()`` (or the end of a ``with`` block) every call raises ``ModelClosedError``.
+URLs: ``host:port`` or ``http://host:port`` (HTTP), ``grpc://host:port`` (gRPC). The constructor waits up to
+``ready_timeout_s`` for the model to be ready (``readiness``), checks that it serves the task of the class (the
+registry's ``Task.remote_class`` names the class of each task), and reads the labels and the top-k.
+``model_version`` pins a Triton model version ("": the server's newest); ``served_version()`` says which version
+answers. Images are sent as encoded bytes, one image per request (Triton's dynamic batcher groups requests from
+every client; a request holds one tensor, and label maps differ in size per image), up to ``max_in_flight`` at once.
+Encoded bytes, files and open binary files (one image each, read into their bytes when the call starts, as the local
+classes read them: ``image_batches.image_list``) are sent as they are, so the server decodes them exactly as
+``load_image`` does in-process; arrays and PIL images are first turned into the RGB array ``load_image`` makes here,
+then sent as lossless PNG. Each image is read or encoded only when its request is sent (``Transport.infer_iter``),
+so a call holds at most ``max_in_flight`` encoded images, however many it is given (every file is checked to exist
+first). After ``close()`` (or the end of a ``with`` block) every call raises ``ModelClosedError``.
 """
 
 from __future__ import annotations

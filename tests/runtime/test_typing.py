@@ -79,12 +79,18 @@ def extract(folder: str) -> None:
     print(pooled.shape, features.patch_tokens.shape)
 
 
-def served(url: str) -> None:
+def served(url: str, upload: IO[bytes]) -> None:
     with RemoteClassifier(url, "beit-base") as remote:
         one: list[Prediction] = remote("cat.jpg", top_k=3)
         many: list[list[Prediction]] = remote.classify(["a.jpg", Path("b.jpg")])
         maps: list[np.ndarray] = remote.attention_maps(["a.jpg"])
         print(one[0].label, many[0][0].score, len(maps), remote.hidden_states("a.jpg").shape)
+        with open("a.jpg", "rb") as opened:  # an open binary file is one image, as in-process
+            from_file: list[Prediction] = remote(opened)
+            one_map: np.ndarray = remote.attention_maps(opened, layer=-1)
+            print(from_file, one_map.shape, remote.classify(io.BytesIO(b"encoded"))[0].label)
+    uploaded: SegmentationResult = RemoteSegmenter(url, "demo")(upload)
+    print(uploaded.labels.shape)
     labels: np.ndarray = RemoteSegmenter(url, "demo").segment("scene.png").labels
     vectors: np.ndarray = RemoteFeatureExtractor(url, "dino")(["a.jpg", "b.jpg"])
     print(labels.shape, vectors.shape)

@@ -4,6 +4,7 @@ folder-only and file-only flags are refused where they do not apply."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -67,6 +68,30 @@ def test_verbose_says_what_a_folder_run_runs_before_the_first_image(beit_classif
     assert main([*argv, "--precision", "auto", "--plan", str(tmp_path / "none.json")]) == 2  # a plan named must exist
     assert f"plan {tmp_path / 'none.json'} does not exist: make it with `beit-run tune" in capsys.readouterr().err
 
+
+
+def test_an_artifact_that_cannot_be_used_as_given_is_a_usage_error(beit_classifier_artifact, mixed_folder, tmp_path,
+                                                                   capsys):
+    """Exit 2 (bad usage), as a file run says it, and no OUT left behind; these were exit 1 (the run failed).
+    The changed graph is found when the model loads (verify_files, the default), after OUT was made."""
+    checkpoint, corrupt, changed = tmp_path / "checkpoint", tmp_path / "corrupt", tmp_path / "changed"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text("{}")
+    corrupt.mkdir()
+    (corrupt / "manifest.json").write_text("{not json")
+    shutil.copytree(beit_classifier_artifact, changed)
+    with (changed / "model.onnx").open("ab") as graph:
+        graph.write(b"\0")
+    cases = (([str(checkpoint)], "has no manifest.json: it is not a beit-deploy artifact"),
+             ([str(corrupt)], "is not readable JSON"),
+             ([str(beit_classifier_artifact), "--precision", "int8"], "has no 'int8' graph (it has: fp32)"),
+             ([str(changed)], f"{changed / 'model.onnx'} does not match the hash in manifest.json"))
+    out = tmp_path / "out"
+    for artifact, says in cases:
+        assert main([*artifact, str(mixed_folder / "gray"), "--output", str(out), "--quiet"]) == 2
+        captured = capsys.readouterr()
+        assert says in captured.err and captured.out == ""
+        assert not out.exists()
 
 _RAY_RUN = """
 import sys

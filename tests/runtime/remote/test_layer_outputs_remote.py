@@ -3,11 +3,13 @@ the in-process Classifier's on real photos over HTTP and gRPC; a repository with
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
 from beit_runtime import Classifier
-from beit_runtime.errors import OutputUnavailableError
+from beit_runtime.errors import InputError, OutputUnavailableError
 from beit_runtime.remote import RemoteClassifier
 
 PROTOCOLS = ("http", "grpc")
@@ -41,3 +43,24 @@ def test_a_repository_without_them_names_the_flag(served, photo_bytes):
             remote.hidden_states(photo_bytes[0])
         with pytest.raises(OutputUnavailableError, match="--outputs attentions"):
             remote.attention_maps(photo_bytes[0])
+
+
+def test_a_layer_the_model_lacks_is_an_input_error_and_an_open_file_is_one_image(served, beit_layer_outputs_artifact,
+                                                                                  photo_bytes, tmp_path):
+    """As in-process: a layer outside the model's 4 is a bad argument naming the valid range (it was an
+    OutputUnavailableError saying to re-export), and an open binary file is one image (one result)."""
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(photo_bytes[0])
+    with RemoteClassifier(served.http, "layers") as remote, \
+            Classifier(beit_layer_outputs_artifact, batch_size=1) as local:
+        for layer in (4, -5):
+            with pytest.raises(InputError, match=rf"layer {layer} is not an encoder layer: the model has 4 "
+                                                 r"\(0 to 3, or -4 to -1 from the last\)"):
+                remote.attention_maps(photo_bytes[0], layer=layer)
+        with pytest.raises(InputError, match=r"layer must be a whole number \(0 to 3, .*got 1\.0"):
+            remote.attention_maps(photo_bytes[0], layer=1.0)
+        with path.open("rb") as opened:
+            one = remote.attention_maps(opened, layer=-1)
+        np.testing.assert_allclose(one, local.attention_maps(photo_bytes[0], layer=-1), atol=1e-6)
+        predictions = remote(io.BytesIO(photo_bytes[1]), top_k=2)
+        assert [p.id for p in predictions] == [p.id for p in local(photo_bytes[1], top_k=2)]
