@@ -11,7 +11,9 @@ machine out of memory and get the process killed (a served model: the server).
 
 ``check_attention_fits`` refuses such a batch before it runs with ``ImageTooLargeError`` (an ``InputError`` and an
 ``ImageError``), naming the image, its tokens, the memory its attention needs against what is available, and the
-size that fits; it allows up to ``attention.MEMORY_SHARE`` (half) of the memory available now. Artifacts of a fixed
+size that fits; it allows up to ``attention.MEMORY_SHARE`` (half) of the memory available now. Images of one
+tensor size that fit one at a time but not together are not refused: ``fitting_batch_size`` is how many go in one
+engine call, and the task classes and folder runs split a list into batches of it. Artifacts of a fixed
 size, backends without a measured factor (TensorRT: its plan's profile bounds the shape) and manifests written before
 the input record had ``num_attention_heads`` are not checked. The memory compared is the host's (``/proc/meminfo``);
 on a GPU provider the scores live in device memory, where running out is an error rather than a kill, so the check
@@ -91,12 +93,32 @@ def check_attention_fits(*, batch: int, height: int, width: int, record: InputRe
         return
     image = image_size or (height, width)
     what = _described(image, (height, width), batch=batch, tokens=tokens)
-    fix = _fix(record, image, (height, width), batch=batch, limit=limit, held=held)
+    fitting = fitting_batch_size(height=height, width=width, record=record, backend=backend, most=batch,
+                                 available=available)
+    fix = _fix(record, image, (height, width), batch=batch, limit=limit, held=held, fitting=fitting)
     images = "1 image" if batch == 1 else f"{batch} images"
     raise ImageTooLargeError(
         f"{what}: the attention would take about {needed / _MiB:,.0f} MiB on {backend} ({held:g} copies x {images} x "
         f"{heads} heads x {tokens:,}^2 float32 scores, while one layer runs), more than half of the "
         f"{available / _MiB:,.0f} MiB of memory available; {fix}")
+
+
+def fitting_batch_size(*, height: int, width: int, record: InputRecord, backend: str, most: int,
+                       available: int | None = None) -> int:
+    """The most ``height`` x ``width`` inputs (the tensor), up to ``most``, whose attention on ``backend`` stays
+    within ``MEMORY_SHARE`` of the memory ``available`` (default: what is available now) in one batch: what a list
+    of such images is split into. ``most`` when nothing is checked (``check_attention_fits``); 1 when not even one
+    fits (``check_attention_fits`` refuses that image alone)."""
+    held, heads = scores_held(backend), record.num_attention_heads
+    if not record.dynamic_resolution or held is None or heads is None or most <= 1:
+        return max(1, most)
+    tokens = image_tokens(record, height, width)
+    available = attention.available_memory_bytes() if available is None else available
+    limit = MEMORY_SHARE * available
+    batch = min(most, int(limit // attention_bytes(batch=1, tokens=tokens, heads=heads, held=held)))
+    while batch > 1 and attention_bytes(batch=batch, tokens=tokens, heads=heads, held=held) > limit:
+        batch -= 1
+    return max(1, batch)
 
 
 def check_images_attention(images: Sequence[np.ndarray], *, preprocessor: Preprocessor, record: InputRecord,
@@ -119,14 +141,16 @@ def _described(image: tuple[int, int], tensor: tuple[int, int], *, batch: int, t
 
 
 def _fix(record: InputRecord, image: tuple[int, int], tensor: tuple[int, int], *, batch: int, limit: float,
-         held: float) -> str:
+         held: float, fitting: int) -> str:
+    """The ways out: fewer images per engine call (``fitting`` of them) when one alone fits, a smaller image, a
+    re-export."""
     heads = int(record.num_attention_heads or 1)
     alone = max_tokens(limit, batch=1, heads=heads, held=held)
     tokens = image_tokens(record, *tensor)
     fixes = []
     if batch > 1 and tokens <= alone:
-        fitting = max(1, int(limit // attention_bytes(batch=1, tokens=tokens, heads=heads, held=held)))
-        fixes.append(f"run fewer such images at once (batch_size={fitting})")
+        fixes.append(f"run at most {fitting} such images per engine call (the task classes and folder runs split "
+                     "a list so)")
     pixels = pixels_for(record, max_tokens(limit, batch=batch, heads=heads, held=held))
     if pixels > 0:
         fixes.append(_size_fix(image, tensor, pixels=pixels))

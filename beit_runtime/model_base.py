@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .attention_memory import check_images_attention
+from .attention_memory import check_images_attention, fitting_batch_size
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
 from .engines import Engine, backend_info, load_engine
 from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
@@ -158,11 +158,19 @@ class ArtifactModel:
     def decoded_chunks(self, images: Any, *, channel_order: str = "rgb",
                        all_at_once: bool = False) -> tuple[Chunks, bool]:
         """(the images decoded ``batch_size`` at a time (``all_at_once``: in one chunk), as (indices, HxWx3 uint8
-        RGB arrays) per chunk; whether one image was given): ``image_batches.decoded_chunks``, ``load_source``."""
+        RGB arrays) per chunk; whether one image was given): ``image_batches.decoded_chunks``, ``load_source``, each
+        image checked as it is decoded (``check_image``)."""
         check_channel_order(channel_order)
         self._check_open()
-        load = partial(load_source, channel_order=channel_order, exif_orientation=self.exif_orientation)
+        load = partial(self._load_checked, channel_order=channel_order)
         return decoded_chunks(load, images, size=None if all_at_once else self.batch_size)
+
+    def _load_checked(self, source: Any, *, channel_order: str) -> np.ndarray:
+        """``load_source`` of one image, then ``check_image``: a refusal is raised as the image is decoded, so an
+        image of a list says which it is (``error.index``, ``image_batches.decoded_chunks``)."""
+        image = load_source(source, channel_order=channel_order, exif_orientation=self.exif_orientation)
+        self.check_image(image)
+        return image
 
     def run_decoded(self, images: Any, *, channel_order: str = "rgb",
                     outputs: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], bool]:
@@ -172,9 +180,17 @@ class ArtifactModel:
         parts = [(indices, self.run_images(decoded, outputs=outputs)) for indices, decoded in chunks]
         return merged_outputs(parts), single
 
-    def batches(self, count: int) -> Iterator[slice]:
-        for start in range(0, count, self.batch_size):
-            yield slice(start, min(start + self.batch_size, count))
+    def batches(self, count: int, *, size: int | None = None) -> Iterator[slice]:
+        """Slices of ``count`` items, ``size`` (default ``batch_size``) at a time."""
+        step = size or self.batch_size
+        for start in range(0, count, step):
+            yield slice(start, min(start + step, count))
+
+    def check_image(self, image: np.ndarray) -> None:
+        """ImageError when one decoded image cannot run even alone: its tensor too small for the graph
+        (``check_image_sizes``) or its attention too large for the memory (``check_attention``)."""
+        self.check_image_sizes([image])
+        self.check_attention([image])
 
     def check_image_sizes(self, images: Sequence[np.ndarray]) -> None:
         """ImageFormatError naming the first image whose tensor is smaller than the graph can run: one patch per
@@ -222,11 +238,23 @@ class ArtifactModel:
         return {name: value.astype(np.float32) if value.dtype == np.float16 else value
                 for name, value in outputs.items()}
 
-    def image_batches(self, images: Sequence[np.ndarray]) -> list[list[int]]:
+    def planned_batches(self, images: Sequence[np.ndarray]) -> list[list[int]]:
         """The indices of ``images`` in the batches they run in: images whose tensors have one size together, at
-        most ``batch_size`` a batch; every image checked (size, ``check_batch``) before any runs."""
+        most ``batch_size`` a batch and at most as many as their attention fits in memory (``fitting_batch_size``:
+        images that fit one at a time but not together run in smaller batches); nothing checked."""
+        plan: list[list[int]] = []
+        for group in self.preprocessor.size_groups(images):
+            height, width = self.preprocessor.output_size(*images[group[0]].shape[:2])
+            size = fitting_batch_size(height=height, width=width, record=self.manifest.input, backend=self.backend,
+                                      most=self.batch_size)
+            plan.extend(group[part] for part in self.batches(len(group), size=size))
+        return plan
+
+    def image_batches(self, images: Sequence[np.ndarray]) -> list[list[int]]:
+        """``planned_batches``, every image checked (size, attention, ``check_batch``) before any runs: only an
+        image that cannot run alone is refused."""
         self.check_image_sizes(images)
-        plan = [group[part] for group in self.preprocessor.size_groups(images) for part in self.batches(len(group))]
+        plan = self.planned_batches(images)
         for indices in plan:
             batch = [images[index] for index in indices]
             self.check_attention(batch)

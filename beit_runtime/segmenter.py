@@ -167,6 +167,12 @@ class Segmenter(ArtifactModel):
         wanted = self.mode == "whole" and self.segmenter_options.fused_postprocess
         return wanted and POSTPROCESS_VARIANT in self.manifest.graphs
 
+    def check_image(self, image: np.ndarray) -> None:
+        """Whole-image mode: ``ArtifactModel.check_image``; slide mode pads each image to the crop and runs crops
+        of one size, so any image runs."""
+        if self.mode == "whole":
+            super().check_image(image)
+
     def _load_postprocess(self) -> Engine:
         return load_postprocess_engine(self.manifest, providers=self.options.providers,
                                        intra_op_threads=self.options.intra_op_threads)

@@ -3,7 +3,9 @@
 
 An image that cannot be decoded, or whose tensor is smaller than the graph can run, becomes a failed
 ``ImageResult`` and the rest of its batch goes on. When a recipe makes tensors of different sizes
-(shortest-edge resizes without a crop, own-size recipes), the batch runs as one engine call per size.
+(shortest-edge resizes without a crop, own-size recipes), the batch runs as one engine call per size; images
+whose attention fits one at a time but not together run in as many calls as it takes, and an image whose
+attention does not fit even alone fails alone.
 """
 
 from __future__ import annotations
@@ -64,9 +66,10 @@ class BatchProcessor:
         return batch
 
     def _feeds(self, images: list[np.ndarray]) -> list[tuple[list[int], dict[str, np.ndarray]]]:
-        """One engine call per tensor size among the batch's images (one call when they share it)."""
+        """One engine call per tensor size among the batch's images (one call when they share it), split further
+        when their attention fits one image at a time but not all together (``ArtifactModel.planned_batches``)."""
         return [(indices, self._feed([images[index] for index in indices]))
-                for indices in self.model.preprocessor.size_groups(images)]
+                for indices in self.model.planned_batches(images)]
 
     def _feed(self, images: list[np.ndarray]) -> dict[str, np.ndarray]:
         feeds = self.model.pixel_feeds(images)

@@ -21,6 +21,7 @@ from beit_runtime.attention_memory import (
     check_attention_fits,
     check_images_attention,
     check_served_attention,
+    fitting_batch_size,
     image_tokens,
     max_tokens,
 )
@@ -85,11 +86,17 @@ def test_openvino_holds_fewer_copies_of_the_scores_than_onnxruntime():
         check_attention_fits(batch=1, height=512, width=512, record=TINY, backend="onnxruntime", available=available)
 
 
-def test_a_batch_that_fits_one_image_at_a_time_names_the_batch_size():
+def test_images_that_fit_one_at_a_time_are_split_into_the_largest_batches_that_fit():
     one = attention_bytes(batch=1, tokens=image_tokens(TINY, 512, 512), heads=2, held=4.0)
-    with pytest.raises(ImageTooLargeError, match=r"a batch of 4 images of 512x512 .* \(batch_size=2\)"):
+    sizes = {"height": 512, "width": 512, "record": TINY, "backend": "onnxruntime"}
+    assert fitting_batch_size(**sizes, most=8, available=int(2 * 2.5 * one)) == 2
+    assert fitting_batch_size(**sizes, most=8, available=int(one)) == 1  # not even one: refused alone
+    assert fitting_batch_size(**sizes, most=8, available=16 * GIB) == 8
+    with pytest.raises(ImageTooLargeError, match=r"a batch of 4 images of 512x512 .* run at most 2 such images") as \
+            refused:  # a batch built by hand, not split
         check_images_attention([image(512, 512)] * 4, preprocessor=KEEP_SIZE, record=TINY, backend="onnxruntime",
                                available=int(2 * 2.5 * one))
+    assert "batch_size" not in str(refused.value)
 
 
 def test_a_resized_panorama_is_refused_with_the_aspect_ratio_that_fits():
@@ -133,6 +140,25 @@ def test_a_classifier_refuses_an_image_too_large_for_the_memory_before_running_i
             classifier.classify([image(32, 32), image(384, 384)])
 
 
+def _fits_two_of(side: int) -> int:
+    """Memory available in which two side x side images' attention fits the tiny classifier, not three."""
+    return int(2 * 2.5 * attention_bytes(batch=1, tokens=(side // 8) ** 2 + 1, heads=2, held=4.0))
+
+
+def test_same_size_images_too_many_for_the_memory_together_run_in_smaller_batches(keep_size_classifier,
+                                                                                  monkeypatch):
+    images = [np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8) for seed in range(5)]
+    monkeypatch.setattr(attention, "available_memory_bytes", lambda: _fits_two_of(64))
+    with Classifier(keep_size_classifier, backend="onnxruntime") as classifier:
+        assert classifier.planned_batches(images) == [[0, 1], [2, 3], [4]]
+        together = classifier.logits(images)
+        alone = [classifier.logits(one) for one in images]
+        with pytest.raises(ImageTooLargeError, match=r"^image at index 2 \(of 3\): a 384x384") as refused:
+            classifier([images[0], images[1], image(384, 384)])
+        assert refused.value.index == 2
+    np.testing.assert_allclose(together, np.stack(alone), atol=1e-5, rtol=0)
+
+
 def test_a_folder_run_fails_only_the_image_too_large_for_the_memory(keep_size_classifier, tmp_path, monkeypatch):
     import json
 
@@ -152,3 +178,19 @@ def test_a_folder_run_fails_only_the_image_too_large_for_the_memory(keep_size_cl
     [failure] = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
     assert failure["image"] == "large.png" and failure["error"] == "ImageTooLargeError", failure
     assert [json.loads(line)["image"] for line in (out / "results.jsonl").read_text().splitlines()] == ["small.png"]
+
+
+def test_a_folder_run_splits_same_size_images_too_many_for_the_memory_together(keep_size_classifier, tmp_path,
+                                                                               monkeypatch):
+    import cv2
+
+    from beit_runtime.bulk import BulkOptions, run_folder
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(5):
+        cv2.imwrite(str(photos / f"{index}.png"), np.full((64, 64, 3), 40 * index, np.uint8))
+    monkeypatch.setattr(attention, "available_memory_bytes", lambda: _fits_two_of(64))
+    summary = run_folder(keep_size_classifier, [photos], options=BulkOptions(output=tmp_path / "out", progress="off"),
+                         backend="onnxruntime")
+    assert (summary.succeeded, summary.failed) == (5, 0)

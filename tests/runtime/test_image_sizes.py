@@ -60,8 +60,12 @@ def test_an_image_under_one_patch_is_refused_before_running(own_size_classifier_
     with Classifier(own_size_classifier_artifact) as classifier:
         with pytest.raises(ImageFormatError, match=rf"{shape[0]}x{shape[1]} \(height x width\).*{minimum}x{minimum}"):
             classifier(_image(*shape, 0))
-        with pytest.raises(ImageFormatError, match="pad or resize"):
+        with pytest.raises(ImageFormatError, match=r"^image at index 1 \(of 2\): .*pad or resize") as refused:
             classifier([_image(16, 16, 1), _image(*shape, 0)])
+        assert refused.value.index == 1  # a service can reject that upload alone
+        with pytest.raises(ImageFormatError, match=r"^image at index 2: ") as refused:  # drawn lazily, 2 at a time
+            Classifier(own_size_classifier_artifact, batch_size=2)(iter([_image(16, 16, 1)] * 2 + [_image(*shape, 0)]))
+        assert refused.value.index == 2
         assert len(classifier(_image(8, 8, 2))) == 5  # one patch is enough
 
 
