@@ -12,7 +12,7 @@ Accepted sources:
 - uint16 arrays: 16-bit data, reduced to 8 bits by keeping the high byte (``v >> 8``). One whose
   values are all at most 4095 is 8- or 12-bit data in a uint16 array (its high byte would be 0..15:
   black), so it is refused with ``ImageFormatError`` naming the fix (``a.astype(np.uint8)``, or
-  ``(a >> 4).astype(np.uint8)`` for 12-bit data);
+  ``(a >> 4).astype(np.uint8)`` for 12-bit data; ``(a >> 8).astype(np.uint8)`` for a really dark 16-bit frame);
 - 16-bit files and PIL "I;16" images keep the high byte (``v >> 8``) whatever their range (a dark
   16-bit PNG is real data). For 16-bit colour PNGs that is what Pillow, so transformers, does too; for
   16-bit *grayscale* files transformers' ``convert("RGB")`` clips every value above 255 to 255, which
@@ -79,9 +79,10 @@ def load_image(source: Any, *, channel_order: str = "rgb", exif_orientation: boo
         # "I;16" images are not refused (a dark 16-bit PNG is real data); an array's range says how it was made
         if source.dtype == np.uint16 and source.size and int(source.max()) <= 4095:
             raise ImageFormatError(
-                f"uint16 image array holds values of at most {int(source.max())}: 8- or 12-bit data, not 16-bit "
-                "(whose high byte is kept, here 0..15: black); pass a.astype(np.uint8) for 8-bit data or "
-                "(a >> 4).astype(np.uint8) for 12-bit data")
+                f"uint16 image array holds values of at most {int(source.max())}, which looks like 8- or 12-bit "
+                "data, not 16-bit (whose high byte is kept, here 0..15: black); pass a.astype(np.uint8) for 8-bit "
+                "data or (a >> 4).astype(np.uint8) for 12-bit data; if it really is a dark 16-bit frame, pass "
+                "(a >> 8).astype(np.uint8)")
         return to_rgb8(source, channel_order=channel_order)
     if isinstance(source, Image.Image):
         _load_pixels(source)

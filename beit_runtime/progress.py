@@ -2,11 +2,12 @@
 otherwise.
 
 Plain lines (logs, CI, files) read "beit-run: 120/2000 images (1 failed), 35.2 images/s, ETA 0:00:53",
-one at most every ``every_s`` seconds and one at the end. ``initial``: images an earlier, killed run
-already did (a resumed run): they count towards the total, not towards this run's rate. Once a second result
-has come, the rate and ETA count from the first one, so the start-up (a model loading, Ray starting its actors)
-does not stretch the ETA of a run that then goes fast. ``unit``: what is
-counted when it is not images (``tune`` counts its timing rounds).
+one at most every ``every_s`` seconds and one at the end. Nothing is shown before the first result (the bar is
+drawn then), so a run that fails while starting up, or has nothing to do, shows no "0/N images". ``initial``:
+images an earlier, killed run already did (a resumed run): they count towards the total, not towards this run's
+rate. Once a second result has come, the rate and ETA count from the first one, so the start-up (a model loading,
+Ray starting its actors) does not stretch the ETA of a run that then goes fast. ``unit``: what is counted when it
+is not images (``tune`` counts its timing rounds).
 """
 
 from __future__ import annotations
@@ -41,13 +42,10 @@ class Progress:
             mode = "bar" if self.stream.isatty() else "lines"
         self.mode = mode
         self._bar: Any = None
-        if mode == "bar":
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, initial=initial, unit="img" if unit == "images" else unit.rstrip("s"),
-                             file=self.stream, dynamic_ncols=True, desc=label)
 
     def advance(self, count: int, *, failed: int = 0) -> None:
+        if self.mode == "bar" and self._bar is None:
+            self._bar = self._new_bar()
         self.done += count
         if self._first is None:
             self._first = (time.monotonic(), self.done)
@@ -63,14 +61,22 @@ class Progress:
         """One line of text beside the progress (above a bar); nothing when the mode is "off"."""
         if self._bar is not None:
             self._bar.write(f"{self.label}: {text}", file=self.stream)
-        elif self.mode == "lines":
+        elif self.mode != "off":
             print(f"{self.label}: {text}", file=self.stream, flush=True)
 
     def close(self) -> None:
+        """The last line (or the bar closed); nothing when no result came (a failed start-up, nothing to do)."""
         if self._bar is not None:
             self._bar.close()
-        elif self.mode == "lines":
+        elif self.mode == "lines" and self._first is not None:
             self._line()
+
+    def _new_bar(self) -> Any:
+        from tqdm import tqdm
+
+        unit = "img" if self.unit == "images" else self.unit.rstrip("s")
+        return tqdm(total=self.total, initial=self.initial, unit=unit, file=self.stream, dynamic_ncols=True,
+                    desc=self.label)
 
     def _line(self) -> None:
         now = time.monotonic()

@@ -11,7 +11,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from beit_runtime.attention_memory import attention_max_image_pixels
+from beit_runtime.attention_memory import (
+    SERVED_ATTENTION_BYTES,
+    SERVED_BACKEND,
+    attention_bytes,
+    attention_max_image_pixels,
+    scores_held,
+)
 from beit_runtime.device_input import FUSED_VARIANT
 from beit_runtime.errors import InputError
 from beit_runtime.manifest import Manifest
@@ -166,5 +172,41 @@ def default_max_image_pixels(manifest: Manifest) -> int:
 
 
 def served_max_image_pixels(manifest: Manifest, options: TritonRepositoryOptions) -> int:
-    """The largest image the repository accepts: ``--max-image-pixels`` when given, else the default for the task."""
-    return options.max_image_pixels if options.max_image_pixels is not None else default_max_image_pixels(manifest)
+    """The largest image the repository accepts: ``--max-image-pixels`` when given, else the default for the task.
+    TritonOptionsError when the given value is more than the attention of an artifact whose recipe keeps each
+    image's size allows (that limit is the only check of such an image's attention on the server)."""
+    if options.max_image_pixels is None:
+        return default_max_image_pixels(manifest)
+    _check_attention_allows(manifest, options.max_image_pixels)
+    return options.max_image_pixels
+
+
+def _check_attention_allows(manifest: Manifest, pixels: int) -> None:
+    largest = attention_max_image_pixels(manifest.input, Preprocessor.from_manifest(manifest))
+    if largest is None or pixels <= largest:
+        return
+    record, held = manifest.input, float(scores_held(SERVED_BACKEND) or 1.0)
+    heads = int(record.num_attention_heads or 1)
+    tokens = -(-pixels // record.patch_size**2) + record.special_tokens  # at most, rounded up
+    needed = attention_bytes(batch=1, tokens=tokens, heads=heads, held=held)
+    raise TritonOptionsError(
+        f"--max-image-pixels {pixels:,} is more than {manifest.folder.name} can serve: its --dynamic-resolution "
+        f"recipe keeps each image's size, and above {largest:,} pixels one image's attention on ONNX Runtime would "
+        f"take more than the {SERVED_ATTENTION_BYTES // 2**20:,} MiB per image a served model allows (at "
+        f"{pixels:,} pixels up to {tokens:,} tokens, about {needed / 2**20:,.0f} MiB: the server would be killed); "
+        f"use --max-image-pixels {largest} or less, or re-export the artifact with a recipe that resizes (a fixed "
+        "size, a centre crop or a shortest_edge)")
+
+
+def capped_default_note(manifest: Manifest, options: TritonRepositoryOptions) -> str | None:
+    """A line saying that the pixel limit served by default is below ``DEFAULT_MAX_IMAGE_PIXELS``, and why
+    (None when ``--max-image-pixels`` is given or the photo default is served)."""
+    served = default_max_image_pixels(manifest)
+    if options.max_image_pixels is not None or served >= DEFAULT_MAX_IMAGE_PIXELS:
+        return None
+    attention = attention_max_image_pixels(manifest.input, Preprocessor.from_manifest(manifest))
+    why = (f"its --dynamic-resolution recipe keeps each image's size, and that keeps one image's attention within "
+           f"{SERVED_ATTENTION_BYTES // 2**20:,} MiB on ONNX Runtime" if attention == served else
+           f"that keeps one image's float32 logits at its size within {SEGMENTATION_LOGITS_BYTES // 2**20:,} MiB")
+    return (f"serving images of at most {served:,} pixels (--max-image-pixels; the photo default "
+            f"{DEFAULT_MAX_IMAGE_PIXELS:,} is capped for memory): {why}; larger images are refused")

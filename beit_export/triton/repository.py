@@ -35,7 +35,7 @@ from .. import __version__
 from ..artifact import check_output, staged_artifact
 from .configs import ensemble_config, postprocess_config, preprocess_config, served_top_k
 from .engine_config import engine_config, engine_files
-from .options import TritonOptionsError, TritonRepositoryOptions, served_max_image_pixels
+from .options import TritonOptionsError, TritonRepositoryOptions, capped_default_note, served_max_image_pixels
 from .pbtxt import to_pbtxt
 from .readme import repository_readme
 from .vendoring import model_py, runtime_digest, vendor_runtime
@@ -84,9 +84,13 @@ def served_options(manifest: Manifest, options: TritonRepositoryOptions, *,
 def write_repository(artifact: str | Path, output: str | Path, *, options: TritonRepositoryOptions = DEFAULT_OPTIONS,
                      overwrite: bool = False, progress: Callable[[str], None] | None = None) -> Path:
     """Write the repository for ``artifact`` at ``output``; returns ``output`` (absolute). ``progress`` gets a
-    line for each option served otherwise than given (a top-k above the classes)."""
+    line for each option served otherwise than given (a top-k above the classes), and for a pixel limit served by
+    default below the photo default (``capped_default_note``)."""
     manifest = load_manifest(artifact)
     options.check_plan_for(manifest)
+    note = capped_default_note(manifest, options)
+    if note is not None and progress is not None:
+        progress(note)
     options = dataclasses.replace(options, max_image_pixels=served_max_image_pixels(manifest, options))
     check_output(Path(output), overwrite=overwrite, inputs={"ARTIFACT": manifest.folder})  # before the warmup runs
     name = options.name or default_name(manifest.folder)

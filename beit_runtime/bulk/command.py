@@ -157,6 +157,7 @@ def run_folder_command(args: argparse.Namespace, *,
               "done: rerun the same command to go on", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     failed = f", {summary.failed} failed (see {summary.output / 'errors.jsonl'})" if summary.failed else ""
-    print(f"beit-run: {summary.succeeded} images done, {summary.skipped} done before{failed}; "
+    done = "1 image" if summary.succeeded == 1 else f"{summary.succeeded} images"
+    print(f"beit-run: {done} done, {summary.skipped} done before{failed}; "
           f"results in {summary.output}")
     return EXIT_OK if summary.all_succeeded else EXIT_SOME_FAILED

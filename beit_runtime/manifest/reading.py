@@ -58,9 +58,10 @@ class Manifest(ManifestRecord):
                    if graph.role == "model" and name == graph.precision and (self.folder / graph.file).is_file()]
         if self.graphs[variant].role != "model" or not present:
             return f"graph '{variant}' file {path} is missing; {REEXPORT_HINT}"
-        return (f"graph '{variant}' file {path} is missing (deleted after export?); this artifact has the graphs "
-                f"of {', '.join(present)}: run one of those (precision=...), or {REEXPORT_HINT} and the flag that "
-                "writes the missing one")
+        ways = " or ".join(f"--precision {name} / precision={name!r}" for name in present)
+        return (f"graph '{variant}' file {path} is missing (deleted after export?); this artifact's graphs: "
+                f"{', '.join(present)} - run one of those ({ways}), or {REEXPORT_HINT} and the flag that writes the "
+                "missing one")
 
     def check_run_files(self, graphs: Iterable[str], *, engines: Iterable[str] = ()) -> None:
         """Check the size and sha256 of the files a run reads: those of the graph variants ``graphs`` and the

@@ -78,8 +78,11 @@ def test_uint16_arrays_of_8_or_12_bit_data_are_refused_full_range_keeps_the_high
     """astype(np.uint16) of 8-bit data kept its high byte, 0: a black image classified without a word."""
     for data, fix in ((IMAGE.astype(np.uint16), r"a\.astype\(np\.uint8\)"),
                       (IMAGE.astype(np.uint16) * 16, r"\(a >> 4\)\.astype\(np\.uint8\)")):
-        with pytest.raises(ImageFormatError, match=rf"at most {int(data.max())}.*{fix}"):
+        with pytest.raises(ImageFormatError, match=rf"at most {int(data.max())}, which looks like 8- or 12-bit.*{fix}"):
             load_image(data)
+    dark = r"at most 0, which looks like 8- or 12-bit data.*if it really is a dark 16-bit frame, pass \(a >> 8\)"
+    with pytest.raises(ImageFormatError, match=dark):  # an all-black 16-bit frame may be real: it says how to keep it
+        load_image(np.zeros((40, 40, 3), np.uint16))
     np.testing.assert_array_equal(load_image(IMAGE.astype(np.uint16) * 257), IMAGE)  # full 16-bit range
     with Classifier(beit_classifier_artifact) as classifier, \
             pytest.raises(ImageFormatError, match=r"^image at index 1 \(of 2\): uint16 image array"):

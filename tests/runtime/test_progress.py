@@ -44,11 +44,24 @@ def test_a_resumed_run_counts_earlier_images_in_the_total_not_in_its_rate():
     stream = io.StringIO()
     progress = Progress(10, stream=stream, every_s=0.0, label="evaluate", initial=6)
     progress.note("going on from state.json")
-    progress.close()  # nothing done in this run yet: no rate, no ETA
+    progress.advance(0)  # nothing done in this run yet: no rate, no ETA
     progress.advance(4)
     lines = stream.getvalue().splitlines()
     assert lines[:2] == ["evaluate: going on from state.json", "evaluate: 6/10 images"]
     assert lines[2].startswith("evaluate: 10/10 images, ") and " images/s, ETA 0:00:00" in lines[2]
+
+
+def test_nothing_is_shown_before_the_first_result():
+    """A run that failed while its model loaded said "beit-run: 0/5 images"; a full resume "0/0 images"."""
+    for mode, total, initial in (("lines", 5, 0), ("bar", 5, 0), ("lines", 0, 5), ("bar", 0, 5)):
+        stream = io.StringIO()
+        progress = Progress(total, mode=mode, stream=stream, every_s=0.0, initial=initial)
+        progress.close()
+        assert stream.getvalue() == "", (mode, total)
+    stream = io.StringIO()
+    progress = Progress(5, mode="bar", stream=stream)
+    progress.note("loading")  # a note before the bar is drawn is a plain line
+    assert stream.getvalue() == "beit-run: loading\n"
 
 
 def test_a_resumed_bar_starts_at_the_earlier_count_and_off_prints_nothing():

@@ -117,3 +117,22 @@ def test_ray_address_where_no_cluster_listens_is_one_line_and_writes_nothing(bei
     assert err.startswith("beit-run: error: no Ray cluster answers at --ray 127.0.0.1:1 (Connection refused): ")
     assert "ray start --head" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()  # made for the run, removed again when it wrote nothing
+
+
+def test_one_image_reads_as_one_and_nothing_to_do_shows_no_count(beit_classifier_artifact, mixed_folder, tmp_path,
+                                                                  capsys):
+    """The summary said "1 images done"; a full resume showed "beit-run: 0/0 images", and a run whose model
+    failed to load "0/2 images" before its error."""
+    argv = [str(beit_classifier_artifact), str(mixed_folder / "gray"), "--output", str(tmp_path / "out"),
+            "--glob", "camera.png"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "beit-run: 1 image done, 0 done before; results in" in captured.out and "1/1 images" in captured.err
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "beit-run: 0 images done, 1 done before; results in" in captured.out and captured.err == ""
+    failing = [str(beit_classifier_artifact), str(mixed_folder / "gray"), "--output", str(tmp_path / "other"),
+               "--precision", "fp16"]
+    assert main(failing) == 2
+    err = capsys.readouterr().err
+    assert "beit-run: error: " in err and "images" not in err.replace("image files", "")

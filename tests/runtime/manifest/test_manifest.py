@@ -177,8 +177,8 @@ def test_a_deleted_variant_stops_only_its_own_runs(artifact):
     (artifact / "model.int8.onnx").unlink()
     with Classifier(artifact) as classifier:
         assert len(classifier(np.full((32, 32, 3), 90, np.uint8), top_k=1)) == 1
-    missing = r"graph 'int8' file .*model\.int8\.onnx is missing \(deleted after export\?\); this artifact has the " \
-              r"graphs of fp32: run one"
+    missing = r"graph 'int8' file .*model\.int8\.onnx is missing \(deleted after export\?\); this artifact's " \
+              r"graphs: fp32 - run one of those \(--precision fp32 / precision='fp32'\), or re-export"
     with pytest.raises(ArtifactIntegrityError, match=missing):
         Classifier(artifact, precision="int8")
     (artifact / "notes.txt").write_text("recorded")  # a recorded file no graph names is still checked

@@ -61,8 +61,10 @@ def test_a_keep_size_artifact_is_served_up_to_the_pixels_its_attention_allows(se
     assert limit is not None and limit < 25_000_000
     side = int(limit**0.5) + 8
     with RemoteClassifier(server, "keep") as remote, Classifier(recipes["keep"]) as local:
-        with pytest.raises(InputError, match=f"{limit:,}|{limit}"):
+        with pytest.raises(InputError, match=f"{limit:,}|{limit}") as refused:
             remote(_png(side, side))
+        assert "re-exported with a recipe that resizes" in str(refused.value)  # not "a larger --max-image-pixels"
+        assert "--max-image-pixels N" not in str(refused.value)
         assert signature(remote(_png(40, 56), top_k=3)) == signature(local(_png(40, 56), top_k=3))
 
 
