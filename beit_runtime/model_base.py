@@ -10,7 +10,6 @@ thread-safe, so one object can serve several threads at once.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from .attention_memory import check_images_attention, fitting_batch_size
 from .device_input import UINT8_INPUT, run_variant, uint8_batch
 from .engines import Engine, backend_info, load_engine
-from .errors import ImageFormatError, InputError, ManifestError, ModelClosedError
+from .errors import ImageFormatError, ManifestError, ModelClosedError
 from .image_batches import Chunks, decoded_chunks, feed_rows, load_source, merged_outputs, too_small
 from .images import check_channel_order
 from .manifest import REEXPORT_HINT, Manifest, load_manifest
@@ -36,13 +35,6 @@ if TYPE_CHECKING:
 
 PIXEL_INPUT = "pixel_values"
 _Model = TypeVar("_Model", bound="ArtifactModel")
-def _check_folder_argument(artifact_dir: object, *, owner: str) -> None:
-    """InputError unless ``artifact_dir`` is a path (``str`` or ``os.PathLike``)."""
-    if not isinstance(artifact_dir, (str, os.PathLike)):
-        raise InputError(
-            f"{owner} takes the artifact folder beit-export wrote, as a str or pathlib.Path; got "
-            f"{artifact_dir!r} ({type(artifact_dir).__name__})"
-        )
 
 
 class ArtifactModel:
@@ -61,8 +53,8 @@ class ArtifactModel:
     def __init__(self, artifact_dir: str | Path, *, options: RunOptions | None = None,
                  **run_options: Unpack[RunKeywords]) -> None:
         self.options = RunOptions.resolve(options, run_options, owner=type(self).__name__, own=self.own_options)
-        _check_folder_argument(artifact_dir, owner=type(self).__name__)
-        self.manifest: Manifest = load_manifest(artifact_dir, verify_files=False)  # the run's files: below
+        self.manifest: Manifest = load_manifest(artifact_dir, verify_files=False,  # the run's files: below
+                                                owner=type(self).__name__)
         if self.manifest.task != self.task:
             raise ManifestError(
                 f"artifact {self.manifest.folder} is a '{self.manifest.task}' artifact; {type(self).__name__} "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArtifactIntegrityError, ManifestError
+from ..errors import ArtifactIntegrityError, InputError, ManifestError
 from ..onnx_external_data import external_data_locations
 from .document import ManifestRecord, parse_manifest
 from .paths import MANIFEST_FILE, REEXPORT_HINT, artifact_file
@@ -148,13 +149,17 @@ def _check_files(record: ManifestRecord, folder: Path, *, names: Iterable[str] |
             )
 
 
-def load_manifest(folder: str | Path, *, verify_files: bool = True) -> Manifest:
+def load_manifest(folder: str | Path, *, verify_files: bool = True, owner: str = "load_manifest") -> Manifest:
     """Read, parse and validate ``folder/manifest.json``; with ``verify_files`` check every file's size and sha256.
+    ``folder`` must be a path (``str`` or ``os.PathLike``): anything else is an InputError naming ``owner``.
 
     Every file name the manifest holds is checked to lie inside ``folder`` (``artifact_file``) in both
     cases; the external-data locations inside a graph are checked when ``Manifest.graph_path`` hands the
     graph out to be loaded.
     """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise InputError(f"{owner} takes the artifact folder beit-export wrote, as a str or pathlib.Path; got "
+                         f"{folder!r} ({type(folder).__name__})")
     folder = Path(folder)
     record = parse_manifest(read_manifest_json(folder), where=str(folder / MANIFEST_FILE))
     for where, name in _named_files(record) + [("files record", name) for name in record.files]:

@@ -206,3 +206,10 @@ def test_a_segmenter_without_its_postprocess_graph_runs_unfused(beit_segmentatio
         assert segmenter(np.zeros((20, 30, 3), np.uint8)).labels.shape == (20, 30)
     with pytest.raises(ArtifactIntegrityError, match=r"graph 'postprocess' file .*postprocess\.onnx is missing"):
         Segmenter(folder)
+
+
+def test_a_folder_that_is_not_a_path_is_an_input_error_naming_the_caller():
+    from beit_runtime.errors import InputError
+
+    with pytest.raises(InputError, match=r"^load_manifest takes the artifact folder .* got 5 \(int\)"):
+        load_manifest(5)  # type: ignore[arg-type]
