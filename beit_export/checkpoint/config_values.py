@@ -8,7 +8,10 @@ expected.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from beit_runtime.tasks import BOOL_MASKED_POS, TASKS
 
 from ..errors import CheckpointConfigError
 
@@ -39,6 +42,20 @@ def check_config_values(config: Any, *, where: str) -> None:
             f"{config.num_attention_heads}; expected hidden_size = heads x head size"
         )
     _check_image_size(config.image_size, patch=config.patch_size, where=where)
+
+
+def check_task_config(config: Any, *, architecture: str, task: str, where: str) -> None:
+    """CheckpointConfigError when ``config`` cannot build ``architecture`` for ``task``: a task whose graph takes a
+    patch mask (masked image modeling) replaces the masked patches' embeddings by the mask token, which
+    ``use_mask_token: false`` leaves out (the export would fail deep inside torch.export)."""
+    value = getattr(config, "use_mask_token", None)
+    if BOOL_MASKED_POS in TASKS[task].graph_inputs and not value:
+        raise CheckpointConfigError(
+            f"{where}: use_mask_token is {json.dumps(value)}, and {architecture} needs the "
+            'mask token (the embedding of a masked patch): set "use_mask_token": true in config.json when the '
+            "weights hold beit.embeddings.mask_token (BEiT's pre-trained checkpoints do), or export the encoder "
+            "alone with --task backbone"
+        )
 
 
 def _check_image_size(size: Any, *, patch: int, where: str) -> None:

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import CheckpointConfigError, ModelLoadError, UnsupportedCheckpointError
 from ..tasks import BACKBONE, MODEL_TYPES, TASKS
-from .config_values import check_config_values, check_labels, json_object
+from .config_values import check_config_values, check_labels, check_task_config, json_object
 from .location import CheckpointLocation, locate_checkpoint
 from .random_init import randomize_zero_initialised
 from .recipe import PROCESSOR_FILE, processor_class_name, recipe_from_processor_config
@@ -75,7 +75,7 @@ def checkpoint_from_model(model: torch.nn.Module, *, preprocessing: dict[str, An
     dtype=torch.float16)``) is exported from an fp32 copy of its weights; ``model`` itself is left as it is."""
     architecture, config = type(model).__name__, model.config
     _check_architecture(config, architecture)
-    resolved_task = _resolve_task(architecture, task)
+    resolved_task = _resolve_task(architecture, task, config=config, where=f"{source_name}'s config")
     labels = _labels(config, resolved_task, where=f"{source_name}'s config (id2label)")
     notes: tuple[str, ...] = ()
     if preprocessing is None:
@@ -104,7 +104,7 @@ def _assemble(config, processor_config, *, model, revision, task, seed, origin: 
     unnamed = not getattr(config, "architectures", None)  # only then do the weights name the task (and class)
     names = weight_names(weights_folder) if weights_folder is not None and unnamed else None
     architecture = _architecture(config, task, weight_names=names, notes=notes)
-    resolved_task = _resolve_task(architecture, task)
+    resolved_task = _resolve_task(architecture, task, config=config, where=_where(origin, "config.json"))
     labels = _labels(config, resolved_task, where=_where(origin, "config.json"))
     preprocessing = recipe_from_processor_config(processor_config, config=config,
                                                  where=_where(origin, PROCESSOR_FILE))
@@ -211,16 +211,17 @@ def _check_architecture(config, architecture: str) -> None:
         )
 
 
-def _resolve_task(architecture: str, task: str | None) -> str:
+def _resolve_task(architecture: str, task: str | None, *, config: Any, where: str) -> str:
+    """The task exported (the architecture's own, or backbone), its config checked for it (``check_task_config``)."""
     native = SUPPORTED_ARCHITECTURES[architecture]
-    if task is None or task == native:
-        return native
-    if task != BACKBONE.name:
+    if task is not None and task not in (native, BACKBONE.name):
         raise UnsupportedCheckpointError(
             f"a {architecture} checkpoint carries the {native!r} task; --task {task} needs a checkpoint with that "
             f"head. Use --task {native} or --task backbone"
         )
-    return task
+    resolved = native if task is None else task
+    check_task_config(config, architecture=architecture, task=resolved, where=where)
+    return resolved
 
 
 def _model_class(architecture: str):

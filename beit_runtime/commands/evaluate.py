@@ -7,7 +7,9 @@ segmentation data is ``DIR/images/NAME.ext`` with ``DIR/masks/NAME.png`` (class 
 object per variant); ``--output DIR`` also writes a Markdown report and a plot of accuracy against speed,
 and keeps ``DIR/evaluation-state.json`` up to date after every batch: a run that was killed or interrupted
 goes on from there when the same command runs again. Progress goes to stderr (a bar on a terminal).
-Exit codes: 0 measured, 1 runtime error, 2 bad data or options, 130 interrupted (Ctrl-C).
+Exit codes: 0 measured, 1 runtime error, 2 bad data or options, 5 no variant of the --backend or --precision
+asked for can run here for want of an optional dependency (the extra that installs it is named), 130
+interrupted (Ctrl-C). With the default --backend all, a variant that cannot run is a row saying why.
 """
 
 from __future__ import annotations

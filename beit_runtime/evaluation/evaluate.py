@@ -12,7 +12,9 @@ the sums are saved after every batch (``checkpoint``), and a rerun with the same
 them; its folder is checked (created if missing) before the models load, and removed again when the run
 stops before writing into it. Evaluation report folders inside the data, and the masks of a segmentation
 data set read unlabelled, are not read as images (``datasets``), and the report's ``notes`` say so, as
-progress does; progress goes to stderr (``beit_runtime.progress``).
+progress does; progress goes to stderr (``beit_runtime.progress``). A variant that cannot run here is a row
+saying why, unless the options asked for a backend or precision none of whose variants runs: then that is the
+error (a missing backend's BackendUnavailableError names the extra that installs it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 from ..datasets import Sample, name_rank, unlabelled_images
 from ..datasets.unlabelled import reports_note
-from ..errors import DatasetError, ImageError, InputError
+from ..errors import BeitDeployError, DatasetError, ImageError, InputError
 from ..images import load_image
 from ..manifest import Manifest, load_manifest
 from ..options import flag, positive_int, thread_count
@@ -226,16 +228,31 @@ class OpenVariants:
         self.results = [VariantResult(variant) for variant in selected]
         self.models: dict[Variant, Any] = {}
         extra = {"fused_postprocess": True} if task(manifest.task).postprocess_graph else {}
+        errors: dict[Variant, BeitDeployError] = {}
         for result in self.results:
-            model, why = open_variant(manifest.folder, result.variant, task_name=manifest.task,
-                                      batch_size=options.batch_size, threads=options.threads, extra=extra)
-            if model is not None:
-                self.models[result.variant] = model
+            opened = open_variant(manifest.folder, result.variant, task_name=manifest.task,
+                                  batch_size=options.batch_size, threads=options.threads, extra=extra)
+            if not isinstance(opened, BeitDeployError):
+                self.models[result.variant] = opened
             elif result.variant == REFERENCE:
                 self.close()
-                raise DatasetError(f"the fp32 ONNX Runtime reference cannot run: {why}")
+                raise DatasetError(f"the fp32 ONNX Runtime reference cannot run: {opened}")
             else:
-                result.unavailable = why
+                errors[result.variant] = opened
+                result.unavailable = str(opened)
+        self._check_asked_for(options, errors)
+
+    def _check_asked_for(self, options: EvaluationOptions, errors: dict[Variant, BeitDeployError]) -> None:
+        """Raise why when no variant the options name (a backend or precision other than "all") can run here: a
+        report of the reference alone is not what was asked for. A missing backend raises its
+        BackendUnavailableError (exit 5, naming the extra that installs it)."""
+        asked = [result.variant for result in self.results
+                 if options.backend in (None, "all", result.variant.backend)
+                 and options.precision in (None, "all", result.variant.precision)]
+        if any(variant in self.models for variant in asked):
+            return
+        self.close()
+        raise errors[asked[0]]
 
     def close(self) -> None:
         for model in self.models.values():

@@ -28,7 +28,7 @@ def table(report: EvaluationReport) -> str:
         row = result.as_json()
         head = f"{result.variant.name:<22}{result.images:>8}"
         if result.unavailable:
-            lines.append(f"{head}  unavailable: {result.unavailable.splitlines()[0][:100]}")
+            lines.append(f"{head}  unavailable: {result.unavailable.splitlines()[0]}")  # whole: it names the fix
             continue
         figures = "".join(f"{100 * row[name]:>15.2f}%" if name in row else f"{'-':>16}" for name in columns)
         lines.append(f"{head}{figures}{row['images_per_s']:>12.1f}")

@@ -4,7 +4,7 @@ A variant is a (backend, precision) pair a task class accepts: ONNX Runtime runs
 the artifact has (fp32, fp16, int8); OpenVINO runs fp32 and int8 and, on CPUs with bf16 units, bf16
 (the fp32 graph at bf16 inference precision). ``candidate_variants(manifest)`` lists them with fp32 on
 ONNX Runtime first: it is the reference the others are compared with. ``open_variant`` builds the task
-class, or returns the reason it cannot run here (optional backend missing, no bf16 units, parity
+class, or returns the error saying why it cannot run here (optional backend missing, no bf16 units, parity
 refused by the exporter's record), so a report can say why a row is absent.
 """
 
@@ -72,12 +72,12 @@ def select_variants(manifest: Manifest, *, backend: str | None = None, precision
 
 
 def open_variant(folder: Path, variant: Variant, *, task_name: str, batch_size: int, threads: int,
-                 extra: dict[str, Any] | None = None) -> tuple[Any | None, str]:
-    """(task-class instance, "") or (None, why this variant cannot run here)."""
+                 extra: dict[str, Any] | None = None) -> Any:
+    """The task-class instance, or the error (BackendUnavailableError, ManifestError) that says why this variant
+    cannot run here."""
     cls = task_class(task_name)
     try:
-        model = cls(folder, backend=variant.backend, precision=variant.precision, batch_size=batch_size,
-                    intra_op_threads=threads, **(extra or {}))
+        return cls(folder, backend=variant.backend, precision=variant.precision, batch_size=batch_size,
+                   intra_op_threads=threads, **(extra or {}))
     except (BackendUnavailableError, ManifestError) as error:
-        return None, str(error)
-    return model, ""
+        return error

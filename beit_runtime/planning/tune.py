@@ -1,7 +1,8 @@
 """``tune``: measure every variant of an artifact on this machine and write the plan that picks one.
 
 Speed: each variant's task class is called on the same decoded batch (``batch_size`` images from the
-data folder, or a fixed random image of the model's size when there is none) in interleaved rounds;
+data folder, or a fixed random image of the model's size when there is none; masked-image-modeling's with masks
+hiding no patch) in interleaved rounds;
 its speed-up is the per-round ratio fp32 time / variant time (``timing.per_round_ratio``). The call is
 the user's call (preprocessing, engine, post-processing), so the figure is what the user gets.
 
@@ -20,6 +21,7 @@ import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ from ..manifest import Manifest, load_manifest
 from ..options import positive_int, thread_count
 from ..output_files import checked_file
 from ..progress import PROGRESS_MODES, Progress
-from ..tasks import task
+from ..tasks import BOOL_MASKED_POS, TASKS, task
 from .machine import machine_description, machine_key
 from .plan import SLOWER_NOTE, Plan, PlanRow, choose, default_plan_path, write_plan
 from .timing import interleaved_rounds, per_round_ratio
@@ -71,6 +73,8 @@ class TuneOptions:
 def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple[Plan, Path]:
     """Measure, choose, write; returns the plan and where it was written."""
     manifest = load_manifest(artifact)
+    if options.data is not None:
+        _check_scored_task(manifest)
     digest = manifest.files_digest
     path = checked_file(options.plan_path or default_plan_path(digest),
                         option="plan_path" if options.plan_path else "the default plan file")
@@ -90,6 +94,19 @@ def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple
         chosen_precision=best.precision if best else REFERENCE.precision, reason=reason, rows=tuple(rows),
     )
     return plan, write_plan(plan, path)
+
+
+def _check_scored_task(manifest: Manifest) -> None:
+    """InputError before any measurement when ``data`` cannot score the artifact's task, naming what tune does."""
+    if task(manifest.task).evaluation is not None:
+        return
+    scored = " and ".join(name for name, entry in TASKS.items() if entry.evaluation is not None)
+    raise InputError(
+        f"tune --data measures the accuracy of {scored} artifacts, not {manifest.task!r} ({manifest.folder}); "
+        f"without --data, `beit-run tune {manifest.folder}` times every variant against fp32 and takes accuracy "
+        "from the manifest's parity records (agreement with PyTorch; a variant whose record has no agreement "
+        "figure, as a backbone's, is timed but not chosen)"
+    )
 
 
 def _accuracy_source(options: TuneOptions, *, selection: str) -> str:
@@ -113,12 +130,20 @@ def _timing_images(manifest: Manifest, options: TuneOptions) -> list[np.ndarray]
 
 def _time_variants(variants: OpenVariants, images: list[np.ndarray], *,
                    options: TuneOptions) -> dict[Variant, list[float]]:
-    runs = {variant: partial(model, images) for variant, model in variants.models.items()}
+    masked = BOOL_MASKED_POS in task(variants.manifest.task).graph_inputs
+    runs = {variant: partial(model, images, *([_no_masks(model, images)] if masked else []))
+            for variant, model in variants.models.items()}
     progress = Progress(options.rounds, mode=options.progress, label="tune timing", unit="rounds")
     try:
         return interleaved_rounds(runs, rounds=options.rounds, warmup=1, after_round=partial(progress.advance, 1))
     finally:
         progress.close()
+
+
+def _no_masks(model: Any, images: list[np.ndarray]) -> np.ndarray:
+    """Masks hiding no patch of ``images``, for a task class that takes them (``MaskedImageModeler``): hiding
+    patches swaps their embeddings for the mask token, the same work."""
+    return np.stack([model.default_mask(image) for image in images])
 
 
 def _row(result: VariantResult, speed: dict[Variant, list[float]], accuracy: list[VariantResult] | None,

@@ -95,3 +95,17 @@ def test_label_ids_must_number_the_logits(tmp_path, beit_folder, id2label, found
     assert message.startswith(f"{folder / 'config.json'}: ") and "renumber id2label" in message
     # a backbone has no labels to number
     assert load_checkpoint(str(folder), random_init=True, task="backbone").labels is None
+
+
+def test_masked_image_modeling_without_the_mask_token_is_refused_before_export(tmp_path):
+    from beit_export.checkpoint import checkpoint_from_model
+
+    model = tiny_model("beit", "masked-image-modeling", use_mask_token=False)
+    folder = save_model_folder(model, tmp_path / "mim")
+    expected = (r'config\.json: use_mask_token is false, and BeitForMaskedImageModeling needs the mask token .*'
+                r'set "use_mask_token": true in config\.json')
+    with pytest.raises(CheckpointConfigError, match=expected):
+        load_checkpoint(str(folder))
+    with pytest.raises(CheckpointConfigError, match="use_mask_token is false"):
+        checkpoint_from_model(model)
+    assert load_checkpoint(str(folder), task="backbone").task == "backbone"  # the encoder needs no mask token
