@@ -26,13 +26,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from beit_runtime.attention import FLOAT32_BYTES, check_fits
+from beit_runtime.attention import check_fits
+from beit_runtime.attention_memory import attention_bytes
+from beit_runtime.engines.backends import BACKEND_INFO
 from beit_runtime.errors import OutputTooLargeError
 
 from ..options import ExportOptionsError
 from ..outputs import ExtraOutputs, ExtraOutputsError
 
-WORKING_SCORES = 4  # layers' worth of attention scores an engine holds while one layer runs (ONNX Runtime: ~4)
+# layers' worth of attention scores an engine holds while one layer runs: the most any backend holds (the backend
+# table's measured factor, which the runtime's memory guard uses too: ONNX Runtime ~4, OpenVINO ~1.2)
+WORKING_SCORES = max(info.attention_scores_held for info in BACKEND_INFO.values()
+                     if info.attention_scores_held is not None)
 RUNNING_OUTPUT_COPIES = 14  # copies of a case's optional outputs while it is checked (OpenVINO: ~13.2)
 PHOTO_CASE_BUDGET = 512 * 2**20  # bytes one photo batch may take while it runs (running + held)
 MAX_TOKENS = 2**24  # the search's upper end (a 4096x4096 grid of patches)
@@ -52,11 +57,6 @@ def tokens_of(height: int, width: int, *, patch_size: int) -> int:
     return (height // patch_size) * (width // patch_size) + 1
 
 
-def scores_bytes(*, batch: int, tokens: int, config: Any) -> int:
-    """fp32 bytes of one layer's attention scores: batch x heads x tokens^2."""
-    return batch * int(config.num_attention_heads) * tokens * tokens * FLOAT32_BYTES
-
-
 def held_bytes(*, batch: int, tokens: int, config: Any, extra: ExtraOutputs | None) -> int:
     """The PyTorch reference of the optional outputs, kept for the whole check (0 without ``--outputs``)."""
     if extra is None:
@@ -67,7 +67,7 @@ def held_bytes(*, batch: int, tokens: int, config: Any, extra: ExtraOutputs | No
 
 def running_bytes(*, batch: int, tokens: int, config: Any, extra: ExtraOutputs | None) -> int:
     """One case while an engine checks it: its attention working set and the copies of its optional outputs."""
-    return (WORKING_SCORES * scores_bytes(batch=batch, tokens=tokens, config=config)
+    return (attention_bytes(batch=batch, tokens=tokens, heads=int(config.num_attention_heads), held=WORKING_SCORES)
             + RUNNING_OUTPUT_COPIES * held_bytes(batch=batch, tokens=tokens, config=config, extra=extra))
 
 
