@@ -10,18 +10,19 @@ remainder below whole patches) are 0.
 
 ``output_bytes`` / ``check_fits`` are the size guard: an attentions output holds layers x heads x
 tokens^2 floats per image (1.5 GB at 640 for 12 layers and 12 heads), so a call that would not fit in
-the memory available is refused before it runs, with what to change, instead of driving the machine
-into swap. The memory the attention takes while it runs, outputs or not, is guarded by ``attention_memory``.
+the memory available (``available_memory``: the host's, or a container's cgroup headroom where that is smaller)
+is refused before it runs, with what to change, instead of driving the machine into swap or the process into an
+OOM kill. The memory the attention takes while it runs, outputs or not, is guarded by ``attention_memory``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 import cv2
 import numpy as np
 
+from .available_memory import available_memory_bytes as available_memory_bytes  # the guard's source; re-exported
 from .errors import InputError, OutputTooLargeError
 from .preprocess import Preprocessor
 
@@ -39,18 +40,6 @@ def output_bytes(names: Iterable[str], *, tokens: int, heads: int, hidden: int, 
         elif name == "attentions":
             total += attention_layers * heads * tokens * tokens * FLOAT32_BYTES
     return total
-
-
-def available_memory_bytes() -> int:
-    """Memory available to new allocations now (``MemAvailable`` on Linux; total physical memory elsewhere)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
 def check_fits(needed: int, *, what: str, fix: str, available: int | None = None) -> None:

@@ -15,15 +15,17 @@ size that fits; it allows up to ``attention.MEMORY_SHARE`` (half) of the memory 
 tensor size that fit one at a time but not together are not refused: ``fitting_batch_size`` is how many go in one
 engine call, and the task classes and folder runs split a list into batches of it. Artifacts of a fixed
 size, backends without a measured factor (TensorRT: its plan's profile bounds the shape) and manifests written before
-the input record had ``num_attention_heads`` are not checked. The memory compared is the host's (``/proc/meminfo``);
-on a GPU provider the scores live in device memory, where running out is an error rather than a kill, so the check
-is then only a bound of the same order.
+the input record had ``num_attention_heads`` are not checked. The memory compared is the smaller of the host's
+(``MemAvailable``) and the process's cgroup headroom (v2 ``memory.max`` - ``memory.current``, v1
+``memory.limit_in_bytes`` - ``memory.usage_in_bytes``: ``available_memory``), so a container limited below the
+host's free memory is guarded by its limit; on a GPU provider the scores live in device memory, where running out is
+an error rather than a kill, so the check is then only a bound of the same order.
 
-Serving has no "memory available" to trust (a container's limit is not the host's), so a served repository works
-to a fixed ``SERVED_ATTENTION_BYTES`` per image: ``attention_max_image_pixels`` is the default ``beit-export triton
---max-image-pixels`` of a recipe that keeps each image's size, and ``check_served_attention`` is the preprocess
-model's check of a recipe whose resize follows the aspect ratio (an elongated image of few pixels can still make
-a very long tensor).
+Serving has no "memory available" to trust (a server's memory is shared by its concurrent requests and models), so
+a served repository works to a fixed ``SERVED_ATTENTION_BYTES`` per image: ``attention_max_image_pixels`` is the
+default ``beit-export triton --max-image-pixels`` of a recipe that keeps each image's size, and
+``check_served_attention`` is the preprocess model's check of a recipe whose resize follows the aspect ratio (an
+elongated image of few pixels can still make a very long tensor).
 """
 
 from __future__ import annotations
