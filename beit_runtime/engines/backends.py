@@ -36,6 +36,7 @@ class BackendInfo:
     name: str
     module: str  # what it imports: installed here when this module is found
     extra: str | None  # the beit-deploy extra that installs it (None: beit-deploy itself)
+    distributions: tuple[str, ...] = ()  # the pip distributions that provide ``module`` (whose version a plan checks)
     graph_precisions: tuple[str, ...] = GRAPH_PRECISIONS
     run_precisions: Mapping[str, RunPrecision] = field(default_factory=lambda: MappingProxyType({}))
     compared_precisions: tuple[str, ...] = ()  # what evaluate / tune measure on it (none: they do not measure it)
@@ -77,17 +78,19 @@ _THREADS = ("intra_op_threads",)
 _BF16 = RunPrecision("fp32", MappingProxyType({"inference_precision": "bf16"}))  # the fp32 graph, bf16 arithmetic
 BACKEND_INFO: Mapping[str, BackendInfo] = MappingProxyType({
     "onnxruntime": BackendInfo(
-        "onnxruntime", module="onnxruntime", extra=None, compared_precisions=GRAPH_PRECISIONS,
+        "onnxruntime", module="onnxruntime", extra=None, distributions=("onnxruntime", "onnxruntime-gpu"),
+        compared_precisions=GRAPH_PRECISIONS,
         option_fields=(*_THREADS, "providers", "cuda_graph_batch_sizes"), parity_reference=True, device_graphs=True,
         attention_scores_held=4.0),
     # fp16 graphs run at f32 inference precision on their fp16 weights: never faster than fp32, so not compared
     "openvino": BackendInfo(
-        "openvino", module="openvino", extra="openvino",
+        "openvino", module="openvino", extra="openvino", distributions=("openvino",),
         run_precisions=MappingProxyType({"bf16": _BF16}),
         compared_precisions=("fp32", "int8", "bf16"), option_fields=_THREADS, kernels_vary_by_isa=True,
         attention_scores_held=1.2),
     # serialized engines (.plan) built from the graphs by `beit-export build-engine`
-    "tensorrt": BackendInfo("tensorrt", module="tensorrt", extra="tensorrt", reads_onnx=False),
+    "tensorrt": BackendInfo("tensorrt", module="tensorrt", extra="tensorrt", distributions=("tensorrt",),
+                            reads_onnx=False),
 })
 GRAPH_BACKENDS = tuple(name for name, info in BACKEND_INFO.items() if info.reads_onnx)
 

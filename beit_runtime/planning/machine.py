@@ -1,10 +1,13 @@
 """What a per-machine plan is keyed by: the CPU (model, family and the flags that change which kernels
-run), the GPU when one is visible to ONNX Runtime, and the versions of the inference libraries.
+run); and what it records beside the key: the versions of the inference libraries.
 
-Two machines with the same key run the same kernels, so a plan measured on one holds on the other; any
-difference (another CPU generation, AVX2 only instead of AMX, a new onnxruntime) makes the key differ
-and the plan is not applied. Flags outside ``KERNEL_FLAGS`` (mitigations, virtualisation details) are
-left out so that a plan survives a reboot or a move between hosts of the same kind.
+Two machines with the same key run the same kernels for the same library version, so a plan measured on one
+holds on the other; another CPU generation (AVX2 only instead of AMX) makes the key differ and the plan is not
+applied. Flags outside ``KERNEL_FLAGS`` (mitigations, virtualisation details) are left out so that a plan
+survives a reboot or a move between hosts of the same kind. Library versions are not part of the key: a plan is
+applied in another environment of the same machine (the python environment of ``beit-serve --setup``'s Triton,
+which has its own numpy and no OpenVINO) as long as the backend of the variant it runs has the version the plan
+measured (``beit_runtime.planning.apply``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 # the CPU features that decide which GEMM / int8 / bf16 kernels ONNX Runtime and OpenVINO pick
 KERNEL_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
                 "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "sve", "i8mm", "bf16")
+# recorded in plans beside the key: every graph backend's distributions (engines.backends) are among them
 LIBRARIES = ("onnxruntime", "onnxruntime-gpu", "openvino", "numpy")
+HARDWARE_FIELDS = ("cpu", "cpu_family", "cpu_model", "kernel_flags", "architecture")  # what machine_key digests
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +74,7 @@ def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def machine_description() -> dict[str, Any]:
-    """The facts a plan is keyed by (see the module docstring)."""
+    """The facts a plan is keyed by and the library versions it records (see the module docstring)."""
     info = _cpuinfo()
     flags = set(re.split(r"\s+", info.get("flags", info.get("Features", ""))))
     return {
@@ -83,8 +88,10 @@ def machine_description() -> dict[str, Any]:
 
 
 def machine_key(description: dict[str, Any] | None = None) -> str:
-    """A short digest of ``machine_description()`` (or of ``description``)."""
-    text = json.dumps(description or machine_description(), sort_keys=True)
+    """A short digest of the hardware fields of ``machine_description()`` (or of ``description``): the same in
+    every python environment of one machine."""
+    described = description or machine_description()
+    text = json.dumps({name: described.get(name) for name in HARDWARE_FIELDS}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -11,7 +11,7 @@ Plans are JSON files: by default in the user's cache (``plans_folder()``: ``$BEI
 ``$XDG_CACHE_HOME/beit-deploy`` or ``~/.cache/beit-deploy``, then ``plans/``), one per artifact and
 machine; ``path=`` writes one where a container image can carry it. ``applicable(plan, ...)`` is the
 only way a plan is applied: a plan made on another machine or for another artifact never is, and the
-reason says which.
+reason says which (``apply`` further skips a variant whose backend is missing or has another version here).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ..output_files import write_atomically
 from .machine import describe, machine_description, machine_key
 
 PLAN_FORMAT = "beit-deploy-plan"
-PLAN_SCHEMA = 1
+PLAN_SCHEMA = 2  # 2: machine_key digests the hardware only (1 also digested library versions)
 SLOWER_NOTE = "slower than fp32 here"
 
 
@@ -69,9 +69,12 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, source: str) -> Plan:
-        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT or data.get("schema_version") != PLAN_SCHEMA:
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise InputError(
                 f"{source} is not a beit-deploy plan (schema {PLAN_SCHEMA}); make one with `beit-run tune`")
+        if data.get("schema_version") != PLAN_SCHEMA:
+            raise InputError(f"{source} is a plan of schema {data.get('schema_version')!r}, not {PLAN_SCHEMA} (made by "
+                             "another beit-deploy version); make a new one with `beit-run tune`")
         fields = {key: value for key, value in data.items() if key not in ("format", "schema_version")}
         try:
             rows = tuple(PlanRow(**row) for row in fields.pop("rows"))
@@ -117,8 +120,7 @@ def applicable(plan: Plan, *, digest: str) -> str:
     """Why ``plan`` must not be applied here ("" when it may): another machine or another artifact."""
     here = machine_description()
     if plan.machine_key != machine_key(here):
-        return (f"the plan was made on another machine ({describe(plan.machine)}, libraries "
-                f"{plan.machine.get('libraries')}) than this one ({describe(here)}, libraries {here['libraries']}); "
+        return (f"the plan was made on another machine ({describe(plan.machine)}) than this one ({describe(here)}); "
                 "run `beit-run tune` here")
     return another_artifact(plan, digest=digest)
 

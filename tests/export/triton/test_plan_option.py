@@ -21,7 +21,8 @@ AUTO = ("--model-backend", "python", "--precision", "auto")
     (b"\xff\xfe\x00binary", "cannot be read"),
     (json.dumps({"format": "something-else"}).encode(), "is not a beit-deploy plan"),
     (json.dumps([1, 2]).encode(), "is not a beit-deploy plan"),
-    (json.dumps({"format": "beit-deploy-plan", "schema_version": 1, "rows": []}).encode(), "is a damaged plan"),
+    (json.dumps({"format": "beit-deploy-plan", "schema_version": 2, "rows": []}).encode(), "is a damaged plan"),
+    (json.dumps({"format": "beit-deploy-plan", "schema_version": 1, "rows": []}).encode(), "is a plan of schema 1"),
 ])
 def test_a_bad_plan_file_is_refused_naming_plan(beit_classifier_artifact, tmp_path, capsys, content, problem):
     plan = tmp_path / "plan.json"
