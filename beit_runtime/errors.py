@@ -37,9 +37,15 @@ class UnsafeArtifactPathError(ArtifactError):
     """A file an artifact names (in its manifest or as ONNX external data) would lie outside its folder."""
 
 
-class ImageError(BeitDeployError, ValueError):
-    """An image could not be used as model input. ``index``: its position in the list a call was given (None
-    for one image), so a service can reject that one upload and run the others."""
+class InputError(BeitDeployError, ValueError):
+    """What a caller passed cannot be used: tensors fed to an engine, options passed to a task class, or an image
+    (``ImageError``, the subclass to catch for a bad image alone: a command line tells it apart from bad usage)."""
+
+
+class ImageError(InputError):
+    """An image could not be used as model input: an ``InputError`` (the caller's input), so ``except
+    InputError`` also rejects a corrupt or empty upload. ``index``: its position in the list a call was given
+    (None for one image), so a service can reject that one upload and run the others."""
 
     index: int | None = None
 
@@ -50,10 +56,6 @@ class ImageDecodeError(ImageError):
 
 class ImageFormatError(ImageError):
     """A decoded array has an unsupported dtype, shape, channel count or value range."""
-
-
-class InputError(BeitDeployError, ValueError):
-    """Tensors fed to an engine (or options passed to a task class) do not match what it expects."""
 
 
 class OutputUnavailableError(ArtifactError):
@@ -73,7 +75,7 @@ class OutputTooLargeError(InputError):
     """An output (attention weights) would not fit in the memory available; the message says how to shrink it."""
 
 
-class ImageTooLargeError(ImageError, InputError):
+class ImageTooLargeError(ImageError):
     """An image makes so many tokens that the attention over them would not fit in the memory available (a
     ``--dynamic-resolution`` artifact whose recipe does not fix the tensor size); refused before it runs, with the
     size that fits (``beit_runtime.attention_memory``). An ImageError, so a folder run fails that image alone."""

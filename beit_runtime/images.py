@@ -26,9 +26,10 @@ does, so a 200x300 JPEG tagged orientation 6 comes out 300 wide and 200 tall and
 with what viewers show. ``exif_orientation=False`` keeps the stored pixel order. Arrays carry no
 metadata and are never turned.
 
-Anything else raises ``ImageDecodeError`` (unreadable path, corrupt, truncated or empty data, an
-image over Pillow's decompression-bomb limit) or ``ImageFormatError`` (unsupported type, dtype, shape,
-channel count, negative or empty data, 32-bit integer or float files).
+Anything else raises ``ImageDecodeError`` (unreadable path, corrupt, truncated or empty data, a header
+declaring an empty image, an image over Pillow's decompression-bomb limit) or ``ImageFormatError``
+(unsupported type, dtype, shape, channel count, negative or empty data, 32-bit integer or float files).
+Both are ``ImageError``s, so ``InputError``s: the caller's input.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageDecodeError, ImageFormatError, InputError
+from .image_headers import malformed_image
 
 CHANNEL_ORDERS = ("rgb", "bgr")
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
@@ -137,10 +139,14 @@ def open_image(data: bytes, *, origin: str = "the given bytes", exif_orientation
 
 
 def _decode_failure(error: Exception, data: bytes) -> str:
-    """Pillow's reason, or for a file no format claims (its message names only an in-memory buffer) what the
-    file starts with: an HTML error page saved under an image's name shows itself."""
+    """Pillow's reason; for bytes no format opens (its message names only an in-memory buffer), the format their
+    signature names and what is wrong with its header (``image_headers``), else what they start with: an HTML
+    error page saved under an image's name shows itself."""
     if not isinstance(error, UnidentifiedImageError):
         return str(error)
+    malformed = malformed_image(data)
+    if malformed is not None:
+        return malformed
     text = " (text, not an image: a web page or error message saved under an image's name?)" \
         if data[:64].lstrip().startswith((b"<", b"{")) else ""
     return f"no image format matches its first bytes {data[:16]!r}{text}"

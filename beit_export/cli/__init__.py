@@ -19,7 +19,14 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from beit_runtime.errors import ArtifactError, BeitDeployError, DatasetError, InputError, missing_module_message
+from beit_runtime.errors import (
+    ArtifactError,
+    BeitDeployError,
+    DatasetError,
+    ImageError,
+    InputError,
+    missing_module_message,
+)
 from beit_runtime.exit_codes import (
     EXIT_ERROR,
     EXIT_GRAPH,
@@ -47,6 +54,8 @@ def exit_code(error: BaseException) -> int:
         return EXIT_PARITY
     if isinstance(error, GraphCheckError):
         return EXIT_GRAPH
+    if isinstance(error, ImageError):  # an InputError too, but an image the export failed on is not bad usage
+        return failure_exit(error)
     usage = (ModelLoadError, UnsupportedCheckpointError, ArtifactError, OutputExistsError, OutputPathError,
              ExportOptionsError, DatasetError, InputError)
     if isinstance(error, usage):

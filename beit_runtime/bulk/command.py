@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..datasets.discovery import RUN_FILE
-from ..errors import ArtifactError, BeitDeployError, InputError, OutputWriteError
+from ..errors import ArtifactError, BeitDeployError, ImageError, InputError, OutputWriteError
 from ..exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_TERMINATED, EXIT_USAGE, failure_exit
 from ..manifest import Manifest, load_manifest
 from ..options import RunOptions, positive_int, thread_count
@@ -143,6 +143,8 @@ def run_folder_command(args: argparse.Namespace, *,
     try:
         with _output_folder(Path(options.output)):
             summary = _run(args, manifest, options, chosen)
+    except ImageError as error:  # an InputError too, but each image's own failure goes to errors.jsonl: not usage
+        return report_failure(error)
     # InputError walking the inputs: no image, a clash, another run's folder; ArtifactError as the model loads
     except (InputError, ArtifactError) as error:
         return report_error(error, exit_code=EXIT_USAGE)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..argument_types import artifact_folder_argument, positive_integer, thread_number
-from ..errors import BeitDeployError, DatasetError, InputError, OutputWriteError
+from ..errors import BeitDeployError, DatasetError, ImageError, InputError, OutputWriteError
 from ..exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, failure_exit
 from ..remote.connect import is_served_model
 
@@ -49,7 +49,9 @@ def run_reporting_errors(prog: str, work: Callable[[], _Result], *,
         return None, EXIT_ERROR
     except BeitDeployError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return None, EXIT_USAGE if isinstance(error, (DatasetError, InputError)) else failure_exit(error)
+        # an ImageError is an InputError too, but an image the work failed on is not bad usage: failure_exit
+        usage = isinstance(error, (DatasetError, InputError)) and not isinstance(error, ImageError)
+        return None, EXIT_USAGE if usage else failure_exit(error)
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted; {interrupted}", file=sys.stderr)
         return None, EXIT_INTERRUPTED

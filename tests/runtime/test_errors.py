@@ -1,16 +1,24 @@
-"""Missing optional modules: one message naming the extra that installs them, quoted for every shell."""
+"""Missing optional modules: one message naming the extra that installs them, quoted for every shell; every
+image error is an InputError (the caller's input)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tomllib
 
+from beit_runtime import Classifier
 from beit_runtime.errors import (
     OPTIONAL_MODULES,
     BackendUnavailableError,
+    ImageDecodeError,
+    ImageError,
+    ImageFormatError,
+    ImageTooLargeError,
+    InputError,
     missing_extra,
     missing_module_message,
     pip_install,
@@ -58,3 +66,22 @@ def test_a_missing_optional_module_names_its_extra(error, message):
 def test_a_missing_dependency_exits_5_and_other_failures_1():
     assert failure_exit(BackendUnavailableError("x")) == failure_exit(ModuleNotFoundError("x")) == EXIT_DEPENDENCY == 5
     assert failure_exit(RuntimeError("x")) == EXIT_ERROR == 1
+
+
+def test_every_image_error_is_an_input_error():
+    """A web handler's ``except InputError: return 400`` also rejects a corrupt or empty upload."""
+    for kind in (ImageError, ImageDecodeError, ImageFormatError, ImageTooLargeError):
+        assert issubclass(kind, InputError) and issubclass(kind, ValueError), kind
+
+
+@pytest.mark.parametrize("upload", [b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
+def test_except_input_error_catches_a_corrupt_image_given_to_a_task_class(beit_classifier_artifact, upload):
+    with Classifier(beit_classifier_artifact) as classifier:
+        try:
+            classifier(upload)
+        except InputError as error:  # what a service answers with 400
+            assert isinstance(error, ImageDecodeError), error
+        else:
+            pytest.fail("a corrupt image was classified")
+        with pytest.raises(InputError, match=r"image at index 1 \(of 2\)"):
+            classifier([np.zeros((32, 32, 3), np.uint8), upload])

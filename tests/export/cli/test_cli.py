@@ -16,7 +16,7 @@ import pytest
 
 from beit_export.cli import exit_code, main
 from beit_export.errors import GraphCheckError, ModelLoadError, ParityError, TensorRTCompatibilityError
-from beit_runtime.errors import BackendUnavailableError, ManifestError
+from beit_runtime.errors import BackendUnavailableError, ImageDecodeError, InputError, ManifestError
 from tests.conftest import save_model_folder
 from tests.tiny_models import tiny_model
 
@@ -189,6 +189,8 @@ def test_exit_code_mapping():
     assert exit_code(BackendUnavailableError("x")) == 5
     assert exit_code(ModelLoadError("x")) == 2 and exit_code(ManifestError("x")) == 2
     assert exit_code(KeyboardInterrupt()) == 130
+    # an image the export failed on is an InputError (ImageError) but not bad usage: exit 1; bad options exit 2
+    assert exit_code(ImageDecodeError("x")) == 1 and exit_code(InputError("x")) == 2
 
 
 def test_sigterm_during_export_leaves_no_folder(tmp_path, vit_folder):

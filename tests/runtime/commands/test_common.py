@@ -8,7 +8,15 @@ import pytest
 
 from beit_runtime.cli import main
 from beit_runtime.commands.common import run_reporting_errors
-from beit_runtime.errors import BackendUnavailableError, DatasetError, ManifestError, missing_extra
+from beit_runtime.errors import (
+    BackendUnavailableError,
+    DatasetError,
+    ImageDecodeError,
+    ImageFormatError,
+    InputError,
+    ManifestError,
+    missing_extra,
+)
 from beit_runtime.exit_codes import EXIT_DEPENDENCY, EXIT_INTERRUPTED
 
 
@@ -51,3 +59,12 @@ def test_a_served_model_given_to_evaluate_or_tune_is_a_usage_error_naming_the_wa
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and f"{command[1]} is a served model" in err and fix in err
     assert "does not exist" not in err and "http:/1" not in err  # not read as a folder named http:/...
+
+
+def test_an_image_the_work_failed_on_is_exit_1_though_an_input_error(capsys):
+    """An ImageError is an InputError (a service's 400), but an evaluation that fails on one image is not a usage
+    error: exit 1, as before ImageError became an InputError; bad options stay exit 2."""
+    assert run_reporting_errors("p", _raise(ImageFormatError("image 1x1 is too small"))) == (None, 1)
+    assert run_reporting_errors("p", _raise(ImageDecodeError("corrupt"))) == (None, 1)
+    assert run_reporting_errors("p", _raise(InputError("--batch-size 0"))) == (None, 2)
+    assert capsys.readouterr().err == "p: error: image 1x1 is too small\np: error: corrupt\np: error: --batch-size 0\n"
