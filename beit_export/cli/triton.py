@@ -94,7 +94,7 @@ def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
     add("--base-image", help=f"NGC tritonserver image to build on (default {DEFAULT_BASE_IMAGE}: Triton 2.51.0)")
     add("--app-name", help="Kubernetes name of the Deployment, Service, ... (default: from the model name)")
     add("--namespace", help="namespace written into the manifests (default: none, kubectl's)")
-    add("--grace-period", type=int, help="seconds beit-serve may take to stop (default 30); "
+    add("--grace-period", type=int, help="seconds beit-serve may take to stop (default 30, at least 6); "
                                          "terminationGracePeriodSeconds = preStop sleep + this + 5")
     add("--prestop-sleep", type=int, help="seconds the preStop hook waits before SIGTERM (default 5)")
     add("--ready-timeout", type=int, help="seconds the models may take to load (default 300)")
@@ -104,7 +104,8 @@ def _add_kubernetes(parser: argparse.ArgumentParser) -> None:
     add("--cpu-target-percent", type=int, help="the autoscaler's CPU utilization target (default 70)")
     add("--memory-request-mib", type=int,
         help="memory request per pod (default: measured on the local Triton of `beit-serve --setup`, +25%%)")
-    add("--shm-size-mib", type=int, help="size of the pod's /dev/shm memory volume (default 256)")
+    add("--shm-size-mib", type=int, help="size of the pod's /dev/shm memory volume, at least (default 256; raised "
+                                         "to hold max batch x instances of the largest image: see DIR/README.md)")
     add("--gpus", type=int, help="nvidia.com/gpu per pod (default 1 with --kind gpu, else 0)")
 
 

@@ -16,7 +16,10 @@ connections and for the python models to end.
 
 Phases, each bounded so that the whole stop ends within the grace period: unload (python models, then
 ensembles) as above; SIGTERM and wait the exit timeout plus a margin; SIGKILL as the last resort (then
-the stop is not clean).
+the stop is not clean). So the requests in flight get what the last two phases leave of the grace period
+(``request_time_s``: the grace period less the exit timeout, ``EXIT_MARGIN_S`` and ``KILL_RESERVE_S``);
+a grace period that leaves them less than ``MIN_REQUEST_TIME_S`` is refused (``MIN_GRACE_PERIOD_S``:
+measured, ``--grace-period 2`` left 0.5 s, and 23 of 24 requests in flight were cut).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from ..errors import ServerError
+from ..errors import ServeOptionError, ServerError
 from .launcher import TritonProcess, model_backends
 
 EXIT_MARGIN_S = 2.0
@@ -34,12 +37,38 @@ SERVING_STATES = ("READY", "LOADING")
 POLL_S = 0.02
 NOT_READY_HOLD_S = 0.5
 REASK_S = 1.0
+MIN_REQUEST_TIME_S = 1.0
 
 
 def exit_timeout_for(grace_period_s: float) -> int:
     """Triton's ``--exit-timeout-secs`` for a grace period: a quarter of it, 2 to 5 s (it bounds the wait for
     idle keep-alive connections, then for the python stubs to end: about a second)."""
     return int(min(5, max(2, grace_period_s // 4)))
+
+
+def request_time_s(grace_period_s: float) -> float:
+    """The seconds of a stop within ``grace_period_s`` that the requests in flight have to finish: what the
+    SIGTERM phase (exit timeout + ``EXIT_MARGIN_S``) and ``KILL_RESERVE_S`` leave."""
+    return grace_period_s - exit_timeout_for(grace_period_s) - EXIT_MARGIN_S - KILL_RESERVE_S
+
+
+def _min_grace_period_s() -> int:
+    """The shortest whole grace period that leaves the requests in flight ``MIN_REQUEST_TIME_S``."""
+    return next(seconds for seconds in range(1, 60) if request_time_s(seconds) >= MIN_REQUEST_TIME_S)
+
+
+MIN_GRACE_PERIOD_S = _min_grace_period_s()  # 6: 1 s for requests + 2 s exit timeout + 2 s margin + 1 s reserve
+
+
+def check_grace_period(grace_period_s: float) -> None:
+    """ServeOptionError for a ``--grace-period`` that leaves the requests in flight less than
+    ``MIN_REQUEST_TIME_S``."""
+    if grace_period_s < MIN_GRACE_PERIOD_S:
+        raise ServeOptionError(
+            f"--grace-period {grace_period_s:g} is too short: a stop keeps Triton's exit timeout "
+            f"({exit_timeout_for(grace_period_s)} s) and {EXIT_MARGIN_S + KILL_RESERVE_S:g} s for the server to "
+            f"exit, which leaves the requests in flight {max(0.0, request_time_s(grace_period_s)):g} s; give at "
+            f"least {MIN_GRACE_PERIOD_S} s (Kubernetes' default terminationGracePeriodSeconds is 30)")
 
 
 def ensembles(repositories: tuple[Path, ...]) -> set[str]:
@@ -88,7 +117,7 @@ def drain_and_stop(server: TritonProcess, *, grace_period_s: float) -> int:
     (from now); the server's exit code (0: clean; negative: killed by that signal)."""
     start = time.monotonic()
     exit_wait_s = server.plan.exit_timeout_s + EXIT_MARGIN_S
-    unload_deadline = start + max(0.5, grace_period_s - exit_wait_s - KILL_RESERVE_S)
+    unload_deadline = start + max(0.5, grace_period_s - exit_wait_s - KILL_RESERVE_S)  # request_time_s
     if server.process.poll() is None:
         unload_all(server, deadline=unload_deadline)
     remaining = grace_period_s - (time.monotonic() - start) - KILL_RESERVE_S

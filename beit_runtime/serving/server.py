@@ -27,19 +27,30 @@ one that fails to load stops the server (beit-serve exits 1, its error line repe
 Stop (SIGTERM, as Kubernetes sends, or Ctrl-C): readiness (``/v2/health/ready``) turns false at once,
 the requests in flight finish, new ones get an error, then the server stops; beit-serve exits 0 within
 ``--grace-period`` seconds (default 30, Kubernetes' default terminationGracePeriodSeconds; give the
-pod's value). Connected keep-alive clients hold the last phase for at most 2-5 s (a quarter of the
-grace period). If the server does not stop in time it is killed and beit-serve exits 1.
+pod's value). Connected keep-alive clients hold the last phase for at most 2-5 s (Triton's exit timeout:
+a quarter of the grace period), and 3 s more are kept for the server to exit or be killed, so the
+requests in flight have the grace period less the exit timeout and 3 s to finish (22 s of the default
+30, 3 s of 8); a grace period under 6 s, which would leave them less than 1 s, is refused (exit 2).
+If the server does not stop in time it is killed and beit-serve exits 1.
 
 Supervision: a python stub that dies (e.g. killed by the OOM killer) is noticed within ~0.2 s; its
 model is unloaded (readiness false: requests get errors, never wrong answers), loaded again (after at
 most 3 s for the dead instance to end), and readiness turns true once it is loaded (stderr:
 ``beit-serve: stub of MODEL died; reloaded in X s``; measured 0.4-3.3 s for the test models).
-If tritonserver itself exits, beit-serve removes what it left (stubs, /dev/shm) and exits 1 at once,
-for the orchestrator to restart it.
+A stub that dies again while its model is reloaded (the load fails: "Stub process ... is not healthy")
+gets the reload tried again, 3 attempts in all, 1 s and 4 s apart (stderr: ``beit-serve: reloading
+MODEL after its stub died failed (...); attempt 2 of 3 in 1 s``). When the third fails too, beit-serve
+stops tritonserver (every model) and exits 1, its error line saying that the reload after the stub's
+death failed, for the orchestrator to restart it (the pod). So it does, without retrying, when a reload
+does not finish within ``--ready-timeout`` (a stub killed before it reported to Triton makes Triton
+2.51's load wait forever). If tritonserver itself exits, beit-serve removes what it left (stubs,
+/dev/shm) and exits 1 at once, for the orchestrator to restart it.
 
 After a stub died under load, Triton 2.51 never finishes unloading the dead instance (it still holds
 the requests it had): the model is reloaded all the same, but the next stop waits the whole exit timeout
-and Triton exits 1 (beit-serve says so on stderr and exits 1).
+and Triton exits 1 (beit-serve says so on stderr and exits 1). Until then the dead instance's /dev/shm
+region (as large as the largest batch it was sent: 64 MiB per image of it) stays mapped in tritonserver,
+so its memory is kept until the server restarts (removing its name frees nothing while it is mapped).
 
 Request size: an HTTP request body over ``--max-request-mb`` MiB (default 64) gets an error response,
 on servers with Triton's ``--http-max-input-size`` (Triton 2.58 and newer). Triton 2.51 (the server of
@@ -77,7 +88,7 @@ from ..errors import (
 from ..exit_codes import EXIT_ERROR, EXIT_OK, EXIT_SETUP, EXIT_USAGE, failure_exit
 from .addresses import check_host
 from .check import run_check
-from .drain import drain_and_stop, exit_timeout_for
+from .drain import MIN_GRACE_PERIOD_S, check_grace_period, drain_and_stop, exit_timeout_for, request_time_s
 from .install import ServeLayout, serve_home, setup
 from .launcher import LaunchPlan, TritonProcess, free_port, knows_flag, repository_paths
 from .preflight import check_backends, check_distinct_ports, check_ports_free, check_unique_models
@@ -124,7 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log-verbose", type=int, default=0, help="Triton's --log-verbose level (default 0)")
     add("--grace-period", type=positive_number, default=30.0,
         help="seconds a stop (SIGTERM/Ctrl-C) may take in all: readiness false, requests in flight finish, the "
-             "server stops (default 30, Kubernetes' default; give terminationGracePeriodSeconds)")
+             "server stops (default 30, Kubernetes' default; give terminationGracePeriodSeconds). Requests in "
+             "flight get it less Triton's exit timeout (2-5 s) and 3 s: "
+             f"{request_time_s(30):.0f} s of 30; at least {MIN_GRACE_PERIOD_S}, which leaves them "
+             f"{request_time_s(MIN_GRACE_PERIOD_S):.0f} s")
     add("--max-request-mb", type=int, default=DEFAULT_MAX_REQUEST_MB,
         help="largest HTTP request body in MiB; larger ones get an error (default 64; needs Triton >= 2.58: "
              "Triton 2.51 has no limit and accepts only the default, see above)")
@@ -141,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     """Which server and python to use (see the module docstring), on the requested ports."""
+    check_grace_period(args.grace_period)
     check_distinct_ports({"--http-port": args.http_port, "--grpc-port": args.grpc_port,
                           "--metrics-port": args.metrics_port})
     host = check_host(args.host)
@@ -148,9 +163,6 @@ def launch_plan(args: argparse.Namespace, layout: ServeLayout) -> LaunchPlan:
     repositories = repository_paths(args.repositories)
     if found is None and (not layout.server_ready() or not layout.env_ready()):
         raise ServeSetupError(f"no tritonserver on PATH and none set up in {layout.home}: run `{PROG} --setup` first")
-    if args.grace_period < 1:
-        raise ServeOptionError(f"--grace-period must be at least 1 s (got {args.grace_period}); give the pod's "
-                               "terminationGracePeriodSeconds (Kubernetes' default: 30)")
     check_unique_models(repositories)
     check_ports_free(host, {"--http-port": args.http_port, "--grpc-port": args.grpc_port,
                             "--metrics-port": args.metrics_port})
@@ -202,9 +214,9 @@ def _serve_until_stopped(plan: LaunchPlan, *, ready_timeout_s: float, grace_peri
         server = TritonProcess(plan, log=log)
         models = server.wait_ready(timeout_s=ready_timeout_s, cancelled=stop)
         if not stop():
+            supervisor = Supervisor(server, reload_timeout_s=ready_timeout_s)  # its stubs, before anyone is told
             print(f"{PROG}: ready http://{server.http_url} grpc {server.grpc_url} models: {', '.join(models)} "
                   f"({time.monotonic() - start:.1f} s)", flush=True)
-            supervisor = Supervisor(server, reload_timeout_s=ready_timeout_s)
             if not _supervise(server, supervisor, stop=stop):
                 return EXIT_ERROR
             if supervisor.stuck:
@@ -238,7 +250,8 @@ def _supervise(server: TritonProcess, supervisor: Supervisor, *, stop: _StopFlag
             supervisor.check(cancelled=stop)
         except (OSError, ServerError) as error:
             if server.process.poll() is None and not stop():
-                print(f"{PROG}: error: {error}; stopping", file=sys.stderr, flush=True)
+                print(f"{PROG}: error: {error}; stopping tritonserver (every model) and exiting 1, for the "
+                      "orchestrator to restart beit-serve (the pod)", file=sys.stderr, flush=True)
                 server.stop(signum=signal.SIGKILL, wait_s=5)
                 return False
         time.sleep(POLL_S)

@@ -1,7 +1,8 @@
 """Kubernetes deployment of a Triton repository (``beit-export triton ... --kubernetes DIR``).
 
 ``options`` (``KubernetesOptions``: image, probes' and stops' time budget, replicas, resources),
-``memory`` (the peak measured on the local Triton), ``dockerfile`` (the image), ``manifests`` (Deployment,
+``memory`` (the peak measured on the local Triton), ``shm`` (the pods' /dev/shm, from what the repository
+accepts), ``dockerfile`` (the image), ``manifests`` (Deployment,
 Service, HPA), ``kserve`` (ServingRuntime, InferenceService), ``readme`` and ``writer`` (DIR, staged).
 """
 

@@ -43,10 +43,10 @@ def serving_runtime(options: KubernetesOptions, *, name: str, request_mib: int) 
 
 
 def inference_service(options: KubernetesOptions, *, name: str, request_mib: int,
-                      memory: MemoryMeasurement | None) -> Manifest:
+                      memory: MemoryMeasurement | None, shm_how: str | None = None) -> Manifest:
     pod = pod_spec(options, name=name, request_mib=request_mib)
     annotations = {"serving.kserve.io/deploymentMode": "RawDeployment", "serving.kserve.io/autoscalerClass": "hpa",
-                   **memory_annotations(memory, request_mib)}
+                   **memory_annotations(memory, request_mib, shm_how=shm_how)}
     predictor: dict[str, Any] = {
         "minReplicas": options.replicas, "maxReplicas": options.max_replicas,
         "scaleMetric": "cpu", "scaleTarget": options.cpu_target_percent,

@@ -38,12 +38,18 @@ def metadata(name: str, options: KubernetesOptions, **extra: Any) -> dict[str, A
     return meta
 
 
-def memory_annotations(memory: MemoryMeasurement | None, request_mib: int) -> dict[str, str]:
-    """How the memory request was chosen, on the Deployment (and the InferenceService)."""
+def memory_annotations(memory: MemoryMeasurement | None, request_mib: int, *,
+                       shm_how: str | None = None) -> dict[str, str]:
+    """How the memory request (and /dev/shm: ``shm.SHM_RULE`` with its numbers) was chosen, on the Deployment
+    (and the InferenceService)."""
     if memory is None:
-        return {f"{ANNOTATION}/memory-request": f"{request_mib}Mi, given with --memory-request-mib"}
-    return {f"{ANNOTATION}/memory-peak-mib": f"{memory.peak_mib:.1f}",
-            f"{ANNOTATION}/memory-measured": memory.describe()}
+        found = {f"{ANNOTATION}/memory-request": f"{request_mib}Mi, given with --memory-request-mib"}
+    else:
+        found = {f"{ANNOTATION}/memory-peak-mib": f"{memory.peak_mib:.1f}",
+                 f"{ANNOTATION}/memory-measured": memory.describe()}
+    if shm_how:
+        found[f"{ANNOTATION}/shm-size"] = shm_how
+    return found
 
 
 def probes(options: KubernetesOptions) -> dict[str, Any]:
@@ -92,7 +98,7 @@ def pod_spec(options: KubernetesOptions, *, name: str, request_mib: int) -> dict
 
 
 def shm_volume(options: KubernetesOptions) -> dict[str, Any]:
-    """/dev/shm for the python backend's tensors (counts against the memory limit)."""
+    """/dev/shm for the python backend's tensors (sized by ``shm.shm_size``; counts against the memory limit)."""
     return {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": f"{options.shm_size_mib}Mi"}}
 
 

@@ -16,10 +16,11 @@ requests in flight it took 2.6-3.6 s, or ran past 5 s, while every request was a
 
 Memory: ``memory_request_mib`` None means measured (``memory``, at the largest request the repository accepts:
 its ``--max-image-pixels``, 64 MiB encoded, full batches on every instance): request = peak x
-``MEMORY_HEADROOM``, /dev/shm = the measured regions x ``MEMORY_HEADROOM`` when that is over ``shm_size_mib``,
-limit = request x ``MEMORY_LIMIT_FACTOR``, or request + /dev/shm when that is more (/dev/shm is a
-memory volume that counts against the limit, so a full one must leave the request: ``--memory-request-mib
-64`` gets a 320 MiB limit beside the default 256 MiB /dev/shm, not 2 x 64 = 128; ``memory_limit_mib``).
+``MEMORY_HEADROOM``; /dev/shm = ``shm_size_mib`` raised to what the repository accepts (``shm.SHM_RULE``:
+instances x max batch x the bytes of one image, and the measured regions, each x ``MEMORY_HEADROOM``),
+measured or not; limit = request x ``MEMORY_LIMIT_FACTOR``, or request + /dev/shm when that is more
+(/dev/shm is a memory volume that counts against the limit, so a full one must leave the request:
+``memory_limit_mib``).
 CPU: a request (the HPA's utilization is relative to it), no
 limit (a CPU limit throttles the batcher's threads and adds latency without protecting neighbours more
 than the request already does).
@@ -32,6 +33,7 @@ import re
 from dataclasses import dataclass
 
 from beit_runtime.errors import InputError
+from beit_runtime.serving.drain import MIN_GRACE_PERIOD_S
 
 from ..options import TritonOptionsError
 
@@ -58,9 +60,9 @@ class KubernetesFolderError(KubernetesOptionsError, InputError):
     folder that holds something (without --overwrite)."""
 
 
-def _positive(name: str, value: object, *, low: int = 1) -> None:
+def _positive(name: str, value: object, *, low: int = 1, why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise KubernetesOptionsError(f"{name} must be an integer >= {low}, got {value!r}")
+        raise KubernetesOptionsError(f"{name} must be an integer >= {low}{why}, got {value!r}")
 
 
 def kubernetes_name(name: str) -> str:
@@ -106,7 +108,7 @@ class KubernetesOptions:
     cpu_request: str = "1"
     cpu_target_percent: int = 70
     memory_request_mib: int | None = None  # None: measured on the local server
-    shm_size_mib: int = 256  # /dev/shm for the python backend's tensors, at least (raised to the measured need)
+    shm_size_mib: int = 256  # /dev/shm for the python backend's tensors, at least (raised by ``shm.shm_size``)
     gpus: int | None = None  # nvidia.com/gpu per pod; None: 1 for a repository whose instances run on GPU, else 0
 
     def __post_init__(self) -> None:
@@ -119,7 +121,8 @@ class KubernetesOptions:
                                          "letters, digits and '-', at most 63, starting and ending alphanumeric")
         if self.namespace is not None and not _DNS_LABEL.match(self.namespace):
             raise KubernetesOptionsError(f"--namespace {self.namespace!r} is not a DNS-1123 label")
-        _positive("--grace-period", self.grace_period_s)
+        _positive("--grace-period", self.grace_period_s, low=MIN_GRACE_PERIOD_S,
+                  why=" (beit-serve's minimum: a shorter one leaves the requests in flight less than 1 s)")
         _positive("--prestop-sleep", self.prestop_sleep_s, low=0)
         _positive("--ready-timeout", self.ready_timeout_s, low=10)
         _positive("--replicas", self.replicas)

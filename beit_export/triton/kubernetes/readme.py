@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import dockerfile as image
+from .manifests import ANNOTATION
 from .memory import MemoryMeasurement
 from .options import (
     GRACE_MARGIN_S,
@@ -17,10 +18,11 @@ from .options import (
     TRITON_RELEASE,
     KubernetesOptions,
 )
+from .shm import SHM_RULE
 
 
 def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None,
-                    resources: dict[str, Any]) -> str:
+                    resources: dict[str, Any], *, shm_how: str | None) -> str:
     requests, limits = resources["requests"], resources["limits"]
     if options.memory_request_mib is not None or memory is None:
         how = "given with `--memory-request-mib` (not measured)."
@@ -29,9 +31,10 @@ def _memory_section(options: KubernetesOptions, memory: MemoryMeasurement | None
         how = (f"measured: {memory.describe()}.\nPer process: {parts}.\n"
                f"request = peak x {MEMORY_HEADROOM} (rounded up to 16 MiB).")
     return (f"Memory request {requests['memory']}, limit {limits['memory']}; {how}\n"
-            f"/dev/shm is a {options.shm_size_mib} MiB memory volume (the python backend's tensors, at least the "
-            f"measured regions x {MEMORY_HEADROOM}; it counts against the memory limit), so limit = request x "
-            f"{MEMORY_LIMIT_FACTOR}, or request + "
+            f"/dev/shm is a {options.shm_size_mib} MiB memory volume for the python backend's tensors (each python "
+            f"model instance's region grows to the largest batch it held), by the rule: the {SHM_RULE}"
+            f"{f'. Here {shm_how} (annotation `{ANNOTATION}/shm-size`)' if shm_how else ''}.\n"
+            f"/dev/shm counts against the memory limit, so limit = request x {MEMORY_LIMIT_FACTOR}, or request + "
             f"{options.shm_size_mib} MiB when that is more.\n"
             f"CPU request {requests['cpu']} (the autoscaler's utilization is relative to it), no CPU limit.\n")
 
@@ -103,7 +106,9 @@ def _probes_section(options: KubernetesOptions, container: dict[str, Any]) -> st
 def deploy_readme(options: KubernetesOptions, *, name: str, record: dict[str, Any],
                   memory: MemoryMeasurement | None, documents: dict[str, dict[str, Any]]) -> str:
     """The README of the --kubernetes folder."""
-    container = documents["kubernetes/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]
+    deployment = documents["kubernetes/deployment.yaml"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    annotations = deployment["metadata"]["annotations"]
     return f"""# Deploy {record['name']} on Kubernetes
 
 Written by `beit-export triton --kubernetes` from the repository in `models/` ({record['task']}, model
@@ -115,6 +120,6 @@ Written by `beit-export triton --kubernetes` from the repository in `models/` ({
 {_probes_section(options, container)}
 ## Resources
 
-{_memory_section(options, memory, container['resources'])}
+{_memory_section(options, memory, container['resources'], shm_how=annotations.get(f"{ANNOTATION}/shm-size"))}
 Entry point: `{' '.join(image.entrypoint())} {' '.join(image.serve_arguments(options))}`.
 """

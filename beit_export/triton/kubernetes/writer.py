@@ -8,7 +8,7 @@ Layout of DIR::
     docker/install_stub.py                         the python 3.11 stub of Triton 2.51.0, put in place at build
     kubernetes/deployment.yaml, service.yaml, hpa.yaml
     kserve/servingruntime.yaml, inferenceservice.yaml
-    README.md                                      build, push, apply, verify; how memory was sized
+    README.md                                      build, push, apply, verify; how memory and /dev/shm were sized
 
 Written into a hidden folder beside DIR (``beit_export.artifact.staged_artifact``) and renamed when
 complete: a failure leaves no partial DIR, an existing DIR is replaced only with ``overwrite``. PyYAML (the
@@ -47,9 +47,9 @@ from .options import (
     check_gpus,
     kubernetes_name,
     memory_request_mib,
-    shm_size_mib,
 )
 from .readme import deploy_readme
+from .shm import ShmSize, shm_size
 
 MEASURE_QUEUE_DELAY_US = 5_000_000
 MANIFEST_FILES = {"kubernetes/deployment.yaml": "Deployment", "kubernetes/service.yaml": "Service",
@@ -100,33 +100,29 @@ def measure(artifact: Path, repository: Path, *, options: TritonRepositoryOption
         return measure_peak(copy, ready_timeout_s=ready_timeout_s)
 
 
-def manifests(options: KubernetesOptions, *, name: str,
-              memory: MemoryMeasurement | None) -> dict[str, dict[str, Any]]:
-    """{path in DIR: manifest} for every manifest (the memory request from ``memory`` or the options)."""
-    options = with_measured_shm(options, memory)
+def manifests(options: KubernetesOptions, *, name: str, memory: MemoryMeasurement | None,
+              shm: ShmSize | None = None) -> dict[str, dict[str, Any]]:
+    """{path in DIR: manifest} for every manifest (the memory request from ``memory`` or the options; /dev/shm of
+    ``shm``, else of the options)."""
+    if shm is not None:
+        options = dataclasses.replace(options, shm_size_mib=shm.mib)
     if options.memory_request_mib is not None:
         request = options.memory_request_mib
     elif memory is not None:
         request = memory_request_mib(memory.peak_mib)
     else:
         raise KubernetesOptionsError("no memory measurement and no --memory-request-mib: give one of them")
-    annotations = memory_annotations(None if options.memory_request_mib is not None else memory, request)
+    measured = None if options.memory_request_mib is not None else memory
+    shm_how = shm.how if shm is not None else None
+    annotations = memory_annotations(measured, request, shm_how=shm_how)
     return {
         "kubernetes/deployment.yaml": deployment(options, name=name, request_mib=request, annotations=annotations),
         "kubernetes/service.yaml": service(options, name=name),
         "kubernetes/hpa.yaml": autoscaler(options, name=name),
         "kserve/servingruntime.yaml": serving_runtime(options, name=name, request_mib=request),
-        "kserve/inferenceservice.yaml": inference_service(
-            options, name=name, request_mib=request,
-            memory=None if options.memory_request_mib is not None else memory),
+        "kserve/inferenceservice.yaml": inference_service(options, name=name, request_mib=request, memory=measured,
+                                                          shm_how=shm_how),
     }
-
-
-def with_measured_shm(options: KubernetesOptions, memory: MemoryMeasurement | None) -> KubernetesOptions:
-    """``options`` whose /dev/shm is at least the measured regions with headroom (``shm_size_mib``)."""
-    if memory is None or options.memory_request_mib is not None:
-        return options
-    return dataclasses.replace(options, shm_size_mib=max(options.shm_size_mib, shm_size_mib(memory.shm_mib)))
 
 
 def check_folders(repository: str | Path, output: str | Path, *, overwrite: bool,
@@ -171,8 +167,9 @@ def write_kubernetes(repository: str | Path, output: str | Path, *, options: Kub
     check_gpus(options, kind=record["options"].get("kind", "cpu"))
     if options.gpus is None:
         options = dataclasses.replace(options, gpus=1 if record["options"].get("kind") == "gpu" else 0)
-    options = with_measured_shm(options, memory)
-    documents = manifests(options, name=name, memory=memory)
+    shm = shm_size(options, record=record, memory=memory)
+    options = dataclasses.replace(options, shm_size_mib=shm.mib)
+    documents = manifests(options, name=name, memory=memory, shm=shm)
     with staged_artifact(Path(output), overwrite=overwrite, flag="--kubernetes") as stage:
         shutil.copytree(repository, stage / "models", copy_function=_link_or_copy)
         vendor_runtime(stage)

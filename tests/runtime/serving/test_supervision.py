@@ -1,16 +1,21 @@
 """``beit-serve`` supervises its server (issue 19, item 2): a python stub killed from outside (the OOM killer)
-turns readiness false and its model is reloaded, with no wrong answer in between; a killed tritonserver
-makes beit-serve exit 1 at once, leaving no stub or /dev/shm region behind."""
+turns readiness false and its model is reloaded, with no wrong answer in between; a stub killed again while its
+model reloads gets the reload retried, and a model whose new stubs keep dying stops the server with exit 1 and a
+line saying why; a killed tritonserver makes beit-serve exit 1 at once, leaving no stub or /dev/shm region
+behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 from beit_runtime import Classifier
+from beit_runtime.remote import RemoteClassifier
 from beit_runtime.serving.stubs import stub_processes
 from tests.runtime.serving.triton_server import (
     ClientLoad,
@@ -61,6 +66,93 @@ def test_a_killed_stub_is_reloaded_without_a_wrong_answer(serve_layout, reposito
     # the dead stub's own requests never end in Triton 2.51: then (only then) the later stop is not clean
     stuck = "cls_engine: the instance whose stub died still holds its requests"
     assert code == 0 or (code == 1 and stuck in messages), messages
+    assert leftovers(process.pid) == []
+
+
+def initializing(pid: int) -> bool:
+    """Whether the engine stub ``pid`` runs its model's initialize (ONNX Runtime mapped): past the moment it reports
+    to Triton. (A stub killed before that makes Triton 2.51's load wait forever; killed after it, the load fails.)"""
+    try:
+        return "onnxruntime" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def next_stub(prefix: str, model: str, *, besides: set[int], timeout_s: float = 30) -> int:
+    """The pid of a stub of ``model`` that is not one of ``besides``, once it initializes its model (polled every
+    5 ms)."""
+    found: list[int] = []
+
+    def appeared() -> bool:
+        found[:] = [pid for pid, name in stub_processes(prefix).items()
+                    if name == model and pid not in besides and initializing(pid)]
+        return bool(found)
+
+    start = time.monotonic()
+    while not appeared():
+        assert time.monotonic() - start < timeout_s, f"no new stub of {model} within {timeout_s} s"
+        time.sleep(0.005)
+    return found[0]
+
+
+def test_a_stub_killed_again_while_its_model_reloads_is_reloaded_again(serve_layout, repositories,
+                                                                       beit_classifier_artifact, photo_bytes,
+                                                                       tmp_path):
+    with Classifier(beit_classifier_artifact, batch_size=1) as local:
+        want = signature(local(photo_bytes[1], top_k=5))
+    with open(tmp_path / "stderr.txt", "w", encoding="utf-8") as stderr:
+        process, line = start_beit_serve([repositories["cls"]], log=tmp_path / "server.log", stderr=stderr)
+    http, _ = endpoints(line)
+    prefix = f"beit_serve_{process.pid}_"
+    messages = (tmp_path / "stderr.txt").read_text
+    try:
+        first = next(pid for pid, model in stub_processes(prefix).items() if model == "cls_engine")
+        os.kill(first, signal.SIGKILL)
+        second = next_stub(prefix, "cls_engine", besides={first})  # the replacement, while its model loads
+        os.kill(second, signal.SIGKILL)
+        wait_for(lambda: "reloaded in" in messages() or process.poll() is not None, timeout_s=RECOVERY_TIMEOUT_S,
+                 what="the reload after the second death")
+        assert process.poll() is None, messages()
+        with RemoteClassifier(http, "cls") as client:
+            assert [signature(client.classify(photo_bytes[1], top_k=5)) for _ in range(5)] == [want] * 5
+        assert "cls_engine" in stub_processes(prefix).values()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(60)
+    said = messages()
+    assert "beit-serve: reloading cls_engine after its stub died failed (" in said and "attempt 2 of 3 in 1 s" in said
+    assert "beit-serve: stub of cls_engine died; reloaded in" in said and code == 0, said
+    assert leftovers(process.pid) == []
+
+
+def test_a_model_whose_new_stubs_keep_dying_stops_the_server_saying_why(serve_layout, repositories, tmp_path):
+    with open(tmp_path / "stderr.txt", "w", encoding="utf-8") as stderr:
+        process, _ = start_beit_serve([repositories["cls"]], log=tmp_path / "server.log", stderr=stderr)
+    prefix = f"beit_serve_{process.pid}_"
+    killed: set[int] = set()
+
+    def kill_every_engine_stub() -> None:  # the OOM killer striking each new stub of cls_engine
+        while process.poll() is None:
+            for pid, model in stub_processes(prefix).items():
+                if model == "cls_engine" and pid not in killed and initializing(pid):
+                    killed.add(pid)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_every_engine_stub, daemon=True)
+    killer.start()
+    try:
+        code = process.wait(RECOVERY_TIMEOUT_S)
+    finally:
+        process.kill()
+        killer.join(10)
+    said = (tmp_path / "stderr.txt").read_text()
+    assert code == 1, said
+    assert "attempt 2 of 3 in 1 s" in said and "attempt 3 of 3 in 4 s" in said
+    assert "beit-serve: error: the stub of cls_engine died and reloading the model failed 3 times" in said
+    assert "stopping tritonserver (every model) and exiting 1, for the orchestrator to restart beit-serve" in said
+    assert len(killed) == 4  # the first stub and the three of the reloads
     assert leftovers(process.pid) == []
 
 
