@@ -8,11 +8,13 @@ has no runtime-version gate and runs on protobuf 7 (the gRPC tests prove it on e
 Every call to the client library goes through ``Transport._call``, which turns whatever it raises
 into a typed error (``failures.runtime_error``); errors beit_runtime raises itself pass unchanged.
 ``timeout_s`` bounds each call: the HTTP client's connection and network timeouts, gRPC's
-``client_timeout``. A gRPC client reconnects to a restarted server within ~1 s of its readiness (it failed
-for 9.2 s, measured): its channel retries at least every 0.5 s (``GRPC_RECONNECT``; gRPC's own backoff
-grows to 2 minutes), and gRPC's backup poll, which alone sees a connection attempt's outcome while calls
-fail fast, runs every 0.25 s instead of 5 s (``GRPC_BACKUP_POLL``, set unless the environment sets it,
-before gRPC first starts in the process: set it yourself if your program uses gRPC before this client).
+``client_timeout``. Any thread may call a Transport: over HTTP each thread gets its own tritonclient client
+(``thread_clients``: one is bound to the thread that made it); gRPC's one client is thread-safe.
+A gRPC client reconnects to a restarted server within ~1 s of its readiness (it failed for 9.2 s,
+measured): its channel retries at least every 0.5 s (``GRPC_RECONNECT``; gRPC's own backoff grows to 2
+minutes), and gRPC's backup poll, which alone sees a connection attempt's outcome while calls fail fast,
+runs every 0.25 s instead of 5 s (``GRPC_BACKUP_POLL``, set unless the environment sets it, before gRPC
+first starts in the process: set it yourself if your program uses gRPC before this client).
 ``infer_iter`` streams: it draws a request from its iterable only when fewer than
 ``max_in_flight`` are held (sent, or answered and not yet handed back), so a caller that makes them
 lazily (``RemoteModel`` encodes each image then) holds at most that many at once. After ``close()``
@@ -27,6 +29,7 @@ import queue
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -34,6 +37,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, BeitDeployError, InputError, ModelClosedError, ServerError, missing_extra
 from .failures import METRICS_PORT_HINT, is_metrics_port, runtime_error
+from .thread_clients import ThreadClients
 
 PROTOCOLS = ("http", "grpc")
 URL_FORMS = "host:port, http://host:port or grpc://host:port"
@@ -95,7 +99,8 @@ class RequestFailure(Exception):
 
 
 class Transport:
-    """One tritonclient client: readiness, model config and metadata, and ``infer_many`` (concurrent, in order)."""
+    """tritonclient's client (HTTP: one per calling thread): readiness, model config and metadata, and
+    ``infer_many`` (concurrent, in order)."""
 
     def __init__(self, url: str, *, timeout_s: float = 60.0, max_in_flight: int = 8) -> None:
         for name, value in (("timeout_s", timeout_s), ("max_in_flight", max_in_flight)):
@@ -106,8 +111,16 @@ class Transport:
         self.module = client_module(self.protocol)
         self.timeout_s, self.max_in_flight = float(timeout_s), int(max_in_flight)
         self.closed = False
-        options = self._client_options()
-        self.client = self._call("", lambda: self.module.InferenceServerClient(self.address, **options))
+        make = partial(self.module.InferenceServerClient, self.address, **self._client_options())
+        self._per_thread = ThreadClients(make, check_open=self.check_open) if self.protocol == "http" else None
+        self._shared = self._call("", make) if self._per_thread is None else None
+        self._call("", lambda: self.client)  # this thread's HTTP client now: one that cannot be made fails here
+
+    @property
+    def client(self) -> Any:
+        """The client the calling thread uses: over HTTP its own (``thread_clients``), over gRPC the one
+        thread-safe client."""
+        return self._shared if self._per_thread is None else self._per_thread.get()
 
     def _client_options(self) -> dict[str, Any]:
         """The HTTP client's concurrency and timeouts; the gRPC channel's arguments: tritonclient's defaults
@@ -155,8 +168,12 @@ class Transport:
                                    "block closes it at its end)")
 
     def close(self) -> None:
+        """Close every thread's client; any thread's next call raises ModelClosedError."""
         self.closed = True
-        self.client.close()
+        if self._per_thread is not None:
+            self._per_thread.close()
+        elif self._shared is not None:
+            self._shared.close()
 
     def server_ready(self) -> bool:
         return bool(self._call("", lambda: self.client.is_server_ready(**self._timeout)))
@@ -167,7 +184,7 @@ class Transport:
     def repository_index(self) -> list[dict[str, Any]]:
         """One entry (``name``, ``version``, ``state``) per model in the server's repository, loaded or not."""
         if self.protocol == "http":
-            index = self._call("", self.client.get_model_repository_index)
+            index = self._call("", lambda: self.client.get_model_repository_index(**self._timeout))
         else:
             index = self._call("", lambda: self.client.get_model_repository_index(as_json=True, **self._timeout))
             index = index.get("models") or []
