@@ -161,8 +161,9 @@ OPTIONAL_KINDS = {"hidden_states": "hidden_states", "attentions": "attention_wei
 SCORE_FUNCTIONS = ("softmax", "sigmoid", "none")
 DEFAULT_SCORE_FUNCTION = "softmax"
 # what an evaluation scores: "classification" (class ids: ImageFolder data, top-1/top-5), "segmentation" (label
-# maps: images/ + masks/, mIoU and pixel accuracy)
-EVALUATIONS = ("classification", "segmentation")
+# maps: images/ + masks/, mIoU and pixel accuracy), "embedding" (any images: the nearest neighbour each finds
+# and cosine similarity, against fp32)
+EVALUATIONS = ("classification", "segmentation", "embedding")
 
 _TASKS = (
     Task(
@@ -183,6 +184,7 @@ _TASKS = (
         device_normalisation=True,
         summary="pooled embeddings (patch tokens on request)",
         optional_outputs=OPTIONAL_OUTPUTS,
+        evaluation="embedding",
     ),
     Task(
         name="image-classification",

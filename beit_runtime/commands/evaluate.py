@@ -3,7 +3,9 @@
 Classification data is one folder per class, named as the artifact's labels or by class id (ImageFolder
 layout);
 segmentation data is ``DIR/images/NAME.ext`` with ``DIR/masks/NAME.png`` (class ids, 255 ignored;
-``--reduce-labels`` as BeitImageProcessor's ``do_reduce_labels``). Prints a table (``--json``: one JSON
+``--reduce-labels`` as BeitImageProcessor's ``do_reduce_labels``); a backbone's data is any folder of images,
+its embeddings scored against fp32's (the same nearest neighbour among the first 256 images, and cosine
+similarity). Prints a table (``--json``: one JSON
 object per variant); ``--output DIR`` also writes a Markdown report and a plot of accuracy against speed,
 and keeps ``DIR/evaluation-state.json`` up to date after every batch: a run that was killed or interrupted
 goes on from there when the same command runs again. Progress goes to stderr (a bar on a terminal).
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(`beit-run evaluate ARTIFACT --data DIR`); `beit-run URL IMAGE...` runs the "
                                "served model")
     add = parser.add_argument
-    add("--data", type=path_argument, required=True, help="labelled images (see above)")
+    add("--data", type=path_argument, required=True, help="labelled images, or any images for a backbone (see above)")
     add("--backend", choices=("all", *ENGINE_BACKENDS), default="all", help="engines to measure (default all)")
     add("--precision", choices=("all", *PRECISION_ORDER), default="all", help="precisions to measure (default all)")
     add("--reduce-labels", action="store_true", help="segmentation: 0 is 'other' (ignored), ids shift down by one")

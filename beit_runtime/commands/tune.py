@@ -3,7 +3,8 @@
 The plan picks the fastest variant whose accuracy drop from fp32 is at most ``--max-drop`` points and
 that is faster than fp32 in at least three rounds out of four here; a variant slower than fp32 on this
 machine is never picked. Accuracy: labelled ``--data`` (ImageFolder / images+masks): top-1 or mIoU;
-``--unlabelled`` data: agreement with fp32; no data: the exporter's parity agreement. The plan goes to
+``--unlabelled`` data: agreement with fp32 (a backbone's data is always any folder of images: the share
+of images whose nearest neighbour is fp32's); no data: the exporter's parity agreement. The plan goes to
 the user cache (or ``--plan PATH``), and ``precision="auto"`` / ``beit-run --precision auto`` follow it
 on this machine only.
 """
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "serving machine, then `beit-export triton ARTIFACT --model-backend python "
                                "--precision auto --plan plan.json`")
     add = parser.add_argument
-    add("--data", type=path_argument, default=None, help="images to measure accuracy on (labelled unless --unlabelled)")
+    add("--data", type=path_argument, default=None,
+        help="images to measure accuracy on (labelled unless --unlabelled or a backbone)")
     add("--unlabelled", action="store_true", help="--data is any folder of images: measure agreement with fp32")
     add("--max-drop", type=non_negative_number, default=1.0,
         help="accuracy points a variant may lose against fp32 (default 1)")

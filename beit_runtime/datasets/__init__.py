@@ -1,4 +1,5 @@
-"""Images on disk as data: finding them (``discovery``), labelled layouts (``labelled``), accuracy (``metrics``)."""
+"""Images on disk as data: finding them (``discovery``), labelled layouts (``labelled``), accuracy (``metrics``,
+``embedding_score``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from .discovery import (
     name_rank,
     not_a_folder,
 )
+from .embedding_score import EmbeddingScore
 from .labelled import IGNORE_INDEX, Sample, classification_samples, read_mask, segmentation_samples
 from .metrics import ClassificationScore, SegmentationScore
 from .unlabelled import FoundImages, segmentation_layout, unlabelled_images
@@ -20,6 +22,7 @@ __all__ = [
     "IGNORE_INDEX",
     "REPORT_FILES",
     "ClassificationScore",
+    "EmbeddingScore",
     "FoundImages",
     "Sample",
     "SegmentationScore",

@@ -1,25 +1,27 @@
 """Accuracy of every variant of an artifact on the user's labelled images, measured side by side.
 
 ``evaluate(artifact, data, ...)`` reads the data set (``beit_runtime.datasets``: ImageFolder layout for
-classification, images/ + masks/ for segmentation), decodes each batch of images once, and runs it
-through every variant in turn, the fp32 ONNX Runtime reference first, so the variants see the same
-images in the same order and their timings interleave (no variant is timed on a cooler or hotter
-machine than the others). Per variant it accumulates top-1/top-5 or mIoU/pixel accuracy, agreement
-with the reference's decisions, and images per second of the task-class call (preprocessing, engine
-and post-processing; decoding is shared and not counted). Unreadable images are skipped and counted,
-never fatal; a data set with no readable image is a DatasetError. With ``EvaluationOptions.checkpoint``
-the sums are saved after every batch (``checkpoint``), and a rerun with the same settings goes on from
-them; its folder is checked (created if missing) before the models load, and removed again when the run
-stops before writing into it. Evaluation report folders inside the data, and the masks of a segmentation
-data set read unlabelled, are not read as images (``datasets``), and the report's ``notes`` say so, as
-progress does; progress goes to stderr (``beit_runtime.progress``). A variant that cannot run here is a row
-saying why, unless the options asked for a backend or precision none of whose variants runs: then that is the
-error (a missing backend's BackendUnavailableError names the extra that installs it).
+classification, images/ + masks/ for segmentation, any folder of images for a backbone's embeddings), decodes
+each batch of images once, and runs it through every variant in turn, the fp32 ONNX Runtime reference first,
+so the variants see the same images in the same order and their timings interleave (no variant is timed on a
+cooler or hotter machine than the others). Per variant it accumulates top-1/top-5 or mIoU/pixel accuracy,
+agreement with the reference's decisions (a backbone: the same nearest neighbour, and cosine similarity), and
+images per second of the task-class call (preprocessing, engine and post-processing; decoding is shared and
+not counted). Unreadable images are skipped and counted, never fatal; a data set with no readable image is a
+DatasetError. With ``EvaluationOptions.checkpoint`` the sums are saved after every batch (``checkpoint``), and
+a rerun with the same settings goes on from them; its folder is checked (created if missing) before the models
+load, and removed again when the run stops before writing into it. Evaluation report folders inside the data,
+and the masks of a segmentation data set read unlabelled, are not read as images (``datasets``), and the
+report's ``notes`` say so, as progress does; progress goes to stderr (``beit_runtime.progress``). A variant
+that cannot run here is a row saying why, unless the options asked for a backend or precision none of whose
+variants runs: then that is the error (a missing backend's BackendUnavailableError names the extra that
+installs it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +155,7 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     manifest = variants.manifest
     scorer = Scorer(manifest.task, num_classes=len(manifest.labels), labelled=options.labelled,
                     reduce_labels=options.reduce_labels)
+    options = dataclasses.replace(options, labelled=scorer.labelled)  # a backbone's data is never labelled
     found, notes = _found(manifest, Path(data), scoring=scorer.scoring, options=options)
     samples, selection = limited(found, root=Path(data), limit=options.limit)
     skipped = _measure_batches(variants, samples, scorer=scorer, options=options, notes=notes,

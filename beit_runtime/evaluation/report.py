@@ -17,7 +17,10 @@ from .evaluate import EvaluationReport, VariantResult
 
 
 def _columns(report: EvaluationReport) -> tuple[str, ...]:
-    return (*task(report.task).evaluation_metrics, "agreement")
+    """The task's metrics, agreement, then any other figure the rows carry (a backbone's cosine)."""
+    named = (*task(report.task).evaluation_metrics, "agreement")
+    more = sorted({name for result in report.measured for name in result.figures} - set(named))
+    return (*named, *more)
 
 
 def table(report: EvaluationReport) -> str:
@@ -54,8 +57,9 @@ def markdown(report: EvaluationReport, *, plot: str | None) -> str:
              f"Data: `{report.data}` ({report.task}"
              f"{'; ' + report.selection if report.selection else ''}); machine: {describe(machine_description())}.",
              "",
-             "Agreement: the fraction of decisions (top-1 per image, label per pixel) equal to fp32 on ONNX "
-             "Runtime. images/s: the task-class call (preprocessing, engine, post-processing), decoding excluded.",
+             "Agreement: the fraction of decisions (top-1 per image, label per pixel, nearest neighbour per "
+             "embedding) equal to fp32 on ONNX Runtime. images/s: the task-class call (preprocessing, engine, "
+             "post-processing), decoding excluded.",
              "", *rows, ""]
     if unavailable:
         parts += ["Not run on this machine:", *unavailable, ""]

@@ -22,11 +22,13 @@ import numpy as np
 
 from ..datasets import (
     ClassificationScore,
+    EmbeddingScore,
     Sample,
     SegmentationScore,
     classification_samples,
     read_mask,
     segmentation_samples,
+    unlabelled_images,
 )
 from ..errors import DatasetError, InputError
 from ..tasks import TASKS, task
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 
 class TaskScoring(ABC):
     """How one kind of evaluation reads its data, calls the task class and scores what it returns."""
+
+    uses_labels = True  # False: the data is any folder of images, scored against the reference alone
 
     def __init__(self, *, num_classes: int, reduce_labels: bool) -> None:
         self.num_classes = num_classes
@@ -142,18 +146,59 @@ class SegmentationScoring(TaskScoring):
                            f"value; {fix}")
 
 
+class EmbeddingScoring(TaskScoring):
+    """Pooled embeddings: any folder of images, the nearest neighbour each finds and cosine similarity, against
+    the reference's embeddings (``datasets.embedding_score``)."""
+
+    uses_labels = False
+
+    def samples(self, data: Path, *, labels: Mapping[int, str], skip_folders: list[Path],
+                reports: list[Path]) -> list[Sample]:
+        found = unlabelled_images(data, skip_folders=skip_folders)
+        return [Sample(path) for path in found.files]
+
+    def new_score(self) -> EmbeddingScore:
+        return EmbeddingScore()
+
+    def restored(self, state: dict[str, Any]) -> EmbeddingScore:
+        return EmbeddingScore.from_state(state)
+
+    def targets(self, batch: list[Sample], images: list[np.ndarray]) -> None:
+        return None
+
+    def outputs(self, model: Any, images: list[np.ndarray]) -> Any:
+        return model.extract(images)
+
+    def reference_targets(self, reference: Any) -> Any:
+        return reference
+
+    def add(self, score: Any, outputs: Any, targets: Any, reference: Any) -> None:
+        score.add(outputs, reference)
+
+
 # the task registry's ``evaluation`` -> how that kind of evaluation is scored
 SCORINGS: Mapping[str, type[TaskScoring]] = MappingProxyType({"classification": ClassificationScoring,
-                                                              "segmentation": SegmentationScoring})
+                                                              "segmentation": SegmentationScoring,
+                                                              "embedding": EmbeddingScoring})
+
+
+def evaluated_tasks() -> str:
+    """The tasks an evaluation scores, in words: "backbone, image-classification and semantic-segmentation"."""
+    names = [name for name, entry in TASKS.items() if entry.evaluation is not None]
+    return " and ".join(filter(None, (", ".join(names[:-1]), names[-1])))
 
 
 def scoring_for(task_name: str) -> type[TaskScoring]:
     """The scoring of ``task_name``'s evaluation; InputError naming the evaluated tasks for one without any."""
     kind = task(task_name).evaluation
     if kind is None:
-        evaluated = " and ".join(name for name, entry in TASKS.items() if entry.evaluation is not None)
-        raise InputError(f"evaluate measures {evaluated} artifacts, not {task_name!r}")
+        raise InputError(f"evaluate measures {evaluated_tasks()} artifacts, not {task_name!r}")
     return SCORINGS[kind]
+
+
+def scored_with_labels(task_name: str) -> bool:
+    """Whether labelled data can score ``task_name`` (a backbone's embeddings are scored against fp32 alone)."""
+    return scoring_for(task_name).uses_labels
 
 
 class Scorer:
@@ -161,7 +206,8 @@ class Scorer:
 
     def __init__(self, task_name: str, *, num_classes: int, labelled: bool, reduce_labels: bool) -> None:
         self.scoring = scoring_for(task_name)(num_classes=num_classes, reduce_labels=reduce_labels)
-        self.labelled = labelled
+        self.labelled = labelled and self.scoring.uses_labels
+        self.labelled_metrics = task(task_name).evaluation_metrics
         self.scores: dict[Variant, Any] = {}
 
     def _score(self, variant: Variant) -> Any:
@@ -195,7 +241,9 @@ class Scorer:
         if score is None:
             return {}
         figures: dict[str, float] = score.figures()
-        return figures if self.labelled else {"agreement": figures["agreement"]}
+        if self.labelled:
+            return figures
+        return {name: value for name, value in figures.items() if name not in self.labelled_metrics}
 
     def state(self, variant: Variant) -> dict[str, Any] | None:
         """The variant's accumulators as JSON (None before its first batch)."""

@@ -9,14 +9,15 @@ the user's call (preprocessing, engine, post-processing), so the figure is what 
 Accuracy, in this order of preference:
 - labelled ``data`` (ImageFolder for classification, images/ + masks/ for segmentation): top-1 or mIoU,
   and the drop from fp32 in points;
-- unlabelled ``data`` (any folder of images): agreement with fp32's decisions (per image or per pixel);
-  the drop is the disagreement, in points;
+- unlabelled ``data`` (any folder of images; a backbone's data always is): agreement with fp32's decisions
+  (per image, per pixel, or the nearest neighbour of each embedding); the drop is the disagreement, in points;
 - no ``data``: the agreement the exporter measured against PyTorch on its parity images, from the
   manifest's parity record for the variant (a variant without one is not eligible).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import partial
@@ -29,13 +30,14 @@ from ..datasets.unlabelled import unlabelled_images
 from ..engines.backends import backend_info
 from ..errors import ImageError, InputError
 from ..evaluation.evaluate import EvaluationOptions, OpenVariants, VariantResult, measure_accuracy
+from ..evaluation.scoring import evaluated_tasks, scored_with_labels
 from ..evaluation.variants import REFERENCE, Variant
 from ..images import load_image
 from ..manifest import Manifest, load_manifest
 from ..options import positive_int, thread_count
 from ..output_files import checked_file
 from ..progress import PROGRESS_MODES, Progress
-from ..tasks import BOOL_MASKED_POS, TASKS, task
+from ..tasks import BOOL_MASKED_POS, task
 from .machine import machine_description, machine_key
 from .plan import SLOWER_NOTE, Plan, PlanRow, choose, default_plan_path, write_plan
 from .timing import interleaved_rounds, per_round_ratio
@@ -75,6 +77,8 @@ def tune(artifact: str | Path, *, options: TuneOptions = TuneOptions()) -> tuple
     manifest = load_manifest(artifact)
     if options.data is not None:
         _check_scored_task(manifest)
+        if options.labelled and not scored_with_labels(manifest.task):  # a backbone: any folder of images
+            options = dataclasses.replace(options, labelled=False)
     digest = manifest.files_digest
     path = checked_file(options.plan_path or default_plan_path(digest),
                         option="plan_path" if options.plan_path else "the default plan file")
@@ -100,12 +104,12 @@ def _check_scored_task(manifest: Manifest) -> None:
     """InputError before any measurement when ``data`` cannot score the artifact's task, naming what tune does."""
     if task(manifest.task).evaluation is not None:
         return
-    scored = " and ".join(name for name, entry in TASKS.items() if entry.evaluation is not None)
     raise InputError(
-        f"tune --data measures the accuracy of {scored} artifacts, not {manifest.task!r} ({manifest.folder}); "
+        f"tune --data measures the accuracy of {evaluated_tasks()} artifacts, not {manifest.task!r} "
+        f"({manifest.folder}); "
         f"without --data, `beit-run tune {manifest.folder}` times every variant against fp32 and takes accuracy "
         "from the manifest's parity records (agreement with PyTorch; a variant whose record has no agreement "
-        "figure, as a backbone's, is timed but not chosen)"
+        "figure is timed but not chosen)"
     )
 
 
@@ -157,10 +161,18 @@ def _row(result: VariantResult, speed: dict[Variant, list[float]], accuracy: lis
     if variant != REFERENCE and ratio["q1"] <= 1.0:
         note = SLOWER_NOTE if ratio["median"] < 1.0 else "not clearly faster than fp32 here"
     elif drop is None or drop > options.max_drop:
-        note = "no accuracy figure" if drop is None else f"accuracy drop {drop:.2f} > {options.max_drop} points"
+        note = _no_figure(manifest, options) if drop is None else \
+            f"accuracy drop {drop:.2f} > {options.max_drop} points"
     eligible = variant != REFERENCE and not note
     return PlanRow(variant.backend, variant.precision, ratio, figures, drop if drop is not None else float("nan"),
                    eligible, note)
+
+
+def _no_figure(manifest: Manifest, options: TuneOptions) -> str:
+    """Why a row has no accuracy figure, naming how to get one where tune can measure it."""
+    if options.data is None and task(manifest.task).evaluation is not None:
+        return "no accuracy figure (the parity record has none: tune --data DIR measures one)"
+    return "no accuracy figure"
 
 
 def _accuracy(variant: Variant, accuracy: list[VariantResult] | None,

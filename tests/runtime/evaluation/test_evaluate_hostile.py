@@ -191,11 +191,11 @@ def test_options_are_checked_when_made_naming_the_option(option, value, wanted):
 
 
 @pytest.mark.parametrize("labelled", [True, False])
-def test_a_task_that_is_not_evaluated_is_refused_labelled_or_not(beit_backbone_artifact, tmp_path, labelled):
+def test_a_task_that_is_not_evaluated_is_refused_labelled_or_not(beit_mim_artifact, tmp_path, labelled):
     data = tmp_path / "images"
     data.mkdir()
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(data / "a.png")
     options = EvaluationOptions(labelled=labelled, backend="onnxruntime", precision="fp32", progress="off")
-    with pytest.raises(InputError, match=r"evaluate measures image-classification and semantic-segmentation "
-                                         r"artifacts, not 'backbone'"):
-        evaluate(beit_backbone_artifact, data, options=options)
+    with pytest.raises(InputError, match=r"evaluate measures backbone, image-classification and "
+                                         r"semantic-segmentation artifacts, not 'masked-image-modeling'"):
+        evaluate(beit_mim_artifact, data, options=options)

@@ -3,6 +3,7 @@ the registry's metrics."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from beit_runtime.errors import InputError
@@ -24,6 +25,11 @@ def test_an_evaluated_task_s_figures_are_its_registry_metrics_headline_first(nam
         return
     scoring = scoring_for(name)
     assert scoring is SCORINGS[entry.evaluation]
+    if not scoring.uses_labels:  # a backbone's embeddings: judged against fp32 alone, by agreement first
+        score = scoring(num_classes=0, reduce_labels=False).new_score()
+        score.add(np.eye(3), np.eye(3))
+        assert entry.evaluation_metrics == () and next(iter(score.figures())) == entry.headline_metric == "agreement"
+        return
     figures = scoring(num_classes=3, reduce_labels=False).new_score().figures()
     assert list(figures) == [*entry.evaluation_metrics, "agreement"]
     assert entry.headline_metric == entry.evaluation_metrics[0]

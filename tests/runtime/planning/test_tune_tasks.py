@@ -1,6 +1,6 @@
 """``tune`` on the tasks evaluate does not score: a masked-image-modeling artifact is timed (its task class called
-with masks hiding no patch) and judged by the exporter's parity agreement; ``--data`` on a backbone is refused
-before measuring, saying what tune does without it."""
+with masks hiding no patch) and judged by the exporter's parity agreement; ``--data`` on it is refused before
+measuring, saying what tune does without it."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ def test_tune_times_a_masked_image_modeling_artifact(beit_mim_artifact, tmp_path
     assert measured[0].drop_points == 0.0
 
 
-def test_tune_data_on_a_backbone_says_what_tune_does_without_it(beit_backbone_artifact, tmp_path, capsys):
+def test_tune_data_on_masked_image_modeling_says_what_tune_does_without_it(beit_mim_artifact, tmp_path, capsys):
     (tmp_path / "images").mkdir()
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "images" / "a.png")
     plan = tmp_path / "plan.json"
-    assert main(["tune", str(beit_backbone_artifact), "--data", str(tmp_path / "images"), "--unlabelled",
+    assert main(["tune", str(beit_mim_artifact), "--data", str(tmp_path / "images"), "--unlabelled",
                  "--plan", str(plan)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("beit-run tune: error: tune --data measures the accuracy of image-classification and "
-                          "semantic-segmentation artifacts, not 'backbone'"), err
-    assert "evaluate measures" not in err and f"without --data, `beit-run tune {beit_backbone_artifact}` times" in err
+    assert err.startswith("beit-run tune: error: tune --data measures the accuracy of backbone, image-classification "
+                          "and semantic-segmentation artifacts, not 'masked-image-modeling'"), err
+    assert "evaluate measures" not in err and f"without --data, `beit-run tune {beit_mim_artifact}` times" in err
     assert not plan.exists()
