@@ -9,6 +9,9 @@ OpenVINO candidates run uncapped and, on a CPU beyond AVX2, in a child with oneD
 (``ONEDNN_MAX_CPU_ISA=AVX2``: the instructions of an AVX2-only CPU, not its micro-architecture).
 
 ``python -m benchmarks.int8_options [--quick] [--write-results [PATH]]``. Needs a quiet machine for figures.
+``--write-results`` also writes the table into the RESULTS.md beside PATH, in a block named after PATH: one
+results file per CPU (RESULTS-int8-options.json: AMD EPYC Zen 4; RESULTS-int8-options-avx2-only.json: an
+AVX2-only AMD EPYC).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from beit_runtime.output_files import write_atomically
 from beit_runtime.parity_gate import BEYOND_AVX2
 from beit_runtime.planning.machine import library_versions
 from benchmarks.harness.arguments import names_in, positive_ints
+from benchmarks.report.blocks import replace_block
 from benchmarks.workload.int8_variants import RECIPES, Candidate, build_candidates
 from benchmarks.workload.prepare import prepare_model
 
@@ -191,13 +196,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "candidates": _rows(candidates, groups, measured)}
 
 
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """``path`` (JSON) and its block in the RESULTS.md beside it, the block's markers named after the file, so
+    each CPU's results file (``--write-results PATH``) has its own table there."""
+    write_atomically(path, json.dumps(results, indent=1) + "\n")  # a kill keeps the old file
+    cpu = results["cpu"]
+    family, model, _ = cpu["family_model_stepping"]
+    heading = (f"{results['model']} (random weights), {results['threads']} threads, {results['rounds']} interleaved "
+               f"rounds; CPU family {family} model {model}, flags {', '.join(cpu['flags'])}; "
+               + ", ".join(f"{name} {version}" for name, version in results["versions"].items()) + ".")
+    replace_block(path.with_name("RESULTS.md"), begin=f"<!-- {path.stem}:begin -->", end=f"<!-- {path.stem}:end -->",
+                  body=f"{heading}\n\n{markdown(results['candidates'], cpu)}\n",
+                  title=f"int8 options on {cpu['model']} (family {family} model {model}; {path.name}, issue 17)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     results = run(args)
     print(markdown(results["candidates"], results["cpu"]))
     if args.write_results:
-        args.write_results.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        _log(f"wrote {args.write_results}")
+        write_results(args.write_results, results)
+        _log(f"wrote {args.write_results} and its block in {args.write_results.with_name('RESULTS.md')}")
     return 0
 
 

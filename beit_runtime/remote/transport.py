@@ -1,24 +1,22 @@
 """tritonclient over HTTP or gRPC behind one small interface; every failure a typed beit_runtime error.
 
 tritonclient is imported here, lazily, with an error naming the ``triton`` extra. The extra installs
-``tritonclient[http]`` plus grpcio rather than ``tritonclient[grpc]``: that extra pins protobuf<7
-(6.x), while onnx in the same environment uses protobuf 7; tritonclient 2.69's generated gRPC code
-has no runtime-version gate and runs on protobuf 7 (the gRPC tests prove it on every run).
+``tritonclient[http]`` plus grpcio rather than ``tritonclient[grpc]``: that extra pins protobuf<7 (6.x), while onnx in
+the same environment uses protobuf 7; tritonclient 2.69's generated gRPC code has no runtime-version gate and runs on
+protobuf 7 (the gRPC tests prove it on every run).
 
-Every call to the client library goes through ``Transport._call``, which turns whatever it raises
-into a typed error (``failures.runtime_error``); errors beit_runtime raises itself pass unchanged.
-``timeout_s`` bounds each call: the HTTP client's connection and network timeouts, gRPC's
-``client_timeout``. Any thread may call a Transport: over HTTP each thread gets its own tritonclient client
-(``thread_clients``: one is bound to the thread that made it); gRPC's one client is thread-safe.
-A gRPC client reconnects to a restarted server within ~1 s of its readiness (it failed for 9.2 s,
-measured): its channel retries at least every 0.5 s (``GRPC_RECONNECT``; gRPC's own backoff grows to 2
-minutes), and gRPC's backup poll, which alone sees a connection attempt's outcome while calls fail fast,
-runs every 0.25 s instead of 5 s (``GRPC_BACKUP_POLL``, set unless the environment sets it, before gRPC
-first starts in the process: set it yourself if your program uses gRPC before this client).
-``infer_iter`` streams: it draws a request from its iterable only when fewer than
-``max_in_flight`` are held (sent, or answered and not yet handed back), so a caller that makes them
-lazily (``RemoteModel`` encodes each image then) holds at most that many at once. After ``close()``
-every call raises ``ModelClosedError`` before anything is sent.
+Every call to the client library goes through ``Transport._call``, which turns whatever it raises into a typed error
+(``failures.runtime_error``); errors beit_runtime raises itself pass unchanged. ``timeout_s`` bounds each call: the
+HTTP client's connection and network timeouts, gRPC's ``client_timeout``. Any thread may call a Transport: over HTTP
+each thread gets its own tritonclient client (``thread_clients``: one is bound to the thread that made it); gRPC's one
+client is thread-safe. A gRPC client reconnects to a restarted server within ~1 s of its readiness (it failed for 9.2
+s, measured): its channel retries at least every 0.5 s (``GRPC_RECONNECT``; gRPC's own backoff grows to 2 minutes),
+and gRPC's backup poll, which alone sees a connection attempt's outcome while calls fail fast, runs every 0.25 s
+instead of 5 s (``GRPC_BACKUP_POLL``, set unless the environment sets it, before gRPC first starts in the process: set
+it yourself if your program uses gRPC before this client). ``infer_iter`` streams: it draws a request from its
+iterable only when fewer than ``max_in_flight`` are held (sent, or answered and not yet handed back), so a caller that
+makes them lazily (``RemoteModel`` encodes each image then) holds at most that many at once. After ``close()`` every
+call raises ``ModelClosedError`` before anything is sent.
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ def quick_run(tmp_path_factory):
     path = folder / "results.json"
     code = int8_options.main(["--quick", "--rounds", "1", "--max-rel-l2", str(STRICT_REL_L2),
                               "--cache-dir", str(folder / "cache"), "--write-results", str(path)])
-    return code, json.loads(path.read_text(encoding="utf-8"))
+    return code, json.loads(path.read_text(encoding="utf-8")), folder / "RESULTS.md"
 
 
 def test_every_candidate_is_recorded_with_a_verdict(quick_run):
-    code, results = quick_run
+    code, results, _ = quick_run
     assert code == 0
     rows = results["candidates"]
     assert {row["candidate"] for row in rows} == set(RECIPES)
@@ -55,6 +55,20 @@ def test_results_name_the_machine_and_libraries(quick_run):
     assert results["versions"]["onnxruntime"]  # a library that is not installed is left out
     if results["cpu"]["beyond_avx2"] and results["cpu"]["has_avx2"]:
         assert any(row["isa_cap"] == "AVX2" for row in results["candidates"])
+
+
+def test_the_results_table_goes_into_results_md_beside_the_file(quick_run):
+    _, results, results_md = quick_run
+    text = results_md.read_text(encoding="utf-8")
+    assert text.count("<!-- results:begin -->") == 1 and text.count("<!-- results:end -->") == 1
+    block = text.split("<!-- results:begin -->")[1].split("<!-- results:end -->")[0]
+    family, model, _ = results["cpu"]["family_model_stepping"]
+    assert f"family {family} model {model}" in block and "onnxruntime" in block
+    for row in results["candidates"]:
+        assert f"| {row['candidate']} | {row['backend']} | {row['isa_cap']} |" in block
+        assert row["verdict"] in block
+    int8_options.write_results(results_md.with_name("results.json"), results)  # a rerun replaces its block
+    assert results_md.read_text(encoding="utf-8").count("<!-- results:begin -->") == 1
 
 
 def test_unknown_candidate_is_refused(capsys):
