@@ -38,14 +38,20 @@ def wait_for(condition, *, timeout_s: float, what: str) -> float:
     return time.monotonic() - start
 
 
-def test_a_killed_stub_is_reloaded_without_a_wrong_answer(serve_layout, repositories, beit_classifier_artifact,
-                                                          photo_bytes, tmp_path):
-    with Classifier(beit_classifier_artifact, batch_size=1) as local:
+def start_classifier_server(repositories, artifact, photo_bytes, tmp_path):
+    """beit-serve on the classifier repository (its stderr in tmp_path/stderr.txt): the answer expected for
+    photo 1, the process, its HTTP endpoint and its stubs' /dev/shm prefix."""
+    with Classifier(artifact, batch_size=1) as local:
         want = signature(local(photo_bytes[1], top_k=5))
     with open(tmp_path / "stderr.txt", "w", encoding="utf-8") as stderr:
         process, line = start_beit_serve([repositories["cls"]], log=tmp_path / "server.log", stderr=stderr)
     http, _ = endpoints(line)
-    prefix = f"beit_serve_{process.pid}_"
+    return want, process, http, f"beit_serve_{process.pid}_"
+
+
+def test_a_killed_stub_is_reloaded_without_a_wrong_answer(serve_layout, repositories, beit_classifier_artifact,
+                                                          photo_bytes, tmp_path):
+    want, process, http, prefix = start_classifier_server(repositories, beit_classifier_artifact, photo_bytes, tmp_path)
     load = ClientLoad(http, photo_bytes[1], want, clients=4, busy=4, warmup=4).start()
     try:
         victim = next(pid for pid, model in stub_processes(prefix).items() if model == "cls_engine")
@@ -98,12 +104,7 @@ def next_stub(prefix: str, model: str, *, besides: set[int], timeout_s: float = 
 def test_a_stub_killed_again_while_its_model_reloads_is_reloaded_again(serve_layout, repositories,
                                                                        beit_classifier_artifact, photo_bytes,
                                                                        tmp_path):
-    with Classifier(beit_classifier_artifact, batch_size=1) as local:
-        want = signature(local(photo_bytes[1], top_k=5))
-    with open(tmp_path / "stderr.txt", "w", encoding="utf-8") as stderr:
-        process, line = start_beit_serve([repositories["cls"]], log=tmp_path / "server.log", stderr=stderr)
-    http, _ = endpoints(line)
-    prefix = f"beit_serve_{process.pid}_"
+    want, process, http, prefix = start_classifier_server(repositories, beit_classifier_artifact, photo_bytes, tmp_path)
     messages = (tmp_path / "stderr.txt").read_text
     try:
         first = next(pid for pid, model in stub_processes(prefix).items() if model == "cls_engine")
