@@ -68,7 +68,7 @@ def malformed_image(data: bytes) -> str | None:
     Image.init()
     for name in Image.ID:
         factory, accept = Image.OPEN[name]
-        claim = accept(data[:16]) if accept is not None else False  # formats without a signature claim nothing
+        claim = _claims(accept, data)
         if isinstance(claim, str):  # recognised, but its plugin cannot open it here (a library missing)
             return f"its first bytes are a {name} image's: {claim}"
         if not claim:
@@ -78,6 +78,17 @@ def malformed_image(data: bytes) -> str | None:
         except _HEADER_ERRORS as error:
             return _header_problem(name, data, reason=str(error) or type(error).__name__)
     return None
+
+
+def _claims(accept: Callable[[bytes], bool | str] | None, data: bytes) -> bool | str:
+    """What a plugin's signature check says of ``data``: formats without one claim nothing, and a check that
+    fails on a file shorter than the bytes it reads (Pillow's DIB check unpacks 4) claims nothing either."""
+    if accept is None:
+        return False
+    try:
+        return accept(data[:16])
+    except (struct.error, IndexError, ValueError):
+        return False
 
 
 def _header_problem(name: str, data: bytes, *, reason: str) -> str:

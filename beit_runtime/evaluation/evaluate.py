@@ -161,13 +161,21 @@ def measure_accuracy(variants: OpenVariants, data: str | Path, *, options: Evalu
     skipped = _measure_batches(variants, samples, scorer=scorer, options=options, notes=notes,
                                checkpoint=_checkpoint(variants, samples, data=Path(data), options=options))
     if not any(result.images for result in variants.results):
-        raise DatasetError(f"no image in {data} could be read ({len(skipped)} skipped); first: {skipped[:1]}")
+        raise _nothing_read(data, skipped)
     scorer.check_scored(data)
     for result in variants.results:
         if not result.unavailable:
             result.figures = scorer.figures(result.variant)
     return EvaluationReport(str(manifest.folder), manifest.task, str(data), variants.results, skipped, selection,
                             notes)
+
+
+def _nothing_read(data: str | Path, skipped: list[tuple[str, str]]) -> DatasetError:
+    if not skipped:
+        return DatasetError(f"no image found in {data}: give --data a folder of images (any format Pillow reads, "
+                            "in subfolders too)")
+    path, why = skipped[0]
+    return DatasetError(f"no image in {data} could be read ({len(skipped)} skipped); the first, {path}: {why}")
 
 
 def limited(samples: Sequence[Sample], *, root: Path, limit: int | None) -> tuple[list[Sample], str]:

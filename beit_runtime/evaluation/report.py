@@ -15,6 +15,16 @@ from ..planning.machine import describe, machine_description
 from ..tasks import task
 from .evaluate import EvaluationReport, VariantResult
 
+# figures shown as they are, not as a percentage (a cosine similarity of 0.99996 is not "100.00%")
+PLAIN_FIGURES = {"cosine": 5}
+
+
+def _cell(row: dict[str, float], name: str) -> str:
+    if name not in row:
+        return "-"
+    digits = PLAIN_FIGURES.get(name)
+    return f"{row[name]:.{digits}f}" if digits is not None else f"{100 * row[name]:.2f}%"
+
 
 def _columns(report: EvaluationReport) -> tuple[str, ...]:
     """The task's metrics, agreement, then any other figure the rows carry (a backbone's cosine)."""
@@ -33,7 +43,7 @@ def table(report: EvaluationReport) -> str:
         if result.unavailable:
             lines.append(f"{head}  unavailable: {result.unavailable.splitlines()[0]}")  # whole: it names the fix
             continue
-        figures = "".join(f"{100 * row[name]:>15.2f}%" if name in row else f"{'-':>16}" for name in columns)
+        figures = "".join(f"{_cell(row, name):>16}" for name in columns)
         lines.append(f"{head}{figures}{row['images_per_s']:>12.1f}")
     if report.skipped:
         lines.append(f"{len(report.skipped)} unreadable image(s) skipped, e.g. {report.skipped[0][0]}")
@@ -50,7 +60,7 @@ def markdown(report: EvaluationReport, *, plot: str | None) -> str:
             "|---|---:|" + "---:|" * len(columns) + "---:|"]
     for result in report.measured:
         row = result.as_json()
-        figures = " | ".join(f"{100 * row[name]:.2f}%" if name in row else "-" for name in columns)
+        figures = " | ".join(_cell(row, name) for name in columns)
         rows.append(f"| {result.variant.name} | {result.images} | {figures} | {row['images_per_s']:.1f} |")
     unavailable = [f"- {r.variant.name}: {r.unavailable.splitlines()[0]}" for r in report.results if r.unavailable]
     parts = [f"# Evaluation of `{report.artifact}`", "",

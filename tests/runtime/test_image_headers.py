@@ -76,3 +76,13 @@ def test_bytes_no_format_claims_are_left_to_the_caller(data):
     assert malformed_image(data) is None  # load_image shows their first bytes instead
     with pytest.raises(ImageDecodeError, match="no image format matches its first bytes"):
         load_image(data)
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 4, 15])
+def test_a_file_shorter_than_any_header_is_an_image_decode_error_whatever_its_first_byte(length):
+    # Pillow's DIB signature check unpacks 4 bytes: on 1-3 bytes it raised struct.error out of load_image
+    rng = np.random.default_rng(length)
+    for first in range(256):
+        data = bytes([first]) + rng.integers(0, 256, size=length - 1, dtype=np.uint8).tobytes()
+        with pytest.raises(ImageDecodeError, match="is not a decodable image"):
+            load_image(data)

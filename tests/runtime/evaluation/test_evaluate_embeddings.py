@@ -18,6 +18,7 @@ from beit_export.options import ExportOptions
 from beit_export.pipeline import export_artifact
 from beit_runtime import FeatureExtractor
 from beit_runtime.cli import main
+from beit_runtime.errors import DatasetError
 from beit_runtime.evaluation import EvaluationOptions, Variant, evaluate
 from beit_runtime.evaluation.report import table
 from beit_runtime.images import load_image
@@ -67,7 +68,19 @@ def test_int8_embeddings_keep_the_neighbours_fp32_finds(backbone_artifact, digit
     same = float(np.mean(nearest_others(ours) == nearest_others(theirs)))  # ties aside, the same figure
     assert int8.figures["agreement"] >= same and int8.figures["agreement"] >= 0.8, int8.figures
     assert 0.95 < int8.figures["cosine"] < 1.0
-    assert "cosine" in table(report).splitlines()[0]
+    header, _, int8_row = table(report).splitlines()[:3]
+    assert "cosine" in header and f"{int8.figures['cosine']:.5f}" in int8_row  # not "100.00%"
+
+
+@pytest.mark.parametrize(("images", "error"), [
+    (0, "no image found in .*: give --data a folder of images"),
+    (1, "neighbour agreement needs at least 2 readable images, got 1"),
+])
+def test_a_folder_with_no_neighbours_to_find_is_a_dataset_error(backbone_artifact, tmp_path, images, error):
+    for index in range(images):
+        Image.fromarray(held_out_split().images[index]).save(tmp_path / f"{index}.png")
+    with pytest.raises(DatasetError, match=error):
+        evaluate(backbone_artifact, tmp_path, options=EvaluationOptions(backend="onnxruntime", progress="off"))
 
 
 def test_a_resumed_backbone_evaluation_gives_the_same_figures(backbone_artifact, digit_images, tmp_path):
