@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -129,6 +130,9 @@ def _run(args: argparse.Namespace, options: RunOptions, task_name: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    # Pillow warns about a corrupt TIFF's tags (UserWarning, with its source line) before it fails to open it: the
+    # error line says what failed, so those warnings would only put library paths above it
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     try:
         code = _dispatch(arguments)
         sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit

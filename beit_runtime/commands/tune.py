@@ -53,7 +53,8 @@ def _summary(plan: Plan, path: Path) -> str:
     for row in plan.rows:
         speed = (f"{row.speedup['median']:.2f} [{row.speedup['q1']:.2f}-{row.speedup['q3']:.2f}]"
                  if row.speedup else "-")
-        drop = "-" if math.isnan(row.drop_points) else f"{row.drop_points:.2f}"
+        measured = row.speedup and not math.isnan(row.drop_points)  # an unavailable variant has neither
+        drop = f"{row.drop_points:.2f}" if measured else "-"
         lines.append(f"{row.name:<22}{speed:>22}{drop:>15}  {row.note or ('eligible' if row.eligible else '')}")
     lines += [f"chosen: {plan.chosen_backend} {plan.chosen_precision} ({plan.reason})", f"plan written to {path}"]
     return "\n".join(lines)

@@ -6,12 +6,14 @@ and used from another one it fails ("Cannot switch to a different thread"). ``Th
 client when that thread first asks for one and keeps it for that thread's later calls. ``close()`` closes them all
 (a client whose thread is still sending is left to its thread: gevent cannot wait for it from another one). A
 thread that ends leaves its client idle: the next thread that makes its own closes it, so a server that starts a
-thread per request (Flask's) holds about one client per live thread.
+thread per request (Flask's) holds about one client per live thread. ``quiet_gevent_hub`` keeps a thread's hub
+from printing a traceback for a request that failed (the failure is raised to the caller, typed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -74,3 +76,15 @@ class _Made:
         if ended:
             with contextlib.suppress(Exception):
                 self.hub.destroy(destroy_loop=True)
+
+
+def quiet_gevent_hub() -> None:
+    """This thread's gevent hub (tritonclient's HTTP client sends from greenlets) stops printing a traceback
+    for each request that fails on the network: the failure is raised by ``get_result``, typed (``failures``)."""
+    import gevent
+
+    hub = gevent.get_hub()
+    # RuntimeError: "connection pool closed", when another thread closes the client while this one sends
+    missing = tuple(kind for kind in (OSError, http.client.HTTPException, RuntimeError) if kind not in hub.NOT_ERROR)
+    if missing:
+        hub.NOT_ERROR = (*hub.NOT_ERROR, *missing)

@@ -21,7 +21,6 @@ call raises ``ModelClosedError`` before anything is sent.
 
 from __future__ import annotations
 
-import http.client
 import os
 import queue
 import re
@@ -35,7 +34,7 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, BeitDeployError, InputError, ModelClosedError, ServerError, missing_extra
 from .failures import METRICS_PORT_HINT, is_metrics_port, runtime_error
-from .thread_clients import ThreadClients
+from .thread_clients import ThreadClients, quiet_gevent_hub
 
 PROTOCOLS = ("http", "grpc")
 URL_FORMS = "host:port, http://host:port or grpc://host:port"
@@ -148,6 +147,8 @@ class Transport:
         except (BeitDeployError, RequestFailure):
             raise
         except Exception as error:  # the client library's and the socket's errors, classified by type and status
+            if self.closed:  # closed by another thread while this call was in flight ("Channel closed!")
+                raise self._closed_error() from error
             raise (self._wrong_port(error)
                    or runtime_error(error, model=model, url=self.url, timeout_s=self.timeout_s)) from error
 
@@ -162,8 +163,11 @@ class Transport:
     def check_open(self, *, owner: str = "") -> None:
         """ModelClosedError once ``close()`` was called (``owner``: what the error calls the closed client)."""
         if self.closed:
-            raise ModelClosedError(f"this {owner or 'client'} of {self.url} is closed: create a new one (a with "
-                                   "block closes it at its end)")
+            raise self._closed_error(owner)
+
+    def _closed_error(self, owner: str = "") -> ModelClosedError:
+        return ModelClosedError(f"this {owner or 'client'} of {self.url} is closed: create a new one (a with block "
+                                "closes it at its end)")
 
     def close(self) -> None:
         """Close every thread's client; any thread's next call raises ModelClosedError."""
@@ -234,6 +238,8 @@ class Transport:
             try:
                 answer = self._call(model, lambda: next(answers, None))
             except RequestFailure as failure:
+                if self.closed:  # closed by another thread while this request was in flight
+                    raise self._closed_error() from failure.error
                 request = names[failure.index] if failure.index < len(names) else f"request {failure.index}"
                 raise runtime_error(failure.error, model=model, url=self.url, timeout_s=self.timeout_s,
                                     request=request) from failure.error
@@ -261,7 +267,7 @@ class Transport:
     def _send_http(self, model: str, feeds: Mapping[str, np.ndarray], outputs: Sequence[str],
                    version: str) -> Callable[[], Any]:
         wanted = [self.module.InferRequestedOutput(name, binary_data=True) for name in outputs]
-        _quiet_gevent_hub()
+        quiet_gevent_hub()
         request = self.client.async_infer(model, self.inputs(feeds), model_version=version, outputs=wanted)
         answer: Callable[[], Any] = request.get_result
         return answer
@@ -280,16 +286,6 @@ class Transport:
                 raise error
             return result
         return answer
-
-
-def _quiet_gevent_hub() -> None:
-    """This thread's gevent hub (tritonclient's HTTP client sends from greenlets) stops printing a traceback
-    for each request that fails on the network: the failure is raised by ``get_result``, typed (``failures``)."""
-    import gevent
-
-    hub = gevent.get_hub()
-    if OSError not in hub.NOT_ERROR:
-        hub.NOT_ERROR = (*hub.NOT_ERROR, OSError, http.client.HTTPException)
 
 
 def _answer(index: int, answer: Callable[[], Any], outputs: Sequence[str]) -> Outputs:

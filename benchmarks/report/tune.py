@@ -16,7 +16,8 @@ def _row(row: dict[str, Any]) -> str:
     speed = row["speedup"]
     cell = f"{speed['median']:.2f}x [{speed['q1']:.2f}-{speed['q3']:.2f}]" if speed else "-"
     drop = row["drop_points"]
-    drop_cell = "-" if drop is None or (isinstance(drop, float) and math.isnan(drop)) else f"{drop:.2f}"
+    unmeasured = not speed or drop is None or (isinstance(drop, float) and math.isnan(drop))  # unavailable: neither
+    drop_cell = "-" if unmeasured else f"{drop:.2f}"
     note = row["note"] or ("eligible" if row["eligible"] else "")
     return f"| {row['backend']}-{row['precision']} | {cell} | {drop_cell} | {note} |"
 

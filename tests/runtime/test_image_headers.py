@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -86,3 +88,15 @@ def test_a_file_shorter_than_any_header_is_an_image_decode_error_whatever_its_fi
         data = bytes([first]) + rng.integers(0, 256, size=length - 1, dtype=np.uint8).tobytes()
         with pytest.raises(ImageDecodeError, match="is not a decodable image"):
             load_image(data)
+
+
+def test_beit_run_on_a_tiff_whose_tags_overrun_the_file_prints_one_error_line(beit_classifier_artifact, tmp_path):
+    # Pillow warns "Tag data larger than file" (a UserWarning with its source line) before it fails to open it
+    tiff = tmp_path / "tags.tif"
+    entry = struct.pack("<HHII", 256, 4, 0x10000, 0x1000)  # ImageWidth: 65536 LONGs at offset 4096, past the end
+    tiff.write_bytes(b"II*\x00" + struct.pack("<IH", 8, 1) + entry + struct.pack("<I", 0))
+    done = subprocess.run([sys.executable, "-m", "beit_runtime.cli", str(beit_classifier_artifact), str(tiff)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr == (f"beit-run: error: {tiff} is not a decodable image (corrupt, truncated, or a format Pillow "
+                           "cannot read): the TIFF header cannot be read: Missing dimensions\n")

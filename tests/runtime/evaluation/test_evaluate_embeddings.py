@@ -104,7 +104,10 @@ def test_tune_on_a_backbone_judges_variants_by_neighbour_agreement(backbone_arti
     assert set(int8.accuracy) == {"agreement", "cosine"}
     assert int8.drop_points == pytest.approx(100 * (1 - int8.accuracy["agreement"]), abs=1e-3)
     assert not int8.note.startswith("no accuracy figure"), int8
-    capsys.readouterr()
+    summary = capsys.readouterr().out.splitlines()
+    for row in plan.rows:  # an unavailable variant (bf16 without bf16 units) shows no drop: nothing was measured
+        line = next(text for text in summary if text.startswith(row.name))
+        assert (line.split()[1:3] == ["-", "-"]) is row.note.startswith("unavailable"), line
 
 
 def test_tune_without_data_names_how_to_measure_a_backbone(backbone_artifact, tmp_path):

@@ -99,3 +99,41 @@ def test_threads_sharing_a_client_print_nothing_on_stderr(served, protocol, phot
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
     assert result.stdout.strip() == "True" and result.stderr == "", result.stderr[-2000:]
+
+
+CLOSE_WHILE_SENDING = """
+import sys, threading, time
+from beit_runtime.remote import RemoteClassifier
+remote = RemoteClassifier(sys.argv[1], 'cls')
+images = [sys.argv[2]] * 16
+errors, started = [], threading.Barrier(5, timeout=60)
+def send():
+    started.wait()
+    try:
+        while True:
+            remote(images, top_k=1)
+    except Exception as error:
+        errors.append(type(error).__name__)
+threads = [threading.Thread(target=send) for _ in range(4)]
+for thread in threads:
+    thread.start()
+started.wait()
+time.sleep(0.5)
+remote.close()
+for thread in threads:
+    thread.join(120)
+print(sorted(errors))
+"""
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_closing_while_other_threads_send_raises_model_closed_in_each_and_prints_nothing(served, protocol,
+                                                                                      photo_bytes, tmp_path):
+    # gRPC's calls in flight failed "Channel closed!" as ServerError / ServerUnavailableError; HTTP's greenlets
+    # printed "connection pool closed" tracebacks
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(photo_bytes[0])
+    result = subprocess.run([sys.executable, "-c", CLOSE_WHILE_SENDING, url(served, protocol), str(image)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.stdout.strip() == str(["ModelClosedError"] * WORKERS), (result.stdout, result.stderr[-2000:])
+    assert result.stderr == "", result.stderr[-2000:]
