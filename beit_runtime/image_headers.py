@@ -19,6 +19,8 @@ from PIL import Image
 _HEADER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error)
 # ImageFile.__init__'s answer when the header parsed but declares no pixel mode or a side <= 0
 _NO_SIZE_OR_MODE = "not identified by this driver"
+# what Pillow's parsers raise when they read past what a header holds, or fields that contradict each other
+_PARSER_SLIPS = (IndexError, KeyError, TypeError, struct.error)
 _JPEG_FRAME_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
@@ -76,8 +78,16 @@ def malformed_image(data: bytes) -> str | None:
         try:
             factory(io.BytesIO(data), "").close()
         except _HEADER_ERRORS as error:
-            return _header_problem(name, data, reason=str(error) or type(error).__name__)
+            return _header_problem(name, data, reason=_reason(error))
     return None
+
+
+def _reason(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    slipped = isinstance(error, _PARSER_SLIPS) or isinstance(error.__cause__, _PARSER_SLIPS)  # PNG re-raises them
+    if slipped:  # the parser's own words ("list index out of range") say nothing alone
+        return f"it is cut short or its fields disagree (Pillow's parser: {text})"
+    return text
 
 
 def _claims(accept: Callable[[bytes], bool | str] | None, data: bytes) -> bool | str:

@@ -99,4 +99,13 @@ def test_beit_run_on_a_tiff_whose_tags_overrun_the_file_prints_one_error_line(be
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr == (f"beit-run: error: {tiff} is not a decodable image (corrupt, truncated, or a format Pillow "
-                           "cannot read): the TIFF header cannot be read: Missing dimensions\n")
+                           "cannot read): the TIFF header cannot be read: it is cut short or its fields disagree "
+                           "(Pillow's parser: Missing dimensions)\n")
+
+
+def test_a_header_cut_short_is_said_in_words_with_the_parser_s_detail_after():
+    # the PNG parser re-raises struct.error as SyntaxError: its text alone ("unpack_from requires a buffer ...")
+    # did not say what was wrong with the file
+    with pytest.raises(ImageDecodeError, match=r"the PNG header cannot be read: it is cut short or its fields "
+                                               r"disagree \(Pillow's parser: unpack_from requires"):
+        load_image(_png(4, 4)[:35])
