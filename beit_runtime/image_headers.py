@@ -97,7 +97,7 @@ def _claims(accept: Callable[[bytes], bool | str] | None, data: bytes) -> bool |
         return False
     try:
         return accept(data[:16])
-    except (struct.error, IndexError, ValueError):
+    except (*_PARSER_SLIPS, ValueError):
         return False
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from beit_export.checkpoint import load_checkpoint
-from beit_export.demo import DEMO_CLASSIFIER_ID, checkpoint_dir
+from beit_export.demo import checkpoint_dir
 from beit_export.demo.digits import held_out_split
 from beit_export.demo.metrics import mean_iou
 from beit_export.demo.scenes import CLASS_NAMES, generate_scenes
@@ -18,15 +18,14 @@ from beit_runtime.datasets import Sample
 from beit_runtime.errors import DatasetError
 from beit_runtime.evaluation import EvaluationOptions, Variant, evaluate
 from beit_runtime.evaluation.evaluate import limited
+from tests.runtime.demo_digits import export_digits_int8
 
 DIGITS = 120  # the first held-out digits: never trained on
 
 
 @pytest.fixture(scope="module")
 def digits_artifact(tmp_path_factory):
-    checkpoint = load_checkpoint(DEMO_CLASSIFIER_ID)
-    return export_artifact(checkpoint, output=tmp_path_factory.mktemp("digits") / "a",
-                           options=ExportOptions(int8=True, int8_mode="dynamic", photos=False))
+    return export_digits_int8(tmp_path_factory.mktemp("digits"))
 
 
 @pytest.fixture(scope="module")

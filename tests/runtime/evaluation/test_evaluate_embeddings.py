@@ -11,11 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from beit_export.checkpoint import load_checkpoint
-from beit_export.demo import DEMO_CLASSIFIER_ID
 from beit_export.demo.digits import held_out_split
-from beit_export.options import ExportOptions
-from beit_export.pipeline import export_artifact
 from beit_runtime import FeatureExtractor
 from beit_runtime.cli import main
 from beit_runtime.errors import DatasetError
@@ -24,15 +20,14 @@ from beit_runtime.evaluation.report import table
 from beit_runtime.images import load_image
 from beit_runtime.planning import read_plan
 from beit_runtime.planning.tune import TuneOptions, tune
+from tests.runtime.demo_digits import export_digits_int8
 
 DIGITS = 48
 
 
 @pytest.fixture(scope="module")
 def backbone_artifact(tmp_path_factory):
-    checkpoint = load_checkpoint(DEMO_CLASSIFIER_ID, task="backbone")
-    return export_artifact(checkpoint, output=tmp_path_factory.mktemp("digits-backbone") / "a",
-                           options=ExportOptions(int8=True, int8_mode="dynamic", photos=False))
+    return export_digits_int8(tmp_path_factory.mktemp("digits-backbone"), task="backbone")
 
 
 @pytest.fixture(scope="module")

@@ -7,21 +7,17 @@ import math
 import pytest
 from PIL import Image
 
-from beit_export.checkpoint import load_checkpoint
-from beit_export.demo import DEMO_CLASSIFIER_ID
 from beit_export.demo.digits import held_out_split
-from beit_export.options import ExportOptions
-from beit_export.pipeline import export_artifact
 from beit_runtime.errors import InputError
 from beit_runtime.planning import applicable, read_plan
 from beit_runtime.planning.plan import SLOWER_NOTE
 from beit_runtime.planning.tune import TuneOptions, tune
+from tests.runtime.demo_digits import export_digits_int8
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
-    return export_artifact(load_checkpoint(DEMO_CLASSIFIER_ID), output=tmp_path_factory.mktemp("digits") / "a",
-                           options=ExportOptions(int8=True, int8_mode="dynamic", photos=False))
+    return export_digits_int8(tmp_path_factory.mktemp("digits"))
 
 
 @pytest.fixture(scope="module")
