@@ -13,6 +13,7 @@ ones accept any height/width (rounded down to whole patches), and equal the HF m
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
@@ -26,6 +27,7 @@ from beit_export.modeling.position_embeddings import (
     special_tokens,
 )
 from beit_export.modeling.relative_position import (
+    BiasGeometry,
     DynamicRelativePositionBias,
     StaticRelativePositionBias,
     hf_interpolated_table,
@@ -64,6 +66,11 @@ class ExportModule(nn.Module):
     def output_names(self) -> list[str]:
         return self.task_spec.output_names
 
+    def _forward_pass(self) -> contextlib.AbstractContextManager:
+        """Where the layers' dynamic biases share their window geometry (built once per pass)."""
+        geometries = {id(m.geometry): m.geometry for m in self.modules() if isinstance(m, DynamicRelativePositionBias)}
+        return next(iter(geometries.values())).forward_pass() if len(geometries) == 1 else contextlib.nullcontext()
+
     def _outputs(self, result) -> tuple[torch.Tensor, ...]:
         if self.extra_outputs is None:
             return tuple(getattr(result, name) for name in self.output_names)
@@ -73,14 +80,16 @@ class ExportModule(nn.Module):
 
 class ImageExportModule(ExportModule):
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._outputs(self.model(pixel_values, interpolate_pos_encoding=True, **self.flags))
+        with self._forward_pass():
+            return self._outputs(self.model(pixel_values, interpolate_pos_encoding=True, **self.flags))
 
 
 class MaskedImageExportModule(ExportModule):
     def forward(self, pixel_values: torch.Tensor, bool_masked_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        result = self.model(pixel_values, bool_masked_pos=bool_masked_pos, interpolate_pos_encoding=True,
-                            **self.flags)
-        return self._outputs(result)
+        with self._forward_pass():
+            result = self.model(pixel_values, bool_masked_pos=bool_masked_pos, interpolate_pos_encoding=True,
+                                **self.flags)
+            return self._outputs(result)
 
 
 def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
@@ -89,6 +98,7 @@ def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, reso
     config_window = tuple(size // patch for size in config_image_size(config))
     window = (resolution[0] // patch, resolution[1] // patch)
     index = None if dynamic else relative_position_index(*window).reshape(-1).contiguous()
+    geometry = BiasGeometry(config_window) if dynamic else None
     owners = [(encoder, "shared_position_bias")] + [(layer, "relative_position_bias") for layer in encoder.layers]
     for owner, attribute in owners:
         original = getattr(owner, attribute, None)
@@ -96,7 +106,7 @@ def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, reso
             continue
         table = original.relative_position_bias_table.detach()
         if dynamic:
-            replacement = DynamicRelativePositionBias(table, config_window)
+            replacement = DynamicRelativePositionBias(table, config_window, geometry=geometry)
         else:
             if window != config_window:
                 table = hf_interpolated_table(table, config_window, window)

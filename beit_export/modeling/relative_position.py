@@ -10,6 +10,11 @@ frozen by ``torch_int``. The replacement here computes the same values two ways:
   gathered with a single Gather.
 - dynamic (window from the symbolic input size): the index comes from Range/Div/Mod/Mul/Add on
   int32, the table is resized with bilinear interpolation matrices (MatMul), the 3 CLS rows kept.
+  The index and the matrices depend on the window alone, so the layers of one model share one
+  ``BiasGeometry``: within one forward pass they are built once, not once per layer. The saved
+  graph is the same either way (ONNX's optimiser merges identical subgraphs), but torch.export
+  traces and decomposes one copy instead of one per layer: a 4-layer tiny BEiT with per-layer
+  tables exported about a quarter faster.
 
 HF's quirk is reproduced: the old table is viewed as ``(old_width, old_height)`` rows/columns
 (``reshape(1, old_width, old_height, -1)``) before being resized to ``(new_height, new_width)``.
@@ -19,7 +24,10 @@ already (N+1, N+1)) and is left out.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,11 +83,50 @@ class StaticRelativePositionBias(nn.Module):
         return gather_bias(self.table_by_head, self.flat_index, self.size)
 
 
+class BiasGeometry:
+    """The window-dependent part of a dynamic bias (row and column matrices, index), shared by a model's
+    layers. Inside ``forward_pass()`` it is built once per window and reused; outside, built on every call, so a
+    tensor of one trace or input size never reaches another."""
+
+    def __init__(self, config_window: tuple[int, int]) -> None:
+        self.old_height = 2 * config_window[0] - 1
+        self.old_width = 2 * config_window[1] - 1
+        self._memo: dict[str, Any] | None = None
+
+    @contextlib.contextmanager
+    def forward_pass(self) -> Iterator[None]:
+        self._memo = {}
+        try:
+            yield
+        finally:
+            self._memo = None
+
+    def _memoized(self, key: str, build):
+        if self._memo is None:
+            return build()
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def matrices(self, new_height, new_width) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, cols) bilinear matrices from the config's table grid to a (possibly symbolic) new grid; memoized
+        on the sizes' expressions."""
+        return self._memoized(f"matrices {new_height}x{new_width}", lambda: (
+            linear_matrix(self.old_width, new_height), linear_matrix(self.old_height, new_width)))
+
+    def index(self, window_height, window_width) -> torch.Tensor:
+        """``relative_position_index`` of the window, memoized on the sizes' expressions."""
+        return self._memoized(f"index {window_height}x{window_width}",
+                              lambda: relative_position_index(window_height, window_width))
+
+
 class DynamicRelativePositionBias(nn.Module):
     """Table interpolation and index from the (symbolic) window size, with arithmetic ops only."""
 
-    def __init__(self, table: torch.Tensor, config_window: tuple[int, int]) -> None:
+    def __init__(self, table: torch.Tensor, config_window: tuple[int, int], *,
+                 geometry: BiasGeometry | None = None) -> None:
         super().__init__()
+        self.geometry = geometry or BiasGeometry(config_window)
         self.old_height = 2 * config_window[0] - 1
         self.old_width = 2 * config_window[1] - 1
         sub = table.detach()[: self.old_height * self.old_width]
@@ -92,10 +139,9 @@ class DynamicRelativePositionBias(nn.Module):
     def forward(self, window_size, interpolate_pos_encoding: bool = False, dim_size=None) -> torch.Tensor:
         window_height, window_width = window_size
         new_height, new_width = 2 * window_height - 1, 2 * window_width - 1
-        rows = linear_matrix(self.old_width, new_height)
-        cols = linear_matrix(self.old_height, new_width)
+        rows, cols = self.geometry.matrices(new_height, new_width)
         resized = resize_channels_first(self.grid, rows, cols)
         resized = resized.reshape(self.grid.shape[0], new_height * new_width)
         table_by_head = torch.cat([resized, self.extra_by_head], dim=1)
-        index = relative_position_index(window_height, window_width)
+        index = self.geometry.index(window_height, window_width)
         return gather_bias(table_by_head, index.reshape(-1), index.shape[0])

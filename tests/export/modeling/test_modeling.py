@@ -123,3 +123,20 @@ def test_backbone_from_classifier_without_pooler_has_one_output():
     module = make_export_module(model, task="backbone", dynamic_resolution=False)
     assert module.output_names == ["last_hidden_state"]
     _assert_equal_to_hf(model, "backbone", module, [(32, 32)])
+
+
+def _traced_aranges(model) -> int:
+    module = make_export_module(model, task="backbone", dynamic_resolution=True)
+    pixels = example_inputs("backbone", batch=2, height=32, width=32)[0]
+    auto = torch.export.Dim.AUTO  # batch, height and width symbolic, as the exporter traces them
+    program = torch.export.export(module, (pixels,), dynamic_shapes=({0: auto, 2: auto, 3: auto},))
+    return sum(1 for node in program.graph.nodes if "arange" in str(node.target))
+
+
+def test_per_layer_dynamic_biases_build_the_window_geometry_once_per_pass():
+    """Each layer has its own table, but the index and the interpolation matrices depend on the window alone:
+    the traced program builds them as often as a model with one shared table does, not once per layer."""
+    per_layer = tiny_model("beit", "backbone", use_mean_pooling=False)
+    shared = tiny_model("beit", "backbone", use_mean_pooling=False, shared_bias=True)
+    assert per_layer.config.num_hidden_layers == 4
+    assert _traced_aranges(per_layer) == _traced_aranges(shared) > 0
