@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,6 @@ def session_cache(tmp_path_factory) -> Iterator[Path]:
     """beit-deploy's caches (optimized graphs, verified digests, plans) in a folder of this test session, not the
     user's ~/.cache (``$BEIT_DEPLOY_CACHE``; inherited by the servers and subprocesses tests start). The Triton
     server of ``beit-serve --setup`` stays where it is (``$BEIT_SERVE_HOME``)."""
-    import os
-
     folder = tmp_path_factory.mktemp("beit-deploy-cache")
     previous = os.environ.get("BEIT_DEPLOY_CACHE")
     os.environ["BEIT_DEPLOY_CACHE"] = str(folder)
@@ -115,15 +114,30 @@ def save_model_folder(model, folder: Path, *, processor_config=None, safe: bool 
     return Path(folder)
 
 
+def shared_artifact(tmp_path_factory, name: str, export: Callable[[Path], Path]) -> Path:
+    """``export(output)``, once for the whole test run: under pytest-xdist the workers share one folder (the first
+    to need it exports under a file lock, the others wait and read it; pytest-xdist's documented recipe for
+    session fixtures), without xdist a folder of this session. ``name`` must say everything the export depends on.
+    ``export_artifact`` moves a finished artifact into place, so a worker killed mid-export leaves none behind."""
+    from filelock import FileLock
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return export(tmp_path_factory.mktemp("artifacts") / name)
+    root = tmp_path_factory.getbasetemp().parent / "shared-artifacts"
+    root.mkdir(exist_ok=True)
+    output = root / name
+    with FileLock(str(output) + ".lock"):
+        return output if (output / "manifest.json").is_file() else export(output)
+
+
 def _export(tmp_path_factory, name: str, model_type: str, task: str, *, dynamic_resolution=False,
             export_options: dict | None = None, **overrides) -> Path:
     from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
 
-    checkpoint = tiny_checkpoint(model_type, task, **overrides)
-    output = tmp_path_factory.mktemp("artifacts") / name
     options = ExportOptions(dynamic_resolution=dynamic_resolution, **(export_options or {}))
-    return export_artifact(checkpoint, output=output, options=options)
+    return shared_artifact(tmp_path_factory, name, lambda output: export_artifact(
+        tiny_checkpoint(model_type, task, **overrides), output=output, options=options))
 
 
 @pytest.fixture(scope="session")
@@ -183,6 +197,6 @@ def beit_layer_outputs_artifact(tmp_path_factory) -> Path:
     from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
 
-    output = tmp_path_factory.mktemp("artifacts") / "beit-layer-outputs"
     options = ExportOptions(outputs=("hidden_states", "attentions"), attention_layers="1,-1")
-    return export_artifact(tiny_checkpoint("beit", "image-classification"), output=output, options=options)
+    return shared_artifact(tmp_path_factory, "beit-layer-outputs", lambda output: export_artifact(
+        tiny_checkpoint("beit", "image-classification"), output=output, options=options))

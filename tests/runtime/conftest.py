@@ -17,13 +17,12 @@ ASPECT_RECIPE = dict(BEIT_PROCESSOR_CONFIG, size={"shortest_edge": 32})  # short
 def _export_dynamic(tmp_path_factory, name: str, task: str, recipe: dict, **options) -> Path:
     from beit_export.options import ExportOptions
     from beit_export.pipeline import export_artifact
-    from tests.conftest import tiny_checkpoint
+    from tests.conftest import shared_artifact, tiny_checkpoint
 
     overrides = {"shared_bias": True} if task == "masked-image-modeling" else {}
-    checkpoint = tiny_checkpoint("beit", task, processor_config=recipe, **overrides)
-    output = tmp_path_factory.mktemp("artifacts") / name
-    return export_artifact(checkpoint, output=output,
-                           options=ExportOptions(dynamic_resolution=True, photos=False, **options))
+    export_options = ExportOptions(dynamic_resolution=True, photos=False, **options)
+    return shared_artifact(tmp_path_factory, name, lambda output: export_artifact(
+        tiny_checkpoint("beit", task, processor_config=recipe, **overrides), output=output, options=export_options))
 
 
 @pytest.fixture(scope="session")
