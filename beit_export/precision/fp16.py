@@ -119,6 +119,33 @@ def _drop_duplicate_casts(graph: onnx.GraphProto) -> None:
     graph.node.extend(keep)
 
 
+def _skip_fp16_round_trips(graph: onnx.GraphProto) -> int:
+    """Make each ``Cast(to=float16) -> Cast(to=float)`` pair one Cast from the original tensor.
+
+    The converter inserts such a pair where one fp32 node feeds another (between two kept nodes it still
+    routes the tensor through fp16). The trip rounds: integers above 2048 as well, so the shape arithmetic of a
+    ``--dynamic-resolution`` graph (the bias table's size, the interpolation ranges) went wrong past about
+    2,000 tokens and the Gather of the bias read out of bounds. Returns the number of pairs bypassed.
+    """
+    to_half = {node.output[0]: node for node in graph.node
+               if node.op_type == "Cast" and _cast_target(node) == onnx.TensorProto.FLOAT16}
+    bypassed = 0
+    for node in graph.node:
+        source = to_half.get(node.input[0]) if node.op_type == "Cast" and node.input else None
+        if source is not None and _cast_target(node) == onnx.TensorProto.FLOAT:
+            node.input[0] = source.input[0]
+            bypassed += 1
+    still_read = {name for node in graph.node for name in node.input} | {out.name for out in graph.output}
+    unused = [node for node in to_half.values() if node.output[0] not in still_read]
+    for node in unused:
+        graph.node.remove(node)
+    return bypassed
+
+
+def _cast_target(node: onnx.NodeProto) -> int | None:
+    return next((attribute.i for attribute in node.attribute if attribute.name == "to"), None)
+
+
 def _split_shared_initializers(graph: onnx.GraphProto, blocked: set[str]) -> int:
     """Give fp32 (blocked) nodes their own copy of float initializers that fp16 nodes also read.
 
@@ -160,6 +187,7 @@ def convert_model_to_fp16(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict
         node_block_list=sorted(chosen),
     )
     _drop_duplicate_casts(converted.graph)
+    _skip_fp16_round_trips(converted.graph)
     refresh_value_info(topologically_sorted(converted))
     return converted, _report(model, converted, chosen, op_block_list)
 

@@ -194,12 +194,26 @@ def test_fp16_dynamic_resolution_graph_matches_pytorch_at_another_size(tmp_path)
                 example_inputs=(torch.randn(2, 3, 32, 48),), dynamic_resolution=True)
     report = convert_to_fp16(tmp_path / "model.onnx", tmp_path / "model.fp16.onnx")
     assert report["fp32_nodes_by_rule"]["constant-or-shape-arithmetic"] > 0
-    pixels = np.random.default_rng(3).standard_normal((3, 3, 40, 24)).astype(np.float32)
-    with torch.no_grad():
-        reference = module(torch.from_numpy(pixels))[0].numpy()
-    logits = _run(tmp_path / "model.fp16.onnx", {"pixel_values": pixels})["logits"]
-    metrics = drift_metrics(reference, logits, kind="logits")
-    assert check_tolerances(metrics, precision="fp16", kind="logits") == [], metrics
+    # 40x24 is small; 384x400 is 2,401 tokens and a bias table of 4,607 rows: sizes fp16 cannot count to exactly
+    # (integers above 2048), which the graph's shape arithmetic must therefore never pass through
+    for shape, seed in (((3, 3, 40, 24), 3), ((1, 3, 384, 400), 4)):
+        pixels = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+        with torch.no_grad():
+            reference = module(torch.from_numpy(pixels))[0].numpy()
+        logits = _run(tmp_path / "model.fp16.onnx", {"pixel_values": pixels})["logits"]
+        metrics = drift_metrics(reference, logits, kind="logits")
+        assert check_tolerances(metrics, precision="fp16", kind="logits") == [], (shape, metrics)
+
+
+def test_fp16_conversion_leaves_no_fp32_to_fp16_to_fp32_round_trip():
+    """Between two nodes kept fp32 the converter routes the tensor through a Cast to fp16 and back; the
+    conversion bypasses every such pair (the trip rounds: integers above 2048 too)."""
+    graph = onnx.load(str(tiny_graphs("semantic-segmentation").path("fp16")), load_external_data=False).graph
+    casts = {node.output[0]: node for node in graph.node if node.op_type == "Cast"}
+    round_trips = [node.name for node in casts.values() if node.input[0] in casts
+                   and casts[node.input[0]].attribute[0].i == onnx.TensorProto.FLOAT16
+                   and node.attribute[0].i == onnx.TensorProto.FLOAT]
+    assert sum(node.op_type == "Cast" for node in graph.node) > 0 and round_trips == []
 
 
 
