@@ -108,7 +108,9 @@ def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, reso
         if dynamic:
             replacement = DynamicRelativePositionBias(table, config_window, geometry=geometry)
         else:
-            if window != config_window:
+            if window != config_window or config_window[0] != config_window[1]:
+                # transformers always resizes the table it views as (width, height) rows/columns: at a
+                # non-square config's own window too (a transpose-like resize), an identity only when square
                 table = hf_interpolated_table(table, config_window, window)
             replacement = StaticRelativePositionBias(table, index)
         setattr(owner, attribute, replacement)

@@ -140,3 +140,16 @@ def test_per_layer_dynamic_biases_build_the_window_geometry_once_per_pass():
     shared = tiny_model("beit", "backbone", use_mean_pooling=False, shared_bias=True)
     assert per_layer.config.num_hidden_layers == 4
     assert _traced_aranges(per_layer) == _traced_aranges(shared) > 0
+
+
+@pytest.mark.parametrize("resolution", [None, (48, 32)])
+def test_static_module_of_a_non_square_beit_equals_hf(resolution):
+    """transformers resizes the relative bias table it views as (width, height) even at the config's own
+    window: for a non-square image_size that is no identity, and the static graph must do the same."""
+    model = tiny_model("beit", "image-classification", image_size=[32, 64])
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("relative_position_bias_table"):  # a trained table's scale, not random init's 0.02
+                parameter.copy_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(3)))
+    module = make_export_module(model, task="image-classification", resolution=resolution)
+    _assert_equal_to_hf(model, "image-classification", module, [resolution or (32, 64)])
