@@ -18,7 +18,7 @@ from beit_runtime.engines import backend_info, load_engine
 
 from ..errors import ParityError
 from .cases import ParityCase, build_cases
-from .tolerances import TOLERANCES, check_tolerances, drift_metrics, output_kind
+from .tolerances import TOLERANCES, check_tolerances, drift_metrics, near_tie_margin, output_kind
 
 ABSOLUTE_MAX_ABS = {"fp32": {"logits": 1e-4, "segmentation_logits": 1e-4}}
 
@@ -85,7 +85,8 @@ def _run_cases(engine, cases: list[ParityCase], *, task: str, precision: str) ->
         case_report = {"name": case.name, "inputs": {k: list(v.shape) for k, v in case.feeds.items()}, "outputs": {}}
         for name in names:
             kind = output_kind(task, name)
-            metrics = drift_metrics(case.reference[name], outputs[name], kind=kind)
+            metrics = drift_metrics(case.reference[name], outputs[name], kind=kind,
+                                    near_tie=near_tie_margin(precision, kind))
             problems = _judge(metrics, precision=precision, kind=kind)
             failures += [f"{case.name}: {name}: {problem}" for problem in problems]
             case_report["outputs"][name] = dict(metrics, passed=not problems)

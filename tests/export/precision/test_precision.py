@@ -11,6 +11,7 @@ from onnx import TensorProto, helper
 from beit_export.errors import ExportError
 from beit_export.graph import inferred_types
 from beit_export.parity import OUTPUT_KINDS, TOLERANCES, check_tolerances, drift_metrics, output_kind
+from beit_export.parity.tolerances import near_tie_margin
 from beit_export.precision import convert_model_to_fp16, convert_to_fp16, is_dynamic_int8, quantize_int8_static
 from tests.export.precision_graphs import TASKS, tiny_graphs
 
@@ -148,6 +149,23 @@ def test_drift_metrics_and_tolerance_check():
     assert drift_metrics(labels, labels[::-1], kind="label_map") == {"pixel_agreement": 0.0}
     nan = drift_metrics(reference, np.full_like(reference, np.nan), kind="hidden_states")
     assert check_tolerances(nan, precision="int8", kind="hidden_states")
+
+
+def test_a_flip_the_reference_itself_barely_decides_is_a_near_tie_within_the_budget():
+    # image 0: the reference prefers class 0 by 5e-5 of max |ref| = 3, the output picks class 1 (a near-tie at
+    # fp16's margin, 1e-3); image 1: a decisive reference (margin 3) flipped by a large drift; image 2: agrees
+    reference = np.array([[3.0, 2.99985, 0.0], [3.0, 0.0, 0.0], [0.0, 1.0, 2.0]], np.float32)
+    output = np.array([[2.9999, 3.0, 0.0], [3.0, 3.5, 0.0], [0.0, 1.0, 2.01]], np.float32)
+    exact = drift_metrics(reference, output, kind="logits")
+    assert exact["top1_agreement"] == pytest.approx(1 / 3) and exact["top1_near_ties"] == 0
+    budget = near_tie_margin("fp16", "logits")
+    assert budget == 1e-3 and near_tie_margin("fp32", "logits") == TOLERANCES["fp32"]["logits"]["max_abs_scaled"]
+    judged = drift_metrics(reference, output, kind="logits", near_tie=budget)
+    assert judged["top1_agreement"] == pytest.approx(2 / 3) and judged["top1_near_ties"] == 1
+    assert any("top1_agreement" in failure for failure in check_tolerances(judged, precision="fp16", kind="logits"))
+    segmentation = np.stack([reference.T, output.T])[:, None]  # class axis 1 for segmentation_logits
+    pixels = drift_metrics(segmentation[0:1, 0], segmentation[1:2, 0], kind="segmentation_logits", near_tie=budget)
+    assert pixels["top1_near_ties"] == 1
 
 
 def test_output_kind_names_every_task_output():
