@@ -13,8 +13,8 @@ frozen by ``torch_int``. The replacement here computes the same values two ways:
   The index and the matrices depend on the window alone, so the layers of one model share one
   ``BiasGeometry``: within one forward pass they are built once, not once per layer. The saved
   graph is the same either way (ONNX's optimiser merges identical subgraphs), but torch.export
-  traces and decomposes one copy instead of one per layer: a 4-layer tiny BEiT with per-layer
-  tables exported about a quarter faster.
+  traces and decomposes one copy instead of one per layer: torch.onnx.export of a BEiT-base-224
+  with ``--dynamic-resolution`` took 17-18.5 s instead of 29-30 s (2-core Xeon, stop 38).
 
 HF's quirk is reproduced: the old table is viewed as ``(old_width, old_height)`` rows/columns
 (``reshape(1, old_width, old_height, -1)``) before being resized to ``(new_height, new_width)``.
