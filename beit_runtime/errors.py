@@ -128,6 +128,12 @@ class ModelClosedError(BeitDeployError, RuntimeError):
     using it, not of the images given."""
 
 
+class EngineRunError(BeitDeployError, RuntimeError):
+    """The engine failed while running inputs that passed its checks (names, dtypes, shapes): a fault of the graph
+    or of the engine, not of the images given; the message names the graph, the input shapes and the engine's
+    own words."""
+
+
 # the optional modules beit-deploy imports, by top-level name -> (the distribution pyproject.toml lists for it, the
 # extra that installs it; None: beit-deploy itself); tests/runtime/test_errors.py checks it against pyproject.toml
 OPTIONAL_MODULES: dict[str, tuple[str, str | None]] = {

@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArtifactError, BackendUnavailableError, InputError, missing_extra, pip_install
+from ..errors import (
+    ArtifactError,
+    BackendUnavailableError,
+    BeitDeployError,
+    EngineRunError,
+    InputError,
+    missing_extra,
+    pip_install,
+)
 from . import onnxruntime_cache
 from .base import EngineBase, TensorSpec, check_feeds
 from .onnxruntime_binding import CUDA_PROVIDER, BoundRunner, CopyCounter, session_device
@@ -183,11 +191,19 @@ class OnnxRuntimeEngine(EngineBase):
             raise InputError("this engine is closed; load it again with load_engine(...)")
         check_feeds(self.inputs, feeds)
         runner = self._runner_for(feeds)
-        if runner is not None:
-            return runner.run(feeds)
         names = [spec.name for spec in self.outputs]
-        values = self._session.run(names, dict(feeds))
-        return dict(zip(names, values, strict=True))
+        try:
+            if runner is not None:
+                return runner.run(feeds)
+            return dict(zip(names, self._session.run(names, dict(feeds)), strict=True))
+        except BeitDeployError:
+            raise
+        except Exception as error:  # onnxruntime raises its own untyped errors (Fail, InvalidArgument, ...)
+            shapes = {name: tuple(np.shape(value)) for name, value in feeds.items()}
+            raise EngineRunError(f"ONNX Runtime failed running {self.path.name} on inputs {shapes}: "
+                                 f"{str(error).strip()}. The inputs passed the graph's checks, so this is a fault "
+                                 "of the graph or of ONNX Runtime: report it with the artifact's manifest.json"
+                                 ) from error
 
     def run_on_device(self, feeds: Mapping[str, Any]) -> dict[str, Any]:
         """Like ``run``, but inputs may be OrtValues from a previous ``run_on_device`` on the same device and

@@ -95,3 +95,30 @@ def test_load_errors(beit_classifier_artifact, tmp_path):
         load_engine(beit_classifier_artifact / "model.onnx", providers=["NoSuchExecutionProvider"])
     with pytest.raises(InputError, match="optimization_level"):
         OnnxRuntimeEngine(beit_classifier_artifact / "model.onnx", optimization_level="max")
+
+
+def _graph_that_reads_past_its_table(path):
+    """pixel_values (batch, 3) -> Gather of a 4-row table at row ``batch``: valid inputs, out of bounds from 4 on."""
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    table = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "table")
+    nodes = [helper.make_node("Shape", ["pixel_values"], ["shape"], start=0, end=1),
+             helper.make_node("Gather", ["table", "shape"], ["logits"], axis=0)]
+    graph = helper.make_graph(nodes, "reads-past", [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT,
+                                                                                  ["batch", 3])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])], [table])
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_an_engine_failure_on_checked_inputs_is_a_typed_error_naming_the_graph(tmp_path):
+    from beit_runtime.errors import EngineRunError
+
+    with load_engine(_graph_that_reads_past_its_table(tmp_path / "reads-past.onnx")) as engine:
+        assert engine.run({"pixel_values": np.zeros((2, 3), np.float32)})["logits"].tolist() == [[6.0, 7.0, 8.0]]
+        with pytest.raises(EngineRunError, match=r"reads-past\.onnx on inputs \{'pixel_values': \(5, 3\)\}.*"
+                                                 r"out of data bounds.*report it") as raised:
+            engine.run({"pixel_values": np.zeros((5, 3), np.float32)})
+        assert isinstance(raised.value, RuntimeError) and not isinstance(raised.value, InputError)
+        with pytest.raises(InputError):  # the engine's own checks stay InputErrors
+            engine.run({"pixel_values": np.zeros((5, 4), np.float32)})
