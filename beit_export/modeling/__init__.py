@@ -57,6 +57,7 @@ class ExportModule(nn.Module):
         self.resolution = resolution
         self.extra_outputs = extra_outputs
         self.flags = output_flags(extra_outputs)
+        self.bias_geometry: BiasGeometry | None = None  # the dynamic biases' shared geometry (make_export_module)
 
     @property
     def input_names(self) -> list[str]:
@@ -68,8 +69,7 @@ class ExportModule(nn.Module):
 
     def _forward_pass(self) -> contextlib.AbstractContextManager:
         """Where the layers' dynamic biases share their window geometry (built once per pass)."""
-        geometries = {id(m.geometry): m.geometry for m in self.modules() if isinstance(m, DynamicRelativePositionBias)}
-        return next(iter(geometries.values())).forward_pass() if len(geometries) == 1 else contextlib.nullcontext()
+        return self.bias_geometry.forward_pass() if self.bias_geometry is not None else contextlib.nullcontext()
 
     def _outputs(self, result) -> tuple[torch.Tensor, ...]:
         if self.extra_outputs is None:
@@ -92,7 +92,7 @@ class MaskedImageExportModule(ExportModule):
             return self._outputs(result)
 
 
-def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
+def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, resolution) -> BiasGeometry | None:
     config = encoder.config
     patch = config.patch_size
     config_window = tuple(size // patch for size in config_image_size(config))
@@ -114,9 +114,11 @@ def _replace_relative_position_biases(encoder: nn.Module, *, dynamic: bool, reso
                 table = hf_interpolated_table(table, config_window, window)
             replacement = StaticRelativePositionBias(table, index)
         setattr(owner, attribute, replacement)
+    return geometry
 
 
-def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
+def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> BiasGeometry | None:
+    """Replace the position handling; returns the dynamic relative biases' shared geometry, if any."""
     embeddings, native_size = encoder.embeddings, config_image_size(encoder.config)
     if getattr(embeddings, "position_embeddings", None) is not None:
         if dynamic:
@@ -125,7 +127,8 @@ def _prepare_encoder(encoder: nn.Module, *, dynamic: bool, resolution) -> None:
             install_static_interpolation(embeddings, image_size=resolution, native_size=native_size)
     if hasattr(encoder, "layers") and type(encoder).__name__ == "BeitModel":
         with torch.no_grad():
-            _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)
+            return _replace_relative_position_biases(encoder, dynamic=dynamic, resolution=resolution)
+    return None
 
 
 def _check_extra_outputs(model: nn.Module, extra_outputs: ExtraOutputs | None) -> None:
@@ -163,7 +166,7 @@ def make_export_module(
     working = copy.deepcopy(base_model(model) if task == BACKBONE.name else model).eval()
     working.set_attn_implementation("eager")
     resolution = tuple(resolution) if resolution is not None else config_image_size(working.config)
-    _prepare_encoder(base_model(working), dynamic=dynamic_resolution, resolution=resolution)
+    bias_geometry = _prepare_encoder(base_model(working), dynamic=dynamic_resolution, resolution=resolution)
     dead_layer_norms = 0
     if task_spec.upernet_head:
         keep_layers, dead_layer_norms = segmentation_layers(working, extra_outputs)
@@ -172,4 +175,5 @@ def make_export_module(
     module = module_class(working, task_spec=task_spec, dynamic_resolution=dynamic_resolution, resolution=resolution,
                           extra_outputs=extra_outputs)
     module.dead_layer_norms = dead_layer_norms
+    module.bias_geometry = bias_geometry
     return module.eval()
